@@ -1,0 +1,74 @@
+"""The output layout of an ablation run or sweep (the seed's checkpoint repository, improved)::
+
+    <root>/<run>/model.pt, model.safetensors, config.json, metadata.json        base = before training
+    <root>/<run>_finetuned/model.pt, model.safetensors, config.json, metadata.json,
+                           train_metrics.json, tokenizer files, last.ckpt (final),
+                           checkpoints/step-N.ckpt + checkpoints/last.ckpt (every N steps)
+    <root>/all_train_metrics.json                                                one entry per run
+
+``<run>`` is ``run_name`` (the variant's name by default).
+"""
+
+import subprocess
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from lab.artifacts import save_weights, update_json_entry, write_json
+from lab.variants import Variant, count_norms
+
+SUMMARY_FILE = "all_train_metrics.json"
+
+
+def base_dir(root: Path, run_name: str) -> Path:
+    return Path(root) / run_name
+
+
+def finetuned_dir(root: Path, run_name: str) -> Path:
+    return Path(root) / f"{run_name}_finetuned"
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **extra) -> dict:
+    """What ``ablations.load`` needs to rebuild the model, plus provenance."""
+    return {
+        "variant": variant.name,
+        "variant_spec": variant.to_dict(),
+        "stage": stage,
+        "base_model": cfg.model.get("pretrained") or f"{cfg.model.name} (random init)",
+        "init": cfg.model.get("init", "random"),
+        "norm_counts": count_norms(model),
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "seed": int(cfg.seed),
+        "git_commit": git_commit(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        **extra,
+    }
+
+
+def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
+    """Weights (``model.pt`` + ``model.safetensors``), ``config.json``, tokenizer, then ``metadata.json`` last."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_weights(model, folder)
+    model.config.to_json_file(str(folder / "config.json"))
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(folder))
+    write_json(folder / "metadata.json", meta)
+
+
+def record_run(root: Path, run_name: str, entry: dict) -> dict:
+    """Add this run's entry to ``<root>/all_train_metrics.json`` (safe when sweep jobs finish together)."""
+    return update_json_entry(Path(root) / SUMMARY_FILE, run_name, entry)
+
+
+def write_train_metrics(folder: Path, rows: list[dict]) -> None:
+    write_json(folder / "train_metrics.json", rows)

@@ -1,0 +1,134 @@
+"""Train one norm-ablation variant of Qwen3 and write its artifacts (see :mod:`ablations.layout`).
+
+    python -m ablations.train                                        # variant=original, tiny default, ~2 min on CPU
+    python -m ablations.train variant=no_qk_norm trainer.max_steps=50 logger=csv
+    python -m ablations.train -m 'variant=glob(*)'                   # the whole grid (make sweep)
+    python -m ablations.train -m variant=original,no_qk_norm trainer=ddp trainer.devices=2 trainer.accelerator=cpu
+"""
+
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
+from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save_stage, write_train_metrics
+from lab.data.datamodule import CorpusDataModule
+from lab.ddp import isolated_distributed_env
+from lab.errors import UserError, exit_on_user_error
+from lab.model import build_model, load_tokenizer
+from lab.paths import job_dir, resolve_output_root
+from lab.pl.health import TrainingHealth
+from lab.pl.history import MetricsHistory
+from lab.pl.loggers import build_logger, finish_logger
+from lab.pl.module import CausalLMModule
+from lab.pl.trainer import build_trainer
+from lab.variants import Variant
+
+ENTRY_MODULE = "ablations.train"
+
+
+class SaveBaseStage(L.Callback):
+    """Writes the ``<run>/`` folder (the untrained, patched model) once, on global rank 0, before training."""
+
+    def __init__(self, folder: Path, meta: dict) -> None:
+        self.folder, self.meta = folder, meta
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and not (self.folder / "metadata.json").is_file():
+            save_stage(self.folder, pl_module.model, self.meta)
+
+
+def _variant(cfg: DictConfig) -> Variant:
+    try:
+        return Variant.from_config(OmegaConf.to_container(cfg.variant, resolve=True))
+    except (KeyError, ValueError) as err:
+        raise UserError(f"bad variant config: {err}") from None
+
+
+def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Trainer | None, status: str, wall: float, **extra) -> dict:
+    return {
+        "status": status,
+        "final_train_loss": None if status != "ok" else history.last("train/loss"),
+        "last_finite_train_loss": health.last_finite_loss,
+        "final_val_loss": history.last("val/loss"),
+        "knowledge_acc": history.last("val/knowledge_acc"),
+        "reasoning_acc": history.last("val/reasoning_acc"),
+        "collapsed_at_step": health.collapsed_at_step,
+        "steps": trainer.global_step if trainer else 0,
+        "tokens": int(history.last("train/tokens") or 0),
+        "wall_time_s": round(wall, 2),
+        **extra,
+    }
+
+
+def train(cfg: DictConfig) -> dict:
+    """Build the variant, train it, write base + finetuned artifacts and the sweep summary entry."""
+    start = time.time()
+    root = resolve_output_root(cfg)
+    run_name = str(cfg.run_name)
+    variant = _variant(cfg)
+    base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
+    if (finetuned / "metadata.json").is_file() and not cfg.get("ckpt_path"):
+        raise UserError(f"{finetuned} already holds a finished run; choose another hydra.run.dir / run_name")
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    tokenizer = load_tokenizer(cfg.model)
+    datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
+    datamodule.setup("fit")
+    model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+    module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval)
+    module.eval_rows = datamodule.eval_rows
+
+    health, history = TrainingHealth(), MetricsHistory()
+    every = int(cfg.checkpoint_every_n_steps)
+    callbacks = [
+        SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
+        health,
+        history,
+        ModelCheckpoint(dirpath=finetuned / "checkpoints", filename="step-{step:06d}", save_top_k=-1, save_last=True,
+                        every_n_train_steps=every),
+    ]
+    work_dir = job_dir(cfg, finetuned)
+    group = Path(str(cfg.output_root)).name
+    logger = build_logger(cfg.logger, name=run_name, group=group, save_dir=work_dir, config=cfg)
+    trainer = None
+    try:
+        with isolated_distributed_env():
+            trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.save_checkpoint(finetuned / "last.ckpt")
+            status = "collapsed" if health.collapsed else "ok"
+            entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason)
+            if trainer.is_global_zero:
+                write_train_metrics(finetuned, history.rows)
+                save_stage(finetuned, model, metadata(model, variant, cfg, stage="finetuned", result=entry), tokenizer)
+                record_run(root, run_name, entry)
+                if logger is not None and hasattr(logger.experiment, "summary"):
+                    logger.experiment.summary.update({f"final/{k}": v for k, v in entry.items() if v is not None})
+            launcher = getattr(trainer.strategy, "launcher", None)
+            if hasattr(launcher, "wait_children"):
+                codes = launcher.wait_children(timeout=120)
+                if any(code != 0 for code in codes):
+                    raise RuntimeError(f"DDP child ranks exited with {codes}")
+    except Exception as err:
+        if rank_zero_only.rank == 0 and not isinstance(err, UserError):
+            entry = summary_entry(health, history, trainer, "failed", time.time() - start, error=f"{type(err).__name__}: {err}")
+            record_run(root, run_name, entry)
+        raise
+    finally:
+        finish_logger(logger)
+    return entry
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@exit_on_user_error
+def main(cfg: DictConfig) -> dict:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""OmegaConf resolvers shared by every entry point."""
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+
+def asset_path(relative: str = "") -> str:
+    """Absolute path of a file bundled in ``lab/assets`` (installed with the package)."""
+    return str(Path(str(resources.files("lab") / "assets")) / relative)
+
+
+
+
+def runs_root() -> str:
+    """``<project>/runs`` for a source checkout (editable install), else ``./runs`` of the working directory."""
+    project = Path(__file__).resolve().parents[1]
+    if (project / "pyproject.toml").is_file() and os.access(project, os.W_OK):
+        return str(project / "runs")
+    return str(Path.cwd() / "runs")
+
+
+def register_resolvers() -> None:
+    """``${asset:x}``: a bundled file of ``lab/assets``; ``${runs_root:}``: where outputs go by default."""
+    if not OmegaConf.has_resolver("asset"):
+        OmegaConf.register_new_resolver("asset", asset_path)
+    if not OmegaConf.has_resolver("runs_root"):
+        OmegaConf.register_new_resolver("runs_root", runs_root)

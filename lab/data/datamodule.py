@@ -1,0 +1,100 @@
+"""``CorpusDataModule``: the configured sources as packed train/val blocks plus graded eval sets."""
+
+import random
+
+import datasets
+import lightning as L
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+from transformers import PreTrainedTokenizerBase
+
+from lab.data.formats import knowledge_documents, reasoning_document
+from lab.data.packing import pack_documents
+from lab.data.sources import load_split
+from lab.errors import UserError
+
+
+def _documents(rows, schema: str, text_column: str) -> list[str]:
+    if schema == "popqa":
+        return [doc for row in rows for doc in knowledge_documents(row)]
+    if schema == "numina":
+        return [reasoning_document(row) for row in rows]
+    return [str(row[text_column]) for row in rows]
+
+
+def _collate(rows: list[dict]) -> dict[str, torch.Tensor]:
+    ids = torch.tensor([r["input_ids"] for r in rows], dtype=torch.long)
+    return {"input_ids": ids, "labels": ids}
+
+
+class CorpusDataModule(L.LightningDataModule):
+    """Train on every source's train split (``repeat`` times, shuffled docs, packed); validate on held-out docs.
+
+    Held-out docs: a source's ``eval_split`` if set, else its knowledge facts themselves for ``popqa``
+    sources (recall of held-in facts), else the last ``val_docs`` documents of its train split.
+    ``eval_rows`` keeps the graded rows: knowledge questions and held-out reasoning problems.
+    """
+
+    def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> None:
+        super().__init__()
+        self.cfg = data_cfg
+        self.tokenizer = tokenizer
+        self.seed = seed
+        self.eval_rows: dict[str, list[dict]] = {"knowledge": [], "reasoning": []}
+        self.train_set = self.val_set = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        if not self.cfg.get("sources"):
+            raise UserError("data config has no sources; pick data=tiny, data=hf dataset=..., or data=popqa_numina")
+        train_docs: list[str] = []
+        val_docs: list[str] = []
+        streamed = []
+        for name, src in self.cfg.sources.items():
+            schema, text_column = src.schema, src.get("text_column") or "text"
+            train = load_split(src, src.get("split") or "train")
+            if isinstance(train, datasets.IterableDataset):
+                streamed.append(train.map(lambda r, s=schema, c=text_column: {"text": _documents([r], s, c)[0]}))
+                continue
+            rows = list(train)
+            held = list(load_split(src, src.eval_split)) if src.get("eval_split") else None
+            if held is None and schema != "popqa":
+                n_val = min(int(self.cfg.get("val_docs", 200)), len(rows) // 10)
+                rows, held = rows[: len(rows) - n_val], rows[len(rows) - n_val :]
+            docs = _documents(rows, schema, text_column)
+            train_docs += docs * int(src.get("repeat") or 1)
+            val_docs += _documents(held if held is not None else rows, schema, text_column)
+            if schema == "popqa":
+                self.eval_rows["knowledge"] += rows
+            elif schema == "numina" and held:
+                self.eval_rows["reasoning"] += held
+        if streamed and train_docs:
+            raise UserError("mixing streaming and non-streaming sources is not supported; set streaming on all or none")
+        random.Random(self.seed).shuffle(train_docs)
+        seq_len = int(self.cfg.seq_len)
+        if streamed:
+            stream = datasets.interleave_datasets(streamed) if len(streamed) > 1 else streamed[0]
+            self.train_set = pack_documents(stream.select_columns(["text"]), self.tokenizer, seq_len)
+            self.val_set = None
+        else:
+            self.train_set = pack_documents(datasets.Dataset.from_dict({"text": train_docs}), self.tokenizer, seq_len)
+            self.val_set = pack_documents(datasets.Dataset.from_dict({"text": val_docs}), self.tokenizer, seq_len)
+            if len(self.train_set) == 0:
+                raise UserError(f"the training data holds fewer than data.seq_len={seq_len} tokens; lower seq_len or add data")
+        limit = self.cfg.get("eval_limit")
+        if limit:
+            for key, rows in self.eval_rows.items():
+                self.eval_rows[key] = rows[: int(limit)]
+
+    def train_dataloader(self) -> DataLoader:
+        shuffle = not isinstance(self.train_set, datasets.IterableDataset)
+        return DataLoader(self.train_set, batch_size=int(self.cfg.batch_size), shuffle=shuffle, drop_last=True,
+                          collate_fn=_collate, num_workers=int(self.cfg.get("num_workers", 0)))
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None or len(self.val_set) == 0:
+            return []
+        return DataLoader(self.val_set, batch_size=int(self.cfg.batch_size), collate_fn=_collate,
+                          num_workers=int(self.cfg.get("num_workers", 0)))

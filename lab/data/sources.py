@@ -1,0 +1,52 @@
+"""Load one configured data source with Hugging Face ``datasets`` and check its schema.
+
+A source config names a dataset the way ``datasets.load_dataset`` does (``path``: a hub id, a local
+folder, or a builder such as ``parquet`` with ``data_files``; ``name``; ``split``) plus the ``schema``
+of its rows: ``popqa`` (knowledge), ``numina`` (reasoning) or ``text`` (``text_column``).
+"""
+
+from typing import Any
+
+import datasets
+from omegaconf import DictConfig, OmegaConf
+
+from lab.data.formats import KNOWLEDGE_COLUMNS, REASONING_COLUMNS
+from lab.errors import UserError
+
+SCHEMAS = ("popqa", "numina", "text")
+
+
+def required_columns(source: dict) -> tuple[str, ...]:
+    schema = source.get("schema")
+    if schema == "popqa":
+        return KNOWLEDGE_COLUMNS
+    if schema == "numina":
+        return REASONING_COLUMNS
+    if schema == "text":
+        return (str(source.get("text_column") or "text"),)
+    raise UserError(f"data source schema={schema!r}; valid: {', '.join(SCHEMAS)}")
+
+
+def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | datasets.IterableDataset:
+    """``split`` of the source, with its columns checked; one clear :class:`UserError` on any failure."""
+    src: dict[str, Any] = OmegaConf.to_container(source, resolve=True) if isinstance(source, DictConfig) else dict(source)
+    columns = required_columns(src)
+    if not src.get("path"):
+        raise UserError("data source has no path: set data.sources.<name>.path to a dataset name or folder")
+    kwargs = {k: src[k] for k in ("name", "data_files", "data_dir", "revision") if src.get(k) is not None}
+    try:
+        data = datasets.load_dataset(src["path"], split=split, streaming=bool(src.get("streaming")), **kwargs)
+    except FileNotFoundError as err:
+        raise UserError(f"dataset {src['path']!r} not found ({str(err).splitlines()[0]}); check data.sources.*.path / data_files") from None
+    except (ValueError, datasets.exceptions.DatasetNotFoundError, ConnectionError) as err:
+        raise UserError(f"cannot load split {split!r} of dataset {src['path']!r}: {str(err).splitlines()[0]}") from None
+    names = data.column_names or list(next(iter(data)).keys())
+    missing = [c for c in columns if c not in names]
+    if missing:
+        hint = " (set text_column=...)" if src.get("schema") == "text" else ""
+        raise UserError(f"dataset {src['path']!r} split {split!r} lacks column(s) {missing}{hint}; it has {names}")
+    if src.get("limit") and isinstance(data, datasets.Dataset):
+        data = data.select(range(min(int(src["limit"]), len(data))))
+    elif src.get("limit"):
+        data = data.take(int(src["limit"]))
+    return data

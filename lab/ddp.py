@@ -1,0 +1,107 @@
+"""DDP that works under Hydra multirun: child ranks re-enter the current Hydra *job*, not the sweep.
+
+Lightning's script launcher starts ranks 1..N-1 by re-running ``sys.argv`` (Lightning issue 18175):
+under ``-m`` every child runs the whole sweep again. Here the parent writes the job's fully resolved
+config to ``<job dir>/.ddp/config.yaml`` and starts each child as a single Hydra run of exactly that
+config in the same job folder::
+
+    python -m <entry module> --config-path <job dir>/.ddp --config-name config \
+        hydra.run.dir=<job dir> hydra.output_subdir=null hydra.job.name=ddp_rank<r>
+
+so a child can neither start other jobs nor write outside its parent's job folder. Multi-node jobs
+started by SLURM (one task per GPU) launch nothing: Lightning's SLURM environment takes over.
+"""
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch.distributed
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from omegaconf import DictConfig, OmegaConf
+
+DDP_ENV_KEYS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "PL_GLOBAL_SEED")
+
+
+def child_command(entry_module: str, config_dir: Path, job_dir: Path, local_rank: int) -> list[str]:
+    """The command line that makes rank ``local_rank`` join the job whose config is in ``config_dir``."""
+    return [
+        sys.executable, "-m", entry_module,
+        "--config-path", str(config_dir), "--config-name", "config",
+        f"hydra.run.dir={job_dir}", "hydra.output_subdir=null", f"hydra.job.name=ddp_rank{local_rank}",
+    ]
+
+
+class HydraJobLauncher(_SubprocessScriptLauncher):
+    """Lightning's subprocess launcher with the child command of :func:`child_command`."""
+
+    def __init__(self, *args, job_config: DictConfig, entry_module: str, job_dir: Path, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.job_config, self.entry_module, self.job_dir = job_config, entry_module, Path(job_dir)
+
+    def _call_children_scripts(self) -> None:
+        self._check_can_spawn_children()
+        self.procs = []
+        os.environ["MASTER_ADDR"] = self.cluster_environment.main_address
+        os.environ["MASTER_PORT"] = str(self.cluster_environment.main_port)
+        os.environ["NODE_RANK"] = str(self.cluster_environment.node_rank())
+        os.environ["LOCAL_RANK"] = str(self.cluster_environment.local_rank())
+        os.environ["WORLD_SIZE"] = f"{self.num_processes * self.num_nodes}"
+        config_dir = self.job_dir / ".ddp"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.job_config, resolve=True))
+        for local_rank in range(1, self.num_processes):
+            env = os.environ.copy()
+            env["LOCAL_RANK"] = str(local_rank)
+            if os.environ.get("PL_GLOBAL_SEED") is None:
+                env.pop("PL_GLOBAL_SEED", None)
+            command = child_command(self.entry_module, config_dir, self.job_dir, local_rank)
+            self.procs.append(subprocess.Popen(command, env=env))
+
+    def wait_children(self, timeout: float) -> list[int | None]:
+        """Exit codes of the children, waiting up to ``timeout`` s each (None: still running, then killed)."""
+        codes: list[int | None] = []
+        for proc in self.procs:
+            try:
+                codes.append(proc.wait(timeout=timeout))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes.append(None)
+        return codes
+
+
+class HydraJobDDPStrategy(DDPStrategy):
+    """``DDPStrategy`` whose launcher is :class:`HydraJobLauncher` (see module docstring)."""
+
+    def __init__(self, *, job_config: DictConfig, entry_module: str, job_dir: Path, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._job = {"job_config": job_config, "entry_module": entry_module, "job_dir": Path(job_dir)}
+
+    def _configure_launcher(self) -> None:
+        if self._start_method != "popen":
+            return super()._configure_launcher()
+        self._launcher = HydraJobLauncher(self.cluster_environment, self.num_processes, self.num_nodes, **self._job)
+
+
+@contextlib.contextmanager
+def isolated_distributed_env() -> Iterator[None]:
+    """Undo what a DDP job leaves in this process (env vars, process group) so the next job starts clean.
+
+    Lightning's launcher exports ``LOCAL_RANK`` & co. into the parent's environment; left there, the next
+    job of a sweep would believe its ranks were started externally and wait for them forever.
+    """
+    saved = {key: os.environ.get(key) for key in DDP_ENV_KEYS}
+    try:
+        yield
+    finally:
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

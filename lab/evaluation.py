@@ -1,0 +1,56 @@
+"""Graded generation: greedy answers to knowledge questions and reasoning problems.
+
+- knowledge accuracy = fraction of PopQA rows whose greedy answer to ``Q: <question> A:`` equals one
+  of ``possible_answers`` (case-insensitive, first line, trailing period dropped);
+- reasoning accuracy = fraction of NuminaMath rows whose greedy solution's last ``\\boxed{}`` equals the
+  reference solution's.
+"""
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from lab.data.formats import (
+    knowledge_answer_correct,
+    possible_answers,
+    qa_prompt,
+    reasoning_answer_correct,
+    reasoning_prompt,
+)
+
+
+@torch.no_grad()
+def greedy_generate(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: list[str], max_new_tokens: int, batch_size: int = 64
+) -> list[str]:
+    """Greedy continuations of ``prompts`` (left-padded batches), decoded without special tokens."""
+    was_training = model.training
+    model.eval()
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    device = next(model.parameters()).device
+    outputs: list[str] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            enc = tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            generated = model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            outputs += tokenizer.batch_decode(generated[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return outputs
+
+
+def knowledge_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 12) -> float:
+    if not rows:
+        return float("nan")
+    answers = greedy_generate(model, tokenizer, [qa_prompt(r["question"]) for r in rows], max_new_tokens)
+    return sum(knowledge_answer_correct(a, possible_answers(r)) for a, r in zip(answers, rows, strict=True)) / len(rows)
+
+
+def reasoning_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 40) -> float:
+    if not rows:
+        return float("nan")
+    answers = greedy_generate(model, tokenizer, [reasoning_prompt(r["problem"]) for r in rows], max_new_tokens)
+    return sum(reasoning_answer_correct(a, r["solution"]) for a, r in zip(answers, rows, strict=True)) / len(rows)

@@ -1,0 +1,98 @@
+"""Build a (variant-patched) stock ``Qwen3ForCausalLM`` from a model config, and its tokenizer.
+
+A model config (``conf/model/*.yaml``) names either a bundled/small architecture (``config:``) or a
+pretrained checkpoint (``pretrained:``, a hub id or a local folder) and how to initialise it
+(``init: random | pretrained``). The variant is applied after construction (:mod:`lab.variants`), so
+pretrained RMSNorm weights are carried into replacement norms by each norm's documented rule.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
+
+from lab.errors import UserError
+from lab.variants import Variant, apply_variant
+
+
+def _as_dict(cfg: Any) -> dict:
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return dict(cfg or {})
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or source.count("/") > 1 or os.sep != "/" and os.sep in source
+
+
+def check_pretrained_source(source: str, needs: str = "config.json") -> str:
+    """Validate a hub id or a local folder holding ``needs``; return it (expanded). Raises :class:`UserError`."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if not (path / needs).is_file():
+            raise UserError(f"folder {source} has no {needs}; point at a saved Hugging Face model/tokenizer folder")
+        return str(path)
+    if _looks_like_path(source):
+        raise UserError(f"model path {source} does not exist; pass an existing folder or a hub id like Qwen/Qwen3-0.6B")
+    return source
+
+
+def load_pretrained_config(source: str) -> Qwen3Config:
+    """The Qwen3 config of a checkpoint; refuses other architectures with one clear line."""
+    source = check_pretrained_source(source)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        hint = " (HF_HUB_OFFLINE is set: download it first or pass a local folder)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        raise UserError(f"cannot load model config {source!r}{hint}: {str(err).splitlines()[0]}") from None
+    if config.model_type != "qwen3":
+        raise UserError(f"{source} is a {config.model_type!r} checkpoint, not Qwen3; this suite patches Qwen3 (model_type 'qwen3') only")
+    return config
+
+
+def load_tokenizer(model_cfg: DictConfig | dict) -> PreTrainedTokenizerBase:
+    """The tokenizer named by ``model.tokenizer`` (a folder or hub id), with a pad token set."""
+    source = str(_as_dict(model_cfg).get("tokenizer") or _as_dict(model_cfg).get("pretrained"))
+    source = check_pretrained_source(source, needs="tokenizer_config.json")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot load tokenizer {source!r}: {str(err).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def model_config(model_cfg: DictConfig | dict, vocab_size: int | None = None) -> Qwen3Config:
+    """The architecture: the pretrained checkpoint's config (if any) updated by ``model.config``."""
+    cfg = _as_dict(model_cfg)
+    overrides = {k: v for k, v in (cfg.get("config") or {}).items() if v is not None}
+    if cfg.get("pretrained"):
+        config = load_pretrained_config(str(cfg["pretrained"]))
+        for key, value in overrides.items():
+            setattr(config, key, value)
+    else:
+        if vocab_size is not None:
+            overrides.setdefault("vocab_size", vocab_size)
+        config = Qwen3Config(**overrides)
+    return config
+
+
+def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int | None = None) -> Qwen3ForCausalLM:
+    """Stock Qwen3 (random or pretrained init, fp32) with ``variant`` patched in."""
+    cfg = _as_dict(model_cfg)
+    init = cfg.get("init", "random")
+    if init not in ("random", "pretrained"):
+        raise UserError(f"model.init={init!r}; valid: random, pretrained")
+    if init == "pretrained":
+        if not cfg.get("pretrained"):
+            raise UserError("model.init=pretrained needs model.pretrained (a hub id or local folder)")
+        config = model_config(cfg)
+        model = Qwen3ForCausalLM.from_pretrained(check_pretrained_source(str(cfg["pretrained"])), config=config, dtype=torch.float32)
+    else:
+        model = Qwen3ForCausalLM(model_config(cfg, vocab_size))
+    apply_variant(model, variant)
+    return model

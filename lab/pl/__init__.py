@@ -1,0 +1,1 @@
+"""Lightning pieces shared by every training entry point: the module, callbacks, trainer assembly."""

@@ -1,0 +1,88 @@
+"""``CausalLMModule``: next-token training of a (variant-patched) Qwen3 with AdamW and warmup + cosine.
+
+Loss: mean token cross-entropy ``L = -1/N Σ_t log p(x_{t+1} | x_{≤t})`` over the packed block.
+Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
+``min_lr_ratio · lr`` at the last optimizer step.
+"""
+
+import math
+import time
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+from torch.optim.lr_scheduler import LambdaLR
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from lab.evaluation import knowledge_accuracy, reasoning_accuracy
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float):
+    """Multiplier of the base lr at optimizer step s (see module docstring)."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class CausalLMModule(L.LightningModule):
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: DictConfig, eval_cfg: DictConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.optim = optim
+        self.eval_cfg = eval_cfg
+        self.eval_rows: dict[str, list[dict]] = {"knowledge": [], "reasoning": []}
+        self.tokens_seen = 0
+        self._step_start: float | None = None
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
+        return self.model(input_ids=input_ids, labels=labels)
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._step_start = time.perf_counter()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self(**batch).loss
+        tokens = batch["input_ids"].numel() * self.trainer.world_size
+        self.tokens_seen += tokens
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        self.log("train/tokens", float(self.tokens_seen))
+        if self._step_start is not None:
+            self.log("train/tokens_per_s", tokens / max(time.perf_counter() - self._step_start, 1e-9), prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self.log("val/loss", self(**batch).loss, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self.eval_cfg.get("accuracy", True):
+            return
+        for name, fn in (("knowledge", knowledge_accuracy), ("reasoning", reasoning_accuracy)):
+            rows = self.eval_rows.get(name) or []
+            if rows:
+                self.log(f"val/{name}_acc", fn(self.model, self.tokenizer, rows), sync_dist=True)
+
+    def configure_optimizers(self) -> dict:
+        cfg = self.optim
+        decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps),
+        )
+        total = int(self.trainer.estimated_stepping_batches)
+        schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["tokens_seen"] = self.tokens_seen
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.tokens_seen = int(checkpoint.get("tokens_seen", 0))

@@ -1,0 +1,41 @@
+"""Assemble a Lightning ``Trainer`` from ``conf/trainer``: every key is a ``Trainer`` argument.
+
+Two values are interpreted: ``precision: auto`` (``bf16-mixed`` on a GPU, ``32-true`` on CPU, where bf16
+matmuls are ~100x slower) and ``strategy: ddp``, which becomes :class:`lab.ddp.HydraJobDDPStrategy` so
+that DDP works under Hydra multirun.
+"""
+
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+from lab.ddp import HydraJobDDPStrategy
+from lab.errors import UserError
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    if precision != "auto":
+        return precision
+    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    return "bf16-mixed" if on_gpu else "32-true"
+
+
+def build_trainer(
+    cfg: DictConfig, *, callbacks: list[L.Callback], logger: Logger | None, entry_module: str, job_dir: Path
+) -> L.Trainer:
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    assert isinstance(kwargs, dict)
+    ddp_options = kwargs.pop("ddp", None) or {}
+    kwargs["precision"] = resolve_precision(str(kwargs.get("precision", "auto")), str(kwargs.get("accelerator", "auto")))
+    if kwargs.get("strategy") == "ddp":
+        kwargs["strategy"] = HydraJobDDPStrategy(job_config=cfg, entry_module=entry_module, job_dir=job_dir, **ddp_options)
+    kwargs.setdefault("default_root_dir", str(job_dir))
+    try:
+        return L.Trainer(**kwargs, callbacks=callbacks, logger=logger if logger is not None else False)
+    except TypeError as err:
+        raise UserError(f"bad trainer option: {err}; every trainer.<key> must be a lightning.Trainer argument") from None
+    except (ValueError, L.fabric.utilities.exceptions.MisconfigurationException) as err:
+        raise UserError(f"bad trainer configuration: {str(err).splitlines()[0]}") from None
