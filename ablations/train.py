@@ -100,7 +100,7 @@ def train(cfg: DictConfig) -> dict:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
             trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-            trainer.save_checkpoint(finetuned / "last.ckpt")
+            trainer.save_checkpoint(finetuned / "last.ckpt", weights_only=False)
             status = "collapsed" if health.collapsed else "ok"
             entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason)
             if trainer.is_global_zero:

@@ -23,9 +23,10 @@ class TrainingHealth(L.Callback):
     def collapsed(self) -> bool:
         return self.collapsed_at_step is not None
 
-    def _collapse(self, trainer: L.Trainer, reason: str) -> None:
+    def _collapse(self, trainer: L.Trainer, reason: str, step: int) -> None:
+        """``step`` counts optimizer steps from 1, as ``train_metrics.json`` rows do."""
         if not self.collapsed:
-            self.collapsed_at_step, self.reason = trainer.global_step, reason
+            self.collapsed_at_step, self.reason = step, reason
         trainer.should_stop = True
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer) -> None:
@@ -36,7 +37,7 @@ class TrainingHealth(L.Callback):
         finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
         if not finite:
             optimizer.zero_grad(set_to_none=True)
-            self._collapse(trainer, f"non-finite grad_norm ({norm.item()})")
+            self._collapse(trainer, f"non-finite grad_norm ({norm.item()})", trainer.global_step + 1)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -44,7 +45,7 @@ class TrainingHealth(L.Callback):
         if math.isfinite(value):
             self.last_finite_loss = value
         elif not self.collapsed:
-            self._collapse(trainer, f"non-finite loss ({value})")
+            self._collapse(trainer, f"non-finite loss ({value})", trainer.global_step)
 
     def state_dict(self) -> dict:
         return {"collapsed_at_step": self.collapsed_at_step, "reason": self.reason, "last_finite_loss": self.last_finite_loss}

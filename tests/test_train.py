@@ -1,0 +1,112 @@
+"""In-process training: every variant trains, collapse is detected, artifacts reload."""
+
+import json
+import math
+
+import lightning as L
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, Qwen3Config
+
+import ablations
+from ablations.train import train
+from lab.errors import UserError
+from tests.conftest import FAST, VARIANTS, compose_train
+
+
+def run(tmp_path, *overrides: str) -> tuple[dict, dict]:
+    cfg = compose_train([*FAST, "logger=none", *overrides], output_root=tmp_path)
+    entry = train(cfg)
+    summary = json.loads((tmp_path / "all_train_metrics.json").read_text())
+    return entry, summary
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_every_variant_trains_a_few_steps(tmp_path, name):
+    entry, summary = run(tmp_path, f"variant={name}", "trainer.max_steps=4", "eval.accuracy=false")
+    assert summary[name]["status"] == "ok", summary
+    assert entry["steps"] == 4 and math.isfinite(entry["final_train_loss"])
+    rows = json.loads((tmp_path / f"{name}_finetuned" / "train_metrics.json").read_text())
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    last_train_row = [r for r in rows if "train/loss" in r][-1]
+    assert {"train/lr", "train/grad_norm", "train/tokens_per_s", "train/tokens"} <= set(last_train_row)
+    meta = json.loads((tmp_path / name / "metadata.json").read_text())
+    assert meta["variant"] == name and meta["stage"] == "base" and meta["num_params"] > 0
+
+
+def test_training_lowers_the_loss_and_logs_accuracies(tmp_path):
+    entry, _ = run(tmp_path, "trainer.max_steps=40", "trainer.val_check_interval=20")
+    rows = json.loads((tmp_path / "original_finetuned" / "train_metrics.json").read_text())
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0
+    vals = [r for r in rows if "val/loss" in r]
+    assert [r["step"] for r in vals] == [20, 40]
+    assert 0.0 <= entry["knowledge_acc"] <= 1.0 and 0.0 <= entry["reasoning_acc"] <= 1.0
+    assert entry["tokens"] == 40 * 4 * 128
+
+
+class PoisonWeights(L.Callback):
+    """A real fault: turn one weight into NaN before step ``at``, as a diverging run would."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at:
+            with torch.no_grad():
+                pl_module.model.model.layers[0].mlp.up_proj.weight[0, 0] = float("nan")
+
+
+def test_collapse_is_detected_and_recorded(tmp_path, monkeypatch):
+    import ablations.train as entry_point
+
+    original_health = entry_point.TrainingHealth
+
+    class HealthWithFault(original_health):  # the health monitor plus the injected fault, in one callback slot
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            PoisonWeights(at=3).on_train_batch_start(trainer, pl_module, batch, batch_idx)
+
+    monkeypatch.setattr(entry_point, "TrainingHealth", HealthWithFault)
+    entry, summary = run(tmp_path, "trainer.max_steps=10", "eval.accuracy=false")
+    got = summary["original"]
+    assert got["status"] == "collapsed"
+    assert got["final_train_loss"] is None  # never 0.0
+    assert got["collapsed_at_step"] == 4 and got["steps"] == 4  # the 4th step saw the NaN, and nothing after it
+    assert math.isfinite(got["last_finite_train_loss"])
+    assert "non-finite" in got["collapse_reason"]
+
+
+def test_artifacts_reload_with_ablations_load_and_the_seed_snippet(tmp_path):
+    run(tmp_path, "variant=no_qk_norm", "trainer.max_steps=3", "eval.accuracy=false")
+    ids = torch.randint(0, 500, (1, 12))
+    for folder in ("no_qk_norm", "no_qk_norm_finetuned"):
+        model = ablations.load(tmp_path / folder)
+        assert type(model.model.layers[0].self_attn.q_norm).__name__ == "Identity"
+        state = torch.load(tmp_path / folder / "model.pt", map_location="cpu", weights_only=True)
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    # The seed's usage snippet: stock model, torch.load, load_state_dict(strict=False).
+    stock = AutoModelForCausalLM.from_config(Qwen3Config.from_json_file(str(tmp_path / "no_qk_norm_finetuned" / "config.json")))
+    state = torch.load(tmp_path / "no_qk_norm_finetuned" / "model.pt", map_location="cpu")
+    result = stock.load_state_dict(state, strict=False)
+    assert result.unexpected_keys == [] and all("q_norm" in k or "k_norm" in k for k in result.missing_keys)
+    reloaded = ablations.load(tmp_path / "no_qk_norm_finetuned")
+    assert torch.equal(reloaded.lm_head.weight, stock.lm_head.weight)
+
+
+def test_original_artifact_loads_fully_into_the_stock_model(tmp_path):
+    run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
+    folder = tmp_path / "original_finetuned"
+    stock = AutoModelForCausalLM.from_config(Qwen3Config.from_json_file(str(folder / "config.json"))).eval()
+    result = stock.load_state_dict(torch.load(folder / "model.pt", map_location="cpu", weights_only=True), strict=False)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    ids = torch.randint(0, 500, (2, 10))
+    assert torch.equal(stock(ids).logits, ablations.load(folder)(ids).logits)
+
+
+def test_a_finished_run_is_never_overwritten(tmp_path):
+    run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
+    before = (tmp_path / "original_finetuned" / "model.safetensors").read_bytes()
+    with pytest.raises(UserError, match="already holds a finished run"):
+        run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
+    assert (tmp_path / "original_finetuned" / "model.safetensors").read_bytes() == before

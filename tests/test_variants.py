@@ -1,0 +1,94 @@
+"""Variants on the real Qwen3-0.6B architecture (meta device) and bit-exactness of the control."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+from lab.variants import Variant, apply_variant, count_norms
+from tests.conftest import CONF, QWEN3_06B_CONFIG, VARIANTS
+
+# variant -> expected norm modules by class on Qwen3-0.6B (113 RMSNorms at start: 28*4 + 1)
+EXPECTED_06B = {
+    "original": {"Qwen3RMSNorm": 113},
+    "no_qk_norm": {"Qwen3RMSNorm": 57, "Identity": 56},
+    "no_layer_norm": {"Qwen3RMSNorm": 57, "Identity": 56},
+    "no_all_norm": {"Identity": 113},
+    "replace_l2norm": {"L2Norm": 113},
+    "replace_layernorm": {"LayerNorm": 113},
+    "replace_scalenorm": {"ScaleNorm": 113},
+    "replace_dyt": {"DynamicTanh": 113},
+}
+
+
+def variant(name: str) -> Variant:
+    return Variant.from_config(OmegaConf.to_container(OmegaConf.load(CONF / "variant" / f"{name}.yaml")))
+
+
+def test_every_variant_has_a_config_and_an_expectation():
+    assert VARIANTS == sorted(EXPECTED_06B)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_06B))
+def test_norm_counts_on_qwen3_06b(name):
+    config = Qwen3Config.from_pretrained(QWEN3_06B_CONFIG)
+    with torch.device("meta"):
+        model = Qwen3ForCausalLM(config)
+    assert count_norms(model) == {"Qwen3RMSNorm": 113}
+    apply_variant(model, variant(name))
+    assert count_norms(model) == EXPECTED_06B[name]
+    rms_left = sum(1 for m in model.modules() if type(m).__name__ == "Qwen3RMSNorm")
+    assert rms_left == EXPECTED_06B[name].get("Qwen3RMSNorm", 0)
+
+
+def test_no_layer_norm_keeps_qk_and_final_norms():
+    config = Qwen3Config.from_pretrained(QWEN3_06B_CONFIG)
+    with torch.device("meta"):
+        model = Qwen3ForCausalLM(config)
+    apply_variant(model, variant("no_layer_norm"))
+    assert type(model.model.norm).__name__ == "Qwen3RMSNorm"
+    assert type(model.model.layers[5].self_attn.q_norm).__name__ == "Qwen3RMSNorm"
+    assert isinstance(model.model.layers[5].input_layernorm, torch.nn.Identity)
+
+
+def tiny_config() -> Qwen3Config:
+    return Qwen3Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, head_dim=8)
+
+
+def test_original_is_bit_exact_with_stock_qwen3():
+    torch.manual_seed(0)
+    stock = Qwen3ForCausalLM(tiny_config()).eval()
+    patched = Qwen3ForCausalLM(tiny_config()).eval()
+    patched.load_state_dict(stock.state_dict())
+    assert apply_variant(patched, variant("original")) == 0
+    ids = torch.randint(0, 64, (2, 11))
+    assert torch.equal(stock(ids).logits, patched(ids).logits)
+
+
+@pytest.mark.parametrize("name", ["replace_l2norm", "replace_layernorm"])
+def test_pretrained_weights_carry_into_replacements(name):
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(tiny_config())
+    with torch.no_grad():
+        model.model.layers[0].input_layernorm.weight.uniform_(0.5, 1.5)
+    carried = model.model.layers[0].input_layernorm.weight.detach().clone()
+    apply_variant(model, variant(name))
+    weight = model.model.layers[0].input_layernorm.weight.detach()
+    scale = 32**0.5 if name == "replace_l2norm" else 1.0
+    assert torch.allclose(weight, carried * scale)
+
+
+def test_l2norm_variant_preserves_function_of_pretrained_model():
+    """With the √d carry-over rule, replace_l2norm changes the logits only through where eps enters."""
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(tiny_config()).eval()
+    ids = torch.randint(0, 64, (1, 9))
+    before = model(ids).logits
+    apply_variant(model, variant("replace_l2norm"))
+    assert torch.allclose(model(ids).logits, before, atol=1e-3)
+
+
+def test_variant_with_unknown_site_is_refused():
+    with pytest.raises(ValueError, match="unknown sites"):
+        Variant(name="bad", sites=("mlp",), replacement="identity")
