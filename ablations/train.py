@@ -60,6 +60,7 @@ def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Tr
         "reasoning_acc": history.last("val/reasoning_acc"),
         "collapsed_at_step": health.collapsed_at_step,
         "steps": trainer.global_step if trainer else 0,
+        "world_size": trainer.world_size if trainer else None,
         "tokens": int(history.last("train/tokens") or 0),
         "wall_time_s": round(wall, 2),
         **extra,

@@ -1,0 +1,48 @@
+"""Every config group composes, and the composed values are the ones the code reads."""
+
+import pytest
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from lab.variants import Variant
+from tests.conftest import CONF, VARIANTS, compose_train
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_variant_group(name):
+    cfg = compose_train([f"variant={name}"])
+    assert cfg.variant.name == name and cfg.run_name == name
+    Variant.from_config(OmegaConf.to_container(cfg.variant))
+
+
+@pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment"])
+def test_every_option_of_every_group_composes(group):
+    for option in options(group):
+        cfg = compose_train([f"{group}={option}"])
+        OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+        assert GlobalHydra.instance() is not None
+
+
+def test_tiny_defaults_point_at_bundled_files():
+    cfg = compose_train([])
+    assert cfg.model.name == "tiny" and cfg.data.name == "tiny" and cfg.logger.kind == "wandb"
+    from pathlib import Path
+
+    assert (Path(cfg.model.tokenizer) / "tokenizer.json").is_file()
+    assert Path(cfg.data.sources.knowledge.data_files.train).is_file()
+
+
+def test_trainer_arguments_are_overridable():
+    cfg = compose_train(["trainer.max_steps=5", "+trainer.fast_dev_run=true", "trainer=ddp", "trainer.devices=4"])
+    assert cfg.trainer.max_steps == 5 and cfg.trainer.fast_dev_run and cfg.trainer.strategy == "ddp" and cfg.trainer.devices == 4
+
+
+def test_real_scale_configs_keep_real_sources():
+    assert compose_train(["model=qwen3_0.6b"]).model.pretrained == "Qwen/Qwen3-0.6B"
+    cfg = compose_train(["data=popqa_numina"])
+    assert cfg.data.sources.knowledge.path == "akariasai/PopQA"
+    assert cfg.data.sources.reasoning.path == "AI-MO/NuminaMath-CoT"
