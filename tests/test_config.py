@@ -46,3 +46,14 @@ def test_real_scale_configs_keep_real_sources():
     cfg = compose_train(["data=popqa_numina"])
     assert cfg.data.sources.knowledge.path == "akariasai/PopQA"
     assert cfg.data.sources.reasoning.path == "AI-MO/NuminaMath-CoT"
+
+
+def test_slurm_launcher_runs_one_task_per_gpu():
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/launcher=submitit_slurm", "trainer=ddp", "trainer.devices=8", "trainer.num_nodes=2"],
+                      return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.nodes) == (8, 8, 2)

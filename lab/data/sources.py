@@ -5,6 +5,9 @@ folder, or a builder such as ``parquet`` with ``data_files``; ``name``; ``split`
 of its rows: ``popqa`` (knowledge), ``numina`` (reasoning) or ``text`` (``text_column``).
 """
 
+import glob
+import os
+from pathlib import Path
 from typing import Any
 
 import datasets
@@ -27,12 +30,25 @@ def required_columns(source: dict) -> tuple[str, ...]:
     raise UserError(f"data source schema={schema!r}; valid: {', '.join(SCHEMAS)}")
 
 
+def _check_local_files(src: dict) -> None:
+    """Name a missing local dataset folder or data file before ``datasets`` says something vaguer."""
+    path = str(src["path"])
+    if path.startswith((".", "/", "~")) and not Path(path).expanduser().exists():
+        raise UserError(f"dataset path {path} not found; pass an existing folder/file or a hub dataset name")
+    files = src.get("data_files")
+    patterns = list(files.values()) if isinstance(files, dict) else [files] if files else []
+    for pattern in [p for group in patterns for p in ([group] if isinstance(group, str) else group)]:
+        if "://" not in pattern and not glob.glob(os.path.expanduser(pattern)):
+            raise UserError(f"data file {pattern} not found; check data.sources.*.data_files")
+
+
 def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | datasets.IterableDataset:
     """``split`` of the source, with its columns checked; one clear :class:`UserError` on any failure."""
     src: dict[str, Any] = OmegaConf.to_container(source, resolve=True) if isinstance(source, DictConfig) else dict(source)
     columns = required_columns(src)
     if not src.get("path"):
         raise UserError("data source has no path: set data.sources.<name>.path to a dataset name or folder")
+    _check_local_files(src)
     kwargs = {k: src[k] for k in ("name", "data_files", "data_dir", "revision") if src.get(k) is not None}
     try:
         data = datasets.load_dataset(src["path"], split=split, streaming=bool(src.get("streaming")), **kwargs)
