@@ -79,7 +79,6 @@ def test_collapse_is_detected_and_recorded(tmp_path, monkeypatch):
 
 def test_artifacts_reload_with_ablations_load_and_the_seed_snippet(tmp_path):
     run(tmp_path, "variant=no_qk_norm", "trainer.max_steps=3", "eval.accuracy=false")
-    ids = torch.randint(0, 500, (1, 12))
     for folder in ("no_qk_norm", "no_qk_norm_finetuned"):
         model = ablations.load(tmp_path / folder)
         assert type(model.model.layers[0].self_attn.q_norm).__name__ == "Identity"
@@ -87,6 +86,7 @@ def test_artifacts_reload_with_ablations_load_and_the_seed_snippet(tmp_path):
         assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
     # The seed's usage snippet: stock model, torch.load, load_state_dict(strict=False).
     stock = AutoModelForCausalLM.from_config(Qwen3Config.from_json_file(str(tmp_path / "no_qk_norm_finetuned" / "config.json")))
+    # The snippet's line as the seed wrote it (torch >= 2.6 defaults to weights_only=True).
     state = torch.load(tmp_path / "no_qk_norm_finetuned" / "model.pt", map_location="cpu")
     result = stock.load_state_dict(state, strict=False)
     assert result.unexpected_keys == [] and all("q_norm" in k or "k_norm" in k for k in result.missing_keys)

@@ -52,7 +52,7 @@ class CorpusDataModule(L.LightningDataModule):
         train_docs: list[str] = []
         val_docs: list[str] = []
         streamed = []
-        for name, src in self.cfg.sources.items():
+        for src in self.cfg.sources.values():
             schema, text_column = src.schema, src.get("text_column") or "text"
             train = load_split(src, src.get("split") or "train")
             if isinstance(train, datasets.IterableDataset):

@@ -6,7 +6,6 @@ before RoPE), computes in fp32 and casts back before the learnable affine, like 
 
 from collections.abc import Callable
 
-import torch
 from torch import nn
 
 from lab.norms.dyt import DynamicTanh
