@@ -10,7 +10,6 @@ help:  ## show this help
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)   # first: a CPU build here; unpinned torch pulls GBs of CUDA wheels
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@

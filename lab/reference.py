@@ -1,0 +1,31 @@
+"""The tiny reference model: ``original`` trained on the bundled corpus until it recalls >= 90% of the facts.
+
+It is the default test subject of the gates and vindex tools. ``ensure_tiny_reference()`` returns its
+folder (``<runs>/reference/tiny/original_finetuned``, loadable with ``ablations.load`` or
+``AutoModelForCausalLM.from_pretrained``-style tools via its config.json + model.safetensors), training
+it first through ``python -m ablations.train experiment=tiny_reference`` when it is not cached yet.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from lab.config import runs_root
+from lab.errors import UserError
+
+
+def tiny_reference_dir(runs: str | Path | None = None) -> Path:
+    return Path(runs or runs_root()) / "reference" / "tiny" / "original_finetuned"
+
+
+def ensure_tiny_reference(runs: str | Path | None = None, overrides: list[str] | None = None) -> Path:
+    """The cached reference folder, trained first if missing (a finished run has ``metadata.json``)."""
+    folder = tiny_reference_dir(runs)
+    if (folder / "metadata.json").is_file():
+        return folder
+    command = [sys.executable, "-m", "ablations.train", "experiment=tiny_reference", f"paths.runs={Path(runs or runs_root())}",
+               *(overrides or [])]
+    print(f"tiny reference model not cached at {folder}; training it: {' '.join(command[1:])}", file=sys.stderr)
+    if subprocess.run(command).returncode != 0 or not (folder / "metadata.json").is_file():
+        raise UserError(f"training the tiny reference model failed; run `{' '.join(command[1:])}` to see why")
+    return folder
