@@ -110,3 +110,18 @@ def test_a_finished_run_is_never_overwritten(tmp_path):
     with pytest.raises(UserError, match="already holds a finished run"):
         run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
     assert (tmp_path / "original_finetuned" / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_data_hf_trains_on_any_text_dataset(tmp_path, streaming):
+    """data=hf with a local parquet file and a chosen text column, map-style and streaming."""
+    from lab.config import asset_path
+
+    entry, _ = run(
+        tmp_path, "data=hf", "data.sources.text.path=parquet", f"data.sources.text.data_files={asset_path('tiny_corpus/numina/train.parquet')}",
+        "data.sources.text.text_column=solution", f"data.sources.text.streaming={str(streaming).lower()}", "data.seq_len=64",
+        "data.num_workers=0", "trainer.max_steps=3", "eval.accuracy=false",
+    )
+    assert entry["status"] == "ok" and entry["steps"] == 3 and entry["tokens"] == 3 * 4 * 64
+    if not streaming:
+        assert entry["final_val_loss"] is not None  # held-out docs from the train split
