@@ -5,25 +5,21 @@ import math
 import torch
 from torch import nn
 
+from lab.norms.l2 import L2Norm
 
-class ScaleNorm(nn.Module):
+
+class ScaleNorm(L2Norm):
     r"""``y = g · x / sqrt(‖x‖₂² + eps)`` with a single learnable scalar g, initialised to √d.
 
+    An :class:`L2Norm` whose per-channel gain is one shared scalar (the forward pass is L2Norm's).
     Carry-over from RMSNorm: ``g ← √d · mean(w_rms)``, the scalar closest (least squares) to the
     per-channel RMSNorm gain; exact when the RMSNorm weight is constant (e.g. a fresh model).
     """
 
     def __init__(self, hidden_size: int, eps: float = 1e-6) -> None:
-        super().__init__()
+        super().__init__(hidden_size, eps)
         self.hidden_size = hidden_size
         self.weight = nn.Parameter(torch.tensor(math.sqrt(hidden_size)))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
 
     @classmethod
     def from_rmsnorm(cls, rms: nn.Module) -> "ScaleNorm":
