@@ -55,7 +55,8 @@ def load_pretrained_config(source: str) -> Qwen3Config:
 
 def load_tokenizer(model_cfg: DictConfig | dict) -> PreTrainedTokenizerBase:
     """The tokenizer named by ``model.tokenizer`` (a folder or hub id), with a pad token set."""
-    source = str(_as_dict(model_cfg).get("tokenizer") or _as_dict(model_cfg).get("pretrained"))
+    cfg = _as_dict(model_cfg)
+    source = str(cfg.get("tokenizer") or cfg.get("pretrained"))
     source = check_pretrained_source(source, needs="tokenizer_config.json")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)

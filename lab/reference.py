@@ -20,11 +20,11 @@ def tiny_reference_dir(runs: str | Path | None = None) -> Path:
 
 def ensure_tiny_reference(runs: str | Path | None = None, overrides: list[str] | None = None) -> Path:
     """The cached reference folder, trained first if missing (a finished run has ``metadata.json``)."""
+    runs = Path(runs or runs_root())
     folder = tiny_reference_dir(runs)
     if (folder / "metadata.json").is_file():
         return folder
-    command = [sys.executable, "-m", "ablations.train", "experiment=tiny_reference", f"paths.runs={Path(runs or runs_root())}",
-               *(overrides or [])]
+    command = [sys.executable, "-m", "ablations.train", "experiment=tiny_reference", f"paths.runs={runs}", *(overrides or [])]
     print(f"tiny reference model not cached at {folder}; training it: {' '.join(command[1:])}", file=sys.stderr)
     if subprocess.run(command).returncode != 0 or not (folder / "metadata.json").is_file():
         raise UserError(f"training the tiny reference model failed; run `{' '.join(command[1:])}` to see why")
