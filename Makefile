@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep test test-fast lint clean
+.PHONY: help install train reference sweep gates gates-eval test test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,12 @@ reference: install  ## train and cache the tiny reference model under runs/refer
 
 sweep: install  ## all eight variants as one Hydra multirun (ARGS='trainer=ddp trainer.devices=4 ...')
 	$(PY) -m ablations.train -m 'variant=glob(*)' $(ARGS)
+
+gates: install  ## train lambda gates on the tiny reference model (ARGS='model=qwen3_0.6b data=popqa_numina ...')
+	$(PY) -m gates.train $(ARGS)
+
+gates-eval: install  ## evaluate the latest gate run against random masking (ARGS='gates_dir=...')
+	$(PY) -m gates.evaluate $(ARGS)
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .

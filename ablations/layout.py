@@ -9,7 +9,6 @@
 ``<run>`` is ``run_name`` (the variant's name by default).
 """
 
-import subprocess
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -17,6 +16,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from lab.artifacts import save_weights, update_json_entry, write_json
+from lab.git import git_commit
 from lab.variants import Variant, count_norms
 
 SUMMARY_FILE = "all_train_metrics.json"
@@ -28,14 +28,6 @@ def base_dir(root: Path, run_name: str) -> Path:
 
 def finetuned_dir(root: Path, run_name: str) -> Path:
     return Path(root) / f"{run_name}_finetuned"
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **extra) -> dict:

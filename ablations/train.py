@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save_stage, write_train_metrics
 from lab.data.datamodule import CorpusDataModule
-from lab.ddp import isolated_distributed_env
+from lab.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
@@ -90,7 +90,7 @@ def train(cfg: DictConfig) -> dict:
         SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
         health,
         history,
-        ModelCheckpoint(dirpath=finetuned / "checkpoints", filename="step-{step:06d}", save_top_k=-1, save_last=True,
+        ModelCheckpoint(dirpath=finetuned / "checkpoints", filename="step-{step:06d}", auto_insert_metric_name=False, save_top_k=-1, save_last=True,
                         every_n_train_steps=every),
     ]
     work_dir = job_dir(cfg, finetuned)
@@ -110,11 +110,7 @@ def train(cfg: DictConfig) -> dict:
                 record_run(root, run_name, entry)
                 if logger is not None and hasattr(logger.experiment, "summary"):
                     logger.experiment.summary.update({f"final/{k}": v for k, v in entry.items() if v is not None})
-            launcher = getattr(trainer.strategy, "launcher", None)
-            if hasattr(launcher, "wait_children"):
-                codes = launcher.wait_children(timeout=120)
-                if any(code != 0 for code in codes):
-                    raise RuntimeError(f"DDP child ranks exited with {codes}")
+            wait_for_child_ranks(trainer)
     except Exception as err:
         if rank_zero_only.rank == 0 and not isinstance(err, UserError):
             entry = summary_entry(health, history, trainer, "failed", time.time() - start, error=f"{type(err).__name__}: {err}")

@@ -87,6 +87,15 @@ class HydraJobDDPStrategy(DDPStrategy):
         self._launcher = HydraJobLauncher(self.cluster_environment, self.num_processes, self.num_nodes, **self._job)
 
 
+def wait_for_child_ranks(trainer, timeout: float = 120) -> None:
+    """After ``fit``: wait for the DDP child ranks this process started; raise if one of them failed."""
+    launcher = getattr(trainer.strategy, "launcher", None)
+    if hasattr(launcher, "wait_children"):
+        codes = launcher.wait_children(timeout=timeout)
+        if any(code != 0 for code in codes):
+            raise RuntimeError(f"DDP child ranks exited with {codes}")
+
+
 @contextlib.contextmanager
 def isolated_distributed_env() -> Iterator[None]:
     """Undo what a DDP job leaves in this process (env vars, process group) so the next job starts clean.

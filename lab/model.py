@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
+from lab.artifacts import load_weights, read_json
 from lab.errors import UserError
 from lab.variants import Variant, apply_variant
 
@@ -82,8 +83,37 @@ def model_config(model_cfg: DictConfig | dict, vocab_size: int | None = None) ->
     return config
 
 
+def saved_variant(folder: str | Path) -> Variant | None:
+    """The variant an ablation artifact folder (``metadata.json`` with ``variant_spec``) was saved with."""
+    meta = Path(folder) / "metadata.json"
+    if not meta.is_file():
+        return None
+    spec = read_json(meta).get("variant_spec")
+    return Variant.from_config(spec) if spec else None
+
+
+def load_artifact(path: str | Path) -> Qwen3ForCausalLM:
+    """The model saved in an ablation artifact folder, in eval mode.
+
+    The architecture comes from ``config.json``, the norm patch from ``metadata.json``; weights are
+    loaded with ``strict=True`` from ``model.safetensors`` (``model.pt`` via ``weights_only=True`` if absent).
+    """
+    folder = Path(path)
+    variant = saved_variant(folder) if (folder / "config.json").is_file() else None
+    if variant is None:
+        raise UserError(f"{folder} is not an ablation artifact folder (needs metadata.json and config.json)")
+    model = Qwen3ForCausalLM(Qwen3Config.from_json_file(str(folder / "config.json")))
+    apply_variant(model, variant)
+    load_weights(model, folder, strict=True)
+    return model.eval()
+
+
 def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int | None = None) -> Qwen3ForCausalLM:
-    """Stock Qwen3 (random or pretrained init, fp32) with ``variant`` patched in."""
+    """Stock Qwen3 (random or pretrained init, fp32) with ``variant`` patched in.
+
+    A pretrained ablation artifact of a non-``original`` variant is loaded as saved (its norms are not
+    RMSNorms any more); asking for a different variant on it is refused.
+    """
     cfg = _as_dict(model_cfg)
     init = cfg.get("init", "random")
     if init not in ("random", "pretrained"):
@@ -91,6 +121,11 @@ def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int 
     if init == "pretrained":
         if not cfg.get("pretrained"):
             raise UserError("model.init=pretrained needs model.pretrained (a hub id or local folder)")
+        saved = saved_variant(check_pretrained_source(str(cfg["pretrained"])))
+        if saved is not None and saved.name != "original":
+            if variant.name not in ("original", saved.name):
+                raise UserError(f"{cfg['pretrained']} was trained as variant {saved.name!r}; use variant={saved.name} with it")
+            return load_artifact(str(cfg["pretrained"])).train()
         config = model_config(cfg)
         model = Qwen3ForCausalLM.from_pretrained(check_pretrained_source(str(cfg["pretrained"])), config=config, dtype=torch.float32)
     else:

@@ -29,3 +29,9 @@ def ensure_tiny_reference(runs: str | Path | None = None, overrides: list[str] |
     if subprocess.run(command).returncode != 0 or not (folder / "metadata.json").is_file():
         raise UserError(f"training the tiny reference model failed; run `{' '.join(command[1:])}` to see why")
     return folder
+
+
+def ensure_reference_model(model_cfg, runs: str | Path | None = None) -> None:
+    """Train the reference a model config depends on (``reference: tiny``) if it is not cached yet."""
+    if model_cfg.get("reference") == "tiny":
+        ensure_tiny_reference(runs)

@@ -50,3 +50,16 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None =
 @pytest.fixture
 def fast_overrides() -> list[str]:
     return list(FAST)
+
+
+QUICK_REFERENCE = ["trainer.max_steps=20", "trainer.val_check_interval=20", "data.eval_limit=2", "trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture(scope="session")
+def quick_reference(tmp_path_factory) -> Path:
+    """A ``runs/`` folder holding a tiny reference model trained for a few steps (the real one takes minutes)."""
+    from lab.reference import ensure_tiny_reference
+
+    runs = tmp_path_factory.mktemp("quick") / "runs"
+    ensure_tiny_reference(runs=runs, overrides=QUICK_REFERENCE)
+    return runs

@@ -6,18 +6,22 @@ import lightning as L
 import torch
 
 
-def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
+def _scalars(metrics: dict[str, Any], prefix: str | tuple[str, ...]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if k.startswith(prefix) and (not torch.is_tensor(v) or v.numel() == 1)}
 
 
 class MetricsHistory(L.Callback):
-    """Rows ``{"step": s, "train/loss": ..., ...}`` for each training step and each validation."""
+    """Rows ``{"step": s, "train/loss": ..., ...}`` for each training step and each validation.
 
-    def __init__(self) -> None:
+    A training row keeps the logged scalars whose names start with one of ``prefixes``.
+    """
+
+    def __init__(self, prefixes: tuple[str, ...] = ("train/",)) -> None:
         self.rows: list[dict[str, float]] = []
+        self.prefixes = prefixes
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.rows.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **_scalars(trainer.callback_metrics, "train/")})
+        self.rows.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **_scalars(trainer.callback_metrics, self.prefixes)})
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:

@@ -1,0 +1,72 @@
+"""Write a gated copy of a gate run's base model as a loadable model folder.
+
+    python -m gates.apply                                         # latest gate run, hard mask from neuron_indices.json
+    python -m gates.apply gates_dir=runs/gates/<run> mode=hard threshold=0.478
+    python -m gates.apply gates_dir=<seed folder> mode=soft base_model=Qwen/Qwen3-0.6B
+
+The folder holds ``config.json`` + ``model.safetensors`` (``from_pretrained`` loads it; a non-original
+variant loads with ``ablations.load``), the tokenizer, ``metadata.json`` and a ``README.md``. See
+:mod:`gates.masking` for what hard and soft mean.
+"""
+
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+import lab  # noqa: F401
+from gates.files import read_lambda_logits, read_neuron_indices
+from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
+from gates.runs import load_base_model, resolve_gates_dir
+from lab.artifacts import atomic_dir, write_json
+from lab.errors import UserError, exit_on_user_error
+from lab.git import git_commit
+
+
+def applied_model(gates_dir: Path, mode: str, threshold: float | None, base_model: str | None = None):
+    """(model, tokenizer, metadata) with the gates applied; threshold None: the run's own default."""
+    if threshold is not None:
+        threshold = check_threshold(float(threshold), mode)
+    else:
+        check_threshold(1.0 if mode == "soft" else 0.5, mode)
+    model, tokenizer, meta = load_base_model(gates_dir, base_model)
+    shape = model_shape(model)
+    logits = read_lambda_logits(gates_dir, shape)
+    if mode == "hard" and threshold is None:
+        hard_mask(model, read_neuron_indices(gates_dir, shape))
+    else:
+        apply_gates(model, logits, mode, 1.0 if threshold is None else threshold)
+    return model, tokenizer, meta
+
+
+def write_applied(cfg: DictConfig) -> Path:
+    gates_dir = resolve_gates_dir(cfg.get("gates_dir"), cfg.paths.runs)
+    threshold = cfg.get("threshold")
+    label = f"{cfg.mode}-{'indices' if threshold is None and cfg.mode == 'hard' else threshold if threshold is not None else 1.0}"
+    out = Path(cfg.out).expanduser() if cfg.get("out") else gates_dir / "applied" / label
+    if out.exists() and not cfg.get("overwrite"):
+        raise UserError(f"{out} exists; pass overwrite=true or another out=")
+    model, tokenizer, meta = applied_model(gates_dir, str(cfg.mode), threshold, cfg.get("base_model"))
+    with atomic_dir(out, overwrite=bool(cfg.get("overwrite"))) as tmp:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        write_json(tmp / "metadata.json", {
+            "stage": "gated", "base_model": meta["base_model"], "variant": meta["variant"], "variant_spec": meta["variant_spec"],
+            "gates_dir": str(gates_dir), "mode": str(cfg.mode), "threshold": threshold, "git_commit": git_commit(),
+        })
+        (tmp / "README.md").write_text(
+            f"---\nbase_model: {meta['base_model']}\ntags:\n- qwen3\n- lambda-gates\n---\n\n# {meta['base_model']} with lambda gates "
+            f"applied ({cfg.mode}, threshold {threshold})\n\nGates: `{gates_dir}`. Load with "
+            "`AutoModelForCausalLM.from_pretrained(folder)` (variant `original`) or `ablations.load(folder)`.\n")
+    print(f"wrote {out}")
+    return out
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="gates_apply")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    write_applied(cfg)
+
+
+if __name__ == "__main__":
+    main()

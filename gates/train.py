@@ -1,0 +1,135 @@
+"""Train lambda gates on a frozen Qwen3 and export them in the seed's file formats.
+
+    python -m gates.train                                   # tiny reference model + bundled corpus (trained first if missing)
+    python -m gates.train model=qwen3_0.6b data=popqa_numina trainer=gpu
+    python -m gates.train -m gates.beta=2,4,8               # a sweep, one folder per job
+    python -m gates.train -m variant=original,no_qk_norm trainer=ddp trainer.devices=2 trainer.accelerator=cpu
+
+Writes into the job's folder: the seed's ``lambda_logits.pt``, ``neuron_indices.json``,
+``gate_stats.json``, ``selected_thresholds.txt``, a ``README.md`` card, ``metadata.json`` (base model,
+variant, config), ``train_metrics.json``, ``gate_histogram.png`` and ``checkpoints/``; under ``-m`` one
+entry per job in ``<sweep>/all_gate_runs.json``.
+"""
+
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
+from gates.card import gate_card
+from gates.data import GateDataModule
+from gates.files import write_gate_files
+from gates.gated_ffn import gate_logits, patch_gates
+from gates.module import GateTrainingModule
+from gates.plots import gate_histogram
+from lab.artifacts import atomic_write, update_json_entry, write_json
+from lab.ddp import isolated_distributed_env, wait_for_child_ranks
+from lab.errors import UserError, exit_on_user_error
+from lab.git import git_commit
+from lab.model import build_model, load_tokenizer
+from lab.paths import job_dir, resolve_output_root
+from lab.pl.health import TrainingHealth
+from lab.pl.history import MetricsHistory
+from lab.pl.loggers import build_logger, finish_logger
+from lab.pl.trainer import build_trainer
+from lab.reference import ensure_reference_model
+from lab.variants import Variant
+
+ENTRY_MODULE = "gates.train"
+SUMMARY_FILE = "all_gate_runs.json"
+
+
+def _variant(cfg: DictConfig) -> Variant:
+    try:
+        return Variant.from_config(OmegaConf.to_container(cfg.variant, resolve=True))
+    except (KeyError, ValueError) as err:
+        raise UserError(f"bad variant config: {err}") from None
+
+
+def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory) -> dict:
+    """The seed's four files, the histogram, metrics, metadata and card (``README.md`` last)."""
+    logits = gate_logits(model)
+    stats = write_gate_files(folder, logits, float(meta["gates"]["default_threshold"]))
+    gate_histogram(torch.sigmoid(logits), stats["selected_thresholds"], folder / "gate_histogram.png")
+    write_json(folder / "train_metrics.json", history.rows)
+    write_json(folder / "metadata.json", {**meta, "gate_stats": {k: v for k, v in stats.items() if k != "selected_thresholds"}})
+    atomic_write(folder / "README.md", lambda tmp: tmp.write_text(gate_card(stats, meta)))
+    return stats
+
+
+def train_gates(cfg: DictConfig) -> dict:
+    """Gate the configured model, train the λ, export; returns the run's summary entry."""
+    start = time.time()
+    root = resolve_output_root(cfg)
+    out = job_dir(cfg, root)
+    if (out / "lambda_logits.pt").is_file() and not cfg.get("ckpt_path"):
+        raise UserError(f"{out} already holds a finished gate run; choose another hydra.run.dir")
+    ensure_reference_model(cfg.model, cfg.paths.runs)
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    tokenizer = load_tokenizer(cfg.model)
+    variant = _variant(cfg)
+    model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+    patch_gates(model, float(cfg.gates.init_logit))
+    model.train()
+    datamodule = GateDataModule(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
+    datamodule.setup("fit")
+    module = GateTrainingModule(model, cfg.gates)
+
+    health, history = TrainingHealth(), MetricsHistory(prefixes=("train/", "gates/"))
+    checkpoints = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step:06d}", auto_insert_metric_name=False, save_top_k=-1, save_last=True,
+                                  every_n_train_steps=int(cfg.checkpoint_every_n_steps))
+    logger = build_logger(cfg.logger, name=str(cfg.run_name), group=root.name, save_dir=out, config=cfg)
+    trainer = None
+    try:
+        with isolated_distributed_env():
+            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints], logger=logger,
+                                    entry_module=ENTRY_MODULE, job_dir=out)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
+                     "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(out),
+                     "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),
+                     "final_retain_loss": history.last("train/retain_loss"), "wall_time_s": round(time.time() - start, 2)}
+            if trainer.is_global_zero:
+                meta = {
+                    "base_model": str(cfg.model.get("pretrained") or f"{cfg.model.name} (random init)"),
+                    "variant": variant.name, "variant_spec": variant.to_dict(), "model_config": model.config.to_dict(),
+                    "gates": OmegaConf.to_container(cfg.gates, resolve=True),
+                    "data": {"name": cfg.data.get("name"), "seq_len": int(cfg.data.seq_len), "batch_size": int(cfg.data.batch_size)},
+                    "num_forget_examples": len(datamodule.forget), "num_retain_blocks": len(datamodule.retain),
+                    "seed": int(cfg.seed), "git_commit": git_commit(), "config": OmegaConf.to_container(cfg, resolve=True),
+                    **{k: entry[k] for k in ("steps", "world_size", "status")},
+                }
+                stats = export(out, model, meta, history)
+                entry.update(mean_gate=stats["mean"], knowledge_neurons=stats["knowledge_neurons_at_default"])
+                update_json_entry(root / SUMMARY_FILE, out.name, entry)
+                if isinstance(logger, WandbLogger):
+                    import wandb
+
+                    logger.experiment.log({"gates/histogram": wandb.Histogram(torch.sigmoid(gate_logits(model)).numpy().ravel())})
+                    logger.experiment.summary.update({f"final/{k}": v for k, v in entry.items() if v is not None})
+            wait_for_child_ranks(trainer)
+    except Exception as err:
+        if rank_zero_only.rank == 0 and not isinstance(err, UserError):
+            update_json_entry(root / SUMMARY_FILE, out.name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
+                                                               "gates_dir": str(out)})
+        raise
+    finally:
+        finish_logger(logger)
+    return entry
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="gates_train")
+@exit_on_user_error
+def main(cfg: DictConfig) -> dict:
+    return train_gates(cfg)
+
+
+if __name__ == "__main__":
+    main()

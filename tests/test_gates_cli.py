@@ -1,0 +1,147 @@
+"""Gates end to end, as users run them: train (W&B offline), export, apply, evaluate, sweep + DDP."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+import ablations
+from gates.files import KEY_FORMAT, read_lambda_logits
+from gates.masking import apply_gates
+from lab.model import load_artifact
+from lab.reference import tiny_reference_dir
+from lab.wandb_offline import find_runs, read_run
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+QUICK = ["trainer.max_steps=4", "checkpoint_every_n_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4"]
+SEED_SNIPPET = Path(__file__).parent / "seed_snippets" / "gates_usage.py"
+
+
+@pytest.fixture(scope="module")
+def gate_run(quick_reference) -> Path:
+    out = run_cli(["gates.train", *QUICK, f"paths.runs={quick_reference}"], cwd=quick_reference.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (folder,) = [p.parent for p in (quick_reference / "gates").glob("*/lambda_logits.pt")]
+    return folder
+
+
+def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
+    state = torch.load(gate_run / "lambda_logits.pt", map_location="cpu", weights_only=True)
+    assert list(state) == [KEY_FORMAT.format(i) for i in range(4)] == [f"module.model.layers.{i}.mlp.lambda_logits" for i in range(4)]
+    assert all(v.shape == (384,) and v.dtype == torch.float32 for v in state.values())
+    gates = torch.sigmoid(torch.stack(list(state.values())))
+    assert gates.std() > 0  # the λ moved in 4 steps
+    indices = json.loads((gate_run / "neuron_indices.json").read_text())
+    assert indices == {str(i): torch.nonzero(gates[i] < 0.5).flatten().tolist() for i in range(4)}
+    stats = json.loads((gate_run / "gate_stats.json").read_text())
+    assert stats["total_gates"] == 1536 and stats["mean"] == pytest.approx(float(gates.mean()), abs=1e-6)
+    assert stats["min"] == pytest.approx(float(gates.min())) and stats["max"] == pytest.approx(float(gates.max()))
+    thresholds = [float(t) for t in (gate_run / "selected_thresholds.txt").read_text().strip().split(",")]
+    assert thresholds == [p["threshold"] for p in stats["selected_thresholds"]]
+    for point, q in zip(stats["selected_thresholds"], (0.05, 0.25, 0.5, 0.75, 0.95), strict=True):
+        masked = int((gates < point["threshold"]).sum())  # the threshold as read from the text file
+        assert masked == point["neurons_masked"] and point["fraction_masked"] == masked / 1536  # exact, ties included
+        assert point["target_off_fraction"] == q
+    card = (gate_run / "README.md").read_text()
+    assert card.startswith("---\n") and "| Total gates | 1,536 (4 layers × 384 intermediate) |" in card
+    assert "## Selected thresholds" in card and f"{thresholds[2]:.3f}" in card
+    meta = json.loads((gate_run / "metadata.json").read_text())
+    assert meta["base_model"] == str(tiny_reference_dir(gate_run.parents[1])) and meta["gates"]["beta"] == 4.0
+    assert len(json.loads((gate_run / "train_metrics.json").read_text())) == 4
+    assert (gate_run / "gate_histogram.png").stat().st_size > 1000
+    assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt", "step-000002.ckpt", "step-000004.ckpt"]
+    ckpt = torch.load(gate_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert sorted(ckpt["state_dict"]) == [f"model.model.layers.{i}.mlp.lambda_logits" for i in range(4)]  # λ only
+
+
+def test_wandb_logs_losses_and_gate_statistics_every_step(gate_run):
+    (run_dir,) = find_runs(gate_run)
+    run = read_run(run_dir)
+    steps = [row for row in run.history if "train/forget_loss" in row]
+    assert len(steps) == 4
+    for row in steps:
+        for key in ("train/retain_loss", "gates/mean", "gates/std", "gates/min", "gates/max", "gates/frac_below_0.502", "gates/threshold_off50"):
+            assert key in row, key
+    (histogram,) = [row for row in run.history if row.get("gates/histogram/_type") == "histogram"]
+    assert sum(histogram["gates/histogram/values"]) == 1536  # every gate, once
+    assert run.config["gates"]["lambda_retain"] == 0.5 and run.config["model"]["name"] == "tiny_reference"
+
+
+def test_the_seed_snippet_runs_unchanged_on_our_files(gate_run):
+    """The seed card's usage code, verbatim except for the base model id (the hub is offline here)."""
+    code = SEED_SNIPPET.read_text().replace('"Qwen/Qwen3-0.6B"', repr(str(tiny_reference_dir(gate_run.parents[1]))))
+    code = code.replace("torch_dtype=torch.bfloat16", "torch_dtype=torch.float32")  # bf16 matmuls crawl on CPU
+    scope: dict = {}
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(gate_run)
+    try:
+        exec(compile(code, str(SEED_SNIPPET), "exec"), scope)
+    finally:
+        os.chdir(cwd)
+    model, neurons = scope["model"], scope["knowledge_neurons"]
+    for layer, idx in neurons.items():
+        mlp = model.model.layers[int(layer)].mlp
+        assert idx and mlp.gate_proj.weight[idx].abs().sum() == 0 and mlp.up_proj.weight[idx].abs().sum() == 0
+    assert set(scope["gate_state"]) == {f"module.model.layers.{i}.mlp.lambda_logits" for i in range(4)}
+
+
+@pytest.mark.parametrize("mode,threshold", [("hard", None), ("hard", 0.5), ("soft", None)])
+def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshold):
+    runs = gate_run.parents[1]
+    args = ["gates.apply", f"gates_dir={gate_run}", f"mode={mode}", f"out={tmp_path / 'applied'}", f"paths.runs={runs}"]
+    if threshold is not None:
+        args.append(f"threshold={threshold}")
+    out = run_cli(args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "applied").eval()
+    expected = apply_gates(load_artifact(tiny_reference_dir(runs)), read_lambda_logits(gate_run), mode,
+                           threshold if threshold is not None else (0.5 if mode == "hard" else 1.0))
+    ids = torch.randint(0, 1000, (2, 12))
+    torch.testing.assert_close(loaded(ids).logits, expected(ids).logits)
+    assert torch.equal(ablations.load(tmp_path / "applied")(ids).logits, loaded(ids).logits)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["applied"]  # nothing else written
+
+
+def test_evaluate_compares_gates_with_the_random_control(gate_run):
+    runs = gate_run.parents[1]
+    out = run_cli(["gates.evaluate", f"paths.runs={runs}", "data.eval_limit=6", "random_seeds=[0,1]", "modes=[hard]",
+                   "max_new_tokens.reasoning=6"], cwd=runs.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((gate_run / "evaluation" / "evaluation.json").read_text())
+    assert report["gates_dir"] == str(gate_run) and report["num_knowledge"] == 6 and report["num_reasoning"] == 6
+    settings = report["settings"]
+    assert len(settings) == 1 + 5 + 5 * 2
+    unmasked = settings[0]
+    assert unmasked["mode"] == "none" and unmasked["kl_to_base"] == pytest.approx(0.0, abs=1e-6)
+    heavy = [s for s in settings if s["threshold"] == report["thresholds"][-1] and s["selection"] == "gates"][0]
+    assert heavy["fraction_masked"] == pytest.approx(0.95, abs=1e-3) and heavy["kl_to_base"] > unmasked["kl_to_base"]
+    summary = {(r["mode"], r["selection"], r["threshold"]): r for r in report["summary"]}
+    assert all(r["n"] == 2 and "knowledge_acc_std" in r for k, r in summary.items() if k[1] == "random")
+    table = (gate_run / "evaluation" / "evaluation.md").read_text()
+    assert table.count("| hard | random |") == 5 and table.count("| hard | gates |") == 5
+    assert (gate_run / "evaluation" / "tradeoff.png").stat().st_size > 1000
+    assert "## Evaluation" in (gate_run / "README.md").read_text()
+
+
+def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "reference").symlink_to(quick_reference / "reference")
+    out = run_cli(["gates.train", "-m", "gates.beta=2.0,8.0", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
+                   "trainer.max_steps=2", "logger=csv", "trainer.enable_progress_bar=false", "data.batch_size=2",
+                   f"paths.runs={runs}"], cwd=tmp_path, timeout=480)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (sweep,) = (runs / "gates" / "multirun").iterdir()
+    summary = json.loads((sweep / "all_gate_runs.json").read_text())
+    assert sorted(summary) == ["0_lambda_gates_original", "1_lambda_gates_original"]
+    for name, entry in summary.items():
+        assert entry["status"] == "ok" and entry["world_size"] == 2 and entry["steps"] == 2
+        meta = json.loads((sweep / name / "metadata.json").read_text())
+        assert meta["gates"]["beta"] == {"0": 2.0, "1": 8.0}[name[0]]
+    assert not re.search(r"Traceback", out.stderr)
