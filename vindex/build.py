@@ -1,0 +1,157 @@
+"""Build a LarQL-compatible vindex of a Qwen3 checkpoint, streaming its safetensors tensor by tensor.
+
+    python -m vindex.build                                  # the tiny reference model
+    python -m vindex.build source=Qwen/Qwen3-8B             # 36 layers, F=128, f16
+    python -m vindex.build source=<folder> vindex=full      # every neuron, as LarQL's dense extraction
+
+Writes (see ``../shared/vindex-format.md`` and :mod:`vindex.format`) into a temporary folder renamed
+at the end, so an interrupted build leaves no half index. Memory: the fp32 embedding matrix plus one
+layer's gate_proj and down_proj at a time.
+"""
+
+import shutil
+import sys
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+import lab  # noqa: F401
+from lab.artifacts import atomic_dir, atomic_write, write_json
+from lab.checksums import sha256_file, write_sha256sums
+from lab.errors import UserError, exit_on_user_error
+from lab.git import git_commit
+from vindex.card import vindex_card
+from vindex.checkpoint import Checkpoint, model_summary
+from vindex.down_meta import down_meta_records, empty_tokens
+from vindex.features import check_num_features, layer_features
+from vindex.format import DTYPES, INDEX_VERSION, down_meta_header, down_meta_layer, layer_bands
+from vindex.source import resolve_source, vindex_dir
+
+TOOL = "qwen3-internals vindex"
+
+
+def tool_version() -> str:
+    try:
+        return f"{TOOL} {version('qwen3-internals')}"
+    except Exception:
+        return TOOL
+
+
+def _write_rows(handle, tensor: torch.Tensor, dtype: str, chunk: int = 8192) -> int:
+    """Append ``tensor`` [rows, H] to ``handle`` as ``dtype`` in row chunks; returns bytes written."""
+    written = 0
+    for start in range(0, tensor.shape[0], chunk):
+        data = tensor[start : start + chunk].float().numpy().astype(DTYPES[dtype]).astype(np.dtype(DTYPES[dtype]).newbyteorder("<"))
+        handle.write(data.tobytes())
+        written += data.nbytes
+    return written
+
+
+def _copy_tokenizer(ckpt: Checkpoint, folder: Path) -> Path:
+    target = folder / "tokenizer.json"
+    if ckpt.tokenizer_file() is not None:
+        shutil.copyfile(ckpt.tokenizer_file(), target)
+        return target
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(str(ckpt.folder)).save_pretrained(str(folder / ".tok"))
+        shutil.move(folder / ".tok" / "tokenizer.json", target)
+        shutil.rmtree(folder / ".tok")
+    except (OSError, ValueError, FileNotFoundError):
+        raise UserError(f"{ckpt.folder} has no tokenizer.json (LarQL needs one beside down_meta.bin)") from None
+    return target
+
+
+def build(cfg: DictConfig) -> Path:
+    source = resolve_source(cfg)
+    ckpt = Checkpoint.open(source)
+    config = ckpt.config
+    num_layers, hidden, inter = int(config.num_hidden_layers), int(config.hidden_size), int(config.intermediate_size)
+    mode, dtype, top_k = str(cfg.features), str(cfg.dtype), int(cfg.down_top_k)
+    if dtype not in DTYPES:
+        raise UserError(f"dtype={dtype!r}; valid: {', '.join(DTYPES)}")
+    num_feats = inter if mode == "full" else int(cfg.num_features)
+    check_num_features(mode, num_feats, inter, hidden)
+    out = vindex_dir(cfg, source)
+    if out.exists() and not cfg.get("overwrite"):
+        raise UserError(f"{out} exists; pass overwrite=true or another out=")
+
+    with atomic_dir(out, overwrite=bool(cfg.get("overwrite"))) as tmp:
+        embeddings = ckpt.tensor("model.embed_tokens.weight").float()
+        vocab = embeddings.shape[0]
+        with open(tmp / "embeddings.bin", "wb") as f:
+            _write_rows(f, embeddings, dtype)
+        empty = empty_tokens(_copy_tokenizer(ckpt, tmp), vocab)
+        layers, sigmas = [], {"gate": [], "down": []}
+        offset = 0
+        with open(tmp / "gate_vectors.bin", "wb") as gate_f, open(tmp / "down_features.bin", "wb") as down_f, \
+                open(tmp / "down_meta.bin", "wb") as meta_f:
+            meta_f.write(down_meta_header(num_layers, top_k))
+            for layer in tqdm(range(num_layers), desc=f"vindex {mode}", unit="layer"):
+                feats = layer_features(ckpt.tensor(ckpt.layer_key(layer, "mlp.gate_proj.weight")),
+                                       ckpt.tensor(ckpt.layer_key(layer, "mlp.down_proj.weight")), embeddings, mode, num_feats,
+                                       int(cfg.svd.oversample), int(cfg.svd.power_iters), int(cfg.seed) + 1000 * layer)
+                length = _write_rows(gate_f, feats.gate, dtype)
+                layers.append({"layer": layer, "num_features": num_feats, "offset": offset, "length": length})
+                offset += length
+                _write_rows(down_f, feats.down, dtype)
+                meta_f.write(down_meta_layer(down_meta_records(feats.down, embeddings, top_k, empty)))
+                if feats.gate_sigma is not None:
+                    sigmas["gate"].append(feats.gate_sigma.tolist())
+                    sigmas["down"].append(feats.down_sigma.tolist())
+        del embeddings
+        weight_manifest, norm_offset = [], 0
+        with open(tmp / "norms.bin", "wb") as f:
+            for key in ckpt.norm_keys():
+                vector = ckpt.tensor(key).float().numpy().astype("<f4")
+                f.write(vector.tobytes())
+                weight_manifest.append({"key": key.removeprefix("model."), "kind": "vector", "shape": list(vector.shape),
+                                        "offset": norm_offset, "length": vector.nbytes, "file": "norms.bin"})
+                norm_offset += vector.nbytes
+        write_json(tmp / "weight_manifest.json", weight_manifest)
+        if mode == "svd":
+            write_json(tmp / "singular_values.json", {"gate": sigmas["gate"], "down": sigmas["down"],
+                                                      "note": "sigma of each kept direction, per layer, descending"})
+        extracted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        source_hashes = ckpt.source_hashes()
+        index = {
+            "version": INDEX_VERSION, "model": source, "family": config.model_type, "num_layers": num_layers,
+            "hidden_size": hidden, "intermediate_size": inter, "vocab_size": vocab, "embed_scale": 1.0,
+            "layers": layers, "down_top_k": top_k, "extract_level": "browse", "dtype": dtype, "quant": "none",
+            "num_feats": num_feats, "features": mode, "down_features_dtype": dtype,
+            "source": {"huggingface_repo": source, "huggingface_revision": ckpt.revision(),
+                       "safetensors_sha256": {k: v for k, v in source_hashes.items() if k.endswith(".safetensors")},
+                       "extracted_at": extracted_at, "larql_version": tool_version()},
+            "checksums": {name: sha256_file(tmp / name) for name in ("gate_vectors.bin", "embeddings.bin", "down_meta.bin", "norms.bin")},
+            "layer_bands": layer_bands(num_layers), "model_config": model_summary(config),
+        }
+        if mode == "svd":
+            index["svd"] = {"method": "randomized", "oversample": int(cfg.svd.oversample), "power_iters": int(cfg.svd.power_iters),
+                            "seed": int(cfg.seed), "seed_per_layer": "seed + 1000·layer (gate), +1 (down)",
+                            "sign_rule": {"gate": "largest-|.| neuron loading positive", "down": "largest-|.| vocabulary projection positive"}}
+        write_json(tmp / "index.json", index)
+        manifest = {"source": {"repo": source, "revision": ckpt.revision(), "folder": str(ckpt.folder), "files_sha256": source_hashes},
+                    "extracted_at": extracted_at, "tool": tool_version(), "git_commit": git_commit(), "command": sys.argv,
+                    "config": OmegaConf.to_container(cfg, resolve=True)}
+        write_json(tmp / "manifest.json", manifest)
+        atomic_write(tmp / "README.md", lambda p: p.write_text(vindex_card(index, manifest)))
+        write_sha256sums(tmp)
+    print(f"wrote {out}")
+    return out
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="vindex")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    build(cfg)
+
+
+if __name__ == "__main__":
+    main()

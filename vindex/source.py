@@ -1,0 +1,23 @@
+"""Which checkpoint a vindex command reads and which folder it writes."""
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from lab.reference import ensure_tiny_reference
+
+
+def resolve_source(cfg: DictConfig) -> str:
+    """``source``, or the tiny reference model's folder (trained first through the ablation suite if missing)."""
+    if cfg.get("source"):
+        return str(cfg.source)
+    return str(ensure_tiny_reference(cfg.paths.runs))
+
+
+def vindex_dir(cfg: DictConfig, source: str) -> Path:
+    """``out``, or ``<runs>/vindex/<source name>-<features><F>``."""
+    if cfg.get("out"):
+        return Path(str(cfg.out)).expanduser().resolve()
+    name = Path(source.rstrip("/")).name if Path(source).expanduser().exists() else source.replace("/", "--")
+    feats = f"svd{cfg.num_features}" if cfg.features == "svd" else "full"
+    return Path(str(cfg.paths.runs), "vindex", f"{name}-{feats}").resolve()
