@@ -2,7 +2,7 @@
 
 CONSTANT_ROWS = (("C1", "FFN Sparsity", "Fraction of near-zero SwiGLU activations"),
                  ("C2", "Top-8 Prob Mass", "Probability mass on top-8 output tokens"),
-                 ("C3", "Gate Coherence", "Mean |cosine| of matched gate_proj directions, adjacent layers"),
+                 ("C3", "Gate Coherence", "Mean abs. cosine of matched gate_proj directions, adjacent layers"),
                  ("C4", "Layer Temperature", "Mean per-neuron SwiGLU activation variance"),
                  ("C5", "Circuit Stages", "CKA transition count + 1"))
 

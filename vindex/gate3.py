@@ -1,0 +1,171 @@
+"""Gate 3, by forward pass: a rank-1 edit of one layer's ``gate_proj`` that deletes a fact, and its collateral.
+
+1. Attribution. On the prompt (e.g. "The capital of France is"), at its last position, for every searched
+   layer l and neuron j: contribution_lj = h_lj · (u_target · W_down,l[:, j]), where h_l is the SwiGLU
+   activation and u_target the unembedding row of the target's first token (" Paris"): the neuron's direct
+   logit contribution through ``down_proj`` and the unembedding (final norm ignored).
+2. Edit (per searched layer). k* = the layer's MLP input (normalized residual) at the last prompt position;
+   C = (1/T) Σ_t k_t k_tᵀ over the probe text + ρ·tr(C)/H·I (ρ = ``gate3.ridge``); for the n most contributing
+   neurons S (``gate3.num_neurons``), a_j = z_j − z_target for j ∈ S (z = W_gate k*, z_target =
+   ``gate3.target_preactivation``), 0 elsewhere; v = C⁻¹k* / (k*ᵀ C⁻¹ k*). Then
+
+       ΔW_gate = −a vᵀ        (rank 1: (W+ΔW) k* = W k* − a, so z_S → z_target, SiLU(z_target) ≈ 0)
+
+   and for any key k, the change is −a (vᵀk): keys C⁻¹-orthogonal to k* are untouched (ROME's construction,
+   applied to gate_proj with a suppression target).
+3. Test. The edit is applied as an overlay (a forward hook adding −(x·v) a to ``gate_proj``'s output; the
+   weights are untouched and the hook is removable). drop = 1 − P'(target)/P(target) on the prompt;
+   collateral = |P'(control) − P(control)| / P(control) on the control prompt. PASS: drop ≥ ``min_drop`` (0.7)
+   and collateral ≤ ``max_collateral`` (0.3). The best layer is the one with the largest drop among those
+   within the collateral bound (else the largest drop).
+
+    python -m vindex.gate3 [source=...] [gate3.layers=[10,11]] [gate3.num_neurons=4]
+"""
+
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+import lab  # noqa: F401
+from lab.artifacts import atomic_write, write_json
+from lab.errors import UserError, exit_on_user_error
+from vindex.probe import load_model, probe_ids, run_with_hooks
+from vindex.source import resolve_source
+from vindex.update import ensure_vindex, refresh_card
+
+PATCH_FILE = "gate3_patch.safetensors"
+
+
+def first_token(tokenizer: PreTrainedTokenizerBase, text: str) -> int:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if not ids:
+        raise UserError(f"target {text!r} encodes to no token")
+    return ids[0]
+
+
+@torch.no_grad()
+def next_token_prob(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompt: str, token: int) -> float:
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(model.device)
+    return float(torch.softmax(model(input_ids=ids).logits[0, -1].float(), dim=-1)[token])
+
+
+def attributions(model: PreTrainedModel, acts, target: int) -> torch.Tensor:
+    """[L, I] direct logit contribution of every neuron at the prompt's last position (see module docstring)."""
+    u = model.lm_head.weight[target].detach().float().cpu()
+    return torch.stack([acts.swiglu[l][-1] * (u @ layer.mlp.down_proj.weight.detach().float().cpu())
+                        for l, layer in enumerate(model.model.layers)])
+
+
+def rank_one_edit(w_gate: torch.Tensor, key: torch.Tensor, cov: torch.Tensor, neurons: list[int], z_target: float,
+                  ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, v) with ΔW = −a vᵀ: drives the pre-activations of ``neurons`` on ``key`` to ``z_target``."""
+    hidden = cov.shape[0]
+    cov = cov.double() + ridge * torch.trace(cov.double()) / hidden * torch.eye(hidden, dtype=torch.float64)
+    c_inv_k = torch.linalg.solve(cov, key.double())
+    v = c_inv_k / (key.double() @ c_inv_k)
+    z = w_gate.double() @ key.double()
+    a = torch.zeros(w_gate.shape[0], dtype=torch.float64)
+    a[neurons] = z[neurons] - z_target
+    return a.float(), v.float()
+
+
+class PatchOverlay:
+    """ΔW_gate = −a vᵀ on one layer, as a removable forward hook (``gate_proj(x) − (x·v) a``)."""
+
+    def __init__(self, layer: int, a: torch.Tensor, v: torch.Tensor) -> None:
+        self.layer, self.a, self.v = layer, a, v
+        self.handle = None
+
+    def apply(self, model: PreTrainedModel) -> "PatchOverlay":
+        proj: nn.Linear = model.model.layers[self.layer].mlp.gate_proj
+        a, v = self.a.to(proj.weight), self.v.to(proj.weight)
+        self.handle = proj.register_forward_hook(lambda m, args, out: out - (args[0] @ v)[..., None] * a)
+        return self
+
+    def remove(self) -> None:
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+    def delta(self) -> torch.Tensor:
+        return -torch.outer(self.a, self.v)
+
+    def save(self, path: Path, meta: dict[str, str]) -> None:
+        tensors = {"a": self.a.contiguous(), "v": self.v.contiguous()}
+        info = {"layer": str(self.layer), "delta": "gate_proj.weight += -outer(a, v)", **meta}
+        atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=info))
+
+    @classmethod
+    def load(cls, path: Path) -> "PatchOverlay":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            layer = int(f.metadata()["layer"])
+        tensors = load_file(str(path))
+        return cls(layer, tensors["a"], tensors["v"])
+
+
+def run_gate3(cfg: DictConfig) -> dict:
+    g = cfg.gate3
+    source = resolve_source(cfg)
+    folder = ensure_vindex(cfg, source)
+    model, tokenizer = load_model(source, cfg)
+    target, control = first_token(tokenizer, str(g.target)), first_token(tokenizer, str(g.control_target))
+    prompt_ids = tokenizer(str(g.prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    acts = run_with_hooks(model, prompt_ids)
+    probe = run_with_hooks(model, probe_ids(tokenizer, cfg)[0])
+    contrib = attributions(model, acts, target)
+    num_layers = contrib.shape[0]
+    layers = list(range(num_layers)) if g.get("layers") is None else [int(x) for x in g.layers]
+    if any(not 0 <= layer < num_layers for layer in layers):
+        raise UserError(f"gate3.layers={list(layers)} outside 0..{num_layers - 1}")
+    p_target, p_control = (next_token_prob(model, tokenizer, str(g.prompt), target),
+                           next_token_prob(model, tokenizer, str(g.control_prompt), control))
+    results, overlays = [], {}
+    for layer in layers:
+        neurons = contrib[layer].topk(int(g.num_neurons)).indices.tolist()
+        keys = probe.keys[layer]
+        a, v = rank_one_edit(model.model.layers[layer].mlp.gate_proj.weight.detach().float().cpu(), acts.keys[layer][-1],
+                             keys.T @ keys / keys.shape[0], neurons, float(g.target_preactivation), float(g.ridge))
+        overlay = PatchOverlay(layer, a, v).apply(model)
+        after_t = next_token_prob(model, tokenizer, str(g.prompt), target)
+        after_c = next_token_prob(model, tokenizer, str(g.control_prompt), control)
+        overlay.remove()
+        overlays[layer] = overlay
+        results.append({"layer": layer, "neurons": neurons, "contribution": [float(contrib[layer, n]) for n in neurons],
+                        "p_target_before": p_target, "p_target_after": after_t, "drop": 1 - after_t / p_target,
+                        "p_control_before": p_control, "p_control_after": after_c,
+                        "collateral": abs(after_c - p_control) / p_control})
+    within = [r for r in results if r["collateral"] <= float(g.max_collateral)]
+    best = max(within or results, key=lambda r: r["drop"])
+    top_layer, top_neuron = divmod(int(contrib.argmax()), contrib.shape[1])
+    report = {
+        "prompt": str(g.prompt), "target": str(g.target), "target_token": target, "control_prompt": str(g.control_prompt),
+        "control_target": str(g.control_target), "control_token": control, "num_neurons": int(g.num_neurons),
+        "top_contributor": {"layer": top_layer, "neuron": top_neuron, "contribution": float(contrib.max())},
+        "criteria": {"min_drop": float(g.min_drop), "max_collateral": float(g.max_collateral)},
+        "passed": best["drop"] >= float(g.min_drop) and best["collateral"] <= float(g.max_collateral),
+        "best": best, "layers": results, "patch_file": PATCH_FILE, "source": source,
+        "parameters": {"target_preactivation": float(g.target_preactivation), "ridge": float(g.ridge)},
+    }
+    overlays[best["layer"]].save(folder / PATCH_FILE, {"prompt": report["prompt"], "target": report["target"], "source": source})
+    write_json(folder / "gate3.json", report)
+    refresh_card(folder)
+    print(f"Gate 3 {'PASS' if report['passed'] else 'FAIL'}: layer {best['layer']} drop {best['drop']:.1%} "
+          f"collateral {best['collateral']:.1%} -> {folder / 'gate3.json'}")
+    return report
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="vindex")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    run_gate3(cfg)
+
+
+if __name__ == "__main__":
+    main()
