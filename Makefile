@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep gates gates-eval test test-fast lint clean
+.PHONY: help install train reference sweep gates gates-eval vindex vindex-constants gate3 test test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,15 @@ gates: install  ## train lambda gates on the tiny reference model (ARGS='model=q
 
 gates-eval: install  ## evaluate the latest gate run against random masking (ARGS='gates_dir=...')
 	$(PY) -m gates.evaluate $(ARGS)
+
+vindex: install  ## build the vindex of the tiny reference model (ARGS='source=Qwen/Qwen3-8B ...')
+	$(PY) -m vindex.build $(ARGS)
+
+vindex-constants: install  ## measure C1-C5 into the vindex (ARGS='source=... probe=...')
+	$(PY) -m vindex.constants $(ARGS)
+
+gate3: install  ## the forward-pass Gate 3 DELETE test (ARGS='source=... gate3.num_neurons=32')
+	$(PY) -m vindex.gate3 $(ARGS)
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .

@@ -57,8 +57,8 @@ def next_token_prob(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
 def attributions(model: PreTrainedModel, acts, target: int) -> torch.Tensor:
     """[L, I] direct logit contribution of every neuron at the prompt's last position (see module docstring)."""
     u = model.lm_head.weight[target].detach().float().cpu()
-    return torch.stack([acts.swiglu[l][-1] * (u @ layer.mlp.down_proj.weight.detach().float().cpu())
-                        for l, layer in enumerate(model.model.layers)])
+    return torch.stack([acts.swiglu[i][-1] * (u @ layer.mlp.down_proj.weight.detach().float().cpu())
+                        for i, layer in enumerate(model.model.layers)])
 
 
 def rank_one_edit(w_gate: torch.Tensor, key: torch.Tensor, cov: torch.Tensor, neurons: list[int], z_target: float,

@@ -1,0 +1,116 @@
+"""Vindex commands as users run them: build/constants/gate3 on the tiny reference, verify, Qwen3-8B widths."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import vindex
+from lab.config import asset_path
+from tests.conftest import run_cli
+from tests.larql_reader import read_vindex
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_commands_build_measure_and_delete_on_the_tiny_reference(quick_reference):
+    runs = quick_reference
+    for command in ("vindex.constants", "vindex.gate3"):  # each builds the index first when it is missing
+        out = run_cli([command, f"paths.runs={runs}"], cwd=runs.parent)
+        assert out.returncode == 0, out.stderr[-3000:]
+    (folder,) = (runs / "vindex").iterdir()
+    assert folder.name == "original_finetuned-svd128"
+    v = vindex.load(folder)  # verifies every checksum, including the refreshed card's
+    constants = json.loads((folder / "constants.json").read_text())
+    assert set(constants["summary"]) == {"C1", "C2", "C3", "C4", "C5"} and len(constants["per_layer"]["C1"]) == 4
+    assert 0 <= constants["summary"]["C1"] <= 1 and 0 < constants["summary"]["C2"] <= 1 and constants["probe"]["tokens"] == 256
+    gate3 = json.loads((folder / "gate3.json").read_text())
+    assert len(gate3["layers"]) == 4 and gate3["best"]["layer"] in range(4) and isinstance(gate3["passed"], bool)
+    assert all(0 <= r["p_target_after"] <= 1 for r in gate3["layers"])
+    assert (folder / "gate3_patch.safetensors").is_file()
+    card = (folder / "README.md").read_text()
+    assert "| FFN Sparsity | C1 |" in card and ("**PASS**" in card or "**FAIL**" in card)
+    assert v.index["model"] == str(runs / "reference" / "tiny" / "original_finetuned")
+    verify = run_cli(["vindex.verify", str(folder)], cwd=runs.parent)
+    assert verify.returncode == 0 and verify.stdout.startswith("ok:")
+
+
+def test_verify_and_build_cli_errors_are_one_line_with_exit_code_2(quick_reference, tmp_path):
+    folder = next((quick_reference / "vindex").iterdir())
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    with open(copy / "down_meta.bin", "r+b") as f:
+        f.truncate(100)
+    cases = [(["vindex.verify", str(copy)], "down_meta.bin"), (["vindex.build", f"source={tmp_path / 'nowhere'}"], "does not exist")]
+    for args, expected in cases:
+        out = run_cli(args, cwd=tmp_path)
+        errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+        assert out.returncode == 2 and len(errors) == 1 and expected in errors[0] and "Traceback" not in out.stderr
+
+
+PEAK_SCRIPT = """
+import resource, sys
+from hydra import compose, initialize_config_dir
+import lab
+from vindex.build import build
+def rss():
+    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) * 1024
+with initialize_config_dir(config_dir=sys.argv[1], version_base='1.3'):
+    cfg = compose(config_name='vindex', overrides=sys.argv[2:])
+base = rss()
+build(cfg)
+print('PEAK', base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def test_qwen3_8b_widths_build_within_a_few_tensors_of_memory(tmp_path):
+    """2 layers at Qwen3-8B's widths (hidden 4096, intermediate 12288), bf16, small vocabulary."""
+    hidden, inter, vocab, layers = 4096, 12288, 1696, 2
+    ckpt = tmp_path / "qwen3-8b-widths"
+    ckpt.mkdir()
+    config = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": hidden, "intermediate_size": inter,
+              "num_hidden_layers": layers, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+              "vocab_size": vocab, "rope_theta": 1000000.0, "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+    (ckpt / "config.json").write_text(json.dumps(config))
+    shutil.copy(asset_path("tiny_tokenizer/tokenizer.json"), ckpt)
+    g = torch.Generator().manual_seed(0)
+    shard_bytes = 0
+    for layer in range(layers):  # one shard per layer, as real checkpoints are sharded
+        p = f"model.layers.{layer}."
+        decay = (torch.arange(1, hidden + 1, dtype=torch.float32) ** -0.5)  # a decaying spectrum, like trained layers
+        tensors = {
+            p + "mlp.gate_proj.weight": (torch.randn(inter, hidden, generator=g) * decay).to(torch.bfloat16),
+            p + "mlp.up_proj.weight": torch.randn(inter, hidden, generator=g).to(torch.bfloat16),
+            p + "mlp.down_proj.weight": (torch.randn(hidden, inter, generator=g) * decay[:, None]).to(torch.bfloat16),
+            p + "self_attn.q_proj.weight": torch.randn(4096, hidden, generator=g).to(torch.bfloat16),
+            p + "self_attn.o_proj.weight": torch.randn(hidden, 4096, generator=g).to(torch.bfloat16),
+            p + "input_layernorm.weight": torch.ones(hidden, dtype=torch.bfloat16),
+            p + "post_attention_layernorm.weight": torch.ones(hidden, dtype=torch.bfloat16),
+        }
+        shard_bytes += sum(t.numel() * 2 for t in tensors.values())
+        save_file(tensors, str(ckpt / f"model-{layer:05d}-of-{layers:05d}.safetensors"))
+        del tensors
+    save_file({"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=g).to(torch.bfloat16),
+               "lm_head.weight": torch.randn(vocab, hidden, generator=g).to(torch.bfloat16),
+               "model.norm.weight": torch.ones(hidden, dtype=torch.bfloat16)}, str(ckpt / "model-extra.safetensors"))
+    out = tmp_path / "vx"
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    proc = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, conf, f"source={ckpt}", f"out={out}"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    base, peak = (int(x) for x in proc.stdout.split("PEAK")[1].split())
+    largest_fp32 = inter * hidden * 4
+    print(f"peak RSS {peak / 2**20:.0f} MiB, after imports {base / 2**20:.0f} MiB, build +{(peak - base) / 2**20:.0f} MiB; "
+          f"checkpoint {shard_bytes / 2**20:.0f} MiB bf16, largest tensor {largest_fp32 / 2**20:.0f} MiB fp32")
+    assert peak - base < 4 * largest_fp32 < 2 * shard_bytes  # a few tensors, not the model (fp32 model = 2x the shards)
+    got = read_vindex(out)
+    assert [g_.shape for g_ in got["gate"]] == [(128, hidden)] * 2 and got["index"]["intermediate_size"] == inter
+    sigma = json.loads((out / "singular_values.json").read_text())["gate"][0]
+    assert len(sigma) == 128 and sigma == sorted(sigma, reverse=True)
+    directions = torch.from_numpy(got["gate"][0].astype("float32"))
+    torch.testing.assert_close(directions @ directions.T, torch.eye(128), atol=2e-3, rtol=0)  # orthonormal (f16)
