@@ -13,7 +13,7 @@ import hydra
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save_stage, write_train_metrics
@@ -43,12 +43,6 @@ class SaveBaseStage(L.Callback):
             save_stage(self.folder, pl_module.model, self.meta)
 
 
-def _variant(cfg: DictConfig) -> Variant:
-    try:
-        return Variant.from_config(OmegaConf.to_container(cfg.variant, resolve=True))
-    except (KeyError, ValueError) as err:
-        raise UserError(f"bad variant config: {err}") from None
-
 
 def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Trainer | None, status: str, wall: float, **extra) -> dict:
     return {
@@ -72,7 +66,7 @@ def train(cfg: DictConfig) -> dict:
     start = time.time()
     root = resolve_output_root(cfg)
     run_name = str(cfg.run_name)
-    variant = _variant(cfg)
+    variant = Variant.from_run_config(cfg.variant)
     base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
     if (finetuned / "metadata.json").is_file() and not cfg.get("ckpt_path"):
         raise UserError(f"{finetuned} already holds a finished run; choose another hydra.run.dir / run_name")

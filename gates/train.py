@@ -46,12 +46,6 @@ ENTRY_MODULE = "gates.train"
 SUMMARY_FILE = "all_gate_runs.json"
 
 
-def _variant(cfg: DictConfig) -> Variant:
-    try:
-        return Variant.from_config(OmegaConf.to_container(cfg.variant, resolve=True))
-    except (KeyError, ValueError) as err:
-        raise UserError(f"bad variant config: {err}") from None
-
 
 def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory) -> dict:
     """The seed's four files, the histogram, metrics, metadata and card (``README.md`` last)."""
@@ -74,7 +68,7 @@ def train_gates(cfg: DictConfig) -> dict:
     ensure_reference_model(cfg.model, cfg.paths.runs)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     tokenizer = load_tokenizer(cfg.model)
-    variant = _variant(cfg)
+    variant = Variant.from_run_config(cfg.variant)
     model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
     patch_gates(model, float(cfg.gates.init_logit))
     model.train()

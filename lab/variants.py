@@ -14,8 +14,10 @@ checkpoint keys of untouched modules, ``_no_split_modules`` and generation keep 
 from collections import Counter
 from dataclasses import dataclass, field
 
+from omegaconf import OmegaConf
 from torch import nn
 
+from lab.errors import UserError
 from lab.norms import replacement_for
 
 SITES: dict[str, tuple[str, ...]] = {
@@ -44,6 +46,14 @@ class Variant:
     @classmethod
     def from_config(cls, cfg: dict) -> "Variant":
         return cls(name=str(cfg["name"]), sites=tuple(cfg.get("sites") or ()), replacement=str(cfg.get("replacement", "none")))
+
+    @classmethod
+    def from_run_config(cls, variant_cfg) -> "Variant":
+        """The variant of a composed run config (``cfg.variant``); a malformed one is a :class:`UserError`."""
+        try:
+            return cls.from_config(OmegaConf.to_container(variant_cfg, resolve=True))
+        except (KeyError, ValueError) as err:
+            raise UserError(f"bad variant config: {err}") from None
 
     def to_dict(self) -> dict:
         return {"name": self.name, "sites": list(self.sites), "replacement": self.replacement}

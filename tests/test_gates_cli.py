@@ -91,6 +91,19 @@ def test_the_seed_snippet_runs_unchanged_on_our_files(gate_run):
     assert set(scope["gate_state"]) == {f"module.model.layers.{i}.mlp.lambda_logits" for i in range(4)}
 
 
+def test_training_continues_from_a_lambda_only_checkpoint(gate_run, tmp_path):
+    runs = gate_run.parents[1]
+    out = run_cli(["gates.train", *QUICK, "logger=csv", f"ckpt_path={gate_run / 'checkpoints' / 'step-000002.ckpt'}",
+                   f"hydra.run.dir={tmp_path / 'resumed'}", f"paths.runs={runs}"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "resumed" / "all_gate_runs.json").read_text())
+    (entry,) = summary.values()
+    assert entry["steps"] == 4  # 2 restored + 2 more, not 4 fresh
+    rows = json.loads((tmp_path / "resumed" / "train_metrics.json").read_text())
+    original = json.loads((gate_run / "train_metrics.json").read_text())
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and rows[:2] == original[:2]  # the history travels in the checkpoint
+
+
 @pytest.mark.parametrize("mode,threshold", [("hard", None), ("hard", 0.5), ("soft", None)])
 def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshold):
     runs = gate_run.parents[1]

@@ -171,4 +171,6 @@ def test_build_refuses_bad_sources(checkpoint, tmp_path):
         build(vindex_cfg(f"source={llama}", f"out={tmp_path / 'b'}"))
     with pytest.raises(UserError, match="num_features=100 but .* rank at most 64"):
         build(vindex_cfg(f"source={checkpoint}", f"out={tmp_path / 'c'}", "num_features=100"))
+    with pytest.raises(UserError, match="cannot fetch 'Qwen/Qwen3-8B' from the Hugging Face hub .HF_HUB_OFFLINE is set"):
+        build(vindex_cfg("source=Qwen/Qwen3-8B", f"out={tmp_path / 'd'}"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "llama"]  # nothing half-written

@@ -18,12 +18,17 @@ from tests.larql_reader import read_vindex
 pytestmark = pytest.mark.slow
 
 
-def test_default_commands_build_measure_and_delete_on_the_tiny_reference(quick_reference):
-    runs = quick_reference
+@pytest.fixture(scope="module")
+def reference_vindex(quick_reference) -> Path:
     for command in ("vindex.constants", "vindex.gate3"):  # each builds the index first when it is missing
-        out = run_cli([command, f"paths.runs={runs}"], cwd=runs.parent)
+        out = run_cli([command, f"paths.runs={quick_reference}"], cwd=quick_reference.parent)
         assert out.returncode == 0, out.stderr[-3000:]
-    (folder,) = (runs / "vindex").iterdir()
+    (folder,) = (quick_reference / "vindex").iterdir()
+    return folder
+
+
+def test_default_commands_build_measure_and_delete_on_the_tiny_reference(reference_vindex, quick_reference):
+    runs, folder = quick_reference, reference_vindex
     assert folder.name == "original_finetuned-svd128"
     v = vindex.load(folder)  # verifies every checksum, including the refreshed card's
     constants = json.loads((folder / "constants.json").read_text())
@@ -40,10 +45,9 @@ def test_default_commands_build_measure_and_delete_on_the_tiny_reference(quick_r
     assert verify.returncode == 0 and verify.stdout.startswith("ok:")
 
 
-def test_verify_and_build_cli_errors_are_one_line_with_exit_code_2(quick_reference, tmp_path):
-    folder = next((quick_reference / "vindex").iterdir())
+def test_verify_and_build_cli_errors_are_one_line_with_exit_code_2(reference_vindex, tmp_path):
     copy = tmp_path / "copy"
-    shutil.copytree(folder, copy)
+    shutil.copytree(reference_vindex, copy)
     with open(copy / "down_meta.bin", "r+b") as f:
         f.truncate(100)
     cases = [(["vindex.verify", str(copy)], "down_meta.bin"), (["vindex.build", f"source={tmp_path / 'nowhere'}"], "does not exist")]
@@ -107,7 +111,9 @@ def test_qwen3_8b_widths_build_within_a_few_tensors_of_memory(tmp_path):
     largest_fp32 = inter * hidden * 4
     print(f"peak RSS {peak / 2**20:.0f} MiB, after imports {base / 2**20:.0f} MiB, build +{(peak - base) / 2**20:.0f} MiB; "
           f"checkpoint {shard_bytes / 2**20:.0f} MiB bf16, largest tensor {largest_fp32 / 2**20:.0f} MiB fp32")
-    assert peak - base < 4 * largest_fp32 < 2 * shard_bytes  # a few tensors, not the model (fp32 model = 2x the shards)
+    # A few fp32 layer matrices (measured +572 to +1006 MiB across runs: allocator arenas vary), never the model:
+    # holding it in fp32 would take 2x the bf16 shards.
+    assert peak - base < 6 * largest_fp32 < 2 * shard_bytes
     got = read_vindex(out)
     assert [g_.shape for g_ in got["gate"]] == [(128, hidden)] * 2 and got["index"]["intermediate_size"] == inter
     sigma = json.loads((out / "singular_values.json").read_text())["gate"][0]

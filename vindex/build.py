@@ -29,7 +29,7 @@ from lab.git import git_commit
 from vindex.card import vindex_card
 from vindex.checkpoint import Checkpoint, model_summary
 from vindex.down_meta import down_meta_records, empty_tokens
-from vindex.features import check_num_features, layer_features
+from vindex.features import check_num_features, down_directions, gate_directions
 from vindex.format import DTYPES, INDEX_VERSION, down_meta_header, down_meta_layer, layer_bands
 from vindex.source import resolve_source, vindex_dir
 
@@ -95,17 +95,20 @@ def build(cfg: DictConfig) -> Path:
                 open(tmp / "down_meta.bin", "wb") as meta_f:
             meta_f.write(down_meta_header(num_layers, top_k))
             for layer in tqdm(range(num_layers), desc=f"vindex {mode}", unit="layer"):
-                feats = layer_features(ckpt.tensor(ckpt.layer_key(layer, "mlp.gate_proj.weight")),
-                                       ckpt.tensor(ckpt.layer_key(layer, "mlp.down_proj.weight")), embeddings, mode, num_feats,
-                                       int(cfg.svd.oversample), int(cfg.svd.power_iters), int(cfg.seed) + 1000 * layer)
-                length = _write_rows(gate_f, feats.gate, dtype)
+                svd_args = (int(cfg.svd.oversample), int(cfg.svd.power_iters), int(cfg.seed) + 1000 * layer)
+                gate, gate_sigma = gate_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.gate_proj.weight")), mode, num_feats, *svd_args)
+                length = _write_rows(gate_f, gate, dtype)
                 layers.append({"layer": layer, "num_features": num_feats, "offset": offset, "length": length})
                 offset += length
-                _write_rows(down_f, feats.down, dtype)
-                meta_f.write(down_meta_layer(down_meta_records(feats.down, embeddings, top_k, empty)))
-                if feats.gate_sigma is not None:
-                    sigmas["gate"].append(feats.gate_sigma.tolist())
-                    sigmas["down"].append(feats.down_sigma.tolist())
+                del gate  # one layer matrix in memory at a time
+                down, down_sigma = down_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.down_proj.weight")), embeddings, mode,
+                                                   num_feats, svd_args[0], svd_args[1], svd_args[2] + 1)
+                _write_rows(down_f, down, dtype)
+                meta_f.write(down_meta_layer(down_meta_records(down, embeddings, top_k, empty)))
+                del down
+                if gate_sigma is not None:
+                    sigmas["gate"].append(gate_sigma.tolist())
+                    sigmas["down"].append(down_sigma.tolist())
         del embeddings
         weight_manifest, norm_offset = [], 0
         with open(tmp / "norms.bin", "wb") as f:

@@ -14,22 +14,12 @@ Shapes: W_gate ∈ R^{I×H} (one row per intermediate neuron), W_down ∈ R^{H×
 columns of W_down; no sign change, σ = none.
 """
 
-from dataclasses import dataclass
-
 import torch
 
 from lab.errors import UserError
 from vindex.svd import flip_signs, randomized_svd
 
 MODES = ("svd", "full")
-
-
-@dataclass
-class LayerFeatures:
-    gate: torch.Tensor                 # [F, H] fp32
-    down: torch.Tensor                 # [F, H] fp32
-    gate_sigma: torch.Tensor | None    # [F] (svd mode)
-    down_sigma: torch.Tensor | None
 
 
 def check_num_features(mode: str, num_features: int, intermediate: int, hidden: int) -> None:
@@ -41,14 +31,20 @@ def check_num_features(mode: str, num_features: int, intermediate: int, hidden: 
                         f"{rank}; choose 1..{rank} or features=full")
 
 
-def layer_features(w_gate: torch.Tensor, w_down: torch.Tensor, embeddings: torch.Tensor, mode: str, num_features: int,
-                   oversample: int = 10, power_iters: int = 4, seed: int = 0) -> LayerFeatures:
-    """Gate and down directions of one layer (see module docstring); ``embeddings`` [V, H] fp32 fixes down signs."""
+def gate_directions(w_gate: torch.Tensor, mode: str, num_features: int, oversample: int = 10, power_iters: int = 4,
+                    seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """([F, H] gate directions fp32, σ or None) of one layer (see module docstring)."""
     if mode == "full":
-        return LayerFeatures(w_gate.float(), w_down.float().T.contiguous(), None, None)
-    u, s_gate, vh = randomized_svd(w_gate, num_features, oversample, power_iters, seed)
-    gate = vh * flip_signs(u.T)[:, None]
-    u_down, s_down, _ = randomized_svd(w_down, num_features, oversample, power_iters, seed + 1)
-    down = u_down.T.contiguous()
-    down = down * flip_signs(down @ embeddings.T)[:, None]
-    return LayerFeatures(gate.contiguous(), down.contiguous(), s_gate, s_down)
+        return w_gate.float(), None
+    u, sigma, vh = randomized_svd(w_gate, num_features, oversample, power_iters, seed)
+    return (vh * flip_signs(u.T)[:, None]).contiguous(), sigma
+
+
+def down_directions(w_down: torch.Tensor, embeddings: torch.Tensor, mode: str, num_features: int, oversample: int = 10,
+                    power_iters: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """([F, H] down directions fp32, σ or None); ``embeddings`` [V, H] fp32 fixes the signs."""
+    if mode == "full":
+        return w_down.float().T.contiguous(), None
+    u, sigma, _ = randomized_svd(w_down, num_features, oversample, power_iters, seed)
+    down = u.T.contiguous()
+    return (down * flip_signs(down @ embeddings.T)[:, None]).contiguous(), sigma
