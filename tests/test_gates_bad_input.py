@@ -73,8 +73,17 @@ def test_a_dataset_without_the_needed_columns_is_refused():
         load_gate_rows(data)
 
 
+def test_gates_of_another_model_are_refused_by_apply(quick_reference, tmp_path):
+    from gates.apply import applied_model
+
+    write_gate_files(tmp_path, torch.randn(3, 384))
+    (tmp_path / "metadata.json").write_text(json.dumps({"base_model": str(tiny_reference_dir(quick_reference))}))
+    with pytest.raises(UserError, match="3 layers x 384 neurons, but the model has 4 layers x 384"):
+        applied_model(tmp_path, "hard", 0.5)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["threshold", "shape"])
+@pytest.mark.parametrize("case", ["threshold"])
 def test_apply_cli_gives_one_line_and_exit_code_2(quick_reference, tmp_path, case):
     gates = tmp_path / "gates"
     write_gate_files(gates, torch.randn(3 if case == "shape" else 4, 384))

@@ -106,12 +106,22 @@ def test_training_continues_from_a_lambda_only_checkpoint(gate_run, tmp_path):
 
 @pytest.mark.parametrize("mode,threshold", [("hard", None), ("hard", 0.5), ("soft", None)])
 def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshold):
+    """The command line once (hard, from neuron_indices.json); the other modes through the same function in-process."""
     runs = gate_run.parents[1]
-    args = ["gates.apply", f"gates_dir={gate_run}", f"mode={mode}", f"out={tmp_path / 'applied'}", f"paths.runs={runs}"]
+    args = [f"gates_dir={gate_run}", f"mode={mode}", f"out={tmp_path / 'applied'}", f"paths.runs={runs}"]
     if threshold is not None:
         args.append(f"threshold={threshold}")
-    out = run_cli(args, cwd=tmp_path)
-    assert out.returncode == 0, out.stderr[-3000:]
+    if (mode, threshold) == ("hard", None):
+        out = run_cli(["gates.apply", *args], cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-3000:]
+    else:
+        from hydra import compose, initialize_config_dir
+
+        from gates.apply import write_applied
+        from tests.conftest import CONF
+
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            write_applied(compose(config_name="gates_apply", overrides=args))
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "applied").eval()
     expected = apply_gates(load_artifact(tiny_reference_dir(runs)), read_lambda_logits(gate_run), mode,
                            threshold if threshold is not None else (0.5 if mode == "hard" else 1.0))
@@ -147,14 +157,14 @@ def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_p
     runs.mkdir()
     (runs / "reference").symlink_to(quick_reference / "reference")
     out = run_cli(["gates.train", "-m", "gates.beta=2.0,8.0", "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu",
-                   "trainer.max_steps=2", "logger=csv", "trainer.enable_progress_bar=false", "data.batch_size=2",
+                   "trainer.max_steps=1", "logger=csv", "trainer.enable_progress_bar=false", "data.batch_size=2",
                    f"paths.runs={runs}"], cwd=tmp_path, timeout=480)
     assert out.returncode == 0, out.stderr[-3000:]
     (sweep,) = (runs / "gates" / "multirun").iterdir()
     summary = json.loads((sweep / "all_gate_runs.json").read_text())
     assert sorted(summary) == ["0_lambda_gates_original", "1_lambda_gates_original"]
     for name, entry in summary.items():
-        assert entry["status"] == "ok" and entry["world_size"] == 2 and entry["steps"] == 2
+        assert entry["status"] == "ok" and entry["world_size"] == 2 and entry["steps"] == 1
         meta = json.loads((sweep / name / "metadata.json").read_text())
         assert meta["gates"]["beta"] == {"0": 2.0, "1": 8.0}[name[0]]
     assert not re.search(r"Traceback", out.stderr)

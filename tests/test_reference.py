@@ -10,10 +10,11 @@ from lab.reference import ensure_tiny_reference, tiny_reference_dir
 pytestmark = pytest.mark.slow
 
 
-def test_reference_is_trained_once_then_reused(tmp_path):
-    quick = ["trainer.max_steps=4", "trainer.val_check_interval=2", "data.eval_limit=2", "trainer.enable_progress_bar=false"]
-    folder = ensure_tiny_reference(runs=tmp_path, overrides=quick)
-    assert folder == tiny_reference_dir(tmp_path) == tmp_path / "reference" / "tiny" / "original_finetuned"
+def test_reference_is_trained_once_then_reused(quick_reference):
+    """``quick_reference`` (conftest) trained it through ``ensure_tiny_reference`` into an empty runs folder."""
+    tmp_path = quick_reference
+    folder = tiny_reference_dir(tmp_path)
+    assert folder == tmp_path / "reference" / "tiny" / "original_finetuned"
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["variant"] == "original" and meta["result"]["status"] == "ok"
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
