@@ -46,6 +46,18 @@ def test_real_scale_configs_keep_real_sources():
     cfg = compose_train(["data=popqa_numina"])
     assert cfg.data.sources.knowledge.path == "akariasai/PopQA"
     assert cfg.data.sources.reasoning.path == "AI-MO/NuminaMath-CoT"
+    assert (cfg.data.sources.reasoning.limit, cfg.data.sources.reasoning.shuffle_seed) == (10000, 0)  # the seed's 10k subset
+
+
+def test_a_seeded_subset_is_drawn_the_same_way_every_time():
+    from lab.config import asset_path
+    from lab.data.sources import load_split
+
+    source = {"schema": "numina", "path": "parquet", "data_files": {"train": asset_path("tiny_corpus/numina/train.parquet")},
+              "limit": 5, "shuffle_seed": 0}
+    first, again = load_split(source, "train"), load_split(source, "train")
+    head = load_split({**source, "shuffle_seed": None}, "train")
+    assert len(first) == 5 and first["problem"] == again["problem"] and first["problem"] != head["problem"]
 
 
 def test_slurm_launcher_runs_one_task_per_gpu():

@@ -1,7 +1,8 @@
 """Load one configured data source with Hugging Face ``datasets`` and check its schema.
 
 A source config names a dataset the way ``datasets.load_dataset`` does (``path``: a hub id, a local
-folder, or a builder such as ``parquet`` with ``data_files``; ``name``; ``split``) plus the ``schema``
+folder, or a builder such as ``parquet`` with ``data_files``; ``name``; ``split``), optionally a seeded
+subset (``shuffle_seed`` then ``limit`` rows), plus the ``schema``
 of its rows: ``popqa`` (knowledge), ``numina`` (reasoning) or ``text`` (``text_column``).
 """
 
@@ -61,6 +62,8 @@ def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | data
     if missing:
         hint = " (set text_column=...)" if src.get("schema") == "text" else ""
         raise UserError(f"dataset {src['path']!r} split {split!r} lacks column(s) {missing}{hint}; it has {names}")
+    if src.get("shuffle_seed") is not None:  # a seeded subset (with limit) instead of the first rows
+        data = data.shuffle(seed=int(src["shuffle_seed"]))
     if src.get("limit") and isinstance(data, datasets.Dataset):
         data = data.select(range(min(int(src["limit"]), len(data))))
     elif src.get("limit"):
