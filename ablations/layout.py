@@ -16,6 +16,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from lab.artifacts import save_weights, update_json_entry, write_json
+from lab.checksums import write_sha256sums
 from lab.git import git_commit
 from lab.variants import Variant, count_norms
 
@@ -48,13 +49,14 @@ def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **
 
 
 def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
-    """Weights (``model.pt`` + ``model.safetensors``), ``config.json``, tokenizer, then ``metadata.json`` last."""
+    """Weights (``model.pt`` + ``model.safetensors``), ``config.json``, tokenizer, ``metadata.json``, then ``SHA256SUMS``."""
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model, folder)
     model.config.to_json_file(str(folder / "config.json"))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(folder))
     write_json(folder / "metadata.json", meta)
+    write_sha256sums(folder)
 
 
 def record_run(root: Path, run_name: str, entry: dict) -> dict:

@@ -19,6 +19,7 @@ from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
 from lab.artifacts import atomic_dir, write_json
+from lab.checksums import write_sha256sums
 from lab.errors import UserError, exit_on_user_error
 from lab.git import git_commit
 
@@ -58,6 +59,7 @@ def write_applied(cfg: DictConfig) -> Path:
             f"---\nbase_model: {meta['base_model']}\ntags:\n- qwen3\n- lambda-gates\n---\n\n# {meta['base_model']} with lambda gates "
             f"applied ({cfg.mode}, threshold {threshold})\n\nGates: `{gates_dir}`. Load with "
             "`AutoModelForCausalLM.from_pretrained(folder)` (variant `original`) or `ablations.load(folder)`.\n")
+        write_sha256sums(tmp)
     print(f"wrote {out}")
     return out
 

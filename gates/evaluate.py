@@ -35,6 +35,7 @@ from gates.runs import load_base_model, resolve_gates_dir
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
 from lab.artifacts import atomic_write, read_json, write_json
+from lab.checksums import SUMS_FILE, write_sha256sums
 from lab.data.formats import reasoning_document
 from lab.errors import exit_on_user_error
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
@@ -142,6 +143,8 @@ def _update_card(gates_dir: Path, table: str) -> None:
     if (gates_dir / "gate_stats.json").is_file() and (gates_dir / "metadata.json").is_file():
         card = gate_card(read_gate_stats(gates_dir), read_json(gates_dir / "metadata.json"), evaluation_table=table)
         atomic_write(gates_dir / "README.md", lambda tmp: tmp.write_text(card))
+        if (gates_dir / SUMS_FILE).is_file():
+            write_sha256sums(gates_dir)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="gates_evaluate")

@@ -20,6 +20,7 @@ import torch
 
 from gates.stats import DEFAULT_THRESHOLD, gate_stats, knowledge_neurons
 from lab.artifacts import atomic_write, write_json
+from lab.checksums import check_if_summed
 from lab.errors import UserError
 
 LOGITS_FILE = "lambda_logits.pt"
@@ -53,6 +54,7 @@ def _locate(path: Path, name: str) -> Path:
     file = path / name if path.is_dir() else path
     if not file.is_file():
         raise UserError(f"{file} not found; gates_dir must hold the seed's {name}")
+    check_if_summed(file.parent, [file.name])  # our folders carry SHA256SUMS; the seed's do not
     return file
 
 

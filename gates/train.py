@@ -30,6 +30,7 @@ from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
 from gates.plots import gate_histogram
 from lab.artifacts import atomic_write, update_json_entry, write_json
+from lab.checksums import write_sha256sums
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error
 from lab.git import git_commit
@@ -48,13 +49,14 @@ SUMMARY_FILE = "all_gate_runs.json"
 
 
 def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory) -> dict:
-    """The seed's four files, the histogram, metrics, metadata and card (``README.md`` last)."""
+    """The seed's four files, the histogram, metrics, metadata, the card, then ``SHA256SUMS``."""
     logits = gate_logits(model)
     stats = write_gate_files(folder, logits, float(meta["gates"]["default_threshold"]))
     gate_histogram(torch.sigmoid(logits), stats["selected_thresholds"], folder / "gate_histogram.png")
     write_json(folder / "train_metrics.json", history.rows)
     write_json(folder / "metadata.json", {**meta, "gate_stats": {k: v for k, v in stats.items() if k != "selected_thresholds"}})
     atomic_write(folder / "README.md", lambda tmp: tmp.write_text(gate_card(stats, meta)))
+    write_sha256sums(folder)
     return stats
 
 

@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_model, save_model
 from torch import nn
+
+from lab.errors import UserError
 
 
 def _umask() -> int:
@@ -90,7 +93,11 @@ def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> nn.Modu
     if (folder / "model.safetensors").is_file():
         missing, unexpected = load_model(model, str(folder / "model.safetensors"), strict=strict)
     else:
-        state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+            raise UserError(f"{folder / 'model.pt'} is not a plain tensor state dict; refusing to unpickle it "
+                            f"({str(err).splitlines()[0][:120]})") from None
         model.load_state_dict(state, strict=strict)
     return model
 

@@ -1,4 +1,9 @@
-"""``SHA256SUMS``: one ``<sha256 hex>  <relative path>`` line per file, as ``sha256sum`` writes and ``sha256sum -c`` checks."""
+"""``SHA256SUMS``: one ``<sha256 hex>  <file>`` line per artifact file, as ``sha256sum`` writes and ``sha256sum -c`` checks.
+
+An artifact folder's sums cover its top-level files except dotfiles, logs, Lightning checkpoints
+(``*.ckpt``: resumable training state, not the artifact) and sweep-level summaries that later jobs
+update (``all_*.json``). Subfolders (``checkpoints/``, ``wandb/``, ``evaluation/``) are not covered.
+"""
 
 import hashlib
 from pathlib import Path
@@ -7,6 +12,7 @@ from lab.artifacts import atomic_write
 from lab.errors import UserError
 
 SUMS_FILE = "SHA256SUMS"
+SKIPPED_SUFFIXES = (".ckpt", ".log", ".lock", ".tmp")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 24) -> str:
@@ -17,12 +23,16 @@ def sha256_file(path: Path, chunk: int = 1 << 24) -> str:
     return digest.hexdigest()
 
 
-def write_sha256sums(folder: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
-    """Hash every file under ``folder`` (sorted, dotfiles and ``exclude`` skipped) into ``folder/SHA256SUMS``."""
+def artifact_files(folder: Path) -> list[Path]:
+    """The files ``SHA256SUMS`` covers (see module docstring), sorted."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.name != SUMS_FILE and not p.name.startswith(".")
+                  and not p.name.endswith(SKIPPED_SUFFIXES) and not (p.name.startswith("all_") and p.suffix == ".json"))
+
+
+def write_sha256sums(folder: Path) -> dict[str, str]:
+    """Hash the artifact files of ``folder`` into ``folder/SHA256SUMS`` (atomically); returns {name: hex}."""
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-                   and p.name != SUMS_FILE and p.relative_to(folder).as_posix() not in exclude)
-    sums = {p.relative_to(folder).as_posix(): sha256_file(p) for p in files}
+    sums = {p.name: sha256_file(p) for p in artifact_files(folder)}
     atomic_write(folder / SUMS_FILE, lambda tmp: tmp.write_text("".join(f"{h}  {name}\n" for name, h in sums.items())))
     return sums
 
@@ -40,11 +50,12 @@ def read_sha256sums(folder: Path) -> dict[str, str]:
     return sums
 
 
-def check_sha256sums(folder: Path, names: list[str] | None = None) -> None:
-    """Raise :class:`UserError` naming the first listed file that is missing or whose hash differs."""
+def check_sha256sums(folder: Path, names: list[str] | None = None) -> int:
+    """Raise :class:`UserError` naming the first listed file that is missing or whose hash differs; returns files checked."""
     folder = Path(folder)
     sums = read_sha256sums(folder)
-    for name in names if names is not None else list(sums):
+    names = list(sums) if names is None else names
+    for name in names:
         if name not in sums:
             raise UserError(f"{folder / name} is not listed in {SUMS_FILE}")
         path = folder / name
@@ -52,3 +63,10 @@ def check_sha256sums(folder: Path, names: list[str] | None = None) -> None:
             raise UserError(f"{path} is missing (listed in {SUMS_FILE})")
         if sha256_file(path) != sums[name]:
             raise UserError(f"{path} does not match its SHA256SUMS entry: the file is corrupted or was modified")
+    return len(names)
+
+
+def check_if_summed(folder: Path, names: list[str]) -> None:
+    """Check ``names`` against ``folder/SHA256SUMS`` when the folder has one (files made elsewhere may not)."""
+    if (Path(folder) / SUMS_FILE).is_file():
+        check_sha256sums(folder, [n for n in names if (Path(folder) / n).exists() or n in read_sha256sums(folder)])

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
 from lab.artifacts import load_weights, read_json
+from lab.checksums import check_if_summed
 from lab.errors import UserError
 from lab.variants import Variant, apply_variant
 
@@ -102,6 +103,8 @@ def load_artifact(path: str | Path) -> Qwen3ForCausalLM:
     variant = saved_variant(folder) if (folder / "config.json").is_file() else None
     if variant is None:
         raise UserError(f"{folder} is not an ablation artifact folder (needs metadata.json and config.json)")
+    weights = "model.safetensors" if (folder / "model.safetensors").is_file() else "model.pt"
+    check_if_summed(folder, ["config.json", "metadata.json", weights])
     model = Qwen3ForCausalLM(Qwen3Config.from_json_file(str(folder / "config.json")))
     apply_variant(model, variant)
     load_weights(model, folder, strict=True)

@@ -2,6 +2,7 @@
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,8 @@ def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
     assert meta["base_model"] == str(tiny_reference_dir(gate_run.parents[1])) and meta["gates"]["beta"] == 4.0
     assert len(json.loads((gate_run / "train_metrics.json").read_text())) == 4
     assert (gate_run / "gate_histogram.png").stat().st_size > 1000
+    sums = (gate_run / "SHA256SUMS").read_text()
+    assert all(name in sums for name in ("lambda_logits.pt", "neuron_indices.json", "gate_stats.json", "README.md"))
     assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt", "step-000002.ckpt", "step-000004.ckpt"]
     ckpt = torch.load(gate_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert sorted(ckpt["state_dict"]) == [f"model.model.layers.{i}.mlp.lambda_logits" for i in range(4)]  # λ only
@@ -129,6 +132,7 @@ def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshol
     torch.testing.assert_close(loaded(ids).logits, expected(ids).logits)
     assert torch.equal(ablations.load(tmp_path / "applied")(ids).logits, loaded(ids).logits)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["applied"]  # nothing else written
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=tmp_path / "applied").returncode == 0
 
 
 def test_evaluate_compares_gates_with_the_random_control(gate_run):
@@ -150,6 +154,7 @@ def test_evaluate_compares_gates_with_the_random_control(gate_run):
     assert table.count("| hard | random |") == 5 and table.count("| hard | gates |") == 5
     assert (gate_run / "evaluation" / "tradeoff.png").stat().st_size > 1000
     assert "## Evaluation" in (gate_run / "README.md").read_text()
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=gate_run).returncode == 0  # refreshed with the card
 
 
 def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_path):

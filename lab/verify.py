@@ -1,0 +1,31 @@
+"""Check artifact folders against their ``SHA256SUMS``: ``python -m lab.verify PATH [PATH ...]``.
+
+Works on any folder this suite writes (ablation stages, gate runs, applied gate models, vindexes; a
+vindex also gets its size and header checks). Prints one ``ok:`` line per folder, or one ``error:``
+line naming the first bad file and exits with code 2.
+"""
+
+import argparse
+from pathlib import Path
+
+from lab.checksums import check_sha256sums
+from lab.errors import UserError, exit_on_user_error
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lab.verify", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="artifact folders")
+    for path in (Path(p) for p in parser.parse_args(argv).paths):
+        if not path.is_dir():
+            raise UserError(f"{path} is not a folder")
+        count = check_sha256sums(path)
+        if (path / "index.json").is_file() and (path / "down_meta.bin").is_file():
+            from vindex.reader import verify
+
+            verify(path, checksums=False)
+        print(f"ok: {path} ({count} files)")
+
+
+if __name__ == "__main__":
+    main()
