@@ -15,7 +15,11 @@ class UserError(Exception):
 
 
 def exit_on_user_error(fn: F) -> F:
-    """Run ``fn``; a :class:`UserError` prints ``error: <message>`` on stderr and exits with code 2."""
+    """Run ``fn``; a :class:`UserError` prints ``error: <message>`` on stderr and exits with code 2.
+
+    Inside a Hydra multirun the error is re-raised instead: the job is recorded as failed and the other
+    jobs of the sweep still run (Hydra then exits with code 1).
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -23,6 +27,15 @@ def exit_on_user_error(fn: F) -> F:
             return fn(*args, **kwargs)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
+            if _in_multirun():
+                raise
             sys.exit(USAGE_EXIT_CODE)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -1,0 +1,36 @@
+"""``SweepStatus``: a Hydra callback that makes a sweep's exit code say whether every job finished ``ok``.
+
+Hydra's basic launcher runs every job of a sweep even when one raises, then exits with code 1 on the
+first failed job. A job that *collapses* (non-finite loss, see :mod:`lab.pl.health`) returns normally,
+so Hydra would exit 0: at the end of the sweep this callback reads the sweep's ``all_*.json`` summaries
+and exits with code 1 if any job's status is not ``ok``, after one line listing them.
+"""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from lab.artifacts import read_json
+
+
+def unfinished_jobs(sweep_dir: Path) -> dict[str, str]:
+    """``{job: status}`` of every summary entry under ``sweep_dir`` whose status is not ``ok``."""
+    bad = {}
+    for summary in sorted(Path(sweep_dir).glob("all_*.json")):
+        for name, entry in read_json(summary).items():
+            if entry.get("status") != "ok":
+                bad[name] = str(entry.get("status"))
+    return bad
+
+
+class SweepStatus(Callback):
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        bad = unfinished_jobs(sweep_dir)
+        if bad:
+            listed = ", ".join(f"{name} ({status})" for name, status in bad.items())
+            print(f"error: {len(bad)} job(s) of the sweep did not finish ok: {listed}; see {sweep_dir}", file=sys.stderr, flush=True)
+            raise SystemExit(1)
