@@ -22,9 +22,17 @@ def runs_root() -> str:
     return str(Path.cwd() / "runs")
 
 
+def process_id() -> str:
+    """``p<pid>``: part of every output folder name, so two runs started in the same microsecond never share one."""
+    return f"p{os.getpid()}"
+
+
 def register_resolvers() -> None:
-    """``${asset:x}``: a bundled file of ``lab/assets``; ``${runs_root:}``: where outputs go by default."""
+    """``${asset:x}``: a bundled file of ``lab/assets``; ``${runs_root:}``: where outputs go by default;
+    ``${pid:}``: this process's id (see :func:`process_id`)."""
     if not OmegaConf.has_resolver("asset"):
         OmegaConf.register_new_resolver("asset", asset_path)
     if not OmegaConf.has_resolver("runs_root"):
         OmegaConf.register_new_resolver("runs_root", runs_root)
+    if not OmegaConf.has_resolver("pid"):
+        OmegaConf.register_new_resolver("pid", process_id, use_cache=True)

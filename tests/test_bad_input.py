@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from transformers import LlamaConfig
 
-from tests.conftest import FAST, run_cli
-
-pytestmark = pytest.mark.slow
+from ablations.train import train
+from lab.errors import UserError
+from tests.conftest import FAST, compose_train, run_cli
 
 
 def llama_folder(tmp_path: Path) -> Path:
@@ -25,14 +25,30 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_gets_one_clear_line(tmp_path, case):
+def _case(tmp_path: Path, case: str) -> tuple[list[str], str, Path]:
     overrides, expected = CASES[case]
     popqa = Path(__file__).resolve().parents[1] / "lab" / "assets" / "tiny_corpus" / "popqa" / "train.parquet"
     overrides = [o.format(llama=llama_folder(tmp_path), popqa=popqa) for o in overrides]
     run_dir = tmp_path / "existing_run"
     run_dir.mkdir()
     (run_dir / "notes.txt").write_text("keep me")
+    return overrides, expected, run_dir
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_raises_one_clear_message(tmp_path, case):
+    overrides, expected, run_dir = _case(tmp_path, case)
+    with pytest.raises(UserError) as info:
+        train(compose_train([*overrides, *FAST, "logger=none"], output_root=run_dir))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"] and (run_dir / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["missing_model_path", "wrong_text_column"])
+def test_bad_input_on_the_command_line_gets_one_line_and_exit_code_2(tmp_path, case):
+    """The same errors through ``python -m``: one ``error:`` line, exit code 2, no traceback."""
+    overrides, expected, run_dir = _case(tmp_path, case)
     out = run_cli(["ablations.train", *overrides, *FAST, "logger=none", f"hydra.run.dir={run_dir}"], cwd=tmp_path, timeout=300)
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr + out.stdout
@@ -42,6 +58,7 @@ def test_bad_input_gets_one_clear_line(tmp_path, case):
     assert not (run_dir / "original").exists() and not (run_dir / "original_finetuned").exists()
 
 
+@pytest.mark.slow
 def test_unknown_variant_lists_the_valid_choices(tmp_path):
     out = run_cli(["ablations.train", "variant=no_qk_nrom"], cwd=tmp_path, timeout=300)
     assert out.returncode != 0 and "Traceback" not in out.stderr
