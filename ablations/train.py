@@ -26,7 +26,7 @@ from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
-from lab.pl.trainer import build_trainer
+from lab.pl.trainer import build_trainer, fit
 from lab.variants import Variant
 
 ENTRY_MODULE = "ablations.train"
@@ -94,7 +94,7 @@ def train(cfg: DictConfig) -> dict:
     try:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            fit(trainer, module, datamodule, cfg.get("ckpt_path"))
             trainer.save_checkpoint(finetuned / "last.ckpt", weights_only=False)
             status = "collapsed" if health.collapsed else "ok"
             entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason)

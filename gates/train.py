@@ -39,7 +39,7 @@ from lab.paths import job_dir, resolve_output_root
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
-from lab.pl.trainer import build_trainer
+from lab.pl.trainer import build_trainer, fit
 from lab.reference import ensure_reference_model
 from lab.variants import Variant
 
@@ -87,7 +87,7 @@ def train_gates(cfg: DictConfig) -> dict:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=[health, history, checkpoints], logger=logger,
                                     entry_module=ENTRY_MODULE, job_dir=out)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            fit(trainer, module, datamodule, cfg.get("ckpt_path"))
             entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
                      "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(out),
                      "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),

@@ -102,3 +102,16 @@ def test_a_malicious_pickle_is_refused_and_never_runs(ablation_run, tmp_path):
     with pytest.raises(UserError, match="lambda_logits.pt is not a loadable tensor state dict"):
         read_lambda_logits(gates)
     assert not marker.exists()
+
+
+def test_a_malicious_or_missing_resume_checkpoint_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "last.ckpt"
+    with open(bad, "wb") as f:
+        pickle.dump({"state_dict": {}, "epoch": Exploit(marker)}, f)
+    root = tmp_path / "run"
+    with pytest.raises(UserError, match="last.ckpt is not a plain checkpoint; refusing to unpickle"):
+        train(compose_train([*FAST, "logger=none", f"ckpt_path={bad}"], output_root=root))
+    assert not marker.exists()
+    with pytest.raises(UserError, match="ckpt_path=/no/such.ckpt is not a file"):
+        train(compose_train([*FAST, "logger=none", "ckpt_path=/no/such.ckpt"], output_root=tmp_path / "run2"))

@@ -5,6 +5,7 @@ matmuls are ~100x slower) and ``strategy: ddp``, which becomes :class:`lab.ddp.H
 that DDP works under Hydra multirun.
 """
 
+import pickle
 from pathlib import Path
 
 import lightning as L
@@ -39,3 +40,14 @@ def build_trainer(
         raise UserError(f"bad trainer option: {err}; every trainer.<key> must be a lightning.Trainer argument") from None
     except (ValueError, L.fabric.utilities.exceptions.MisconfigurationException) as err:
         raise UserError(f"bad trainer configuration: {str(err).splitlines()[0]}") from None
+
+
+def fit(trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule, ckpt_path: str | None) -> None:
+    """``trainer.fit``, resuming from ``ckpt_path`` with ``weights_only=True``: a checkpoint that is not plain
+    tensors and primitives (a pickle that could run code) is refused with one line, never unpickled."""
+    if ckpt_path is not None and not Path(str(ckpt_path)).is_file() and str(ckpt_path) not in ("last", "best", "hpc"):
+        raise UserError(f"ckpt_path={ckpt_path} is not a file; pass a Lightning checkpoint such as <run>/checkpoints/last.ckpt")
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True if ckpt_path else None)
+    except pickle.UnpicklingError as err:
+        raise UserError(f"ckpt_path={ckpt_path} is not a plain checkpoint; refusing to unpickle it ({str(err).splitlines()[0][:120]})") from None
