@@ -43,7 +43,6 @@ class SaveBaseStage(L.Callback):
             save_stage(self.folder, pl_module.model, self.meta)
 
 
-
 def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Trainer | None, status: str, wall: float, **extra) -> dict:
     return {
         "status": status,

@@ -23,7 +23,7 @@ from transformers import PreTrainedTokenizerBase
 
 from lab.data.formats import knowledge_documents, reasoning_document
 from lab.data.packing import pack_documents
-from lab.data.sources import load_split
+from lab.data.sources import load_split, train_and_held_out
 from lab.errors import UserError
 
 
@@ -46,10 +46,7 @@ def load_gate_rows(data_cfg: DictConfig) -> GateRows:
         if src.schema == "popqa":
             rows.knowledge += train
             continue
-        held = list(load_split(src, src.eval_split)) if src.get("eval_split") else []
-        if not held:
-            n_val = min(int(data_cfg.get("val_docs", 200)), len(train) // 10)
-            train, held = train[: len(train) - n_val], train[len(train) - n_val :]
+        train, held = train_and_held_out(src, train, data_cfg.get("val_docs", 200))
         if src.schema == "numina":
             rows.reasoning_train += [reasoning_document(r) for r in train]
             rows.reasoning_eval += held

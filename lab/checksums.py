@@ -68,5 +68,7 @@ def check_sha256sums(folder: Path, names: list[str] | None = None) -> int:
 
 def check_if_summed(folder: Path, names: list[str]) -> None:
     """Check ``names`` against ``folder/SHA256SUMS`` when the folder has one (files made elsewhere may not)."""
-    if (Path(folder) / SUMS_FILE).is_file():
-        check_sha256sums(folder, [n for n in names if (Path(folder) / n).exists() or n in read_sha256sums(folder)])
+    folder = Path(folder)
+    if (folder / SUMS_FILE).is_file():
+        listed = read_sha256sums(folder)
+        check_sha256sums(folder, [n for n in names if n in listed or (folder / n).exists()])

@@ -57,7 +57,7 @@ def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
     sums = (gate_run / "SHA256SUMS").read_text()
     assert all(name in sums for name in ("lambda_logits.pt", "neuron_indices.json", "gate_stats.json", "README.md"))
     assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt", "step-000002.ckpt", "step-000004.ckpt"]
-    ckpt = torch.load(gate_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(gate_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert sorted(ckpt["state_dict"]) == [f"model.model.layers.{i}.mlp.lambda_logits" for i in range(4)]  # λ only
 
 

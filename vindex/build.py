@@ -47,7 +47,7 @@ def _write_rows(handle, tensor: torch.Tensor, dtype: str, chunk: int = 8192) -> 
     """Append ``tensor`` [rows, H] to ``handle`` as ``dtype`` in row chunks; returns bytes written."""
     written = 0
     for start in range(0, tensor.shape[0], chunk):
-        data = tensor[start : start + chunk].float().numpy().astype(DTYPES[dtype]).astype(np.dtype(DTYPES[dtype]).newbyteorder("<"))
+        data = tensor[start : start + chunk].float().numpy().astype(np.dtype(DTYPES[dtype]).newbyteorder("<"))
         handle.write(data.tobytes())
         written += data.nbytes
     return written

@@ -31,8 +31,8 @@ def down_meta_header(num_layers: int, top_k: int) -> bytes:
 
 
 def down_meta_layer(records: np.ndarray) -> bytes:
-    """A layer block: u32 count, then the packed records (a ``record_dtype`` array)."""
-    return struct.pack("<I", len(records)) + records.astype(records.dtype.newbyteorder("<")).tobytes()
+    """A layer block: u32 count, then the packed records (a ``record_dtype`` array, little-endian by construction)."""
+    return struct.pack("<I", len(records)) + records.tobytes()
 
 
 def down_meta_size(features_per_layer: list[int], top_k: int) -> int:

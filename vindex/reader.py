@@ -96,13 +96,14 @@ class VIndex:
             raise UserError(f"{text!r} encodes to no token")
         return ids[0]
 
+    def _unit_gate(self) -> np.ndarray:
+        gate = self.gate.astype(np.float32)
+        return gate / (np.linalg.norm(gate, axis=-1, keepdims=True) + 1e-8)
+
     def token_scores(self, token_id: int) -> np.ndarray:
         """[L, F] cosine between the token's embedding and every gate direction (the seed's snippet)."""
         emb = self.embeddings[token_id].astype(np.float32)
-        emb = emb / (np.linalg.norm(emb) + 1e-8)
-        gate = self.gate.astype(np.float32)
-        gate = gate / (np.linalg.norm(gate, axis=-1, keepdims=True) + 1e-8)
-        return gate @ emb
+        return self._unit_gate() @ (emb / (np.linalg.norm(emb) + 1e-8))
 
     def top_tokens(self, layer: int, feature: int) -> list[tuple[str, float]]:
         """The feature's stored top tokens (``down_meta.bin``), decoded, with their logits."""
@@ -117,8 +118,7 @@ class VIndex:
             raise UserError(f"{entity!r} encodes to no token")
         query = self.embeddings[ids].astype(np.float32).mean(0)
         query = query / (np.linalg.norm(query) + 1e-8)
-        gate = self.gate.astype(np.float32)
-        scores = (gate / (np.linalg.norm(gate, axis=-1, keepdims=True) + 1e-8)) @ query
+        scores = self._unit_gate() @ query
         flat = np.argsort(-np.abs(scores).ravel())[:k]
         return [(int(i // scores.shape[1]), int(i % scores.shape[1]), float(scores.ravel()[i])) for i in flat]
 

@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerBase
 
 from lab.data.formats import knowledge_documents, reasoning_document
 from lab.data.packing import pack_documents
-from lab.data.sources import load_split
+from lab.data.sources import load_split, train_and_held_out
 from lab.errors import UserError
 
 
@@ -59,10 +59,9 @@ class CorpusDataModule(L.LightningDataModule):
                 streamed.append(train.map(lambda r, s=schema, c=text_column: {"text": _documents([r], s, c)[0]}))
                 continue
             rows = list(train)
-            held = list(load_split(src, src.eval_split)) if src.get("eval_split") else None
-            if held is None and schema != "popqa":
-                n_val = min(int(self.cfg.get("val_docs", 200)), len(rows) // 10)
-                rows, held = rows[: len(rows) - n_val], rows[len(rows) - n_val :]
+            held = None  # popqa without eval_split: recall is graded on the held-in facts themselves
+            if schema != "popqa" or src.get("eval_split"):
+                rows, held = train_and_held_out(src, rows, self.cfg.get("val_docs", 200))
             docs = _documents(rows, schema, text_column)
             train_docs += docs * int(src.get("repeat") or 1)
             val_docs += _documents(held if held is not None else rows, schema, text_column)

@@ -43,6 +43,15 @@ def _check_local_files(src: dict) -> None:
             raise UserError(f"data file {pattern} not found; check data.sources.*.data_files")
 
 
+def train_and_held_out(source: DictConfig | dict, rows: list, val_docs: int) -> tuple[list, list]:
+    """(training rows, held-out rows) of a map-style source: its ``eval_split`` when set, else its last
+    ``min(val_docs, len(rows) // 10)`` rows."""
+    if source.get("eval_split"):
+        return rows, list(load_split(source, source["eval_split"]))
+    n_val = min(int(val_docs), len(rows) // 10)
+    return rows[: len(rows) - n_val], rows[len(rows) - n_val :]
+
+
 def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | datasets.IterableDataset:
     """``split`` of the source, with its columns checked; one clear :class:`UserError` on any failure."""
     src: dict[str, Any] = OmegaConf.to_container(source, resolve=True) if isinstance(source, DictConfig) else dict(source)
