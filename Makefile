@@ -22,8 +22,9 @@ train: install  ## the main job: train variant=original on the bundled tiny corp
 reference: install  ## train and cache the tiny reference model under runs/reference/tiny
 	$(PY) -m ablations.train experiment=tiny_reference $(ARGS)
 
-sweep: install  ## all eight variants as one Hydra multirun (ARGS='trainer=ddp trainer.devices=4 ...')
-	$(PY) -m ablations.train -m 'variant=glob(*)' $(ARGS)
+SWEEP ?= default
+sweep: install  ## all eight variants into runs/ablations/sweeps/$(SWEEP); rerun to resume (ARGS='trainer=ddp ...')
+	$(PY) -m ablations.train -m 'variant=glob(*)' 'hydra.sweep.dir=$${paths.runs}/ablations/sweeps/$(SWEEP)' $(ARGS)
 
 gates: install  ## train lambda gates on the tiny reference model (ARGS='model=qwen3_0.6b data=popqa_numina ...')
 	$(PY) -m gates.train $(ARGS)

@@ -4,32 +4,40 @@
     python -m ablations.train variant=no_qk_norm trainer.max_steps=50 logger=csv
     python -m ablations.train -m 'variant=glob(*)'                   # the whole grid (make sweep)
     python -m ablations.train -m variant=original,no_qk_norm trainer=ddp trainer.devices=2 trainer.accelerator=cpu
+
+Rerunning the same command in the same folder (``hydra.run.dir=`` / ``output_root=``, or the same sweep dir,
+as ``make sweep`` does) skips finished variants and resumes an interrupted one from its latest checkpoint,
+with the same optimizer, scheduler, data position, RNG state and W&B run (see :mod:`lab.resume`).
 """
 
+import logging
 import time
 from pathlib import Path
 
 import hydra
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save_stage, write_train_metrics
+from lab.artifacts import read_json
 from lab.data.datamodule import CorpusDataModule
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
+from lab.pl.checkpointing import StepCheckpoint
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
 from lab.pl.trainer import build_trainer, fit
+from lab.resume import is_finished, resume_checkpoint, wandb_run_id
 from lab.variants import Variant
 
 ENTRY_MODULE = "ablations.train"
+log = logging.getLogger(__name__)
 
 
 class SaveBaseStage(L.Callback):
@@ -60,6 +68,15 @@ def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Tr
     }
 
 
+def skip_finished(root: Path, run_name: str, finetuned: Path) -> dict:
+    """A rerun (of a sweep) leaves a finished, intact run as it is and keeps its entry in the summary."""
+    entry = read_json(finetuned / "metadata.json").get("result") or {"status": "ok"}
+    if rank_zero_only.rank == 0:
+        log.info("%s is finished (SHA256SUMS intact): skipping it; delete the folder to train it again", finetuned)
+        record_run(root, run_name, entry)
+    return entry
+
+
 def train(cfg: DictConfig) -> dict:
     """Build the variant, train it, write base + finetuned artifacts and the sweep summary entry."""
     start = time.time()
@@ -67,8 +84,9 @@ def train(cfg: DictConfig) -> dict:
     run_name = str(cfg.run_name)
     variant = Variant.from_run_config(cfg.variant)
     base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
-    if (finetuned / "metadata.json").is_file() and not cfg.get("ckpt_path"):
-        raise UserError(f"{finetuned} already holds a finished run; choose another hydra.run.dir / run_name")
+    if is_finished(finetuned) and not cfg.get("ckpt_path"):
+        return skip_finished(root, run_name, finetuned)
+    ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), finetuned / "checkpoints")
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     tokenizer = load_tokenizer(cfg.model)
     datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
@@ -83,17 +101,16 @@ def train(cfg: DictConfig) -> dict:
         SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
         health,
         history,
-        ModelCheckpoint(dirpath=finetuned / "checkpoints", filename="step-{step:06d}", auto_insert_metric_name=False, save_top_k=-1, save_last=True,
-                        every_n_train_steps=every),
+        StepCheckpoint(finetuned / "checkpoints", every),
     ]
     work_dir = job_dir(cfg, finetuned)
     group = Path(str(cfg.output_root)).name
-    logger = build_logger(cfg.logger, name=run_name, group=group, save_dir=work_dir, config=cfg)
+    logger = build_logger(cfg.logger, name=run_name, group=group, save_dir=work_dir, config=cfg, run_id=wandb_run_id(finetuned))
     trainer = None
     try:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
-            fit(trainer, module, datamodule, cfg.get("ckpt_path"))
+            fit(trainer, module, datamodule, ckpt_path)
             trainer.save_checkpoint(finetuned / "last.ckpt", weights_only=False)
             status = "collapsed" if health.collapsed else "ok"
             entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason)

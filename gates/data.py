@@ -18,10 +18,11 @@ import datasets
 import lightning as L
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
 from lab.data.formats import knowledge_documents, reasoning_document
+from lab.data.loaders import resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.sources import load_split, train_and_held_out
 from lab.errors import UserError
@@ -132,12 +133,13 @@ class GateDataModule(L.LightningDataModule):
         order = [i for _ in range(-(-needed // len(blocks))) for i in rng.sample(range(len(blocks)), len(blocks))]
         self.retain = blocks.select(order[:needed])
 
-    def train_dataloader(self) -> dict[str, DataLoader]:
+    def train_dataloader(self) -> dict[str, StatefulDataLoader]:
+        """Resumable loaders (see :mod:`lab.data.loaders`): a resumed run continues both streams where they were."""
         batch = int(self.cfg.batch_size)
         collate = pad_collate(self.tokenizer.pad_token_id)
         workers = int(self.cfg.get("num_workers", 0))
         return {
-            "forget": DataLoader(self.forget, batch_size=batch, shuffle=True, drop_last=True, collate_fn=collate, num_workers=workers),
-            "retain": DataLoader(self.retain, batch_size=batch * self.retain_per_forget, shuffle=True, drop_last=True,
-                                 collate_fn=collate, num_workers=workers),
+            "forget": resumable_loader(self.forget, batch, collate=collate, seed=self.seed, num_workers=workers),
+            "retain": resumable_loader(self.retain, batch * self.retain_per_forget, collate=collate, seed=self.seed + 1,
+                                       num_workers=workers),
         }

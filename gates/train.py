@@ -9,15 +9,18 @@ Writes into the job's folder: the seed's ``lambda_logits.pt``, ``neuron_indices.
 ``gate_stats.json``, ``selected_thresholds.txt``, a ``README.md`` card, ``metadata.json`` (base model,
 variant, config), ``train_metrics.json``, ``gate_histogram.png`` and ``checkpoints/``; under ``-m`` one
 entry per job in ``<sweep>/all_gate_runs.json``.
+
+Rerunning the same command in the same folder (``hydra.run.dir=``, or the same sweep dir) skips a finished
+run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.resume`).
 """
 
+import logging
 import time
 from pathlib import Path
 
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -29,22 +32,25 @@ from gates.files import write_gate_files
 from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
 from gates.plots import gate_histogram
-from lab.artifacts import atomic_write, update_json_entry, write_json
+from lab.artifacts import atomic_write, read_json, update_json_entry, write_json
 from lab.checksums import write_sha256sums
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error
 from lab.git import git_commit
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
+from lab.pl.checkpointing import StepCheckpoint
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.trainer import build_trainer, fit
 from lab.reference import ensure_reference_model
+from lab.resume import is_finished, resume_checkpoint, wandb_run_id
 from lab.variants import Variant
 
 ENTRY_MODULE = "gates.train"
 SUMMARY_FILE = "all_gate_runs.json"
+log = logging.getLogger(__name__)
 
 
 
@@ -60,13 +66,24 @@ def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHis
     return stats
 
 
+def skip_finished(root: Path, out: Path) -> dict:
+    """A rerun (of a sweep) leaves a finished, intact gate run as it is and keeps its entry in the summary."""
+    entry = read_json(root / SUMMARY_FILE).get(out.name) if (root / SUMMARY_FILE).is_file() else None
+    entry = entry or {"status": read_json(out / "metadata.json").get("status", "ok"), "gates_dir": str(out)}
+    if rank_zero_only.rank == 0:
+        log.info("%s is finished (SHA256SUMS intact): skipping it; delete the folder to train it again", out)
+        update_json_entry(root / SUMMARY_FILE, out.name, entry)
+    return entry
+
+
 def train_gates(cfg: DictConfig) -> dict:
     """Gate the configured model, train the λ, export; returns the run's summary entry."""
     start = time.time()
     root = resolve_output_root(cfg)
     out = job_dir(cfg, root)
-    if (out / "lambda_logits.pt").is_file() and not cfg.get("ckpt_path"):
-        raise UserError(f"{out} already holds a finished gate run; choose another hydra.run.dir")
+    if is_finished(out) and not cfg.get("ckpt_path"):
+        return skip_finished(root, out)
+    ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), out / "checkpoints")
     ensure_reference_model(cfg.model, cfg.paths.runs)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     tokenizer = load_tokenizer(cfg.model)
@@ -79,15 +96,14 @@ def train_gates(cfg: DictConfig) -> dict:
     module = GateTrainingModule(model, cfg.gates)
 
     health, history = TrainingHealth(), MetricsHistory(prefixes=("train/", "gates/"))
-    checkpoints = ModelCheckpoint(dirpath=out / "checkpoints", filename="step-{step:06d}", auto_insert_metric_name=False, save_top_k=-1, save_last=True,
-                                  every_n_train_steps=int(cfg.checkpoint_every_n_steps))
-    logger = build_logger(cfg.logger, name=str(cfg.run_name), group=root.name, save_dir=out, config=cfg)
+    checkpoints = StepCheckpoint(out / "checkpoints", int(cfg.checkpoint_every_n_steps))
+    logger = build_logger(cfg.logger, name=str(cfg.run_name), group=root.name, save_dir=out, config=cfg, run_id=wandb_run_id(out))
     trainer = None
     try:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=[health, history, checkpoints], logger=logger,
                                     entry_module=ENTRY_MODULE, job_dir=out)
-            fit(trainer, module, datamodule, cfg.get("ckpt_path"))
+            fit(trainer, module, datamodule, ckpt_path)
             entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
                      "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(out),
                      "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),

@@ -7,9 +7,11 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
+from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
 from lab.data.formats import knowledge_documents, reasoning_document
+from lab.data.loaders import resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.sources import load_split, train_and_held_out
 from lab.errors import UserError
@@ -87,10 +89,11 @@ class CorpusDataModule(L.LightningDataModule):
             for key, rows in self.eval_rows.items():
                 self.eval_rows[key] = rows[: int(limit)]
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> StatefulDataLoader:
+        """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""
         shuffle = not isinstance(self.train_set, datasets.IterableDataset)
-        return DataLoader(self.train_set, batch_size=int(self.cfg.batch_size), shuffle=shuffle, drop_last=True,
-                          collate_fn=_collate, num_workers=int(self.cfg.get("num_workers", 0)))
+        return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=_collate, seed=self.seed, shuffle=shuffle,
+                                num_workers=int(self.cfg.get("num_workers", 0)))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None or len(self.val_set) == 0:

@@ -1,5 +1,8 @@
 """Assemble a Lightning ``Trainer`` from ``conf/trainer``: every key is a ``Trainer`` argument.
 
+Every trainer also gets :class:`lab.pl.rng.RNGState` (generator states in each checkpoint) and
+:class:`lab.pl.checkpoint_io.AtomicCheckpointIO` (checkpoints renamed into place, never half-written).
+
 Two values are interpreted: ``precision: auto`` (``bf16-mixed`` on a GPU, ``32-true`` on CPU, where bf16
 matmuls are ~100x slower) and ``strategy: ddp``, which becomes :class:`lab.ddp.HydraJobDDPStrategy` so
 that DDP works under Hydra multirun.
@@ -15,6 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.ddp import HydraJobDDPStrategy
 from lab.errors import UserError
+from lab.pl.checkpoint_io import AtomicCheckpointIO
+from lab.pl.rng import RNGState
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
@@ -35,7 +40,8 @@ def build_trainer(
         kwargs["strategy"] = HydraJobDDPStrategy(job_config=cfg, entry_module=entry_module, job_dir=job_dir, **ddp_options)
     kwargs.setdefault("default_root_dir", str(job_dir))
     try:
-        return L.Trainer(**kwargs, callbacks=callbacks, logger=logger if logger is not None else False)
+        return L.Trainer(**kwargs, callbacks=[*callbacks, RNGState()], logger=logger if logger is not None else False,
+                         plugins=[AtomicCheckpointIO()])
     except TypeError as err:
         raise UserError(f"bad trainer option: {err}; every trainer.<key> must be a lightning.Trainer argument") from None
     except (ValueError, L.fabric.utilities.exceptions.MisconfigurationException) as err:
