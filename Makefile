@@ -23,8 +23,9 @@ reference: install  ## train and cache the tiny reference model under runs/refer
 	$(PY) -m ablations.train experiment=tiny_reference $(ARGS)
 
 SWEEP ?= default
-sweep: install  ## all eight variants into runs/ablations/sweeps/$(SWEEP); rerun to resume (ARGS='trainer=ddp ...')
-	$(PY) -m ablations.train -m 'variant=glob(*)' 'hydra.sweep.dir=$${paths.runs}/ablations/sweeps/$(SWEEP)' $(ARGS)
+VARIANTS ?= glob(*)
+sweep: install  ## all eight variants into runs/ablations/sweeps/$(SWEEP); rerun to resume (VARIANTS=a,b ARGS='trainer=ddp ...')
+	$(PY) -m ablations.train -m 'variant=$(VARIANTS)' 'hydra.sweep.dir=$${paths.runs}/ablations/sweeps/$(SWEEP)' $(ARGS)
 
 gates: install  ## train lambda gates on the tiny reference model (ARGS='model=qwen3_0.6b data=popqa_numina ...')
 	$(PY) -m gates.train $(ARGS)

@@ -21,7 +21,7 @@ from transformers import PreTrainedModel
 from gates.gated_ffn import gate_logits, gated_mlps
 from gates.losses import forget_loss, retain_loss, total_loss
 from gates.stats import OFF_FRACTIONS, fraction_below
-from lab.pl.module import warmup_cosine
+from lab.pl.module import total_optimizer_steps, warmup_cosine
 
 LAMBDA_SUFFIX = "mlp.lambda_logits"
 
@@ -60,7 +60,7 @@ class GateTrainingModule(L.LightningModule):
     def configure_optimizers(self) -> dict:
         cfg = self.cfg
         optimizer = torch.optim.AdamW(self.lambda_parameters(), lr=float(cfg.lr), betas=tuple(cfg.betas), weight_decay=0.0)
-        total = int(self.trainer.estimated_stepping_batches)
+        total = total_optimizer_steps(self.trainer)
         schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

@@ -10,16 +10,24 @@ config in the same job folder::
 
 so a child can neither start other jobs nor write outside its parent's job folder. Multi-node jobs
 started by SLURM (one task per GPU) launch nothing: Lightning's SLURM environment takes over.
+
+When a child rank dies, Lightning's observer SIGKILLs the parent, which under ``-m`` is the whole sweep.
+Here the observer kills the other children and sends the parent SIGTERM instead: Lightning stops the
+job with an exception, the job is recorded ``failed``, and the sweep goes on to its next job. A rank
+stuck in a collective with a dead peer gives up after ``trainer.ddp.timeout_s``.
 """
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch.distributed
+from lightning.fabric.strategies.launchers.subprocess_script import _ChildProcessObserver
+from lightning.fabric.utilities.distributed import _set_num_threads_if_needed
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from omegaconf import DictConfig, OmegaConf
@@ -36,8 +44,41 @@ def child_command(entry_module: str, config_dir: Path, job_dir: Path, local_rank
     ]
 
 
+class ChildRankObserver(_ChildProcessObserver):
+    """On a dead child rank: SIGKILL the other children, SIGTERM (not SIGKILL) the parent (see module docstring)."""
+
+    running: list["ChildRankObserver"] = []
+
+    def start(self) -> None:
+        ChildRankObserver.running.append(self)
+        super().start()
+
+    def stop(self) -> None:
+        """The job is over (done or failed): stop watching, so a later job is never signalled for this one."""
+        self._finished = True
+        for proc in self._child_processes:
+            if proc.poll() is None:
+                proc.kill()
+
+    def _terminate_all(self) -> None:
+        if self._finished:
+            return
+        for proc in self._child_processes:
+            if proc.poll() is None:
+                proc.kill()
+        os.kill(self._main_pid, signal.SIGTERM)
+
+
 class HydraJobLauncher(_SubprocessScriptLauncher):
     """Lightning's subprocess launcher with the child command of :func:`child_command`."""
+
+    def launch(self, function, *args, trainer=None, **kwargs):
+        self.cluster_environment.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
+        if not self.cluster_environment.creates_processes_externally:
+            self._call_children_scripts()
+            ChildRankObserver(main_pid=os.getpid(), child_processes=self.procs, sleep_period=1).start()
+        _set_num_threads_if_needed(num_processes=self.num_processes)
+        return function(*args, **kwargs)
 
     def __init__(self, *args, job_config: DictConfig, entry_module: str, job_dir: Path, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -107,6 +148,8 @@ def isolated_distributed_env() -> Iterator[None]:
     try:
         yield
     finally:
+        while ChildRankObserver.running:
+            ChildRankObserver.running.pop().stop()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
         for key, value in saved.items():

@@ -97,7 +97,7 @@ def read_run(path: str | Path) -> OfflineRun:
         if kind == "run":
             r = record.run
             out.run = {"id": r.run_id, "project": r.project, "entity": r.entity, "name": r.display_name,
-                       "group": r.run_group, "job_type": r.job_type, "tags": list(r.tags)}
+                       "group": r.run_group, "job_type": r.job_type, "tags": list(r.tags), "resume": bool(r.resume)}
             out.config.update({_key(i): _value(i) for i in r.config.update})
         elif kind == "config":
             out.config.update({_key(i): _value(i) for i in record.config.update})

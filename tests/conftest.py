@@ -63,3 +63,28 @@ def quick_reference(tmp_path_factory) -> Path:
     runs = tmp_path_factory.mktemp("quick") / "runs"
     ensure_tiny_reference(runs=runs, overrides=QUICK_REFERENCE)
     return runs
+
+
+def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict | None = None) -> None:
+    """Start ``python -m <args>`` in its own process group and SIGKILL the whole group once ``ready()`` is true.
+
+    Fails if the command ends on its own first: the test needs it killed mid-way.
+    """
+    import signal
+    import tempfile
+    import time
+
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, start_new_session=True, stdout=log, stderr=log,
+                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f"{args[0]} ended (code {proc.returncode}) before it could be killed:\n{log.read()[-3000:]}")
+            if time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise AssertionError(f"{args[0]} never reached the kill point in {timeout} s")
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)

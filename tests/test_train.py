@@ -104,12 +104,20 @@ def test_original_artifact_loads_fully_into_the_stock_model(tmp_path):
     assert torch.equal(stock(ids).logits, ablations.load(folder)(ids).logits)
 
 
-def test_a_finished_run_is_never_overwritten(tmp_path):
+def test_a_finished_run_is_skipped_never_overwritten(tmp_path):
+    first, _ = run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
+    before = (tmp_path / "original_finetuned" / "model.safetensors").stat()
+    again, summary = run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
+    after = (tmp_path / "original_finetuned" / "model.safetensors").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert again == first == summary["original"]  # the recorded result, not a new run
+
+
+def test_a_damaged_finished_run_is_refused_with_the_file_named(tmp_path):
     run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
-    before = (tmp_path / "original_finetuned" / "model.safetensors").read_bytes()
-    with pytest.raises(UserError, match="already holds a finished run"):
+    (tmp_path / "original_finetuned" / "config.json").write_text("{}")
+    with pytest.raises(UserError, match=r"original_finetuned/config.json does not match"):
         run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false")
-    assert (tmp_path / "original_finetuned" / "model.safetensors").read_bytes() == before
 
 
 @pytest.mark.parametrize("streaming", [False, True])

@@ -3,7 +3,8 @@
 Lightning's ``ModelCheckpoint(every_n_train_steps=N)`` saves at the end of the training batch, before
 that step's validation; a run resumed from such a checkpoint skips the validation (Lightning assumes it
 happened), so the resumed ``train_metrics.json`` would lack a row. Here a step that also validates is
-saved at the end of its validation instead, which Lightning resumes as "validation done".
+saved at the end of its validation instead, which Lightning resumes as "validation done". ``last.ckpt``
+is overwritten by a resumed run (Lightning would otherwise add ``last-v1.ckpt``).
 """
 
 from pathlib import Path
@@ -18,7 +19,7 @@ class StepCheckpoint(ModelCheckpoint):
 
     def __init__(self, dirpath: Path, every: int) -> None:
         super().__init__(dirpath=dirpath, filename="step-{step:06d}", auto_insert_metric_name=False, save_top_k=-1,
-                         save_last=True, every_n_train_steps=every)
+                         save_last=True, every_n_train_steps=every, enable_version_counter=False)
         self._deferred = False
 
     @staticmethod

@@ -30,6 +30,18 @@ def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float):
     return factor
 
 
+def total_optimizer_steps(trainer: L.Trainer) -> int:
+    """The schedule's length: ``max_steps`` when set, else Lightning's estimate from the epochs.
+
+    ``estimated_stepping_batches`` sets up the train loader before a checkpoint is restored, and Lightning
+    then never loads the loader's saved position (Lightning issue 20550): a resumed run would replay the
+    epoch from its start. With ``max_steps`` set (every config here), resumes continue exactly.
+    """
+    if trainer.max_steps > 0:
+        return int(trainer.max_steps)
+    return int(trainer.estimated_stepping_batches)
+
+
 class CausalLMModule(L.LightningModule):
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: DictConfig, eval_cfg: DictConfig) -> None:
         super().__init__()
@@ -77,7 +89,7 @@ class CausalLMModule(L.LightningModule):
             [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
             lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps),
         )
-        total = int(self.trainer.estimated_stepping_batches)
+        total = total_optimizer_steps(self.trainer)
         schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

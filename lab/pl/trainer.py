@@ -9,6 +9,7 @@ that DDP works under Hydra multirun.
 """
 
 import pickle
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -34,7 +35,10 @@ def build_trainer(
 ) -> L.Trainer:
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert isinstance(kwargs, dict)
-    ddp_options = kwargs.pop("ddp", None) or {}
+    ddp_options = dict(kwargs.pop("ddp", None) or {})
+    if ddp_options.get("timeout_s") is not None:
+        ddp_options["timeout"] = timedelta(seconds=float(ddp_options.pop("timeout_s")))
+    ddp_options.pop("timeout_s", None)
     kwargs["precision"] = resolve_precision(str(kwargs.get("precision", "auto")), str(kwargs.get("accelerator", "auto")))
     if kwargs.get("strategy") == "ddp":
         kwargs["strategy"] = HydraJobDDPStrategy(job_config=cfg, entry_module=entry_module, job_dir=job_dir, **ddp_options)
