@@ -22,9 +22,10 @@ from omegaconf import DictConfig
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save_stage, write_train_metrics
 from lab.artifacts import read_json
+from lab.checks import check_training_config
 from lab.data.datamodule import CorpusDataModule
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
-from lab.errors import UserError, exit_on_user_error
+from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
@@ -33,7 +34,7 @@ from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
 from lab.pl.trainer import build_trainer, fit
-from lab.resume import is_finished, resume_checkpoint, wandb_run_id
+from lab.resume import RememberWandbRunId, is_finished, resume_checkpoint, wandb_run_id
 from lab.variants import Variant
 
 ENTRY_MODULE = "ablations.train"
@@ -82,32 +83,32 @@ def train(cfg: DictConfig) -> dict:
     start = time.time()
     root = resolve_output_root(cfg)
     run_name = str(cfg.run_name)
-    variant = Variant.from_run_config(cfg.variant)
-    base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
-    if is_finished(finetuned) and not cfg.get("ckpt_path"):
-        return skip_finished(root, run_name, finetuned)
-    ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), finetuned / "checkpoints")
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    tokenizer = load_tokenizer(cfg.model)
-    datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
-    datamodule.setup("fit")
-    model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
-    module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval)
-    module.eval_rows = datamodule.eval_rows
-
-    health, history = TrainingHealth(), MetricsHistory()
-    every = int(cfg.checkpoint_every_n_steps)
-    callbacks = [
-        SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
-        health,
-        history,
-        StepCheckpoint(finetuned / "checkpoints", every),
-    ]
-    work_dir = job_dir(cfg, finetuned)
-    group = Path(str(cfg.output_root)).name
-    logger = build_logger(cfg.logger, name=run_name, group=group, save_dir=work_dir, config=cfg, run_id=wandb_run_id(finetuned))
-    trainer = None
+    health, history, logger, trainer = TrainingHealth(), MetricsHistory(), None, None
     try:
+        check_training_config(cfg)
+        variant = Variant.from_run_config(cfg.variant)
+        base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
+        if is_finished(finetuned) and not cfg.get("ckpt_path"):
+            return skip_finished(root, run_name, finetuned)
+        ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), finetuned / "checkpoints")
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        tokenizer = load_tokenizer(cfg.model)
+        datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
+        datamodule.setup("fit")
+        model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval)
+        module.eval_rows = datamodule.eval_rows
+        callbacks = [
+            SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
+            health,
+            history,
+            StepCheckpoint(finetuned / "checkpoints", int(cfg.checkpoint_every_n_steps)),
+        ]
+        work_dir = job_dir(cfg, finetuned)
+        group = Path(str(cfg.output_root)).name
+        run_id = wandb_run_id(finetuned)
+        callbacks.append(RememberWandbRunId(finetuned, run_id))
+        logger = build_logger(cfg.logger, name=run_name, group=group, save_dir=work_dir, config=cfg, run_id=run_id)
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
             fit(trainer, module, datamodule, ckpt_path)
@@ -122,7 +123,7 @@ def train(cfg: DictConfig) -> dict:
                     logger.experiment.summary.update({f"final/{k}": v for k, v in entry.items() if v is not None})
             wait_for_child_ranks(trainer)
     except Exception as err:
-        if rank_zero_only.rank == 0 and not isinstance(err, UserError):
+        if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
             entry = summary_entry(health, history, trainer, "failed", time.time() - start, error=f"{type(err).__name__}: {err}")
             record_run(root, run_name, entry)
         raise
@@ -138,4 +139,4 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

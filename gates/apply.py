@@ -20,7 +20,7 @@ from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
 from lab.artifacts import atomic_dir, write_json
 from lab.checksums import write_sha256sums
-from lab.errors import UserError, exit_on_user_error
+from lab.errors import UserError, exit_on_user_error, hydra_cli
 from lab.git import git_commit
 
 
@@ -71,4 +71,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

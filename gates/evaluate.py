@@ -37,7 +37,7 @@ from gates.stats import select_thresholds
 from lab.artifacts import atomic_write, read_json, write_json
 from lab.checksums import SUMS_FILE, write_sha256sums
 from lab.data.formats import reasoning_document
-from lab.errors import exit_on_user_error
+from lab.errors import exit_on_user_error, hydra_cli
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
 
 METRICS = ("knowledge_acc", "reasoning_acc", "reasoning_loss", "kl_to_base")
@@ -154,4 +154,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

@@ -33,9 +33,10 @@ from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
 from gates.plots import gate_histogram
 from lab.artifacts import atomic_write, read_json, update_json_entry, write_json
+from lab.checks import check_training_config
 from lab.checksums import write_sha256sums
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
-from lab.errors import UserError, exit_on_user_error
+from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun
 from lab.git import git_commit
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
@@ -45,7 +46,7 @@ from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.trainer import build_trainer, fit
 from lab.reference import ensure_reference_model
-from lab.resume import is_finished, resume_checkpoint, wandb_run_id
+from lab.resume import RememberWandbRunId, is_finished, resume_checkpoint, wandb_run_id
 from lab.variants import Variant
 
 ENTRY_MODULE = "gates.train"
@@ -81,27 +82,29 @@ def train_gates(cfg: DictConfig) -> dict:
     start = time.time()
     root = resolve_output_root(cfg)
     out = job_dir(cfg, root)
-    if is_finished(out) and not cfg.get("ckpt_path"):
-        return skip_finished(root, out)
-    ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), out / "checkpoints")
-    ensure_reference_model(cfg.model, cfg.paths.runs)
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    tokenizer = load_tokenizer(cfg.model)
-    variant = Variant.from_run_config(cfg.variant)
-    model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
-    patch_gates(model, float(cfg.gates.init_logit))
-    model.train()
-    datamodule = GateDataModule(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
-    datamodule.setup("fit")
-    module = GateTrainingModule(model, cfg.gates)
-
     health, history = TrainingHealth(), MetricsHistory(prefixes=("train/", "gates/"))
-    checkpoints = StepCheckpoint(out / "checkpoints", int(cfg.checkpoint_every_n_steps))
-    logger = build_logger(cfg.logger, name=str(cfg.run_name), group=root.name, save_dir=out, config=cfg, run_id=wandb_run_id(out))
-    trainer = None
+    logger = trainer = None
     try:
+        check_training_config(cfg)
+        if is_finished(out) and not cfg.get("ckpt_path"):
+            return skip_finished(root, out)
+        ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), out / "checkpoints")
+        ensure_reference_model(cfg.model, cfg.paths.runs)
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        tokenizer = load_tokenizer(cfg.model)
+        variant = Variant.from_run_config(cfg.variant)
+        model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+        patch_gates(model, float(cfg.gates.init_logit))
+        model.train()
+        datamodule = GateDataModule(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
+        datamodule.setup("fit")
+        module = GateTrainingModule(model, cfg.gates)
+
+        checkpoints = StepCheckpoint(out / "checkpoints", int(cfg.checkpoint_every_n_steps))
+        run_id = wandb_run_id(out)
+        logger = build_logger(cfg.logger, name=str(cfg.run_name), group=root.name, save_dir=out, config=cfg, run_id=run_id)
         with isolated_distributed_env():
-            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints], logger=logger,
+            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints, RememberWandbRunId(out, run_id)], logger=logger,
                                     entry_module=ENTRY_MODULE, job_dir=out)
             fit(trainer, module, datamodule, ckpt_path)
             entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
@@ -128,7 +131,7 @@ def train_gates(cfg: DictConfig) -> dict:
                     logger.experiment.summary.update({f"final/{k}": v for k, v in entry.items() if v is not None})
             wait_for_child_ranks(trainer)
     except Exception as err:
-        if rank_zero_only.rank == 0 and not isinstance(err, UserError):
+        if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
             update_json_entry(root / SUMMARY_FILE, out.name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
                                                                "gates_dir": str(out)})
         raise
@@ -144,4 +147,4 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

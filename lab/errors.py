@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 USAGE_EXIT_CODE = 2
+_task_started = False
 
 
 class UserError(Exception):
@@ -23,19 +24,37 @@ def exit_on_user_error(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        global _task_started
+        _task_started = True
         try:
             return fn(*args, **kwargs)
         except UserError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
-            if _in_multirun():
+            if in_multirun():
                 raise
             sys.exit(USAGE_EXIT_CODE)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _in_multirun() -> bool:
+def in_multirun() -> bool:
+    """Whether this process runs a job of a Hydra multirun (sweep)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def hydra_cli(main: Callable[[], Any]) -> None:
+    """Run a ``@hydra.main`` entry point as ``__main__``.
+
+    Hydra reports a config that does not compose (an unknown group option such as ``variant=no_qk_nrom``,
+    an unknown key, a value of the wrong type) in one message and exits with code 1; that is a usage error,
+    so it exits with code 2 here. Code 1 from a job that ran (a failed sweep) is kept.
+    """
+    try:
+        main()
+    except SystemExit as stop:
+        if stop.code == 1 and not _task_started:
+            sys.exit(USAGE_EXIT_CODE)
+        raise

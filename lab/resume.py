@@ -12,6 +12,8 @@ import re
 import secrets
 from pathlib import Path
 
+import lightning as L
+
 from lab.artifacts import atomic_write
 from lab.checksums import SUMS_FILE, check_sha256sums
 
@@ -46,10 +48,17 @@ def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None
 
 
 def wandb_run_id(folder: Path) -> str:
-    """The W&B run id of the run living in ``folder``: created once, reused by every resume (one run, not two)."""
+    """The W&B run id of the run living in ``folder``: the remembered one on a resume (one run, not two), else new."""
     path = Path(folder) / WANDB_ID_FILE
-    if path.is_file():
-        return path.read_text().strip()
-    run_id = secrets.token_hex(4)
-    atomic_write(path, lambda tmp: tmp.write_text(run_id))
-    return run_id
+    return path.read_text().strip() if path.is_file() else secrets.token_hex(4)
+
+
+class RememberWandbRunId(L.Callback):
+    """Write ``folder/.wandb_run_id`` when training starts (not before: a run refused for bad input writes nothing)."""
+
+    def __init__(self, folder: Path, run_id: str) -> None:
+        self.path, self.run_id = Path(folder) / WANDB_ID_FILE, run_id
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and not self.path.is_file():
+            atomic_write(self.path, lambda tmp: tmp.write_text(self.run_id))

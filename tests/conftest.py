@@ -39,6 +39,12 @@ def compose_train(overrides: list[str], output_root: Path | None = None) -> Dict
     return cfg
 
 
+def compose_vindex(overrides: list[str]) -> DictConfig:
+    """The ``vindex`` config as ``python -m vindex.build <overrides>`` would compose it."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name="vindex", overrides=overrides)
+
+
 def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m <args>`` as a user would, capturing output."""
     return subprocess.run(

@@ -7,13 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 import vindex
 from lab.config import asset_path
 from lab.errors import UserError
-from tests.conftest import CONF
+from tests.conftest import compose_vindex
 from tests.larql_reader import read_vindex
 from vindex.build import build
 from vindex.svd import flip_signs, randomized_svd
@@ -24,8 +23,7 @@ TINY = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_atten
 
 
 def vindex_cfg(*overrides: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name="vindex", overrides=list(overrides))
+    return compose_vindex(list(overrides))
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 import lab  # noqa: F401
 from lab.artifacts import atomic_dir, atomic_write, write_json
 from lab.checksums import sha256_file, write_sha256sums
-from lab.errors import UserError, exit_on_user_error
+from lab.errors import UserError, exit_on_user_error, hydra_cli
 from lab.git import git_commit
 from vindex.card import vindex_card
 from vindex.checkpoint import Checkpoint, model_summary
@@ -157,4 +157,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 import lab  # noqa: F401
 from lab.artifacts import write_json
-from lab.errors import exit_on_user_error
+from lab.errors import exit_on_user_error, hydra_cli
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.reader import load
 from vindex.source import resolve_source
@@ -92,9 +92,9 @@ def measure(acts, gate_directions: np.ndarray, cfg: DictConfig) -> dict:
 
 def run_constants(cfg: DictConfig) -> dict:
     source = resolve_source(cfg)
-    folder = ensure_vindex(cfg, source)
     model, tokenizer = load_model(source, cfg)
-    ids, probe_name = probe_ids(tokenizer, cfg)
+    ids, probe_name = probe_ids(tokenizer, cfg)  # a bad probe is refused before the vindex is built or touched
+    folder = ensure_vindex(cfg, source)
     acts = run_with_hooks(model, ids)
     vx = load(folder, checksums=False)  # ensure_vindex verified the checksums
     index = vx.index
@@ -114,4 +114,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

@@ -33,7 +33,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 import lab  # noqa: F401
 from lab.artifacts import atomic_write, write_json
-from lab.errors import UserError, exit_on_user_error
+from lab.errors import UserError, exit_on_user_error, hydra_cli
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source
 from vindex.update import ensure_vindex, refresh_card
@@ -113,17 +113,18 @@ class PatchOverlay:
 def run_gate3(cfg: DictConfig) -> dict:
     g = cfg.gate3
     source = resolve_source(cfg)
-    folder = ensure_vindex(cfg, source)
-    model, tokenizer = load_model(source, cfg)
+    model, tokenizer = load_model(source, cfg)  # every input is checked before the vindex is built or touched
     target, control = first_token(tokenizer, str(g.target)), first_token(tokenizer, str(g.control_target))
-    prompt_ids = tokenizer(str(g.prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
-    acts = run_with_hooks(model, prompt_ids)
-    probe = run_with_hooks(model, probe_ids(tokenizer, cfg)[0])
-    contrib = attributions(model, acts, target)
-    num_layers = contrib.shape[0]
+    num_layers = model.config.num_hidden_layers
     layers = list(range(num_layers)) if g.get("layers") is None else [int(x) for x in g.layers]
     if any(not 0 <= layer < num_layers for layer in layers):
         raise UserError(f"gate3.layers={list(layers)} outside 0..{num_layers - 1}")
+    probe_tokens = probe_ids(tokenizer, cfg)[0]
+    folder = ensure_vindex(cfg, source)
+    prompt_ids = tokenizer(str(g.prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    acts = run_with_hooks(model, prompt_ids)
+    probe = run_with_hooks(model, probe_tokens)
+    contrib = attributions(model, acts, target)
     p_target, p_control = (next_token_prob(model, tokenizer, str(g.prompt), target),
                            next_token_prob(model, tokenizer, str(g.control_prompt), control))
     results, overlays = [], {}
@@ -168,4 +169,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_cli(main)

@@ -1,0 +1,142 @@
+"""Promise 8: every user-facing input of the README's bad-input table, mistyped, through the command line.
+
+Each case runs the real entry point as ``python -m <module> <args>`` does (``runpy`` in this process, to
+skip a 5 s interpreter start per case; ``test_bad_input.py`` runs one in a real subprocess): it must exit
+with code 2, print one ``error:`` line (or Hydra's own message for configs that do not compose) and no
+traceback, and leave every file that existed before untouched, with no new artifact beside Hydra's logs.
+"""
+
+import logging
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig
+
+import lab.errors
+from gates.files import write_gate_files
+from lab.config import asset_path
+
+pytestmark = pytest.mark.slow
+
+# id: (module, arguments, what the message must contain)
+CASES = {
+    "train/unknown_variant": ("ablations.train", ["variant=no_qk_nrom"], "Could not find 'variant/no_qk_nrom'"),
+    "train/unknown_key": ("ablations.train", ["optimizer.lrr=1"], "Could not override 'optimizer.lrr'"),
+    "train/unparsable_value": ("ablations.train", ["data.batch_size=abc"], "data.batch_size='abc' is invalid"),
+    "train/zero_batch_size": ("ablations.train", ["data.batch_size=0"], "data.batch_size=0 is invalid; expected a positive integer"),
+    "train/negative_lr": ("ablations.train", ["optimizer.lr=-1"], "optimizer.lr=-1 is invalid"),
+    "train/betas": ("ablations.train", ["optimizer.betas=[0.9,1.5]"], "optimizer.betas=[0.9, 1.5] is invalid"),
+    "train/unknown_logger": ("ablations.train", ["logger.kind=tensorboard"], "logger.kind='tensorboard' is invalid"),
+    "train/missing_model": ("ablations.train", ["model.init=pretrained", "model.pretrained=/no/such/model"],
+                            "model path /no/such/model does not exist"),
+    "train/non_qwen3_model": ("ablations.train", ["model.init=pretrained", "model.pretrained={llama}"], "is a 'llama' checkpoint, not Qwen3"),
+    "train/missing_data_file": ("ablations.train", ["data=hf", "data.sources.text.path=parquet",
+                                                    "data.sources.text.data_files=/no/such/*.parquet"], "not found"),
+    "train/wrong_text_column": ("ablations.train", ["data=hf", "data.sources.text.path=parquet", "data.sources.text.data_files={popqa}",
+                                                    "data.sources.text.text_column=body"], "lacks column(s) ['body']"),
+    "train/seq_len_above_data": ("ablations.train", ["data.seq_len=100000"], "fewer than data.seq_len=100000 tokens"),
+    "train/unknown_trainer_arg": ("ablations.train", ["+trainer.not_an_argument=1"], "bad trainer option"),
+    "train/bad_precision": ("ablations.train", ["trainer.precision=fp99"], "bad trainer configuration"),
+    "train/missing_ckpt": ("ablations.train", ["ckpt_path=/no/such.ckpt"], "ckpt_path=/no/such.ckpt is not a file"),
+    "train/pickle_ckpt": ("ablations.train", ["ckpt_path={pickle}"], "is not a plain checkpoint; refusing to unpickle it"),
+    "gates.train/zero_temperature": ("gates.train", ["gates.temperature=0"], "gates.temperature=0 is invalid"),
+    "gates.train/no_knowledge_columns": ("gates.train", ["data=hf", "data.sources.text.path=parquet",
+                                                         "data.sources.text.data_files={numina}"], "lacks column(s)"),
+    "gates.apply/threshold": ("gates.apply", ["gates_dir={gates}", "threshold=1.5"], "threshold=1.5 is outside (0, 1)"),
+    "gates.apply/mode": ("gates.apply", ["gates_dir={gates}", "mode=medium"], "valid: hard, soft"),
+    "gates.apply/missing_gates_dir": ("gates.apply", ["gates_dir=/no/such/run"], "/no/such/run"),
+    "gates.evaluate/missing_gates_dir": ("gates.evaluate", ["gates_dir=/no/such/run"], "/no/such/run"),
+    "vindex.build/missing_source": ("vindex.build", ["source=/no/such/model"], "/no/such/model"),
+    "vindex.build/non_qwen3_source": ("vindex.build", ["source={llama}"], "llama"),
+    "vindex.build/offline_hub_id": ("vindex.build", ["source=Qwen/Qwen3-8B"], "Qwen/Qwen3-8B"),
+    "vindex.build/bad_dtype": ("vindex.build", ["dtype=f8"], "dtype='f8'; valid: f16, f32"),
+    "vindex.build/out_exists": ("vindex.build", ["out={existing}"], "exists; pass overwrite=true or another out="),
+    "vindex.build/too_many_features": ("vindex.build", ["vindex.num_features=100000"], "100000"),
+    "vindex.constants/short_probe": ("vindex.constants", ["probe={short_probe}"], "tokens; at least"),
+    "vindex.constants/missing_probe": ("vindex.constants", ["probe=/no/such/probe.txt"], "/no/such/probe.txt"),
+    "vindex.gate3/layer_outside": ("vindex.gate3", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),
+    "vindex.verify/tampered": ("vindex.verify", ["{tampered}"], "does not match its SHA256SUMS entry"),
+    "lab.verify/not_an_artifact": ("lab.verify", ["{llama}"], "SHA256SUMS"),
+}
+COMMON = {  # where each tool writes, pointed into the test's folder
+    "ablations.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "trainer.enable_progress_bar=false"],
+    "gates.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "trainer.enable_progress_bar=false"],
+    "gates.apply": ["paths.runs={runs}"],
+    "gates.evaluate": ["paths.runs={runs}"],
+    "vindex.build": ["paths.runs={runs}"],
+    "vindex.constants": ["paths.runs={runs}"],
+    "vindex.gate3": ["paths.runs={runs}"],
+}
+HYDRA_OWN = (".hydra", ".lock")
+
+
+@pytest.fixture(scope="module")
+def inputs(quick_reference, tmp_path_factory) -> dict[str, str]:
+    """Real inputs a user could mistype: a Llama folder, a pickle with a payload, a short probe, gate files, a tampered vindex."""
+    from tests.conftest import compose_vindex
+    from vindex.build import build
+
+    root = tmp_path_factory.mktemp("bad_input")
+    runs = root / "runs"
+    runs.mkdir()
+    (runs / "reference").symlink_to(quick_reference / "reference")
+    llama = root / "llama"
+    LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=4).save_pretrained(llama)
+    pickle_file = root / "evil.ckpt"
+    pickle_file.write_bytes(b"cos\nsystem\n(S'touch " + str(root / "pwned").encode() + b"'\ntR.")
+    short_probe = root / "short.txt"
+    short_probe.write_text("Paris is in France.")
+    gates = root / "gate_run"
+    write_gate_files(gates, torch.randn(4, 384))
+    existing = root / "existing.vindex"
+    build(compose_vindex([f"paths.runs={runs}", f"out={existing}"]))
+    tampered = root / "tampered.vindex"
+    build(compose_vindex([f"paths.runs={runs}", f"out={tampered}"]))
+    with open(tampered / "gate_vectors.bin", "r+b") as f:
+        f.write(b"\x00\x01")
+    return {"runs": str(runs), "llama": str(llama), "pickle": str(pickle_file), "short_probe": str(short_probe),
+            "gates": str(gates), "existing": str(existing), "tampered": str(tampered), "root": str(root),
+            "popqa": asset_path("tiny_corpus/popqa/train.parquet"), "numina": asset_path("tiny_corpus/numina/train.parquet")}
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and not any(part in HYDRA_OWN for part in p.parts) and p.suffix != ".log"}
+
+
+def run_module(module: str, args: list[str]) -> int:
+    """``python -m module args`` in this process; returns the exit code."""
+    for logger in [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]:
+        for handler in getattr(logger, "handlers", []):  # handlers made under an earlier test's (closed) capture
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = sys.stderr
+    saved = sys.argv
+    sys.argv, lab.errors._task_started = [module, *args], False
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_wrong_input_gets_one_clear_message_exit_2_and_damages_nothing(case, inputs, capfd, monkeypatch, tmp_path):
+    module, args, expected = CASES[case]
+    monkeypatch.chdir(tmp_path)  # vindex tools run in the current folder
+    args = [a.format(**inputs) for a in (*args, *COMMON.get(module, []))]
+    root = Path(inputs["root"])
+    before = snapshot(root)
+    code = run_module(module, args)
+    out, err = capfd.readouterr()
+    assert code == 2, f"exit code {code}:\n{err[-2000:]}"
+    assert "Traceback" not in out + err
+    assert expected in err, err[-2000:]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) <= 1 and (errors or "HYDRA_FULL_ERROR" in err), err[-2000:]
+    assert snapshot(root) == before
+    assert not (root / "pwned").exists()
