@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from lab.artifacts import save_weights, update_json_entry, write_json
+from ablations.card import ablation_card
+from lab.artifacts import atomic_write, save_weights, update_json_entry, write_json
 from lab.checksums import write_sha256sums
 from lab.git import git_commit
 from lab.variants import Variant, count_norms
@@ -49,13 +50,15 @@ def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **
 
 
 def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
-    """Weights (``model.pt`` + ``model.safetensors``), ``config.json``, tokenizer, ``metadata.json``, then ``SHA256SUMS``."""
+    """Weights (``model.pt`` + ``model.safetensors``), ``config.json``, tokenizer, ``metadata.json``, the model card
+    ``README.md``, then ``SHA256SUMS``."""
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model, folder)
     model.config.to_json_file(str(folder / "config.json"))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(folder))
     write_json(folder / "metadata.json", meta)
+    atomic_write(folder / "README.md", lambda tmp: tmp.write_text(ablation_card(meta)))
     write_sha256sums(folder)
 
 

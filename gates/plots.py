@@ -2,19 +2,9 @@
 
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from lab.artifacts import atomic_write  # noqa: E402
-
-
-def _save(fig, path: Path) -> Path:
-    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
-    plt.close(fig)
-    return Path(path)
+from lab.plots import plt, save_figure
 
 
 def gate_histogram(gates: torch.Tensor, thresholds: list[dict], path: Path) -> Path:
@@ -27,7 +17,7 @@ def gate_histogram(gates: torch.Tensor, thresholds: list[dict], path: Path) -> P
     ax.set_xlabel("gate g = sigmoid(λ)")
     ax.set_ylabel("neurons")
     ax.set_title(f"{gates.numel():,} gates ({gates.shape[0]} layers × {gates.shape[1]})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def tradeoff_plot(rows: list[dict], path: Path, reasoning_key: str = "reasoning_acc") -> Path:
@@ -48,4 +38,4 @@ def tradeoff_plot(rows: list[dict], path: Path, reasoning_key: str = "reasoning_
     ax.set_title("masking knowledge neurons: gates vs random neurons")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

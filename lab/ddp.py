@@ -122,6 +122,13 @@ class HydraJobDDPStrategy(DDPStrategy):
         super().__init__(**kwargs)
         self._job = {"job_config": job_config, "entry_module": entry_module, "job_dir": Path(job_dir)}
 
+    def on_exception(self, exception: BaseException) -> None:
+        """The job is failing: stop watching the children now, before Lightning restores the signal handlers
+        (a SIGTERM after that would end the whole sweep), and kill the ranks that are left."""
+        while ChildRankObserver.running:
+            ChildRankObserver.running.pop().stop()
+        super().on_exception(exception)
+
     def _configure_launcher(self) -> None:
         if self._start_method != "popen":
             return super()._configure_launcher()

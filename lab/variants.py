@@ -55,6 +55,14 @@ class Variant:
         except (KeyError, ValueError) as err:
             raise UserError(f"bad variant config: {err}") from None
 
+    def describe(self) -> str:
+        """One sentence: which RMSNorms the variant replaces, and by what."""
+        if not self.sites or self.replacement == "none":
+            return "The stock Qwen3 architecture (every RMSNorm kept): the control."
+        where = "; ".join(f"{site}: {', '.join(SITES[site])}" for site in self.sites)
+        what = "removed (identity)" if self.replacement == "identity" else f"replaced by `{self.replacement}`"
+        return f"Every RMSNorm at {where} is {what}; all other modules are the stock Qwen3 ones."
+
     def to_dict(self) -> dict:
         return {"name": self.name, "sites": list(self.sites), "replacement": self.replacement}
 

@@ -8,6 +8,7 @@ traceback, and leave every file that existed before untouched, with no new artif
 
 import logging
 import runpy
+import shutil
 import sys
 from pathlib import Path
 
@@ -59,6 +60,7 @@ CASES = {
     "vindex.constants/missing_probe": ("vindex.constants", ["probe=/no/such/probe.txt"], "/no/such/probe.txt"),
     "vindex.gate3/layer_outside": ("vindex.gate3", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),
     "vindex.verify/tampered": ("vindex.verify", ["{tampered}"], "does not match its SHA256SUMS entry"),
+    "vindex.verify/truncated": ("vindex.verify", ["{truncated}"], "down_meta.bin has"),
     "lab.verify/not_an_artifact": ("lab.verify", ["{llama}"], "SHA256SUMS"),
 }
 COMMON = {  # where each tool writes, pointed into the test's folder
@@ -97,8 +99,12 @@ def inputs(quick_reference, tmp_path_factory) -> dict[str, str]:
     build(compose_vindex([f"paths.runs={runs}", f"out={tampered}"]))
     with open(tampered / "gate_vectors.bin", "r+b") as f:
         f.write(b"\x00\x01")
+    truncated = root / "truncated.vindex"
+    shutil.copytree(tampered, truncated)
+    with open(truncated / "down_meta.bin", "r+b") as f:
+        f.truncate(100)
     return {"runs": str(runs), "llama": str(llama), "pickle": str(pickle_file), "short_probe": str(short_probe),
-            "gates": str(gates), "existing": str(existing), "tampered": str(tampered), "root": str(root),
+            "gates": str(gates), "existing": str(existing), "tampered": str(tampered), "truncated": str(truncated), "root": str(root),
             "popqa": asset_path("tiny_corpus/popqa/train.parquet"), "numina": asset_path("tiny_corpus/numina/train.parquet")}
 
 

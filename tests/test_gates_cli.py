@@ -156,6 +156,12 @@ def test_evaluate_compares_gates_with_the_random_control(gate_run):
     assert "## Evaluation" in (gate_run / "README.md").read_text()
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=gate_run).returncode == 0  # refreshed with the card
 
+    from tests.report_checks import assert_report
+
+    markdown = assert_report(gate_run, gate_run.parent / "report", ["gate_histogram.png", "loss_curves.png",
+                                                                     "tradeoff_accuracy.png", "tradeoff_loss.png"])
+    assert "| hard | random |" in markdown and "| g < " in markdown
+
 
 def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_path):
     runs = tmp_path / "runs"

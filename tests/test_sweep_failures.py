@@ -22,6 +22,12 @@ def test_a_failing_and_a_collapsing_job_do_not_stop_the_sweep(tmp_path):
     assert summary["lr0.003"]["status"] == "ok" and summary["lr0.003"]["steps"] == 6  # ran after the failure
     assert (sweep / "lr0.003_finetuned" / "model.safetensors").is_file()
 
+    from tests.report_checks import assert_report
+
+    markdown = assert_report(sweep, sweep / "report", ["loss_curves.png", "final_losses.png", "accuracies.png"])
+    assert "| lr1e+30 | collapsed |" in markdown and "| lr0.003 | ok | 6 |" in markdown
+    assert "- **lrnan**: UserError: optimizer.lr=nan is invalid" in markdown  # the failed job's error is listed
+
 
 def test_a_sweep_with_a_collapsed_job_exits_1_with_one_line(tmp_path, capsys):
     (tmp_path / "all_train_metrics.json").write_text(json.dumps({"original": {"status": "ok"}, "no_all_norm": {"status": "collapsed"}}))

@@ -133,3 +133,15 @@ def test_data_hf_trains_on_any_text_dataset(tmp_path, streaming):
     assert entry["status"] == "ok" and entry["steps"] == 3 and entry["tokens"] == 3 * 4 * 64
     if not streaming:
         assert entry["final_val_loss"] is not None  # held-out docs from the train split
+
+
+def test_every_stage_folder_has_a_hub_model_card(tmp_path):
+    from huggingface_hub import ModelCard
+
+    run(tmp_path, "variant=no_qk_norm", "trainer.max_steps=2", "eval.accuracy=false")
+    for stage, folder in (("base", tmp_path / "no_qk_norm"), ("finetuned", tmp_path / "no_qk_norm_finetuned")):
+        card = ModelCard.load(folder / "README.md")
+        assert card.data.library_name == "transformers" and "no_qk_norm" in card.data.tags
+        assert f"`no_qk_norm` ({stage})" in card.text and "q_norm, self_attn.k_norm is removed (identity)" in card.text
+        assert "README.md" in (folder / "SHA256SUMS").read_text()
+    assert "| status | ok |" in (tmp_path / "no_qk_norm_finetuned" / "README.md").read_text()

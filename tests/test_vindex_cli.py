@@ -45,16 +45,11 @@ def test_default_commands_build_measure_and_delete_on_the_tiny_reference(referen
     assert verify.returncode == 0 and verify.stdout.startswith("ok:")
 
 
-def test_verify_and_build_cli_errors_are_one_line_with_exit_code_2(reference_vindex, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(reference_vindex, copy)
-    with open(copy / "down_meta.bin", "r+b") as f:
-        f.truncate(100)
-    cases = [(["vindex.verify", str(copy)], "down_meta.bin"), (["vindex.build", f"source={tmp_path / 'nowhere'}"], "does not exist")]
-    for args, expected in cases:
-        out = run_cli(args, cwd=tmp_path)
-        errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-        assert out.returncode == 2 and len(errors) == 1 and expected in errors[0] and "Traceback" not in out.stderr
+def test_report_plots_the_constants_and_gate3(reference_vindex, tmp_path):
+    from tests.report_checks import assert_report
+
+    markdown = assert_report(reference_vindex, tmp_path / "report", ["constants.png", "gate3.png"])
+    assert "| C5 |" in markdown and ("**PASS**" in markdown or "**FAIL**" in markdown)
 
 
 PEAK_SCRIPT = """

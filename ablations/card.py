@@ -1,0 +1,39 @@
+"""The model card (``README.md`` with Hugging Face front matter) of an ablation stage folder."""
+
+import json
+
+from lab.variants import Variant
+
+
+def _front_matter(meta: dict) -> str:
+    base = str(meta.get("base_model") or "")
+    hub_base = f"base_model: {base}\n" if base.count("/") == 1 and not base.startswith((".", "/")) else ""
+    return (f"---\nlicense: apache-2.0\n{hub_base}library_name: transformers\npipeline_tag: text-generation\n"
+            f"tags:\n- qwen3\n- normalization-ablation\n- {meta['variant']}\n---\n")
+
+
+def ablation_card(meta: dict) -> str:
+    """Markdown card: what the variant changes, the stage, how to load it, and (finetuned) the run's result."""
+    variant, stage = meta["variant"], meta["stage"]
+    result = meta.get("result") or {}
+    lines = [
+        _front_matter(meta),
+        f"# Qwen3 norm ablation `{variant}` ({stage})",
+        "",
+        Variant.from_config(meta["variant_spec"]).describe(),
+        "",
+        "| | |", "|---|---|",
+        f"| base model | {meta.get('base_model')} |",
+        f"| stage | {'before training' if stage == 'base' else 'after training'} |",
+        f"| parameters | {meta.get('num_params', 0):,} |",
+        f"| norms | `{json.dumps(meta.get('norm_counts', {}))}` |",
+        f"| seed | {meta.get('seed')} |",
+        f"| git commit | `{meta.get('git_commit')}` |",
+    ]
+    if result:
+        lines += [f"| status | {result.get('status')} |", f"| steps | {result.get('steps')} |",
+                  f"| final train loss | {result.get('final_train_loss')} |", f"| final val loss | {result.get('final_val_loss')} |",
+                  f"| fact recall | {result.get('knowledge_acc')} |", f"| held-out arithmetic | {result.get('reasoning_acc')} |"]
+    lines += ["", "## Load", "", "```python", "import ablations", "model = ablations.load(\"<this folder>\")  # rebuilds the variant, strict load",
+              "```", "", "`model.safetensors` and `model.pt` hold the same state dict; `metadata.json` holds the full config.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Report of an ablation run or sweep folder (``all_train_metrics.json`` + ``<run>_finetuned/train_metrics.json``).
+
+Figures: the training loss of every variant against the optimizer step (validation loss as dashed markers;
+a collapsed run ends in an ×, at its last finite loss, at the step it collapsed), the final train and
+validation losses per variant, and the fact-recall / held-out-arithmetic accuracies per variant.
+"""
+
+import math
+from pathlib import Path
+
+from lab.artifacts import read_json
+from lab.plots import plt, save_figure
+
+SUMMARY = "all_train_metrics.json"
+
+
+def is_ablation_folder(folder: Path) -> bool:
+    return (Path(folder) / SUMMARY).is_file()
+
+
+def load_runs(folder: Path) -> dict[str, dict]:
+    """``{run: {"entry": summary entry, "rows": train_metrics rows ([] if the run never finished)}}``."""
+    runs = {}
+    for name, entry in sorted(read_json(Path(folder) / SUMMARY).items()):
+        metrics = Path(folder) / f"{name}_finetuned" / "train_metrics.json"
+        runs[name] = {"entry": entry, "rows": read_json(metrics) if metrics.is_file() else []}
+    return runs
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def loss_curves(runs: dict[str, dict], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, (name, run) in enumerate(runs.items()):
+        color = f"C{i % 10}"
+        train = [(r["step"], r["train/loss"]) for r in run["rows"] if _finite(r.get("train/loss"))]
+        val = [(r["step"], r["val/loss"]) for r in run["rows"] if _finite(r.get("val/loss"))]
+        if train:
+            ax.plot(*zip(*train, strict=True), color=color, linewidth=1, label=f"{name} ({run['entry'].get('status')})")
+        if val:
+            ax.plot(*zip(*val, strict=True), "o--", color=color, markersize=4, linewidth=0.8)
+        step, loss = run["entry"].get("collapsed_at_step"), run["entry"].get("last_finite_train_loss")
+        if step is not None and _finite(loss):
+            ax.plot([step], [loss], "x", color=color, markersize=12, markeredgewidth=2)
+            ax.annotate(f"{name} collapsed", (step, loss), textcoords="offset points", xytext=(5, 5), fontsize=8, color=color)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy (solid: train, dashed: validation)")
+    ax.set_yscale("log")
+    ax.set_title("loss curves per variant (× = collapsed)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def _bars(runs: dict[str, dict], keys: dict[str, str], path: Path, ylabel: str, title: str, percent: bool = False) -> Path:
+    names = list(runs)
+    width = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names)), 4.5))
+    for j, (key, label) in enumerate(keys.items()):
+        values = [runs[n]["entry"].get(key) for n in names]
+        xs = [i + (j - (len(keys) - 1) / 2) * width for i in range(len(names))]
+        heights = [v if _finite(v) else 0.0 for v in values]
+        bars = ax.bar(xs, heights, width, label=label, color=f"C{j}")
+        for bar, value in zip(bars, values, strict=True):
+            text = (f"{value:.0%}" if percent else f"{value:.3f}") if _finite(value) else "n/a"
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(range(len(names)), [f"{n}\n({runs[n]['entry'].get('status')})" for n in names], fontsize=8, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def table(runs: dict[str, dict]) -> str:
+    def fmt(value, spec: str) -> str:
+        return format(value, spec) if _finite(value) else "–"
+
+    lines = ["| variant | status | steps | final train loss | final val loss | fact recall | arithmetic | collapsed at |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, run in runs.items():
+        e = run["entry"]
+        lines.append(f"| {name} | {e.get('status')} | {e.get('steps', '–')} | {fmt(e.get('final_train_loss'), '.4f')} | "
+                     f"{fmt(e.get('final_val_loss'), '.4f')} | {fmt(e.get('knowledge_acc'), '.1%')} | "
+                     f"{fmt(e.get('reasoning_acc'), '.1%')} | {e.get('collapsed_at_step') or '–'} |")
+    failed = [f"- **{name}**: {run['entry'].get('error') or run['entry'].get('collapse_reason')}" for name, run in runs.items()
+              if run["entry"].get("status") != "ok"]
+    return "\n".join(lines + ([""] + failed if failed else []))
+
+
+def report(folder: Path, out: Path) -> str:
+    """Write the figures into ``out``; return the report's markdown."""
+    runs = load_runs(folder)
+    loss_curves(runs, out / "loss_curves.png")
+    _bars(runs, {"final_train_loss": "train", "final_val_loss": "validation"}, out / "final_losses.png",
+          "cross-entropy", "final losses per variant (n/a: collapsed or failed)")
+    _bars(runs, {"knowledge_acc": "fact recall", "reasoning_acc": "held-out arithmetic"}, out / "accuracies.png",
+          "accuracy", "accuracies per variant (last validation)", percent=True)
+    return "\n\n".join([
+        f"# Ablation report: {Path(folder).name}", f"{len(runs)} run(s) from `{folder}`.", table(runs),
+        "## Loss curves", "![loss curves](loss_curves.png)",
+        "## Final losses", "![final losses](final_losses.png)",
+        "## Accuracies", "![accuracies](accuracies.png)",
+    ]) + "\n"

@@ -1,0 +1,57 @@
+"""Report of a gate run folder (``lambda_logits.pt`` + ``gate_stats.json``; ``evaluation/`` if evaluated).
+
+Figures: the histogram of all g = sigmoid(λ) with the five selected thresholds, the training losses
+(total, forget, retain) against the step, and, after ``gates.evaluate``, the knowledge-vs-reasoning
+trade-off of masking by gates against masking random neurons.
+"""
+
+from pathlib import Path
+
+import torch
+
+from gates.files import read_gate_stats, read_lambda_logits
+from gates.plots import gate_histogram, tradeoff_plot
+from lab.artifacts import read_json
+from lab.plots import plt, save_figure
+
+
+def is_gate_folder(folder: Path) -> bool:
+    return (Path(folder) / "lambda_logits.pt").is_file() and (Path(folder) / "gate_stats.json").is_file()
+
+
+def loss_curves(rows: list[dict], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key in ("train/loss", "train/forget_loss", "train/retain_loss"):
+        points = [(r["step"], r[key]) for r in rows if key in r]
+        if points:
+            ax.plot(*zip(*points, strict=True), label=key.split("/")[1])
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss")
+    ax.set_title("gate training: L = λ_f·L_forget + λ_r·L_retain")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def report(folder: Path, out: Path) -> str:
+    folder = Path(folder)
+    stats = read_gate_stats(folder)
+    gate_histogram(torch.sigmoid(read_lambda_logits(folder)), stats["selected_thresholds"], out / "gate_histogram.png")
+    parts = [f"# Gate report: {folder.name}", f"From `{folder}`.",
+             "| threshold | neurons masked |\n|---|---|\n" + "\n".join(
+                 f"| g < {t['threshold']:.3f} | {t['fraction_masked']:.1%} |" for t in stats["selected_thresholds"]),
+             "## Gates", "![gate histogram](gate_histogram.png)"]
+    if (folder / "train_metrics.json").is_file():
+        loss_curves(read_json(folder / "train_metrics.json"), out / "loss_curves.png")
+        parts += ["## Training", "![loss curves](loss_curves.png)"]
+    evaluation = folder / "evaluation" / "evaluation.json"
+    if evaluation.is_file():
+        summary = read_json(evaluation)["summary"]
+        tradeoff_plot(summary, out / "tradeoff_accuracy.png")
+        tradeoff_plot(summary, out / "tradeoff_loss.png", reasoning_key="reasoning_loss")
+        table = (folder / "evaluation" / "evaluation.md").read_text().split("\n", 2)[-1].strip()
+        parts += ["## Knowledge vs reasoning: gates vs random neurons", table,
+                  "![trade-off (accuracy)](tradeoff_accuracy.png)", "![trade-off (loss)](tradeoff_loss.png)"]
+    else:
+        parts += ["## Knowledge vs reasoning", f"Not evaluated yet: `python -m gates.evaluate gates_dir={folder}`."]
+    return "\n\n".join(parts) + "\n"
