@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep gates gates-eval vindex vindex-constants gate3 test test-fast lint clean
+.PHONY: help install train reference sweep gates gates-eval vindex vindex-constants gate3 report dashboard bench test test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,17 @@ vindex-constants: install  ## measure C1-C5 into the vindex (ARGS='source=... pr
 
 gate3: install  ## the forward-pass Gate 3 DELETE test (ARGS='source=... gate3.num_neurons=32')
 	$(PY) -m vindex.gate3 $(ARGS)
+
+report: install  ## figures + report.md of a run, sweep, gate run or vindex folder: make report RUN=<folder>
+	@test -n "$(RUN)" || { echo "usage: make report RUN=<run, sweep, gate run or vindex folder>"; exit 2; }
+	$(PY) -m lab.report $(RUN)
+
+dashboard: install  ## a saved W&B workspace comparing the variants (online): make dashboard ENTITY=<e> [GROUP=<sweep>]
+	$(PY) -m pip install -q wandb-workspaces
+	$(PY) -m lab.wandb_dashboard --entity $(ENTITY) $(if $(GROUP),--group $(GROUP))
+
+bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.json; BENCH=svd runs one
+	$(PY) -m benchmarks $(BENCH)
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .

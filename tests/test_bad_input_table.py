@@ -60,7 +60,7 @@ CASES = {
     "vindex.constants/missing_probe": ("vindex.constants", ["probe=/no/such/probe.txt"], "/no/such/probe.txt"),
     "vindex.gate3/layer_outside": ("vindex.gate3", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),
     "vindex.verify/tampered": ("vindex.verify", ["{tampered}"], "does not match its SHA256SUMS entry"),
-    "vindex.verify/truncated": ("vindex.verify", ["{truncated}"], "down_meta.bin has"),
+    "vindex.verify/truncated": ("vindex.verify", ["{truncated}"], "truncated.vindex/down_meta.bin"),
     "lab.verify/not_an_artifact": ("lab.verify", ["{llama}"], "SHA256SUMS"),
 }
 COMMON = {  # where each tool writes, pointed into the test's folder

@@ -1,19 +1,17 @@
 """Vindex commands as users run them: build/constants/gate3 on the tiny reference, verify, Qwen3-8B widths."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
 import vindex
-from lab.config import asset_path
 from tests.conftest import run_cli
 from tests.larql_reader import read_vindex
+from vindex.synthetic import write_synthetic_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -71,32 +69,7 @@ def test_qwen3_8b_widths_build_within_a_few_tensors_of_memory(tmp_path):
     """2 layers at Qwen3-8B's widths (hidden 4096, intermediate 12288), bf16, small vocabulary."""
     hidden, inter, vocab, layers = 4096, 12288, 1696, 2
     ckpt = tmp_path / "qwen3-8b-widths"
-    ckpt.mkdir()
-    config = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": hidden, "intermediate_size": inter,
-              "num_hidden_layers": layers, "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
-              "vocab_size": vocab, "rope_theta": 1000000.0, "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
-    (ckpt / "config.json").write_text(json.dumps(config))
-    shutil.copy(asset_path("tiny_tokenizer/tokenizer.json"), ckpt)
-    g = torch.Generator().manual_seed(0)
-    shard_bytes = 0
-    for layer in range(layers):  # one shard per layer, as real checkpoints are sharded
-        p = f"model.layers.{layer}."
-        decay = (torch.arange(1, hidden + 1, dtype=torch.float32) ** -0.5)  # a decaying spectrum, like trained layers
-        tensors = {
-            p + "mlp.gate_proj.weight": (torch.randn(inter, hidden, generator=g) * decay).to(torch.bfloat16),
-            p + "mlp.up_proj.weight": torch.randn(inter, hidden, generator=g).to(torch.bfloat16),
-            p + "mlp.down_proj.weight": (torch.randn(hidden, inter, generator=g) * decay[:, None]).to(torch.bfloat16),
-            p + "self_attn.q_proj.weight": torch.randn(4096, hidden, generator=g).to(torch.bfloat16),
-            p + "self_attn.o_proj.weight": torch.randn(hidden, 4096, generator=g).to(torch.bfloat16),
-            p + "input_layernorm.weight": torch.ones(hidden, dtype=torch.bfloat16),
-            p + "post_attention_layernorm.weight": torch.ones(hidden, dtype=torch.bfloat16),
-        }
-        shard_bytes += sum(t.numel() * 2 for t in tensors.values())
-        save_file(tensors, str(ckpt / f"model-{layer:05d}-of-{layers:05d}.safetensors"))
-        del tensors
-    save_file({"model.embed_tokens.weight": torch.randn(vocab, hidden, generator=g).to(torch.bfloat16),
-               "lm_head.weight": torch.randn(vocab, hidden, generator=g).to(torch.bfloat16),
-               "model.norm.weight": torch.ones(hidden, dtype=torch.bfloat16)}, str(ckpt / "model-extra.safetensors"))
+    shard_bytes = write_synthetic_checkpoint(ckpt, hidden, inter, layers, vocab)
     out = tmp_path / "vx"
     conf = str(Path(__file__).resolve().parents[1] / "conf")
     proc = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, conf, f"source={ckpt}", f"out={out}"], capture_output=True, text=True,

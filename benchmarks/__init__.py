@@ -1,0 +1,1 @@
+"""``make bench``: measured comparisons against what researchers would use instead (never part of the tests)."""

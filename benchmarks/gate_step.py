@@ -1,0 +1,110 @@
+"""Benchmark 2: the cost of one gate-training step.
+
+Three steps on the same random Qwen3 (hidden 512, 4 layers, intermediate 1,536, vocabulary 32,000) and the same
+retain batch (4 × 256 tokens), each in a fresh process so that its peak RSS is its own:
+
+* ``plain``: one forward + backward of the model's own LM loss into every weight (a normal training step);
+* ``gates``: our step, :func:`gates.losses.retain_loss` - base forward under no_grad with the gates bypassed,
+  gated forward of the *same* weights, T²·KL in checkpointed vocabulary chunks, backward into the λ only;
+* ``two_copy``: the naive implementation of the same loss - a deep-copied teacher, full logits of both
+  models, KL over the full [B, T, V] tensors, backward through the student (frozen weights, λ trainable).
+
+Targets: gates ≤ 1.5× the plain step's time and ≤ 0.6× the two-copy step's peak memory.
+
+    python -m benchmarks.gate_step
+"""
+
+import copy
+import json
+import subprocess
+import sys
+
+import torch
+
+from benchmarks.common import best_time, matmul_gflops, print_table, write_result
+
+CONFIG = {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 4, "num_attention_heads": 8,
+          "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 32000, "tie_word_embeddings": True}
+BATCH, SEQ = 4, 256
+
+
+def build():
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    return Qwen3ForCausalLM(Qwen3Config(**CONFIG)).float().train()
+
+
+def step_fn(kind: str):
+    from gates.gated_ffn import gate_logits, patch_gates
+    from gates.losses import kl_from_logits, retain_loss
+
+    model = build()
+    ids = torch.randint(0, CONFIG["vocab_size"], (BATCH, SEQ), generator=torch.Generator().manual_seed(1))
+    if kind == "plain":
+        def step():
+            model.zero_grad(set_to_none=True)
+            model(input_ids=ids, labels=ids).loss.backward()
+        return step
+    patch_gates(model)
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.endswith("lambda_logits"))
+    if kind == "gates":
+        def step():
+            model.zero_grad(set_to_none=True)
+            retain_loss(model, {"input_ids": ids}, temperature=2.0).backward()
+            assert gate_logits(model).shape[0] == CONFIG["num_hidden_layers"]
+        return step
+    teacher = copy.deepcopy(model).eval()
+    from gates.gated_ffn import gates_bypassed
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        with torch.no_grad(), gates_bypassed(teacher):
+            base = teacher(input_ids=ids).logits
+        kl_from_logits(base, model(input_ids=ids).logits, temperature=2.0).mean().backward()
+    return step
+
+
+def measure_one(kind: str) -> dict:
+    """In this process: time the step (best of 3 after a warm-up) and report the peak RSS."""
+    import resource
+
+    step = step_fn(kind)
+    step()
+    seconds = best_time(step, repeats=3)
+    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "tokens_per_s": BATCH * SEQ / seconds}
+
+
+def run(rounds: int = 2) -> dict:
+    gflops = matmul_gflops()
+    results: dict[str, list[dict]] = {"plain": [], "gates": [], "two_copy": []}
+    for _ in range(rounds):  # interleaved, so a slow minute hits every kind alike
+        for kind in results:
+            out = subprocess.run([sys.executable, "-m", "benchmarks.gate_step", "--one", kind], capture_output=True, text=True,
+                                 check=True)
+            results[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    best = {kind: min(runs, key=lambda r: r["seconds"]) | {"peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
+            for kind, runs in results.items()}
+    return {"config": CONFIG, "batch": [BATCH, SEQ], "matmul_gflops": gflops, "runs": results, "best": best,
+            "gates_time_vs_plain": best["gates"]["seconds"] / best["plain"]["seconds"],
+            "gates_memory_vs_two_copy": best["gates"]["peak_rss_mib"] / best["two_copy"]["peak_rss_mib"],
+            "targets": {"gates_time_vs_plain": "<= 1.5", "gates_memory_vs_two_copy": "<= 0.6"}}
+
+
+def main() -> None:
+    if "--one" in sys.argv:
+        print(json.dumps(measure_one(sys.argv[sys.argv.index("--one") + 1])))
+        return
+    result = run()
+    path = write_result("gate_step", result)
+    rows = [[kind, r["seconds"], r["tokens_per_s"], r["peak_rss_mib"]] for kind, r in result["best"].items()]
+    rows += [["gates / plain time", result["gates_time_vs_plain"], "target <= 1.5", ""],
+             ["gates / two-copy memory", result["gates_memory_vs_two_copy"], "target <= 0.6", ""]]
+    print_table(f"one gate-training step (matmul {result['matmul_gflops']:.0f} GFLOP/s) -> {path}",
+                ["step", "seconds", "tokens/s", "peak RSS (MiB)"], rows)
+
+
+if __name__ == "__main__":
+    main()
