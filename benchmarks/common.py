@@ -55,4 +55,4 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
-    Console().print(table)
+    Console(width=160).print(table)

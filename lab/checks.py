@@ -40,6 +40,7 @@ TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (_int(0), "a non-negative integer"),
     "checkpoint_every_n_steps": (_int(1), "a positive integer"),
     "trainer.max_steps": (_steps, "a positive integer, or -1 (then trainer.max_epochs decides)"),
+    "loss_chunk_size": (lambda v: v in ("auto", None) or _int(1)(v), "auto, null or a positive integer"),
     "data.seq_len": (_int(2), "an integer >= 2"),
     "data.batch_size": (_int(1), "a positive integer"),
     "data.num_workers": (_int(0), "a non-negative integer"),

@@ -31,7 +31,7 @@ def check_num_features(mode: str, num_features: int, intermediate: int, hidden: 
                         f"{rank}; choose 1..{rank} or features=full")
 
 
-def gate_directions(w_gate: torch.Tensor, mode: str, num_features: int, oversample: int = 10, power_iters: int = 4,
+def gate_directions(w_gate: torch.Tensor, mode: str, num_features: int, oversample: int = 32, power_iters: int = 4,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """([F, H] gate directions fp32, σ or None) of one layer (see module docstring)."""
     if mode == "full":
@@ -40,7 +40,7 @@ def gate_directions(w_gate: torch.Tensor, mode: str, num_features: int, oversamp
     return (vh * flip_signs(u.T)[:, None]).contiguous(), sigma
 
 
-def down_directions(w_down: torch.Tensor, embeddings: torch.Tensor, mode: str, num_features: int, oversample: int = 10,
+def down_directions(w_down: torch.Tensor, embeddings: torch.Tensor, mode: str, num_features: int, oversample: int = 32,
                     power_iters: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """([F, H] down directions fp32, σ or None); ``embeddings`` [V, H] fp32 fixes the signs."""
     if mode == "full":

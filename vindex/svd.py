@@ -7,9 +7,10 @@ For A ∈ R^{m×n} and rank k, with oversampling p and q power iterations (l = k
     B = Qᵀ A ∈ R^{l×n};  B = Û Σ Vᵀ (exact SVD of the small matrix);  U = Q Û
     return U[:, :k], Σ[:k], Vᵀ[:k]
 
-Defaults p = 10, q = 4 (LarQL's summary tier uses the same). The error of σ_i shrinks like
-(σ_{l+1}/σ_i)^{2q+1}, so a decaying spectrum is recovered almost exactly and a flat one less so
-(``make bench`` measures both). Computed in fp32 (fp64 with ``dtype``).
+Defaults p = 32, q = 4. The error of σ_i shrinks like (σ_{l+1}/σ_i)^{2q+1}, so a decaying spectrum is
+recovered almost exactly and a flat one less so. ``make bench`` (``benchmarks/svd.py``) at Qwen3-8B's
+``gate_proj`` shape, σ_i = i^-1: p = 10 gives 2.3 % error on σ_128, p = 32 gives 0.45 % in the same time
+(~19× faster than the exact SVD). Computed in fp32 (fp64 with ``dtype``).
 
 Signs: a singular pair (u, v) is only defined up to a common sign. :func:`flip_signs` makes the entry
 of largest magnitude of each *reference* vector positive (sklearn's ``svd_flip`` rule); the caller
@@ -19,7 +20,7 @@ chooses the reference (see :mod:`vindex.features`).
 import torch
 
 
-def randomized_svd(a: torch.Tensor, k: int, oversample: int = 10, power_iters: int = 4, seed: int = 0,
+def randomized_svd(a: torch.Tensor, k: int, oversample: int = 32, power_iters: int = 4, seed: int = 0,
                    dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top-``k`` (U [m,k], S [k], Vh [k,n]) of ``a``; exact when k + oversample ≥ min(m, n)."""
     a = a.to(dtype)

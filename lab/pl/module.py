@@ -1,12 +1,15 @@
 """``CausalLMModule``: next-token training of a (variant-patched) Qwen3 with AdamW and warmup + cosine.
 
-Loss: mean token cross-entropy ``L = -1/N Σ_t log p(x_{t+1} | x_{≤t})`` over the packed block.
+Loss: mean token cross-entropy ``L = -1/N Σ_t log p(x_{t+1} | x_{≤t})`` over the packed block; with a
+``loss_chunk_size`` (``auto``: 256 positions when the vocabulary has ≥ 32,768 tokens) it is computed in
+checkpointed chunks (:mod:`lab.pl.chunked_loss`), equal in value, without the full [B, T, V] logits.
 Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
 ``min_lr_ratio · lr`` at the last optimizer step.
 """
 
 import math
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
@@ -16,6 +19,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
+from lab.pl.chunked_loss import chunked_lm_loss
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float):
@@ -42,10 +46,19 @@ def total_optimizer_steps(trainer: L.Trainer) -> int:
     return int(trainer.estimated_stepping_batches)
 
 
+def resolve_chunk_size(value: int | str | None, vocab_size: int) -> int | None:
+    """``auto``: 256 positions per loss chunk for vocabularies of ≥ 32,768 tokens, else the stock loss (None)."""
+    if value == "auto":
+        return 256 if vocab_size >= 32768 else None
+    return int(value) if value else None
+
+
 class CausalLMModule(L.LightningModule):
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: DictConfig, eval_cfg: DictConfig) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: DictConfig, eval_cfg: DictConfig,
+                 loss_chunk_size: int | str | None = "auto") -> None:
         super().__init__()
         self.model = model
+        self.loss_chunk_size = resolve_chunk_size(loss_chunk_size, model.config.vocab_size)
         self.tokenizer = tokenizer
         self.optim = optim
         self.eval_cfg = eval_cfg
@@ -54,6 +67,9 @@ class CausalLMModule(L.LightningModule):
         self._step_start: float | None = None
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
+        if self.loss_chunk_size and labels is not None:
+            hidden = self.model.model(input_ids=input_ids).last_hidden_state
+            return SimpleNamespace(loss=chunked_lm_loss(hidden, self.model.lm_head, labels, self.loss_chunk_size))
         return self.model(input_ids=input_ids, labels=labels)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

@@ -1,0 +1,166 @@
+"""Benchmark 1: ``ablations.train``'s training step vs Hugging Face ``Trainer`` (the seed's checkpoints came from it).
+
+Same model (a random Qwen3, hidden 256, 4 layers, intermediate 768), same data, batch, precision (fp32 on
+CPU, bf16 matmuls are ~100× slower here), optimizer (AdamW, lr 3e-3, betas (0.9, 0.95), weight decay 0.1,
+cosine schedule, gradient clipping at 1.0):
+
+* data: the bundled corpus's variable-length documents (PopQA facts and NuminaMath solutions), tokenized and
+  packed into 8 × 256 blocks the way both documentations recommend (``run_clm``'s ``group_texts``; our
+  ``CorpusDataModule``): one packed dataset, fed to both;
+* ours: :class:`lab.pl.module.CausalLMModule` in a ``lightning.Trainer`` with the callbacks ``ablations.train``
+  uses (gradient-norm health check, metric history), logging every step; its loss is chunked at the
+  real vocabulary (``loss_chunk_size: auto``);
+* theirs: ``transformers.Trainer`` with ``default_data_collator``, ``use_cpu=True``, no saving, no reporting.
+
+Two vocabularies: 4,096 and Qwen3's 151,936 (the bundled tokenizer's ids only use the first 1,696 rows; the
+cost is the embedding, the LM head and the [8, 256, V] logits). Each (system, size) runs in a fresh process
+(peak RSS is its own), interleaved over rounds; step times are the median of the steps after two warm-up
+steps. MFU = 6 · N_params · tokens / step time / the fp32 matmul FLOP/s timed in the same process.
+
+Targets: ≥ 1.2× Trainer's tokens/s at vocabulary 4,096; at 151,936, ≤ 0.5× Trainer's peak memory at no
+lower speed.
+
+    python -m benchmarks.trainer [--rounds 2]
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+from benchmarks.common import matmul_gflops, print_table, write_result
+
+BATCH, SEQ = 8, 256
+SIZES = {"vocab 4,096": 4096, "vocab 151,936": 151936}
+STEPS = {4096: 24, 151936: 8}
+OPTIM = {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "warmup_steps": 2, "min_lr_ratio": 0.1}
+
+
+def packed_blocks():
+    """The bundled corpus's documents, packed into SEQ-token blocks with the tiny tokenizer."""
+    import datasets
+
+    from lab.config import asset_path
+    from lab.data.formats import knowledge_documents, reasoning_document
+    from lab.data.packing import pack_documents
+    from lab.model import load_tokenizer
+
+    tokenizer = load_tokenizer({"tokenizer": asset_path("tiny_tokenizer")})
+    facts = datasets.load_dataset("parquet", data_files=asset_path("tiny_corpus/popqa/train.parquet"), split="train")
+    problems = datasets.load_dataset("parquet", data_files=asset_path("tiny_corpus/numina/train.parquet"), split="train")
+    docs = [d for row in facts for d in knowledge_documents(row)] + [reasoning_document(row) for row in problems]
+    return pack_documents(datasets.Dataset.from_dict({"text": docs}), tokenizer, SEQ)
+
+
+def build_model(vocab: int):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    return Qwen3ForCausalLM(Qwen3Config(hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,
+                                        num_key_value_heads=2, head_dim=64, vocab_size=vocab, tie_word_embeddings=True)).float()
+
+
+def run_ours(vocab: int, steps: int) -> list[float]:
+    import lightning as L
+    from omegaconf import OmegaConf
+    from torch.utils.data import DataLoader
+
+    from lab.pl.health import TrainingHealth
+    from lab.pl.history import MetricsHistory
+    from lab.pl.module import CausalLMModule
+
+    blocks = packed_blocks()
+    module = CausalLMModule(build_model(vocab), None, OmegaConf.create(OPTIM), OmegaConf.create({"accuracy": False}), "auto")
+    times: list[float] = []
+
+    class StepTimer(L.Callback):
+        def on_train_batch_start(self, *args) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, *args) -> None:
+            times.append(time.perf_counter() - self.start)
+
+    loader = DataLoader(blocks.with_format("torch"), batch_size=BATCH, shuffle=True, drop_last=True,
+                        collate_fn=lambda rows: {"input_ids": torch.stack([r["input_ids"] for r in rows]),
+                                                 "labels": torch.stack([r["input_ids"] for r in rows])})
+    trainer = L.Trainer(accelerator="cpu", devices=1, precision="32-true", max_steps=steps, gradient_clip_val=1.0,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        log_every_n_steps=1, callbacks=[TrainingHealth(), MetricsHistory(), StepTimer()])
+    trainer.fit(module, train_dataloaders=loader)
+    return times
+
+
+def run_trainer(vocab: int, steps: int) -> list[float]:
+    from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
+
+    blocks = packed_blocks().map(lambda row: {"labels": row["input_ids"]})
+    times: list[float] = []
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, *args, **kwargs) -> None:
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *args, **kwargs) -> None:
+            times.append(time.perf_counter() - self.start)
+
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, per_device_train_batch_size=BATCH, max_steps=steps, learning_rate=OPTIM["lr"],
+                                 adam_beta1=OPTIM["betas"][0], adam_beta2=OPTIM["betas"][1], adam_epsilon=OPTIM["eps"],
+                                 weight_decay=OPTIM["weight_decay"], warmup_steps=OPTIM["warmup_steps"],
+                                 lr_scheduler_type="cosine", max_grad_norm=1.0, logging_steps=1, save_strategy="no",
+                                 report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0)
+        Trainer(model=build_model(vocab), args=args, train_dataset=blocks, data_collator=default_data_collator,
+                callbacks=[StepTimer()]).train()
+    return times
+
+
+def measure_one(system: str, vocab: int) -> dict:
+    import resource
+
+    gflops = matmul_gflops()
+    times = (run_ours if system == "ours" else run_trainer)(vocab, STEPS[vocab])
+    step = statistics.median(times[2:])
+    params = sum(p.numel() for p in build_model(vocab).parameters())
+    return {"step_s": step, "tokens_per_s": BATCH * SEQ / step, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "mfu": 6 * params * BATCH * SEQ / step / (gflops * 1e9), "matmul_gflops": gflops, "params": params, "steps": len(times)}
+
+
+def run(rounds: int) -> dict:
+    runs: dict[str, dict[str, list[dict]]] = {size: {"ours": [], "hf_trainer": []} for size in SIZES}
+    for _ in range(rounds):
+        for size, vocab in SIZES.items():
+            for system in ("ours", "hf_trainer"):
+                out = subprocess.run([sys.executable, "-m", "benchmarks.trainer", "--one", system, str(vocab)],
+                                     capture_output=True, text=True, check=True)
+                runs[size][system].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    summary = {}
+    for size, systems in runs.items():
+        best = {s: max(r, key=lambda x: x["tokens_per_s"]) | {"peak_rss_mib": max(x["peak_rss_mib"] for x in r)} for s, r in systems.items()}
+        summary[size] = {"best": best, "speed_ratio": best["ours"]["tokens_per_s"] / best["hf_trainer"]["tokens_per_s"],
+                         "memory_ratio": best["ours"]["peak_rss_mib"] / best["hf_trainer"]["peak_rss_mib"]}
+    return {"batch": [BATCH, SEQ], "optimizer": OPTIM, "runs": runs, "summary": summary,
+            "targets": {"vocab 4,096 speed_ratio": ">= 1.2", "vocab 151,936 memory_ratio": "<= 0.5 at speed_ratio >= 1"}}
+
+
+def main() -> None:
+    if "--one" in sys.argv:
+        i = sys.argv.index("--one")
+        print(json.dumps(measure_one(sys.argv[i + 1], int(sys.argv[i + 2]))))
+        return
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
+    result = run(rounds)
+    path = write_result("trainer", result)
+    rows = []
+    for size, s in result["summary"].items():
+        for system, r in s["best"].items():
+            rows.append([size, system, r["tokens_per_s"], r["peak_rss_mib"], r["mfu"]])
+        rows.append([size, "ours / Trainer", s["speed_ratio"], s["memory_ratio"], ""])
+    print_table(f"training step vs transformers.Trainer -> {path}", ["model", "system", "tokens/s", "peak RSS (MiB)", "MFU"], rows)
+
+
+if __name__ == "__main__":
+    main()

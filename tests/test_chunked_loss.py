@@ -1,0 +1,44 @@
+"""The chunked LM loss equals Hugging Face's full-logits loss, in value and in every gradient."""
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+from lab.pl.chunked_loss import chunked_lm_loss
+from lab.pl.module import CausalLMModule, resolve_chunk_size
+
+
+def tiny_model(vocab: int = 300) -> Qwen3ForCausalLM:
+    torch.manual_seed(0)
+    return Qwen3ForCausalLM(Qwen3Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                        num_key_value_heads=2, head_dim=8, vocab_size=vocab)).float()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk):
+    model = tiny_model()
+    ids = torch.randint(0, 300, (3, 40))
+    labels = ids.clone()
+    labels[0, :5] = -100  # ignored positions count the same way
+    stock = model(input_ids=ids, labels=labels).loss
+    stock.backward()
+    expected = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    hidden = model.model(input_ids=ids).last_hidden_state
+    chunked = chunked_lm_loss(hidden, model.lm_head, labels, chunk)
+    chunked.backward()
+    torch.testing.assert_close(chunked, stock, rtol=1e-5, atol=1e-6)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_the_module_chunks_only_large_vocabularies():
+    assert resolve_chunk_size("auto", 151936) == 256 and resolve_chunk_size("auto", 1696) is None
+    assert resolve_chunk_size(None, 151936) is None and resolve_chunk_size(64, 10) == 64
+    model = tiny_model()
+    optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "min_lr_ratio": 0.1})
+    ids = torch.randint(0, 300, (2, 16))
+    chunked = CausalLMModule(model, None, optim, OmegaConf.create({}), loss_chunk_size=4)(ids, labels=ids).loss
+    stock = CausalLMModule(model, None, optim, OmegaConf.create({}), loss_chunk_size=None)(ids, labels=ids).loss
+    torch.testing.assert_close(chunked, stock, rtol=1e-5, atol=1e-6)
