@@ -47,10 +47,11 @@ report: install  ## figures + report.md of a run, sweep, gate run or vindex fold
 	$(PY) -m lab.report $(RUN)
 
 dashboard: install  ## a saved W&B workspace comparing the variants (online): make dashboard ENTITY=<e> [GROUP=<sweep>]
-	$(PY) -m pip install -q wandb-workspaces
+	$(PY) -m pip install -q -e '.[dashboard]'
 	$(PY) -m lab.wandb_dashboard --entity $(ENTITY) $(if $(GROUP),--group $(GROUP))
 
 bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.json; BENCH=svd runs one
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks $(BENCH)
 
 lint: install  ## ruff

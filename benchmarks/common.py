@@ -56,3 +56,39 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
     for row in rows:
         table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
     Console(width=160).print(table)
+
+
+def rss_mib() -> float:
+    """This process's resident set size now, in MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PeakRSS:
+    """Peak RSS while the ``with`` block runs, sampled every millisecond, minus the RSS when it started.
+
+    What a step itself allocates (activations, logits, optimizer state), without the interpreter, torch and
+    the model that every compared program holds alike.
+    """
+
+    def __enter__(self) -> "PeakRSS":
+        import threading
+
+        self.base = self.peak = rss_mib()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, rss_mib())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mib())
+
+    @property
+    def over_base_mib(self) -> float:
+        return self.peak - self.base

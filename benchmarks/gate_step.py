@@ -9,7 +9,11 @@ retain batch (4 × 256 tokens), each in a fresh process so that its peak RSS is 
 * ``two_copy``: the naive implementation of the same loss - a deep-copied teacher, full logits of both
   models, KL over the full [B, T, V] tensors, backward through the student (frozen weights, λ trainable).
 
-Targets: gates ≤ 1.5× the plain step's time and ≤ 0.6× the two-copy step's peak memory.
+Memory is the weights a step needs (one copy, or two) plus the peak RSS the step itself adds (sampled every
+millisecond during the first step: activations, logits, gradients), so the interpreter and torch, which every
+variant carries alike, do not hide the difference; the whole process's peak RSS is reported beside it.
+
+Targets: gates ≤ 1.5× the plain step's time and ≤ 0.6× the two-copy step's memory.
 
     python -m benchmarks.gate_step
 """
@@ -21,7 +25,7 @@ import sys
 
 import torch
 
-from benchmarks.common import best_time, matmul_gflops, print_table, write_result
+from benchmarks.common import PeakRSS, best_time, matmul_gflops, print_table, write_result
 
 CONFIG = {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 4, "num_attention_heads": 8,
           "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 32000, "tie_word_embeddings": True}
@@ -45,7 +49,7 @@ def step_fn(kind: str):
         def step():
             model.zero_grad(set_to_none=True)
             model(input_ids=ids, labels=ids).loss.backward()
-        return step
+        return step, [model]
     patch_gates(model)
     for name, p in model.named_parameters():
         p.requires_grad_(name.endswith("lambda_logits"))
@@ -54,7 +58,7 @@ def step_fn(kind: str):
             model.zero_grad(set_to_none=True)
             retain_loss(model, {"input_ids": ids}, temperature=2.0).backward()
             assert gate_logits(model).shape[0] == CONFIG["num_hidden_layers"]
-        return step
+        return step, [model]
     teacher = copy.deepcopy(model).eval()
     from gates.gated_ffn import gates_bypassed
 
@@ -63,18 +67,20 @@ def step_fn(kind: str):
         with torch.no_grad(), gates_bypassed(teacher):
             base = teacher(input_ids=ids).logits
         kl_from_logits(base, model(input_ids=ids).logits, temperature=2.0).mean().backward()
-    return step
+    return step, [model, teacher]
 
 
 def measure_one(kind: str) -> dict:
     """In this process: time the step (best of 3 after a warm-up) and report the peak RSS."""
     import resource
 
-    step = step_fn(kind)
-    step()
+    step, models = step_fn(kind)
+    model_mib = sum(p.numel() * p.element_size() for m in models for p in m.parameters()) / 2**20
+    with PeakRSS() as memory:
+        step()
     seconds = best_time(step, repeats=3)
     return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "tokens_per_s": BATCH * SEQ / seconds}
+            "step_memory_mib": memory.over_base_mib, "model_mib": model_mib, "tokens_per_s": BATCH * SEQ / seconds}
 
 
 def run(rounds: int = 2) -> dict:
@@ -85,11 +91,13 @@ def run(rounds: int = 2) -> dict:
             out = subprocess.run([sys.executable, "-m", "benchmarks.gate_step", "--one", kind], capture_output=True, text=True,
                                  check=True)
             results[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    best = {kind: min(runs, key=lambda r: r["seconds"]) | {"peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
+    best = {kind: min(runs, key=lambda r: r["seconds"]) | {"peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+                                                           "step_memory_mib": max(r["step_memory_mib"] for r in runs)}
             for kind, runs in results.items()}
     return {"config": CONFIG, "batch": [BATCH, SEQ], "matmul_gflops": gflops, "runs": results, "best": best,
             "gates_time_vs_plain": best["gates"]["seconds"] / best["plain"]["seconds"],
-            "gates_memory_vs_two_copy": best["gates"]["peak_rss_mib"] / best["two_copy"]["peak_rss_mib"],
+            "gates_memory_vs_two_copy": (best["gates"]["step_memory_mib"] + best["gates"]["model_mib"])
+            / (best["two_copy"]["step_memory_mib"] + best["two_copy"]["model_mib"]),
             "targets": {"gates_time_vs_plain": "<= 1.5", "gates_memory_vs_two_copy": "<= 0.6"}}
 
 
@@ -99,11 +107,12 @@ def main() -> None:
         return
     result = run()
     path = write_result("gate_step", result)
-    rows = [[kind, r["seconds"], r["tokens_per_s"], r["peak_rss_mib"]] for kind, r in result["best"].items()]
-    rows += [["gates / plain time", result["gates_time_vs_plain"], "target <= 1.5", ""],
-             ["gates / two-copy memory", result["gates_memory_vs_two_copy"], "target <= 0.6", ""]]
+    rows = [[kind, r["seconds"], r["tokens_per_s"], r["model_mib"] + r["step_memory_mib"], r["peak_rss_mib"]]
+            for kind, r in result["best"].items()]
+    rows += [["gates / plain time", result["gates_time_vs_plain"], "target <= 1.5", "", ""],
+             ["gates / two-copy memory", result["gates_memory_vs_two_copy"], "target <= 0.6", "", ""]]
     print_table(f"one gate-training step (matmul {result['matmul_gflops']:.0f} GFLOP/s) -> {path}",
-                ["step", "seconds", "tokens/s", "peak RSS (MiB)"], rows)
+                ["step", "seconds", "tokens/s", "weights + step peak (MiB)", "process peak RSS (MiB)"], rows)
 
 
 if __name__ == "__main__":

@@ -124,9 +124,17 @@ def _unchunked_retain(model, ids, mask, T):
     return (kl_from_logits(base, gated, T) * mask).sum() / mask.sum()
 
 
-def test_chunked_retain_kl_equals_the_unchunked_one_in_value_and_gradient():
+@pytest.mark.parametrize("frozen", [True, False], ids=["fused (frozen weights)", "checkpointed"])
+def test_chunked_retain_kl_equals_the_unchunked_one_in_value_and_gradient(frozen, monkeypatch):
+    import gates.losses
+
+    fused_calls = []
+    fused = gates.losses.FusedChunkedKL.apply
+    monkeypatch.setattr(gates.losses.FusedChunkedKL, "apply", lambda *a: fused_calls.append(1) or fused(*a))
     model = tiny_model()
     patch_gates(model)
+    for name, p in model.named_parameters():
+        p.requires_grad_(not frozen or name.endswith("lambda_logits"))
     set_gate_logits(model, torch.randn(2, 48, generator=torch.Generator().manual_seed(3)))
     mask = torch.ones_like(IDS)
     mask[2, 8:] = 0
@@ -137,7 +145,7 @@ def test_chunked_retain_kl_equals_the_unchunked_one_in_value_and_gradient():
         (grad,) = torch.autograd.grad(value, gated_mlps(model)[0].lambda_logits)
         torch.testing.assert_close(value, reference, rtol=1e-5, atol=1e-7)
         torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-8)
-    assert reference.item() > 0
+    assert reference.item() > 0 and len(fused_calls) == (4 if frozen else 0)
 
 
 def test_retain_loss_uses_one_copy_of_the_weights():
