@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from lab.artifacts import atomic_write  # noqa: E402
 
-__all__ = ["plt", "save_figure"]
+__all__ = ["finish_figure", "plt", "save_figure"]
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -17,3 +17,15 @@ def save_figure(fig, path: Path) -> Path:
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
     plt.close(fig)
     return Path(path)
+
+
+def finish_figure(fig, ax, path: Path, *, title: str, xlabel: str, ylabel: str | None = None, grid_axis: str = "both",
+                  **legend) -> Path:
+    """Label ``ax``, add a light grid and a small legend, and save ``fig`` to ``path``."""
+    ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis=grid_axis, alpha=0.3)
+    ax.legend(fontsize=8, **legend)
+    return save_figure(fig, path)

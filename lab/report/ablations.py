@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 from lab.artifacts import read_json
-from lab.plots import plt, save_figure
+from lab.plots import finish_figure, plt
 
 SUMMARY = "all_train_metrics.json"
 
@@ -45,13 +45,9 @@ def loss_curves(runs: dict[str, dict], path: Path) -> Path:
         if step is not None and _finite(loss):
             ax.plot([step], [loss], "x", color=color, markersize=12, markeredgewidth=2)
             ax.annotate(f"{name} collapsed", (step, loss), textcoords="offset points", xytext=(5, 5), fontsize=8, color=color)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("cross-entropy (solid: train, dashed: validation)")
     ax.set_yscale("log")
-    ax.set_title("loss curves per variant (× = collapsed)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return finish_figure(fig, ax, path, title="loss curves per variant (× = collapsed)", xlabel="optimizer step",
+                         ylabel="cross-entropy (solid: train, dashed: validation)")
 
 
 def _bars(runs: dict[str, dict], keys: dict[str, str], path: Path, ylabel: str, title: str, percent: bool = False) -> Path:
@@ -67,11 +63,7 @@ def _bars(runs: dict[str, dict], keys: dict[str, str], path: Path, ylabel: str, 
             text = (f"{value:.0%}" if percent else f"{value:.3f}") if _finite(value) else "n/a"
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(names)), [f"{n}\n({runs[n]['entry'].get('status')})" for n in names], fontsize=8, rotation=30, ha="right")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
+    return finish_figure(fig, ax, path, title=title, xlabel="variant", ylabel=ylabel, grid_axis="y")
 
 
 def table(runs: dict[str, dict]) -> str:

@@ -12,7 +12,7 @@ import torch
 from gates.files import read_gate_stats, read_lambda_logits
 from gates.plots import gate_histogram, tradeoff_plot
 from lab.artifacts import read_json
-from lab.plots import plt, save_figure
+from lab.plots import finish_figure, plt
 
 
 def is_gate_folder(folder: Path) -> bool:
@@ -25,12 +25,8 @@ def loss_curves(rows: list[dict], path: Path) -> Path:
         points = [(r["step"], r[key]) for r in rows if key in r]
         if points:
             ax.plot(*zip(*points, strict=True), label=key.split("/")[1])
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss")
-    ax.set_title("gate training: L = λ_f·L_forget + λ_r·L_retain")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return finish_figure(fig, ax, path, title="gate training: L = λ_f·L_forget + λ_r·L_retain", xlabel="optimizer step",
+                         ylabel="loss")
 
 
 def report(folder: Path, out: Path) -> str:

@@ -8,7 +8,7 @@ probabilities of the target and control tokens before and after the rank-1 DELET
 from pathlib import Path
 
 from lab.artifacts import read_json
-from lab.plots import plt, save_figure
+from lab.plots import finish_figure, plt
 
 
 def is_vindex_folder(folder: Path) -> bool:
@@ -24,11 +24,7 @@ def constants_plot(constants: dict, path: Path) -> Path:
     for key, marker in (("C3", "^--"), ("CKA", "d--")):
         if per_layer.get(key):
             ax.plot([i + 0.5 for i in range(len(per_layer[key]))], per_layer[key], marker, label=f"{key} (l → l+1)")
-    ax.set_xlabel("layer")
-    ax.set_title("vindex constants per layer")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return finish_figure(fig, ax, path, title="vindex constants per layer", xlabel="layer")
 
 
 def gate3_plot(gate3: dict, path: Path) -> Path:
@@ -42,13 +38,10 @@ def gate3_plot(gate3: dict, path: Path) -> Path:
         ax.bar([i + (j - 1.5) * width for i in range(len(names))], [r[key] for r in layers], width, label=label,
                color=f"C{j // 2}", alpha=1.0 if j % 2 == 0 else 0.5)
     ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("next-token probability")
     ax.set_ylim(0, 1.3)
     verdict = "PASS" if gate3["passed"] else "FAIL"
-    ax.set_title(f"Gate 3 DELETE of {gate3['target']!r} ({gate3['num_neurons']} neuron(s)): {verdict}")
-    ax.legend(fontsize=8, ncol=2, loc="upper center")
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
+    return finish_figure(fig, ax, path, title=f"Gate 3 DELETE of {gate3['target']!r} ({gate3['num_neurons']} neuron(s)): {verdict}",
+                         xlabel="layer", ylabel="next-token probability", grid_axis="y", ncol=2, loc="upper center")
 
 
 def report(folder: Path, out: Path) -> str:
