@@ -36,7 +36,7 @@ def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk):
 
 
 def test_the_module_chunks_only_large_vocabularies():
-    assert resolve_chunk_size("auto", 151936) == 512 and resolve_chunk_size("auto", 1696) is None
+    assert resolve_chunk_size("auto", 151936) == 256 and resolve_chunk_size("auto", 1696) is None
     assert resolve_chunk_size(None, 151936) is None and resolve_chunk_size(64, 10) == 64
     model = tiny_model()
     optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "min_lr_ratio": 0.1})

@@ -39,7 +39,7 @@ class FusedChunkedCrossEntropy(torch.autograd.Function):
             if need_h or need_w:
                 dz = logp.exp_()
                 dz[torch.arange(len(y), device=y.device), safe] -= 1.0
-                dz = (dz * valid[:, None]).to(weight.dtype)
+                dz = dz.mul_(valid[:, None]).to(weight.dtype)
                 if need_h:
                     grad_h[start:start + chunk] = dz @ weight
                 if need_w:

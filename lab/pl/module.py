@@ -1,7 +1,7 @@
 """``CausalLMModule``: next-token training of a (variant-patched) Qwen3 with AdamW and warmup + cosine.
 
 Loss: mean token cross-entropy ``L = -1/N Σ_t log p(x_{t+1} | x_{≤t})`` over the packed block; with a
-``loss_chunk_size`` (``auto``: 512 token rows when the vocabulary has ≥ 32,768 tokens) it is computed in
+``loss_chunk_size`` (``auto``: 256 token rows when the vocabulary has ≥ 32,768 tokens) it is computed in
 fused chunks (:mod:`lab.pl.chunked_loss`), equal in value and gradients, without the full [B, T, V] logits.
 Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
 ``min_lr_ratio · lr`` at the last optimizer step.
@@ -47,9 +47,9 @@ def total_optimizer_steps(trainer: L.Trainer) -> int:
 
 
 def resolve_chunk_size(value: int | str | None, vocab_size: int) -> int | None:
-    """``auto``: 512 token rows per loss chunk for vocabularies of ≥ 32,768 tokens, else the stock loss (None)."""
+    """``auto``: 256 token rows per loss chunk for vocabularies of ≥ 32,768 tokens, else the stock loss (None)."""
     if value == "auto":
-        return 512 if vocab_size >= 32768 else None
+        return 256 if vocab_size >= 32768 else None
     return int(value) if value else None
 
 
