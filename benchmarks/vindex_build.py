@@ -1,7 +1,8 @@
 """Benchmark 4: vindex build time and peak memory at Qwen3-8B's layer shapes, extrapolated to 36 layers.
 
 A synthetic bf16 checkpoint (:mod:`vindex.synthetic`, hidden 4,096, intermediate 12,288, the tiny
-vocabulary) of ``--layers`` layers is built in a fresh process (``svd`` mode, the default); its peak RSS over
+vocabulary) of ``--layers`` layers is built in a fresh process (:mod:`vindex.build_memory`, ``svd`` mode, the
+default); its peak RSS over
 the imports and its seconds per layer are measured. The build streams one tensor at a time, so memory does not
 grow with the layer count and time grows linearly: 36 × seconds per layer is Qwen3-8B's FFN part (the 151,936-
 token embedding adds one streamed pass over a 1.2 GB tensor, not measured here).
@@ -10,6 +11,7 @@ token embedding adds one streamed pass over a 1.2 GB tensor, not measured here).
 """
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -20,32 +22,18 @@ from benchmarks.common import matmul_gflops, print_table, write_result
 from vindex.synthetic import write_synthetic_checkpoint
 
 HIDDEN, INTERMEDIATE, QWEN3_8B_LAYERS = 4096, 12288, 36
-BUILD = """
-import resource, sys, time
-from hydra import compose, initialize_config_dir
-import lab
-from vindex.build import build
-def rss():
-    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) * 1024
-with initialize_config_dir(config_dir=sys.argv[1], version_base='1.3'):
-    cfg = compose(config_name='vindex', overrides=sys.argv[2:])
-base = rss()
-start = time.perf_counter()
-build(cfg)
-print('RESULT', base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, time.perf_counter() - start)
-"""
 
 
 def run(layers: int) -> dict:
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "qwen3-8b-shapes"
         start = time.perf_counter()
         shard_bytes = write_synthetic_checkpoint(ckpt, HIDDEN, INTERMEDIATE, layers)
         written = time.perf_counter() - start
-        proc = subprocess.run([sys.executable, "-c", BUILD, conf, f"source={ckpt}", f"out={Path(tmp) / 'vx'}"],
+        proc = subprocess.run([sys.executable, "-m", "vindex.build_memory", f"source={ckpt}", f"out={Path(tmp) / 'vx'}"],
                               capture_output=True, text=True, check=True)
-    base, peak, seconds = (float(x) for x in proc.stdout.split("RESULT")[1].split())
+    cost = json.loads(proc.stdout.strip().splitlines()[-1])
+    base, peak, seconds = cost["rss_before_bytes"], cost["peak_rss_bytes"], cost["seconds"]
     per_layer = seconds / layers
     return {"layers": layers, "hidden": HIDDEN, "intermediate": INTERMEDIATE, "checkpoint_gib": shard_bytes / 2**30,
             "checkpoint_write_s": written, "build_s": seconds, "seconds_per_layer": per_layer,

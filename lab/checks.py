@@ -35,6 +35,8 @@ def _steps(v: Any) -> bool:
     return _int(1)(v) or v == -1
 
 
+_ABSENT = object()
+
 # key: (test, what a valid value is)
 TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "seed": (_int(0), "a non-negative integer"),
@@ -70,9 +72,9 @@ TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 def check_training_config(cfg: DictConfig) -> None:
     """Check every key of :data:`TRAINING_RULES` the config has; raise on the first wrong one."""
     for key, (valid, expected) in TRAINING_RULES.items():
-        if OmegaConf.select(cfg, key, default="__absent__") == "__absent__":
+        value = OmegaConf.select(cfg, key, default=_ABSENT)
+        if value is _ABSENT:
             continue
-        value = OmegaConf.select(cfg, key)
         if OmegaConf.is_config(value):
             value = OmegaConf.to_container(value, resolve=True)
         if not valid(value):

@@ -53,9 +53,15 @@ class ChildRankObserver(_ChildProcessObserver):
         ChildRankObserver.running.append(self)
         super().start()
 
-    def stop(self) -> None:
-        """The job is over (done or failed): stop watching, so a later job is never signalled for this one."""
-        self._finished = True
+    @classmethod
+    def stop_all(cls) -> None:
+        """The job is over (done or failed): stop every observer, so a later job is never signalled for this one."""
+        while cls.running:
+            observer = cls.running.pop()
+            observer._finished = True
+            observer._kill_children()
+
+    def _kill_children(self) -> None:
         for proc in self._child_processes:
             if proc.poll() is None:
                 proc.kill()
@@ -63,26 +69,25 @@ class ChildRankObserver(_ChildProcessObserver):
     def _terminate_all(self) -> None:
         if self._finished:
             return
-        for proc in self._child_processes:
-            if proc.poll() is None:
-                proc.kill()
+        self._kill_children()
         os.kill(self._main_pid, signal.SIGTERM)
 
 
 class HydraJobLauncher(_SubprocessScriptLauncher):
     """Lightning's subprocess launcher with the child command of :func:`child_command`."""
 
+    def __init__(self, *args, job_config: DictConfig, entry_module: str, job_dir: Path, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.job_config, self.entry_module, self.job_dir = job_config, entry_module, Path(job_dir)
+
     def launch(self, function, *args, trainer=None, **kwargs):
+        """Lightning's ``launch`` with :class:`ChildRankObserver` in place of its own observer."""
         self.cluster_environment.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
         if not self.cluster_environment.creates_processes_externally:
             self._call_children_scripts()
             ChildRankObserver(main_pid=os.getpid(), child_processes=self.procs, sleep_period=1).start()
         _set_num_threads_if_needed(num_processes=self.num_processes)
         return function(*args, **kwargs)
-
-    def __init__(self, *args, job_config: DictConfig, entry_module: str, job_dir: Path, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.job_config, self.entry_module, self.job_dir = job_config, entry_module, Path(job_dir)
 
     def _call_children_scripts(self) -> None:
         self._check_can_spawn_children()
@@ -125,8 +130,7 @@ class HydraJobDDPStrategy(DDPStrategy):
     def on_exception(self, exception: BaseException) -> None:
         """The job is failing: stop watching the children now, before Lightning restores the signal handlers
         (a SIGTERM after that would end the whole sweep), and kill the ranks that are left."""
-        while ChildRankObserver.running:
-            ChildRankObserver.running.pop().stop()
+        ChildRankObserver.stop_all()
         super().on_exception(exception)
 
     def _configure_launcher(self) -> None:
@@ -155,8 +159,7 @@ def isolated_distributed_env() -> Iterator[None]:
     try:
         yield
     finally:
-        while ChildRankObserver.running:
-            ChildRankObserver.running.pop().stop()
+        ChildRankObserver.stop_all()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
         for key, value in saved.items():

@@ -50,32 +50,17 @@ def test_report_plots_the_constants_and_gate3(reference_vindex, tmp_path):
     assert "| C5 |" in markdown and ("**PASS**" in markdown or "**FAIL**" in markdown)
 
 
-PEAK_SCRIPT = """
-import resource, sys
-from hydra import compose, initialize_config_dir
-import lab
-from vindex.build import build
-def rss():
-    return int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) * 1024
-with initialize_config_dir(config_dir=sys.argv[1], version_base='1.3'):
-    cfg = compose(config_name='vindex', overrides=sys.argv[2:])
-base = rss()
-build(cfg)
-print('PEAK', base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
-
-
 def test_qwen3_8b_widths_build_within_a_few_tensors_of_memory(tmp_path):
     """2 layers at Qwen3-8B's widths (hidden 4096, intermediate 12288), bf16, small vocabulary."""
     hidden, inter, vocab, layers = 4096, 12288, 1696, 2
     ckpt = tmp_path / "qwen3-8b-widths"
     shard_bytes = write_synthetic_checkpoint(ckpt, hidden, inter, layers, vocab)
     out = tmp_path / "vx"
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
-    proc = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, conf, f"source={ckpt}", f"out={out}"], capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "vindex.build_memory", f"source={ckpt}", f"out={out}"], capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    base, peak = (int(x) for x in proc.stdout.split("PEAK")[1].split())
+    cost = json.loads(proc.stdout.strip().splitlines()[-1])
+    base, peak = cost["rss_before_bytes"], cost["peak_rss_bytes"]
     largest_fp32 = inter * hidden * 4
     print(f"peak RSS {peak / 2**20:.0f} MiB, after imports {base / 2**20:.0f} MiB, build +{(peak - base) / 2**20:.0f} MiB; "
           f"checkpoint {shard_bytes / 2**20:.0f} MiB bf16, largest tensor {largest_fp32 / 2**20:.0f} MiB fp32")

@@ -1,0 +1,38 @@
+"""``python -m vindex.build_memory <vindex overrides>``: build a vindex and report what it cost, as one JSON line.
+
+    {"rss_before_bytes": ..., "peak_rss_bytes": ..., "seconds": ...}
+
+Run it in a fresh process: the peak (``ru_maxrss``) is the process's, and ``rss_before_bytes`` is taken after
+the imports and the config, so ``peak - before`` is what the build itself holds at most.
+"""
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+import lab  # noqa: F401  (registers the config resolvers)
+from vindex.build import build
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        return int(f.read().split("VmRSS:")[1].split()[0]) * 1024
+
+
+def main(overrides: list[str]) -> dict:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="vindex", overrides=overrides)
+    before, start = rss_bytes(), time.perf_counter()
+    build(cfg)
+    return {"rss_before_bytes": before, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "seconds": time.perf_counter() - start}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1:])))
