@@ -96,7 +96,8 @@ def train(cfg: DictConfig) -> dict:
         datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
         datamodule.setup("fit")
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
-        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"))
+        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"),
+                                cfg.get("compile"))
         module.eval_rows = datamodule.eval_rows
         callbacks = [
             SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),

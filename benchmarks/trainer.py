@@ -8,9 +8,13 @@ cosine schedule, gradient clipping at 1.0):
   packed into 8 × 256 blocks the way both documentations recommend (``run_clm``'s ``group_texts``; our
   ``CorpusDataModule``): one packed dataset, fed to both;
 * ours: :class:`lab.pl.module.CausalLMModule` in a ``lightning.Trainer`` with the callbacks ``ablations.train``
-  uses (gradient-norm health check, metric history), logging every step; its loss is chunked at the
-  real vocabulary (``loss_chunk_size: auto``);
-* theirs: ``transformers.Trainer`` with ``default_data_collator``, ``use_cpu=True``, no saving, no reporting.
+  uses (gradient-norm health check, metric history), logging every step, its loss in fused chunks
+  (``loss_chunk_size: auto``) and fused AdamW (``optimizer.fused``): ``ours`` with ``compile.enabled=true``
+  (what the README recommends for runs past a few hundred steps), ``ours_eager`` with the default
+  ``compile.enabled=false``;
+* theirs: ``transformers.Trainer`` with ``default_data_collator``, ``use_cpu=True``, no saving, no reporting,
+  its default optimizer ``adamw_torch_fused``: ``hf_trainer`` as documented by default, ``hf_trainer_compile``
+  with ``torch_compile=True`` (small model only).
 
 Two vocabularies: 4,096 and Qwen3's 151,936 (the bundled tokenizer's ids only use the first 1,696 rows; the
 cost is the embedding, the LM head and the [8, 256, V] logits). Each (system, size) runs in a fresh process
@@ -19,7 +23,8 @@ steps. Memory: the process's peak RSS, and the peak RSS during training over the
 (what training itself adds, sampled every millisecond). MFU = 6 · N_params · tokens / step time / the fp32 matmul FLOP/s timed in the same process.
 
 Targets: ≥ 1.2× Trainer's tokens/s at vocabulary 4,096; at 151,936, ≤ 0.5× Trainer's peak memory at no
-lower speed.
+lower speed. Ratios are ``ours / hf_trainer``; the others are reported beside them. Compile time is not part
+of the step times (the first three steps are warm-up) and is reported as ``first_steps_s``.
 
     python -m benchmarks.trainer [--rounds 2]
 """
@@ -37,8 +42,10 @@ from benchmarks.common import PeakRSS, matmul_gflops, print_table, write_result
 
 BATCH, SEQ = 8, 256
 SIZES = {"vocab 4,096": 4096, "vocab 151,936": 151936}
-STEPS = {4096: 24, 151936: 8}
-OPTIM = {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "warmup_steps": 2, "min_lr_ratio": 0.1}
+STEPS = {4096: 30, 151936: 8}
+WARMUP_STEPS = 3
+OPTIM = {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "warmup_steps": 2, "min_lr_ratio": 0.1, "fused": True}
+SYSTEMS = {4096: ("ours", "ours_eager", "hf_trainer", "hf_trainer_compile"), 151936: ("ours", "hf_trainer")}
 
 
 def packed_blocks():
@@ -65,7 +72,7 @@ def build_model(vocab: int):
                                         num_key_value_heads=2, head_dim=64, vocab_size=vocab, tie_word_embeddings=True)).float()
 
 
-def run_ours(vocab: int, steps: int) -> tuple[list[float], float]:
+def run_ours(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]:
     import lightning as L
     from omegaconf import OmegaConf
     from torch.utils.data import DataLoader
@@ -75,7 +82,8 @@ def run_ours(vocab: int, steps: int) -> tuple[list[float], float]:
     from lab.pl.module import CausalLMModule
 
     blocks = packed_blocks()
-    module = CausalLMModule(build_model(vocab), None, OmegaConf.create(OPTIM), OmegaConf.create({"accuracy": False}), "auto")
+    module = CausalLMModule(build_model(vocab), None, OmegaConf.create(OPTIM), OmegaConf.create({"accuracy": False}), "auto",
+                            {"enabled": compile, "backend": "inductor"})
     times: list[float] = []
 
     class StepTimer(L.Callback):
@@ -96,7 +104,7 @@ def run_ours(vocab: int, steps: int) -> tuple[list[float], float]:
     return times, memory.over_base_mib
 
 
-def run_trainer(vocab: int, steps: int) -> tuple[list[float], float]:
+def run_trainer(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]:
     from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
     blocks = packed_blocks().map(lambda row: {"labels": row["input_ids"]})
@@ -114,7 +122,8 @@ def run_trainer(vocab: int, steps: int) -> tuple[list[float], float]:
                                  adam_beta1=OPTIM["betas"][0], adam_beta2=OPTIM["betas"][1], adam_epsilon=OPTIM["eps"],
                                  weight_decay=OPTIM["weight_decay"], warmup_steps=OPTIM["warmup_steps"],
                                  lr_scheduler_type="cosine", max_grad_norm=1.0, logging_steps=1, save_strategy="no",
-                                 report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0)
+                                 report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
+                                 torch_compile=compile)
         trainer = Trainer(model=build_model(vocab), args=args, train_dataset=blocks, data_collator=default_data_collator,
                           callbacks=[StepTimer()])
         with PeakRSS() as memory:
@@ -126,19 +135,20 @@ def measure_one(system: str, vocab: int) -> dict:
     import resource
 
     gflops = matmul_gflops()
-    times, training_mib = (run_ours if system == "ours" else run_trainer)(vocab, STEPS[vocab])
-    step = statistics.median(times[2:])
+    run_system = run_ours if system.startswith("ours") else run_trainer
+    times, training_mib = run_system(vocab, STEPS[vocab], compile=system in ("ours", "hf_trainer_compile"))
+    step = statistics.median(times[WARMUP_STEPS:])
     params = sum(p.numel() for p in build_model(vocab).parameters())
     return {"step_s": step, "tokens_per_s": BATCH * SEQ / step, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "training_peak_over_start_mib": training_mib,
+            "training_peak_over_start_mib": training_mib, "first_steps_s": sum(times[:WARMUP_STEPS]),
             "mfu": 6 * params * BATCH * SEQ / step / (gflops * 1e9), "matmul_gflops": gflops, "params": params, "steps": len(times)}
 
 
 def run(rounds: int) -> dict:
-    runs: dict[str, dict[str, list[dict]]] = {size: {"ours": [], "hf_trainer": []} for size in SIZES}
+    runs: dict[str, dict[str, list[dict]]] = {size: {s: [] for s in SYSTEMS[vocab]} for size, vocab in SIZES.items()}
     for _ in range(rounds):
         for size, vocab in SIZES.items():
-            for system in ("ours", "hf_trainer"):
+            for system in SYSTEMS[vocab]:
                 out = subprocess.run([sys.executable, "-m", "benchmarks.trainer", "--one", system, str(vocab)],
                                      capture_output=True, text=True, check=True)
                 runs[size][system].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -149,7 +159,10 @@ def run(rounds: int) -> dict:
         summary[size] = {"best": best, "speed_ratio": best["ours"]["tokens_per_s"] / best["hf_trainer"]["tokens_per_s"],
                          "memory_ratio": best["ours"]["peak_rss_mib"] / best["hf_trainer"]["peak_rss_mib"],
                          "training_memory_ratio": best["ours"]["training_peak_over_start_mib"]
-                         / best["hf_trainer"]["training_peak_over_start_mib"]}
+                         / best["hf_trainer"]["training_peak_over_start_mib"],
+                         "speed_vs_hf_trainer": {s: best[s]["tokens_per_s"] / best["hf_trainer"]["tokens_per_s"] for s in best}}
+        if "hf_trainer_compile" in best:
+            summary[size]["speed_ratio_compiled_both"] = best["ours"]["tokens_per_s"] / best["hf_trainer_compile"]["tokens_per_s"]
     return {"batch": [BATCH, SEQ], "optimizer": OPTIM, "runs": runs, "summary": summary,
             "targets": {"vocab 4,096 speed_ratio": ">= 1.2", "vocab 151,936 memory_ratio": "<= 0.5 at speed_ratio >= 1"}}
 
@@ -167,6 +180,8 @@ def main() -> None:
         for system, r in s["best"].items():
             rows.append([size, system, r["tokens_per_s"], r["peak_rss_mib"], r["training_peak_over_start_mib"], r["mfu"]])
         rows.append([size, "ours / Trainer", s["speed_ratio"], s["memory_ratio"], s["training_memory_ratio"], ""])
+        if "speed_ratio_compiled_both" in s:
+            rows.append([size, "ours / Trainer, both compiled", s["speed_ratio_compiled_both"], "", "", ""])
     print_table(f"training step vs transformers.Trainer -> {path}",
                 ["model", "system", "tokens/s", "process peak RSS (MiB)", "training peak over its start (MiB)", "MFU"], rows)
 

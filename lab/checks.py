@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lab.errors import UserError
@@ -36,6 +37,12 @@ def _steps(v: Any) -> bool:
 
 
 _ABSENT = object()
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def _compile_backends() -> list[str]:
+    return torch.compiler.list_backends(exclude_tags=())
+
 
 # key: (test, what a valid value is)
 TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -43,6 +50,10 @@ TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "checkpoint_every_n_steps": (_int(1), "a positive integer"),
     "trainer.max_steps": (_steps, "a positive integer, or -1 (then trainer.max_epochs decides)"),
     "loss_chunk_size": (lambda v: v in ("auto", None) or _int(1)(v), "auto, null or a positive integer"),
+    "optimizer.fused": (lambda v: isinstance(v, bool), "true or false"),
+    "compile.enabled": (lambda v: isinstance(v, bool), "true or false"),
+    "compile.backend": (lambda v: v in _compile_backends(), "a torch.compile backend: torch.compiler.list_backends(exclude_tags=())"),
+    "compile.mode": (lambda v: v in COMPILE_MODES, f"one of {', '.join(map(str, COMPILE_MODES))}"),
     "data.seq_len": (_int(2), "an integer >= 2"),
     "data.batch_size": (_int(1), "a positive integer"),
     "data.num_workers": (_int(0), "a non-negative integer"),

@@ -35,12 +35,32 @@ def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk):
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_the_module_chunks_only_large_vocabularies():
-    assert resolve_chunk_size("auto", 151936) == 256 and resolve_chunk_size("auto", 1696) is None
-    assert resolve_chunk_size(None, 151936) is None and resolve_chunk_size(64, 10) == 64
+def test_the_module_loss_is_the_stock_loss_chunked_or_not():
+    assert resolve_chunk_size("auto") == 256
+    assert resolve_chunk_size(None) is None and resolve_chunk_size(64) == 64
     model = tiny_model()
     optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "min_lr_ratio": 0.1})
     ids = torch.randint(0, 300, (2, 16))
     chunked = CausalLMModule(model, None, optim, OmegaConf.create({}), loss_chunk_size=4)(ids, labels=ids).loss
     stock = CausalLMModule(model, None, optim, OmegaConf.create({}), loss_chunk_size=None)(ids, labels=ids).loss
     torch.testing.assert_close(chunked, stock, rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_alone():
+    """``compile.enabled``: the decoder is compiled for gradient steps only (aot_eager: Dynamo + AOTAutograd,
+    no C++ toolchain needed); loss and gradients equal the eager ones, validation stays eager."""
+    optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
+                              "min_lr_ratio": 0.1, "fused": True})
+    ids = torch.randint(0, 300, (2, 16))
+    eager = CausalLMModule(tiny_model(), None, optim, OmegaConf.create({}))
+    compiled = CausalLMModule(tiny_model(), None, optim, OmegaConf.create({}),
+                              compile_cfg={"enabled": True, "backend": "aot_eager", "mode": None})
+    for module in (eager, compiled):
+        module(ids, labels=ids).loss.backward()
+    torch.testing.assert_close(compiled(ids, labels=ids).loss, eager(ids, labels=ids).loss)
+    for (name, p), q in zip(compiled.named_parameters(), eager.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=name)
+    assert compiled._compiled_decoder is not None and eager._compiled_decoder is None
+    with torch.no_grad():
+        assert compiled.decoder() is compiled.model.model
+    assert list(compiled.state_dict()) == list(eager.state_dict())

@@ -1,14 +1,18 @@
 """``CausalLMModule``: next-token training of a (variant-patched) Qwen3 with AdamW and warmup + cosine.
 
 Loss: mean token cross-entropy ``L = -1/N Σ_t log p(x_{t+1} | x_{≤t})`` over the packed block; with a
-``loss_chunk_size`` (``auto``: 256 token rows when the vocabulary has ≥ 32,768 tokens) it is computed in
-fused chunks (:mod:`lab.pl.chunked_loss`), equal in value and gradients, without the full [B, T, V] logits.
+``loss_chunk_size`` (``auto``: 256 token rows) it is computed in fused chunks (:mod:`lab.pl.chunked_loss`),
+equal in value and gradients, without the full [B, T, V] logits and without a separate log-softmax backward.
 Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
-``min_lr_ratio · lr`` at the last optimizer step.
+``min_lr_ratio · lr`` at the last optimizer step. Optimizer: AdamW, torch's fused single-kernel
+implementation when ``optimizer.fused`` (as ``transformers.Trainer``'s default ``adamw_torch_fused``).
+With ``compile.enabled`` the decoder body is ``torch.compile``d for training steps only; validation and
+generation run it eagerly, so their other shapes never trigger recompilation.
 """
 
 import math
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -46,19 +50,25 @@ def total_optimizer_steps(trainer: L.Trainer) -> int:
     return int(trainer.estimated_stepping_batches)
 
 
-def resolve_chunk_size(value: int | str | None, vocab_size: int) -> int | None:
-    """``auto``: 256 token rows per loss chunk for vocabularies of ≥ 32,768 tokens, else the stock loss (None)."""
+AUTO_CHUNK_ROWS = 256
+
+
+def resolve_chunk_size(value: int | str | None) -> int | None:
+    """``auto``: 256 token rows per loss chunk (at most 156 MB of fp32 logits at Qwen3's 151,936 tokens);
+    ``None``: the stock Hugging Face loss on the full logits."""
     if value == "auto":
-        return 256 if vocab_size >= 32768 else None
+        return AUTO_CHUNK_ROWS
     return int(value) if value else None
 
 
 class CausalLMModule(L.LightningModule):
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: DictConfig, eval_cfg: DictConfig,
-                 loss_chunk_size: int | str | None = "auto") -> None:
+                 loss_chunk_size: int | str | None = "auto", compile_cfg: DictConfig | dict | None = None) -> None:
         super().__init__()
         self.model = model
-        self.loss_chunk_size = resolve_chunk_size(loss_chunk_size, model.config.vocab_size)
+        self.loss_chunk_size = resolve_chunk_size(loss_chunk_size)
+        self.compile_cfg = dict(compile_cfg or {})
+        self._compiled_decoder: Callable | None = None
         self.tokenizer = tokenizer
         self.optim = optim
         self.eval_cfg = eval_cfg
@@ -66,11 +76,24 @@ class CausalLMModule(L.LightningModule):
         self.tokens_seen = 0
         self._step_start: float | None = None
 
+    def decoder(self) -> Callable:
+        """The decoder body (embeddings, layers, final norm) for this call: compiled for gradient steps when
+        ``compile.enabled``, the eager module otherwise."""
+        if not (self.compile_cfg.get("enabled") and torch.is_grad_enabled()):
+            return self.model.model
+        if self._compiled_decoder is None:
+            self._compiled_decoder = torch.compile(self.model.model.forward, backend=self.compile_cfg.get("backend") or "inductor",
+                                                   mode=self.compile_cfg.get("mode"))
+        return self._compiled_decoder
+
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
-        if self.loss_chunk_size and labels is not None:
-            hidden = self.model.model(input_ids=input_ids).last_hidden_state
+        if labels is None:
+            return self.model(input_ids=input_ids)
+        hidden = self.decoder()(input_ids=input_ids).last_hidden_state
+        if self.loss_chunk_size:
             return SimpleNamespace(loss=chunked_lm_loss(hidden, self.model.lm_head, labels, self.loss_chunk_size))
-        return self.model(input_ids=input_ids, labels=labels)
+        logits = self.model.lm_head(hidden)
+        return SimpleNamespace(loss=self.model.loss_function(logits, labels, vocab_size=self.model.config.vocab_size))
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._step_start = time.perf_counter()
@@ -103,7 +126,7 @@ class CausalLMModule(L.LightningModule):
         no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps),
+            lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps), fused=bool(cfg.get("fused", False)) or None,
         )
         total = total_optimizer_steps(self.trainer)
         schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
