@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from lab.plots import plt, save_figure
+from lab.plots import finish_figure, plt, save_figure
 
 
 def gate_histogram(gates: torch.Tensor, thresholds: list[dict], path: Path) -> Path:
@@ -33,9 +33,5 @@ def tradeoff_plot(rows: list[dict], path: Path, reasoning_key: str = "reasoning_
     for r in rows:
         if r["mode"] == "none":
             ax.plot([r["knowledge_acc"]], [r[reasoning_key]], "k*", markersize=12, label="unmasked")
-    ax.set_xlabel("knowledge accuracy (fact recall)")
-    ax.set_ylabel(reasoning_key.replace("_", " "))
-    ax.set_title("masking knowledge neurons: gates vs random neurons")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return finish_figure(fig, ax, path, title="masking knowledge neurons: gates vs random neurons",
+                         xlabel="knowledge accuracy (fact recall)", ylabel=reasoning_key.replace("_", " "))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lab.checksums import check_sha256sums
 from lab.errors import UserError, exit_on_user_error
+from vindex.format import is_vindex_folder
 
 
 @exit_on_user_error
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
         if not path.is_dir():
             raise UserError(f"{path} is not a folder")
         count = check_sha256sums(path)
-        if (path / "index.json").is_file() and (path / "down_meta.bin").is_file():
+        if is_vindex_folder(path):
             from vindex.reader import verify
 
             verify(path, checksums=False)

@@ -10,6 +10,7 @@ size = 16 + Σ_layers (4 + num_features · (8 + 8K)).
 """
 
 import struct
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +20,11 @@ INDEX_VERSION = 2
 DTYPES = {"f16": np.float16, "f32": np.float32}
 FILES = ("gate_vectors.bin", "down_features.bin", "embeddings.bin", "norms.bin", "weight_manifest.json", "down_meta.bin",
          "tokenizer.json", "index.json", "manifest.json")
+
+
+def is_vindex_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a vindex (its ``index.json`` and ``down_meta.bin``)."""
+    return (Path(folder) / "index.json").is_file() and (Path(folder) / "down_meta.bin").is_file()
 
 
 def record_dtype(top_k: int) -> np.dtype:

@@ -8,21 +8,20 @@ validation losses per variant, and the fact-recall / held-out-arithmetic accurac
 import math
 from pathlib import Path
 
+from ablations.layout import SUMMARY_FILE, finetuned_dir
 from lab.artifacts import read_json
 from lab.plots import finish_figure, plt
 
-SUMMARY = "all_train_metrics.json"
-
 
 def is_ablation_folder(folder: Path) -> bool:
-    return (Path(folder) / SUMMARY).is_file()
+    return (Path(folder) / SUMMARY_FILE).is_file()
 
 
 def load_runs(folder: Path) -> dict[str, dict]:
     """``{run: {"entry": summary entry, "rows": train_metrics rows ([] if the run never finished)}}``."""
     runs = {}
-    for name, entry in sorted(read_json(Path(folder) / SUMMARY).items()):
-        metrics = Path(folder) / f"{name}_finetuned" / "train_metrics.json"
+    for name, entry in sorted(read_json(Path(folder) / SUMMARY_FILE).items()):
+        metrics = finetuned_dir(folder, name) / "train_metrics.json"
         runs[name] = {"entry": entry, "rows": read_json(metrics) if metrics.is_file() else []}
     return runs
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import torch
 
-from gates.files import read_gate_stats, read_lambda_logits
+from gates.files import LOGITS_FILE, STATS_FILE, read_gate_stats, read_lambda_logits
 from gates.plots import gate_histogram, tradeoff_plot
 from lab.artifacts import read_json
 from lab.plots import finish_figure, plt
 
 
 def is_gate_folder(folder: Path) -> bool:
-    return (Path(folder) / "lambda_logits.pt").is_file() and (Path(folder) / "gate_stats.json").is_file()
+    return (Path(folder) / LOGITS_FILE).is_file() and (Path(folder) / STATS_FILE).is_file()
 
 
 def loss_curves(rows: list[dict], path: Path) -> Path:

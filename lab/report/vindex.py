@@ -9,10 +9,9 @@ from pathlib import Path
 
 from lab.artifacts import read_json
 from lab.plots import finish_figure, plt
+from vindex.format import is_vindex_folder
 
-
-def is_vindex_folder(folder: Path) -> bool:
-    return (Path(folder) / "index.json").is_file() and (Path(folder) / "down_meta.bin").is_file()
+__all__ = ["constants_plot", "gate3_plot", "is_vindex_folder", "report"]
 
 
 def constants_plot(constants: dict, path: Path) -> Path:
