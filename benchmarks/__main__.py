@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["svd", "vindex_build", "gate_step", "scaling"]
+BENCHMARKS = ["trainer", "svd", "vindex_build", "gate_step", "scaling"]
 
 
 def main(argv: list[str]) -> None:

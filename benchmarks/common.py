@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from lab.memory import peak_rss_bytes, rss_bytes
+
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -60,8 +62,20 @@ def print_table(title: str, header: list[str], rows: list[list]) -> None:
 
 def rss_mib() -> float:
     """This process's resident set size now, in MiB."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return rss_bytes() / 2**20
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size so far, in MiB."""
+    return peak_rss_bytes() / 2**20
+
+
+def random_qwen3(**config):
+    """A randomly initialised fp32 ``Qwen3ForCausalLM`` of ``Qwen3Config(**config)``, the same weights every call."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(0)
+    return Qwen3ForCausalLM(Qwen3Config(**config)).float()
 
 
 class PeakRSS:

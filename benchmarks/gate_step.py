@@ -5,7 +5,8 @@ retain batch (4 × 256 tokens), each in a fresh process so that its peak RSS is 
 
 * ``plain``: one forward + backward of the model's own LM loss into every weight (a normal training step);
 * ``gates``: our step, :func:`gates.losses.retain_loss` - base forward under no_grad with the gates bypassed,
-  gated forward of the *same* weights, T²·KL in checkpointed vocabulary chunks, backward into the λ only;
+  gated forward of the *same* weights, T²·KL in vocabulary chunks with its gradient computed in the forward
+  pass (:class:`gates.losses.FusedChunkedKL`, the LM head being frozen), backward into the λ only;
 * ``two_copy``: the naive implementation of the same loss - a deep-copied teacher, full logits of both
   models, KL over the full [B, T, V] tensors, backward through the student (frozen weights, λ trainable).
 
@@ -25,7 +26,15 @@ import sys
 
 import torch
 
-from benchmarks.common import PeakRSS, best_time, matmul_gflops, print_table, write_result
+from benchmarks.common import (
+    PeakRSS,
+    best_time,
+    matmul_gflops,
+    peak_rss_mib,
+    print_table,
+    random_qwen3,
+    write_result,
+)
 
 CONFIG = {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 4, "num_attention_heads": 8,
           "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 32000, "tie_word_embeddings": True}
@@ -33,14 +42,11 @@ BATCH, SEQ = 4, 256
 
 
 def build():
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(0)
-    return Qwen3ForCausalLM(Qwen3Config(**CONFIG)).float().train()
+    return random_qwen3(**CONFIG).train()
 
 
 def step_fn(kind: str):
-    from gates.gated_ffn import gate_logits, patch_gates
+    from gates.gated_ffn import gate_logits, gates_bypassed, patch_gates
     from gates.losses import kl_from_logits, retain_loss
 
     model = build()
@@ -60,7 +66,6 @@ def step_fn(kind: str):
             assert gate_logits(model).shape[0] == CONFIG["num_hidden_layers"]
         return step, [model]
     teacher = copy.deepcopy(model).eval()
-    from gates.gated_ffn import gates_bypassed
 
     def step():
         model.zero_grad(set_to_none=True)
@@ -72,14 +77,12 @@ def step_fn(kind: str):
 
 def measure_one(kind: str) -> dict:
     """In this process: time the step (best of 3 after a warm-up) and report the peak RSS."""
-    import resource
-
     step, models = step_fn(kind)
     model_mib = sum(p.numel() * p.element_size() for m in models for p in m.parameters()) / 2**20
     with PeakRSS() as memory:
         step()
     seconds = best_time(step, repeats=3)
-    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib(),
             "step_memory_mib": memory.over_base_mib, "model_mib": model_mib, "tokens_per_s": BATCH * SEQ / seconds}
 
 

@@ -14,18 +14,14 @@ import math
 
 import torch
 
-from benchmarks.common import best_time, matmul_gflops, print_table, write_result
+from benchmarks.common import best_time, matmul_gflops, print_table, random_qwen3, write_result
 
 BATCH, LAYERS, VOCAB = 8, 4, 4096
 
 
 def step_time(hidden: int, seq: int) -> tuple[float, int]:
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(0)
-    config = Qwen3Config(hidden_size=hidden, intermediate_size=3 * hidden, num_hidden_layers=LAYERS, num_attention_heads=4,
-                         num_key_value_heads=2, head_dim=hidden // 4, vocab_size=VOCAB, tie_word_embeddings=True)
-    model = Qwen3ForCausalLM(config).float().train()
+    model = random_qwen3(hidden_size=hidden, intermediate_size=3 * hidden, num_hidden_layers=LAYERS, num_attention_heads=4,
+                         num_key_value_heads=2, head_dim=hidden // 4, vocab_size=VOCAB, tie_word_embeddings=True).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     ids = torch.randint(0, VOCAB, (BATCH, seq))
 

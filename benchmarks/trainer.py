@@ -18,7 +18,7 @@ cosine schedule, gradient clipping at 1.0):
 
 Two vocabularies: 4,096 and Qwen3's 151,936 (the bundled tokenizer's ids only use the first 1,696 rows; the
 cost is the embedding, the LM head and the [8, 256, V] logits). Each (system, size) runs in a fresh process
-(peak RSS is its own), interleaved over rounds; step times are the median of the steps after two warm-up
+(peak RSS is its own), interleaved over rounds; step times are the median of the steps after the three warm-up
 steps. Memory: the process's peak RSS, and the peak RSS during training over the RSS when training started
 (what training itself adds, sampled every millisecond). MFU = 6 · N_params · tokens / step time / the fp32 matmul FLOP/s timed in the same process.
 
@@ -38,7 +38,7 @@ import time
 
 import torch
 
-from benchmarks.common import PeakRSS, matmul_gflops, print_table, write_result
+from benchmarks.common import PeakRSS, matmul_gflops, peak_rss_mib, print_table, random_qwen3, write_result
 
 BATCH, SEQ = 8, 256
 SIZES = {"vocab 4,096": 4096, "vocab 151,936": 151936}
@@ -65,11 +65,8 @@ def packed_blocks():
 
 
 def build_model(vocab: int):
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    torch.manual_seed(0)
-    return Qwen3ForCausalLM(Qwen3Config(hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4,
-                                        num_key_value_heads=2, head_dim=64, vocab_size=vocab, tie_word_embeddings=True)).float()
+    return random_qwen3(hidden_size=256, intermediate_size=768, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                        head_dim=64, vocab_size=vocab, tie_word_embeddings=True)
 
 
 def run_ours(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]:
@@ -132,14 +129,12 @@ def run_trainer(vocab: int, steps: int, compile: bool) -> tuple[list[float], flo
 
 
 def measure_one(system: str, vocab: int) -> dict:
-    import resource
-
     gflops = matmul_gflops()
     run_system = run_ours if system.startswith("ours") else run_trainer
     times, training_mib = run_system(vocab, STEPS[vocab], compile=system in ("ours", "hf_trainer_compile"))
     step = statistics.median(times[WARMUP_STEPS:])
     params = sum(p.numel() for p in build_model(vocab).parameters())
-    return {"step_s": step, "tokens_per_s": BATCH * SEQ / step, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    return {"step_s": step, "tokens_per_s": BATCH * SEQ / step, "peak_rss_mib": peak_rss_mib(),
             "training_peak_over_start_mib": training_mib, "first_steps_s": sum(times[:WARMUP_STEPS]),
             "mfu": 6 * params * BATCH * SEQ / step / (gflops * 1e9), "matmul_gflops": gflops, "params": params, "steps": len(times)}
 

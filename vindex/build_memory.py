@@ -7,7 +7,6 @@ the imports and the config, so ``peak - before`` is what the build itself holds 
 """
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -15,14 +14,10 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 import lab  # noqa: F401  (registers the config resolvers)
+from lab.memory import peak_rss_bytes, rss_bytes
 from vindex.build import build
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as f:
-        return int(f.read().split("VmRSS:")[1].split()[0]) * 1024
 
 
 def main(overrides: list[str]) -> dict:
@@ -30,7 +25,7 @@ def main(overrides: list[str]) -> dict:
         cfg = compose(config_name="vindex", overrides=overrides)
     before, start = rss_bytes(), time.perf_counter()
     build(cfg)
-    return {"rss_before_bytes": before, "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    return {"rss_before_bytes": before, "peak_rss_bytes": peak_rss_bytes(),
             "seconds": time.perf_counter() - start}
 
 
