@@ -57,8 +57,9 @@ bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.jso
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
-test: install lint  ## lint, then the whole test suite (offline, CPU, < 10 min on 2 cores)
-	$(PY) -m pytest -q $(ARGS)
+TEST_WORKERS ?= 2
+test: install lint  ## lint, then the whole test suite (offline, CPU, < 10 min on 2 cores; TEST_WORKERS=0 runs it in one process)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 clean:  ## remove caches (keeps runs/ and .venv)
 	rm -rf .pytest_cache .ruff_cache **/__pycache__

@@ -10,6 +10,8 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER" in os.environ:  # two workers share the two cores: one thread each, no OpenMP oversubscription
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
