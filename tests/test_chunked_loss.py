@@ -5,7 +5,7 @@ import torch
 from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from lab.pl.chunked_loss import chunked_lm_loss
+from lab.pl.chunked_loss import chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
 from lab.pl.module import CausalLMModule, resolve_chunk_size
 
 
@@ -15,8 +15,11 @@ def tiny_model(vocab: int = 300) -> Qwen3ForCausalLM:
                                         num_key_value_heads=2, head_dim=8, vocab_size=vocab)).float()
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
-def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk):
+@pytest.mark.parametrize(("chunk", "compiled"), [(1, False), (7, False), (64, False), (1000, False), (7, True), (1000, True)])
+def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk, compiled):
+    """Several chunks (the last one shorter) and a single one; eager, and compiled as ``compile.enabled`` runs it
+    (aot_eager: Dynamo + AOTAutograd, no C++ toolchain needed)."""
+    chunk_fn = compiled_chunk_fn("aot_eager") if compiled else chunk_loss_and_grads
     model = tiny_model()
     ids = torch.randint(0, 300, (3, 40))
     labels = ids.clone()
@@ -26,11 +29,11 @@ def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk):
     expected = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
     hidden = model.model(input_ids=ids).last_hidden_state
-    chunked = chunked_lm_loss(hidden, model.lm_head, labels, chunk)
+    chunked = chunked_lm_loss(hidden, model.lm_head, labels, chunk, chunk_fn)
     chunked.backward()
     torch.testing.assert_close(chunked, stock, rtol=1e-5, atol=1e-6)
     with torch.no_grad():  # validation: the loss alone
-        torch.testing.assert_close(chunked_lm_loss(hidden.detach(), model.lm_head, labels, chunk), stock.detach(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(chunked_lm_loss(hidden.detach(), model.lm_head, labels, chunk, chunk_fn), stock.detach(), rtol=1e-5, atol=1e-6)
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
@@ -47,8 +50,8 @@ def test_the_module_loss_is_the_stock_loss_chunked_or_not():
 
 
 def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_alone():
-    """``compile.enabled``: the decoder is compiled for gradient steps only (aot_eager: Dynamo + AOTAutograd,
-    no C++ toolchain needed); loss and gradients equal the eager ones, validation stays eager."""
+    """``compile.enabled``: the decoder and the loss chunk are compiled for gradient steps only (aot_eager:
+    Dynamo + AOTAutograd, no C++ toolchain needed); loss and gradients equal the eager ones, validation stays eager."""
     optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
                               "min_lr_ratio": 0.1, "fused": True})
     ids = torch.randint(0, 300, (2, 16))
@@ -61,6 +64,7 @@ def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_
     for (name, p), q in zip(compiled.named_parameters(), eager.parameters(), strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=name)
     assert compiled._compiled_decoder is not None and eager._compiled_decoder is None
+    assert compiled._compiled_loss_chunk is not None and eager._compiled_loss_chunk is None
     with torch.no_grad():
-        assert compiled.decoder() is compiled.model.model
+        assert compiled.decoder() is compiled.model.model and compiled.loss_chunk_fn() is chunk_loss_and_grads
     assert list(compiled.state_dict()) == list(eager.state_dict())

@@ -41,7 +41,7 @@ def test_training_lowers_the_loss_and_logs_accuracies(tmp_path):
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     entry, _ = run(tmp_path, "trainer.max_steps=40", "trainer.val_check_interval=20", "compile.enabled=true", "compile.backend=aot_eager")
-    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 2  # the decoder and the loss chunk
     rows = json.loads((tmp_path / "original_finetuned" / "train_metrics.json").read_text())
     losses = [r["train/loss"] for r in rows if "train/loss" in r]
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0

@@ -14,6 +14,8 @@ forward + backward, but at most one [chunk, V] logits tensor alive instead of th
 in fp32 for an 8×256 batch at Qwen3's 151,936 tokens).
 """
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,29 +23,47 @@ from torch import nn
 IGNORE_INDEX = -100
 
 
+ChunkFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, bool, bool], tuple]
+
+
+def chunk_loss_and_grads(h: torch.Tensor, weight: torch.Tensor, y: torch.Tensor, need_h: bool, need_w: bool) -> tuple:
+    """One chunk: ``(Σ_n CE(W h_n, y_n), ∂/∂h or None, ∂/∂W or None)``; ``torch.compile`` fuses its softmax,
+    one-hot and mask into one pass over the logits (:func:`compiled_chunk_fn`)."""
+    valid = y != IGNORE_INDEX
+    safe = y.clamp_min(0)
+    logp = F.log_softmax((h @ weight.T).float(), dim=-1)
+    total = -(logp.gather(1, safe[:, None]).squeeze(1) * valid).sum()
+    if not (need_h or need_w):
+        return total, None, None
+    dz = logp.exp_()
+    dz[torch.arange(len(y), device=y.device), safe] -= 1.0
+    dz = dz.mul_(valid[:, None]).to(weight.dtype)
+    return total, dz @ weight if need_h else None, dz.T @ h if need_w else None
+
+
+def compiled_chunk_fn(backend: str = "inductor", mode: str | None = None) -> ChunkFn:
+    """:func:`chunk_loss_and_grads` through ``torch.compile`` (one graph per chunk shape, at most two)."""
+    return torch.compile(chunk_loss_and_grads, backend=backend, mode=mode, dynamic=False)
+
+
 class FusedChunkedCrossEntropy(torch.autograd.Function):
     """Σ_n CE(W h_n, y_n) over the rows of ``hidden`` [N, H], with its gradients computed in the forward pass."""
 
     @staticmethod
-    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int) -> torch.Tensor:
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, chunk: int, chunk_fn: ChunkFn) -> torch.Tensor:
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        grad_h = torch.empty_like(hidden) if need_h else None
-        grad_w = torch.zeros_like(weight) if need_w else None
-        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        grad_h = torch.empty_like(hidden) if need_h and chunk < hidden.shape[0] else None
+        grad_w, total = None, None
         for start in range(0, hidden.shape[0], chunk):
-            h, y = hidden[start:start + chunk], targets[start:start + chunk]
-            valid = y != IGNORE_INDEX
-            safe = y.clamp_min(0)
-            logp = F.log_softmax((h @ weight.T).float(), dim=-1)
-            total += -(logp.gather(1, safe[:, None]).squeeze(1) * valid).sum()
-            if need_h or need_w:
-                dz = logp.exp_()
-                dz[torch.arange(len(y), device=y.device), safe] -= 1.0
-                dz = dz.mul_(valid[:, None]).to(weight.dtype)
-                if need_h:
-                    grad_h[start:start + chunk] = dz @ weight
-                if need_w:
-                    grad_w += dz.T @ h
+            loss, gh, gw = chunk_fn(hidden[start:start + chunk], weight, targets[start:start + chunk], need_h, need_w)
+            total = loss if total is None else total + loss
+            if gh is not None:
+                if grad_h is None:
+                    grad_h = gh  # one chunk: the whole gradient
+                else:
+                    grad_h[start:start + chunk] = gh
+            if gw is not None:
+                grad_w = gw if grad_w is None else grad_w.add_(gw)
         ctx.save_for_backward(*(g for g in (grad_h, grad_w) if g is not None))
         ctx.has = (need_h, need_w)
         return total
@@ -53,14 +73,15 @@ class FusedChunkedCrossEntropy(torch.autograd.Function):
         saved = iter(ctx.saved_tensors)
         grad_h = next(saved) * grad_output if ctx.has[0] else None
         grad_w = next(saved) * grad_output if ctx.has[1] else None
-        return grad_h, grad_w, None, None
+        return grad_h, grad_w, None, None, None
 
 
-def chunked_lm_loss(hidden: torch.Tensor, lm_head: nn.Module, labels: torch.Tensor, chunk: int) -> torch.Tensor:
+def chunked_lm_loss(hidden: torch.Tensor, lm_head: nn.Module, labels: torch.Tensor, chunk: int,
+                    chunk_fn: ChunkFn = chunk_loss_and_grads) -> torch.Tensor:
     """Mean next-token cross-entropy of ``hidden`` [B, T, H] (the final norm's output), ``chunk`` rows at a time."""
     if getattr(lm_head, "bias", None) is not None:
         raise ValueError("chunked_lm_loss supports a bias-free LM head (as Qwen3's)")
     rows = hidden[:, :-1].reshape(-1, hidden.shape[-1])
     targets = labels[:, 1:].reshape(-1)
     count = (targets != IGNORE_INDEX).sum().clamp_min(1)
-    return FusedChunkedCrossEntropy.apply(rows, lm_head.weight, targets, chunk) / count
+    return FusedChunkedCrossEntropy.apply(rows, lm_head.weight, targets, chunk, chunk_fn) / count

@@ -6,8 +6,8 @@ equal in value and gradients, without the full [B, T, V] logits and without a se
 Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
 ``min_lr_ratio · lr`` at the last optimizer step. Optimizer: AdamW, torch's fused single-kernel
 implementation when ``optimizer.fused`` (as ``transformers.Trainer``'s default ``adamw_torch_fused``).
-With ``compile.enabled`` the decoder body is ``torch.compile``d for training steps only; validation and
-generation run it eagerly, so their other shapes never trigger recompilation.
+With ``compile.enabled`` the decoder body and the loss chunk are ``torch.compile``d for training steps only;
+validation and generation run them eagerly, so their other shapes never trigger recompilation.
 """
 
 import math
@@ -23,7 +23,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
-from lab.pl.chunked_loss import chunked_lm_loss
+from lab.pl.chunked_loss import ChunkFn, chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float):
@@ -69,6 +69,7 @@ class CausalLMModule(L.LightningModule):
         self.loss_chunk_size = resolve_chunk_size(loss_chunk_size)
         self.compile_cfg = dict(compile_cfg or {})
         self._compiled_decoder: Callable | None = None
+        self._compiled_loss_chunk: ChunkFn | None = None
         self.tokenizer = tokenizer
         self.optim = optim
         self.eval_cfg = eval_cfg
@@ -76,22 +77,33 @@ class CausalLMModule(L.LightningModule):
         self.tokens_seen = 0
         self._step_start: float | None = None
 
+    def _compiling(self) -> bool:
+        return bool(self.compile_cfg.get("enabled")) and torch.is_grad_enabled()
+
     def decoder(self) -> Callable:
         """The decoder body (embeddings, layers, final norm) for this call: compiled for gradient steps when
         ``compile.enabled``, the eager module otherwise."""
-        if not (self.compile_cfg.get("enabled") and torch.is_grad_enabled()):
+        if not self._compiling():
             return self.model.model
         if self._compiled_decoder is None:
             self._compiled_decoder = torch.compile(self.model.model.forward, backend=self.compile_cfg.get("backend") or "inductor",
                                                    mode=self.compile_cfg.get("mode"))
         return self._compiled_decoder
 
+    def loss_chunk_fn(self) -> ChunkFn:
+        """The per-chunk loss and gradients: compiled with the decoder for gradient steps, eager otherwise."""
+        if not self._compiling():
+            return chunk_loss_and_grads
+        if self._compiled_loss_chunk is None:
+            self._compiled_loss_chunk = compiled_chunk_fn(self.compile_cfg.get("backend") or "inductor", self.compile_cfg.get("mode"))
+        return self._compiled_loss_chunk
+
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
         if labels is None:
             return self.model(input_ids=input_ids)
         hidden = self.decoder()(input_ids=input_ids).last_hidden_state
         if self.loss_chunk_size:
-            return SimpleNamespace(loss=chunked_lm_loss(hidden, self.model.lm_head, labels, self.loss_chunk_size))
+            return SimpleNamespace(loss=chunked_lm_loss(hidden, self.model.lm_head, labels, self.loss_chunk_size, self.loss_chunk_fn()))
         logits = self.model.lm_head(hidden)
         return SimpleNamespace(loss=self.model.loss_function(logits, labels, vocab_size=self.model.config.vocab_size))
 
