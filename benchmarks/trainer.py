@@ -22,11 +22,16 @@ cost is the embedding, the LM head and the [8, 256, V] logits). Each (system, si
 steps. Memory: the process's peak RSS, and the peak RSS during training over the RSS when training started
 (what training itself adds, sampled every millisecond). MFU = 6 · N_params · tokens / step time / the fp32 matmul FLOP/s timed in the same process.
 
+Speed is also measured in lockstep: ``ours`` and ``hf_trainer`` in one process, alternating step by step
+(:class:`Baton`), so that each step is timed in the same minute as the other system's (this machine's speed
+drifts up to 3× minute to minute; separate processes a minute apart differ by ±15 %); its ratio is the
+median over the rounds.
+
 Targets: ≥ 1.2× Trainer's tokens/s at vocabulary 4,096; at 151,936, ≤ 0.5× Trainer's peak memory at no
 lower speed. Ratios are ``ours / hf_trainer``; the others are reported beside them. Compile time is not part
 of the step times (the first three steps are warm-up) and is reported as ``first_steps_s``.
 
-    python -m benchmarks.trainer [--rounds 2]
+    python -m benchmarks.trainer [--rounds 2]      # or --one SYSTEM VOCAB, --lockstep VOCAB: one measurement
 """
 
 import json
@@ -34,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import torch
@@ -46,6 +52,35 @@ STEPS = {4096: 30, 151936: 8}
 WARMUP_STEPS = 3
 OPTIM = {"lr": 3e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1, "warmup_steps": 2, "min_lr_ratio": 0.1, "fused": True}
 SYSTEMS = {4096: ("ours", "ours_eager", "hf_trainer", "hf_trainer_compile"), 151936: ("ours", "hf_trainer")}
+
+
+class Baton:
+    """Two training loops in one process (two threads) taking turns, one step each.
+
+    A player holds the turn from the start of its step until the start of its next one (so its between-step
+    work never overlaps the other's timed step) and then hands it over. Both loops are so timed in the same
+    minutes of a machine whose speed drifts up to 3x minute to minute: their per-step times pair up.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._finished: set[int] = set()
+
+    def take(self, player: int) -> None:
+        with self._cond:
+            if self._owner == player and 1 - player not in self._finished:
+                self._owner = 1 - player
+                self._cond.notify_all()
+            self._cond.wait_for(lambda: self._owner in (None, player) or 1 - player in self._finished)
+            self._owner = player
+
+    def finish(self, player: int) -> None:
+        with self._cond:
+            self._finished.add(player)
+            if self._owner == player:
+                self._owner = None
+            self._cond.notify_all()
 
 
 def packed_blocks():
@@ -69,7 +104,7 @@ def build_model(vocab: int):
                         head_dim=64, vocab_size=vocab, tie_word_embeddings=True)
 
 
-def run_ours(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]:
+def run_ours(vocab: int, steps: int, compile: bool, turns: tuple[Baton, int] | None = None) -> tuple[list[float], float]:
     import lightning as L
     from omegaconf import OmegaConf
     from torch.utils.data import DataLoader
@@ -85,6 +120,8 @@ def run_ours(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]
 
     class StepTimer(L.Callback):
         def on_train_batch_start(self, *args) -> None:
+            if turns:
+                turns[0].take(turns[1])
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, *args) -> None:
@@ -101,7 +138,7 @@ def run_ours(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]
     return times, memory.over_base_mib
 
 
-def run_trainer(vocab: int, steps: int, compile: bool) -> tuple[list[float], float]:
+def run_trainer(vocab: int, steps: int, compile: bool, turns: tuple[Baton, int] | None = None) -> tuple[list[float], float]:
     from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
     blocks = packed_blocks().map(lambda row: {"labels": row["input_ids"]})
@@ -109,6 +146,8 @@ def run_trainer(vocab: int, steps: int, compile: bool) -> tuple[list[float], flo
 
     class StepTimer(TrainerCallback):
         def on_step_begin(self, *args, **kwargs) -> None:
+            if turns:
+                turns[0].take(turns[1])
             self.start = time.perf_counter()
 
         def on_step_end(self, *args, **kwargs) -> None:
@@ -139,14 +178,48 @@ def measure_one(system: str, vocab: int) -> dict:
             "mfu": 6 * params * BATCH * SEQ / step / (gflops * 1e9), "matmul_gflops": gflops, "params": params, "steps": len(times)}
 
 
+def measure_lockstep(vocab: int) -> dict:
+    """``ours`` and ``hf_trainer`` in one process, alternating step by step (:class:`Baton`): the speed ratio
+    of the median steps after warm-up, each step timed beside the other system's. Memory is not measured here
+    (both models share the process); it comes from the separate processes of :func:`measure_one`."""
+    import lightning  # noqa: F401  (imported before the threads start, not by both at once)
+    import transformers.trainer  # noqa: F401
+
+    baton, results = Baton(), {}
+
+    def play(name: str, player: int) -> None:
+        try:
+            baton.take(player)  # setup (data, model) in turn too
+            run_system = run_ours if name == "ours" else run_trainer
+            results[name] = run_system(vocab, STEPS[vocab], compile=name == "ours", turns=(baton, player))[0]
+        finally:
+            baton.finish(player)  # the other loop runs on alone, even if this one failed
+
+    theirs = threading.Thread(target=play, args=("hf_trainer", 1))
+    theirs.start()
+    play("ours", 0)
+    theirs.join()
+    if "hf_trainer" not in results:
+        raise RuntimeError("the Trainer loop failed (its traceback is above)")
+    step = {name: statistics.median(times[WARMUP_STEPS:]) for name, times in results.items()}
+    return {"step_s": step, "speed_ratio": step["hf_trainer"] / step["ours"],
+            "steps": {name: len(times) for name, times in results.items()}}
+
+
+def in_subprocess(*args: str) -> dict:
+    """``python -m benchmarks.trainer ARGS`` in a fresh process: its last printed line, as JSON."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.trainer", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run(rounds: int) -> dict:
     runs: dict[str, dict[str, list[dict]]] = {size: {s: [] for s in SYSTEMS[vocab]} for size, vocab in SIZES.items()}
+    lockstep: dict[str, list[dict]] = {size: [] for size in SIZES}
     for _ in range(rounds):
         for size, vocab in SIZES.items():
             for system in SYSTEMS[vocab]:
-                out = subprocess.run([sys.executable, "-m", "benchmarks.trainer", "--one", system, str(vocab)],
-                                     capture_output=True, text=True, check=True)
-                runs[size][system].append(json.loads(out.stdout.strip().splitlines()[-1]))
+                runs[size][system].append(in_subprocess("--one", system, str(vocab)))
+            lockstep[size].append(in_subprocess("--lockstep", str(vocab)))
     summary = {}
     for size, systems in runs.items():
         best = {s: max(r, key=lambda x: x["tokens_per_s"]) | {k: max(x[k] for x in r) for k in ("peak_rss_mib", "training_peak_over_start_mib")}
@@ -156,9 +229,10 @@ def run(rounds: int) -> dict:
                          "training_memory_ratio": best["ours"]["training_peak_over_start_mib"]
                          / best["hf_trainer"]["training_peak_over_start_mib"],
                          "speed_vs_hf_trainer": {s: best[s]["tokens_per_s"] / best["hf_trainer"]["tokens_per_s"] for s in best}}
+        summary[size]["speed_ratio_lockstep"] = statistics.median(r["speed_ratio"] for r in lockstep[size])
         if "hf_trainer_compile" in best:
             summary[size]["speed_ratio_compiled_both"] = best["ours"]["tokens_per_s"] / best["hf_trainer_compile"]["tokens_per_s"]
-    return {"batch": [BATCH, SEQ], "optimizer": OPTIM, "runs": runs, "summary": summary,
+    return {"batch": [BATCH, SEQ], "optimizer": OPTIM, "runs": runs, "lockstep": lockstep, "summary": summary,
             "targets": {"vocab 4,096 speed_ratio": ">= 1.2", "vocab 151,936 memory_ratio": "<= 0.5 at speed_ratio >= 1"}}
 
 
@@ -166,6 +240,9 @@ def main() -> None:
     if "--one" in sys.argv:
         i = sys.argv.index("--one")
         print(json.dumps(measure_one(sys.argv[i + 1], int(sys.argv[i + 2]))))
+        return
+    if "--lockstep" in sys.argv:
+        print(json.dumps(measure_lockstep(int(sys.argv[sys.argv.index("--lockstep") + 1]))))
         return
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
     result = run(rounds)
@@ -175,6 +252,7 @@ def main() -> None:
         for system, r in s["best"].items():
             rows.append([size, system, r["tokens_per_s"], r["peak_rss_mib"], r["training_peak_over_start_mib"], r["mfu"]])
         rows.append([size, "ours / Trainer", s["speed_ratio"], s["memory_ratio"], s["training_memory_ratio"], ""])
+        rows.append([size, "ours / Trainer, alternating steps in one process", s["speed_ratio_lockstep"], "", "", ""])
         if "speed_ratio_compiled_both" in s:
             rows.append([size, "ours / Trainer, both compiled", s["speed_ratio_compiled_both"], "", "", ""])
     print_table(f"training step vs transformers.Trainer -> {path}",
