@@ -80,14 +80,17 @@ class CausalLMModule(L.LightningModule):
     def _compiling(self) -> bool:
         return bool(self.compile_cfg.get("enabled")) and torch.is_grad_enabled()
 
+    def _compile_options(self) -> dict:
+        """``torch.compile``'s backend and mode from the ``compile`` config (both parts get the same)."""
+        return {"backend": self.compile_cfg.get("backend") or "inductor", "mode": self.compile_cfg.get("mode")}
+
     def decoder(self) -> Callable:
         """The decoder body (embeddings, layers, final norm) for this call: compiled for gradient steps when
         ``compile.enabled``, the eager module otherwise."""
         if not self._compiling():
             return self.model.model
         if self._compiled_decoder is None:
-            self._compiled_decoder = torch.compile(self.model.model.forward, backend=self.compile_cfg.get("backend") or "inductor",
-                                                   mode=self.compile_cfg.get("mode"))
+            self._compiled_decoder = torch.compile(self.model.model.forward, **self._compile_options())
         return self._compiled_decoder
 
     def loss_chunk_fn(self) -> ChunkFn:
@@ -95,7 +98,7 @@ class CausalLMModule(L.LightningModule):
         if not self._compiling():
             return chunk_loss_and_grads
         if self._compiled_loss_chunk is None:
-            self._compiled_loss_chunk = compiled_chunk_fn(self.compile_cfg.get("backend") or "inductor", self.compile_cfg.get("mode"))
+            self._compiled_loss_chunk = compiled_chunk_fn(**self._compile_options())
         return self._compiled_loss_chunk
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
