@@ -39,8 +39,9 @@ def test_chunked_loss_matches_the_stock_loss_and_its_gradients(chunk, compiled):
 
 
 def test_the_module_loss_is_the_stock_loss_chunked_or_not():
-    assert resolve_chunk_size("auto") == 256
-    assert resolve_chunk_size(None) is None and resolve_chunk_size(64) == 64
+    assert resolve_chunk_size("auto", 151_936) == 256  # 156 MB of fp32 logits per chunk, not 1.24 GB per 8 x 256 batch
+    assert resolve_chunk_size("auto", 4096) == 1024 and resolve_chunk_size("auto", 300) == 13_981
+    assert resolve_chunk_size(None, 4096) is None and resolve_chunk_size(64, 4096) == 64
     model = tiny_model()
     optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "min_lr_ratio": 0.1})
     ids = torch.randint(0, 300, (2, 16))

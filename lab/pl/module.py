@@ -1,7 +1,7 @@
 """``CausalLMModule``: next-token training of a (variant-patched) Qwen3 with AdamW and warmup + cosine.
 
 Loss: mean token cross-entropy ``L = -1/N Σ_t log p(x_{t+1} | x_{≤t})`` over the packed block; with a
-``loss_chunk_size`` (``auto``: 256 token rows) it is computed in fused chunks (:mod:`lab.pl.chunked_loss`),
+``loss_chunk_size`` (``auto``: see :func:`resolve_chunk_size`) it is computed in fused chunks (:mod:`lab.pl.chunked_loss`),
 equal in value and gradients, without the full [B, T, V] logits and without a separate log-softmax backward.
 Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
 ``min_lr_ratio · lr`` at the last optimizer step. Optimizer: AdamW, torch's fused single-kernel
@@ -50,14 +50,19 @@ def total_optimizer_steps(trainer: L.Trainer) -> int:
     return int(trainer.estimated_stepping_batches)
 
 
-AUTO_CHUNK_ROWS = 256
+AUTO_CHUNK_LOGITS = 2**22
+AUTO_MIN_CHUNK_ROWS = 256
 
 
-def resolve_chunk_size(value: int | str | None) -> int | None:
-    """``auto``: 256 token rows per loss chunk (at most 156 MB of fp32 logits at Qwen3's 151,936 tokens);
-    ``None``: the stock Hugging Face loss on the full logits."""
+def resolve_chunk_size(value: int | str | None, vocab_size: int) -> int | None:
+    """Token rows per loss chunk. ``auto``: ``max(256, 2^22 // V)``, chunks of about 4 Mi logits (16 MiB in
+    fp32) and never fewer than 256 rows, so that each chunk's pass over the [V, H] LM head weight is shared by
+    enough rows. At Qwen3's 151,936 tokens: 256 rows, 156 MB of fp32 logits per chunk instead of 1.24 GB for an
+    8 × 256 batch. At 4,096: 1,024 rows; the LM head GEMMs of 256-row chunks ran at 80-95 GFLOP/s against
+    115-135 for the model's other GEMMs, and compiled CPU steps with 512- to 2,048-row chunks were 2-3 %
+    faster than with 256 (paired steps in one process). ``None``: the stock Hugging Face loss on the full logits."""
     if value == "auto":
-        return AUTO_CHUNK_ROWS
+        return max(AUTO_MIN_CHUNK_ROWS, AUTO_CHUNK_LOGITS // vocab_size)
     return int(value) if value else None
 
 
@@ -66,7 +71,7 @@ class CausalLMModule(L.LightningModule):
                  loss_chunk_size: int | str | None = "auto", compile_cfg: DictConfig | dict | None = None) -> None:
         super().__init__()
         self.model = model
-        self.loss_chunk_size = resolve_chunk_size(loss_chunk_size)
+        self.loss_chunk_size = resolve_chunk_size(loss_chunk_size, model.config.vocab_size)
         self.compile_cfg = dict(compile_cfg or {})
         self._compiled_decoder: Callable | None = None
         self._compiled_loss_chunk: ChunkFn | None = None
