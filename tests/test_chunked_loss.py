@@ -66,6 +66,7 @@ def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-5, atol=1e-6, msg=name)
     assert compiled._compiled_decoder is not None and eager._compiled_decoder is None
     assert compiled._compiled_loss_chunk is not None and eager._compiled_loss_chunk is None
+    assert "forward" in vars(compiled.model.model.rotary_emb) and "forward" not in vars(eager.model.model.rotary_emb)
     with torch.no_grad():
         assert compiled.decoder() is compiled.model.model and compiled.loss_chunk_fn() is chunk_loss_and_grads
     assert list(compiled.state_dict()) == list(eager.state_dict())

@@ -7,7 +7,8 @@ Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine
 ``min_lr_ratio · lr`` at the last optimizer step. Optimizer: AdamW, torch's fused single-kernel
 implementation when ``optimizer.fused`` (as ``transformers.Trainer``'s default ``adamw_torch_fused``).
 With ``compile.enabled`` the decoder body and the loss chunk are ``torch.compile``d for training steps only;
-validation and generation run them eagerly, so their other shapes never trigger recompilation.
+validation and generation run them eagerly, so their other shapes never trigger recompilation. The rotary
+tables then come from one op (:mod:`lab.pl.rotary_tables`), in compiled and eager calls alike.
 """
 
 import math
@@ -24,6 +25,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
 from lab.pl.chunked_loss import ChunkFn, chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
+from lab.pl.rotary_tables import tabulate_rotary
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float):
@@ -95,6 +97,8 @@ class CausalLMModule(L.LightningModule):
         if not self._compiling():
             return self.model.model
         if self._compiled_decoder is None:
+            if hasattr(self.model.model, "rotary_emb"):
+                tabulate_rotary(self.model.model.rotary_emb)  # RoPE tables once per step, not per kernel
             self._compiled_decoder = torch.compile(self.model.model.forward, **self._compile_options())
         return self._compiled_decoder
 
