@@ -1,5 +1,7 @@
 """The rotary tables through one op: the stock values, a well-formed custom op, and one node in the compiled graph."""
 
+from copy import deepcopy
+
 import pytest
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
@@ -21,6 +23,9 @@ def test_tabulated_rotary_tables_equal_the_stock_ones(rope):
     for positions in (torch.arange(5)[None], torch.arange(7, 12).expand(2, 5)):
         for got, want in zip(tabulated(x, positions), stock(x, positions), strict=True):
             torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    copy = deepcopy(tabulated)
+    copy.inv_freq.mul_(2)
+    torch.testing.assert_close(copy(x, positions)[0], Qwen3RotaryEmbedding(config(**rope))(x, 2 * positions)[0], rtol=0, atol=1e-5)
     if rope["rope_type"] == "yarn":
         assert tabulated.attention_scaling != 1.0  # the scaling is applied, not assumed to be 1
 

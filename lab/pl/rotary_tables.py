@@ -13,6 +13,8 @@ the benchmark model). As the custom op ``lab::rotary_cos_sin`` the table is comp
 and every kernel reads it.
 """
 
+from types import MethodType
+
 import torch
 from torch import Tensor, nn
 
@@ -41,9 +43,11 @@ def tabulate_rotary(rotary: nn.Module) -> bool:
     if rope_type not in STATIC_ROPE_TYPES or not isinstance(getattr(rotary, "inv_freq", None), Tensor):
         return False
 
-    def forward(x: Tensor, position_ids: Tensor) -> tuple[Tensor, Tensor]:
-        cos, sin = rotary_cos_sin(position_ids, rotary.inv_freq.to(x.device), float(rotary.attention_scaling))
-        return cos.to(x.dtype), sin.to(x.dtype)
-
-    rotary.forward = forward
+    rotary.forward = MethodType(tabulated_forward, rotary)  # bound, so that a deep copy keeps its own tables
     return True
+
+
+def tabulated_forward(rotary: nn.Module, x: Tensor, position_ids: Tensor) -> tuple[Tensor, Tensor]:
+    """The rotary module's forward through :func:`rotary_cos_sin`, in ``x``'s dtype as the stock one returns."""
+    cos, sin = rotary_cos_sin(position_ids, rotary.inv_freq.to(x.device), float(rotary.attention_scaling))
+    return cos.to(x.dtype), sin.to(x.dtype)
