@@ -17,7 +17,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save_stage, write_train_metrics
@@ -26,6 +26,7 @@ from lab.checks import check_training_config
 from lab.data.datamodule import CorpusDataModule
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun
+from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
@@ -34,7 +35,7 @@ from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
 from lab.pl.trainer import build_trainer, fit
-from lab.resume import RememberWandbRunId, is_finished, resume_checkpoint, wandb_run_id
+from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
 from lab.variants import Variant
 
 ENTRY_MODULE = "ablations.train"
@@ -50,6 +51,12 @@ class SaveBaseStage(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero and not (self.folder / "metadata.json").is_file():
             save_stage(self.folder, pl_module.model, self.meta)
+
+
+def job_fields(cfg: DictConfig) -> dict:
+    """What a summary entry says of the job itself: variant, seed, learning rate, and its swept values under ``-m``."""
+    return {"variant": OmegaConf.select(cfg, "variant.name"), "seed": cfg.get("seed"), "lr": OmegaConf.select(cfg, "optimizer.lr"),
+            "swept": swept_config(cfg)}
 
 
 def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Trainer | None, status: str, wall: float, **extra) -> dict:
@@ -73,7 +80,7 @@ def skip_finished(root: Path, run_name: str, finetuned: Path) -> dict:
     """A rerun (of a sweep) leaves a finished, intact run as it is and keeps its entry in the summary."""
     entry = read_json(finetuned / "metadata.json").get("result") or {"status": "ok"}
     if rank_zero_only.rank == 0:
-        log.info("%s is finished (SHA256SUMS intact): skipping it; delete the folder to train it again", finetuned)
+        log.info("%s is finished (SHA256SUMS intact, same config): skipping it; overwrite=true trains it again", finetuned)
         record_run(root, run_name, entry)
     return entry
 
@@ -84,11 +91,12 @@ def train(cfg: DictConfig) -> dict:
     root = resolve_output_root(cfg)
     run_name = str(cfg.run_name)
     health, history, logger, trainer = TrainingHealth(), MetricsHistory(), None, None
+    job = job_fields(cfg)
     try:
         check_training_config(cfg)
         variant = Variant.from_run_config(cfg.variant)
         base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
-        if is_finished(finetuned) and not cfg.get("ckpt_path"):
+        if reuse_previous_run(cfg, finetuned, base):
             return skip_finished(root, run_name, finetuned)
         ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), finetuned / "checkpoints")
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
@@ -108,14 +116,14 @@ def train(cfg: DictConfig) -> dict:
         work_dir = job_dir(cfg, finetuned)
         group = Path(str(cfg.output_root)).name
         run_id = wandb_run_id(finetuned)
-        callbacks.append(RememberWandbRunId(finetuned, run_id))
+        callbacks.append(RememberRun(finetuned, run_id, cfg))
         logger = build_logger(cfg.logger, name=run_name, group=group, save_dir=work_dir, config=cfg, run_id=run_id)
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
             fit(trainer, module, datamodule, ckpt_path)
             trainer.save_checkpoint(finetuned / "last.ckpt", weights_only=False)
             status = "collapsed" if health.collapsed else "ok"
-            entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason)
+            entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason, **job)
             if trainer.is_global_zero:
                 write_train_metrics(finetuned, history.rows)
                 save_stage(finetuned, model, metadata(model, variant, cfg, stage="finetuned", result=entry), tokenizer)
@@ -125,7 +133,7 @@ def train(cfg: DictConfig) -> dict:
             wait_for_child_ranks(trainer)
     except Exception as err:
         if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
-            entry = summary_entry(health, history, trainer, "failed", time.time() - start, error=f"{type(err).__name__}: {err}")
+            entry = summary_entry(health, history, trainer, "failed", time.time() - start, error=f"{type(err).__name__}: {err}", **job)
             record_run(root, run_name, entry)
         raise
     finally:

@@ -38,6 +38,7 @@ from lab.checksums import write_sha256sums
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun
 from lab.git import git_commit
+from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
@@ -46,7 +47,7 @@ from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.trainer import build_trainer, fit
 from lab.reference import ensure_reference_model
-from lab.resume import RememberWandbRunId, is_finished, resume_checkpoint, wandb_run_id
+from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
 from lab.variants import Variant
 
 ENTRY_MODULE = "gates.train"
@@ -67,13 +68,13 @@ def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHis
     return stats
 
 
-def skip_finished(root: Path, out: Path) -> dict:
-    """A rerun (of a sweep) leaves a finished, intact gate run as it is and keeps its entry in the summary."""
-    entry = read_json(root / SUMMARY_FILE).get(out.name) if (root / SUMMARY_FILE).is_file() else None
+def skip_finished(root: Path, name: str, out: Path) -> dict:
+    """A rerun (of a sweep) leaves a finished, intact gate run of the same config as it is and keeps its summary entry."""
+    entry = read_json(root / SUMMARY_FILE).get(name) if (root / SUMMARY_FILE).is_file() else None
     entry = entry or {"status": read_json(out / "metadata.json").get("status", "ok"), "gates_dir": str(out)}
     if rank_zero_only.rank == 0:
-        log.info("%s is finished (SHA256SUMS intact): skipping it; delete the folder to train it again", out)
-        update_json_entry(root / SUMMARY_FILE, out.name, entry)
+        log.info("%s is finished (SHA256SUMS intact, same config): skipping it; overwrite=true trains it again", out)
+        update_json_entry(root / SUMMARY_FILE, name, entry)
     return entry
 
 
@@ -82,12 +83,14 @@ def train_gates(cfg: DictConfig) -> dict:
     start = time.time()
     root = resolve_output_root(cfg)
     out = job_dir(cfg, root)
+    name = str(cfg.run_name)
+    swept = swept_config(cfg)
     health, history = TrainingHealth(), MetricsHistory(prefixes=("train/", "gates/"))
     logger = trainer = None
     try:
         check_training_config(cfg)
-        if is_finished(out) and not cfg.get("ckpt_path"):
-            return skip_finished(root, out)
+        if reuse_previous_run(cfg, out):
+            return skip_finished(root, name, out)
         ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), out / "checkpoints")
         ensure_reference_model(cfg.model, cfg.paths.runs)
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
@@ -102,15 +105,16 @@ def train_gates(cfg: DictConfig) -> dict:
 
         checkpoints = StepCheckpoint(out / "checkpoints", int(cfg.checkpoint_every_n_steps))
         run_id = wandb_run_id(out)
-        logger = build_logger(cfg.logger, name=str(cfg.run_name), group=root.name, save_dir=out, config=cfg, run_id=run_id)
+        logger = build_logger(cfg.logger, name=name, group=root.name, save_dir=out, config=cfg, run_id=run_id)
         with isolated_distributed_env():
-            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints, RememberWandbRunId(out, run_id)], logger=logger,
+            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints, RememberRun(out, run_id, cfg)], logger=logger,
                                     entry_module=ENTRY_MODULE, job_dir=out)
             fit(trainer, module, datamodule, ckpt_path)
             entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
                      "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(out),
                      "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),
-                     "final_retain_loss": history.last("train/retain_loss"), "wall_time_s": round(time.time() - start, 2)}
+                     "final_retain_loss": history.last("train/retain_loss"), "wall_time_s": round(time.time() - start, 2),
+                     "swept": swept}
             if trainer.is_global_zero:
                 meta = {
                     "base_model": str(cfg.model.get("pretrained") or f"{cfg.model.name} (random init)"),
@@ -123,7 +127,7 @@ def train_gates(cfg: DictConfig) -> dict:
                 }
                 stats = export(out, model, meta, history)
                 entry.update(mean_gate=stats["mean"], knowledge_neurons=stats["knowledge_neurons_at_default"])
-                update_json_entry(root / SUMMARY_FILE, out.name, entry)
+                update_json_entry(root / SUMMARY_FILE, name, entry)
                 if isinstance(logger, WandbLogger):
                     import wandb
 
@@ -132,8 +136,8 @@ def train_gates(cfg: DictConfig) -> dict:
             wait_for_child_ranks(trainer)
     except Exception as err:
         if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
-            update_json_entry(root / SUMMARY_FILE, out.name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
-                                                               "gates_dir": str(out)})
+            update_json_entry(root / SUMMARY_FILE, name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
+                                                          "gates_dir": str(out), "swept": swept})
         raise
     finally:
         finish_logger(logger)

@@ -13,7 +13,6 @@ def asset_path(relative: str = "") -> str:
 
 
 
-
 def runs_root() -> str:
     """``<project>/runs`` for a source checkout (editable install), else ``./runs`` of the working directory."""
     project = Path(__file__).resolve().parents[1]
@@ -29,10 +28,15 @@ def process_id() -> str:
 
 def register_resolvers() -> None:
     """``${asset:x}``: a bundled file of ``lab/assets``; ``${runs_root:}``: where outputs go by default;
-    ``${pid:}``: this process's id (see :func:`process_id`)."""
+    ``${pid:}``: this process's id (see :func:`process_id`); ``${job_name:<base>,<key in base>...}``: a
+    multirun job's name, its base plus its other swept values (see :mod:`lab.job_name`)."""
+    from lab.job_name import job_name
+
     if not OmegaConf.has_resolver("asset"):
         OmegaConf.register_new_resolver("asset", asset_path)
     if not OmegaConf.has_resolver("runs_root"):
         OmegaConf.register_new_resolver("runs_root", runs_root)
     if not OmegaConf.has_resolver("pid"):
         OmegaConf.register_new_resolver("pid", process_id, use_cache=True)
+    if not OmegaConf.has_resolver("job_name"):
+        OmegaConf.register_new_resolver("job_name", job_name)

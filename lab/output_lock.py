@@ -16,6 +16,8 @@ from typing import IO, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lab.ddp import CHILD_JOB_PREFIX
+
 
 class FolderInUse(Exception):
     pass
@@ -52,7 +54,7 @@ class OutputLock(Callback):
             raise SystemExit(2) from None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if not str(config.hydra.job.name).startswith("ddp_rank"):  # DDP child ranks join their parent's folder
+        if not str(config.hydra.job.name).startswith(CHILD_JOB_PREFIX):  # DDP child ranks join their parent's folder
             self._lock(config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -2,7 +2,10 @@
 
 * finished (``SHA256SUMS`` present and every listed file intact): skip, keep the recorded result;
 * interrupted (a checkpoint in ``checkpoints/``): resume from the latest one, same W&B run;
-* empty: start.
+* empty: start;
+
+and a finished or interrupted run of another config stops the job instead (:mod:`lab.run_identity`), unless
+``overwrite=true`` discards it.
 
 The latest checkpoint is the highest ``step-N.ckpt`` (each is renamed into place complete, see
 :mod:`lab.pl.checkpoint_io`), else ``last.ckpt``.
@@ -13,9 +16,13 @@ import secrets
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig
 
 from lab.artifacts import atomic_write
 from lab.checksums import SUMS_FILE, check_sha256sums
+from lab.ddp import is_ddp_child
+from lab.run_identity import RUN_CONFIG_FILE, check_unchanged, discard_run, record_config
 
 STEP_CHECKPOINT = re.compile(r"step-(\d+)\.ckpt")
 WANDB_ID_FILE = ".wandb_run_id"
@@ -27,6 +34,38 @@ def is_finished(folder: Path) -> bool:
         return False
     check_sha256sums(Path(folder))
     return True
+
+
+def previous_run(folder: Path) -> str | None:
+    """What ``folder`` holds: "a finished run", "an interrupted run" (a checkpoint or a config record), or None."""
+    folder = Path(folder)
+    if is_finished(folder):
+        return "a finished run"
+    if latest_checkpoint(folder / "checkpoints") or (folder / RUN_CONFIG_FILE).is_file():
+        return "an interrupted run"
+    return None
+
+
+def reuse_previous_run(cfg: DictConfig, folder: Path, *other_folders: Path) -> bool:
+    """Decide what becomes of a previous run in ``folder`` (and the run's ``other_folders``, e.g. its base stage).
+
+    Returns True when it is finished with the same config: skip the job. An interrupted run of the same config
+    is left in place to resume. ``overwrite=true`` discards any previous run; an explicit ``ckpt_path`` trains
+    from that checkpoint whatever the folder holds. Raises :class:`lab.run_identity.ConfigChanged` when the
+    previous run's config differs. DDP child ranks follow their parent, which has already decided.
+    """
+    if is_ddp_child():
+        return False
+    found = previous_run(folder)
+    if found is None or cfg.get("ckpt_path"):
+        return False
+    if cfg.get("overwrite"):
+        if rank_zero_only.rank == 0:
+            for each in (folder, *other_folders):
+                discard_run(each)
+        return False
+    check_unchanged(folder, cfg, found)
+    return found == "a finished run"
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -53,12 +92,17 @@ def wandb_run_id(folder: Path) -> str:
     return path.read_text().strip() if path.is_file() else secrets.token_hex(4)
 
 
-class RememberWandbRunId(L.Callback):
-    """Write ``folder/.wandb_run_id`` when training starts (not before: a run refused for bad input writes nothing)."""
+class RememberRun(L.Callback):
+    """When training starts (not before: a run refused for bad input writes nothing), write the run's W&B id
+    (``folder/.wandb_run_id``) and its config record (``folder/.run_config.json``, :mod:`lab.run_identity`)."""
 
-    def __init__(self, folder: Path, run_id: str) -> None:
-        self.path, self.run_id = Path(folder) / WANDB_ID_FILE, run_id
+    def __init__(self, folder: Path, run_id: str, cfg: DictConfig) -> None:
+        self.folder, self.run_id, self.cfg = Path(folder), run_id, cfg
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and not self.path.is_file():
-            atomic_write(self.path, lambda tmp: tmp.write_text(self.run_id))
+        if not trainer.is_global_zero:
+            return
+        if not (self.folder / WANDB_ID_FILE).is_file():
+            atomic_write(self.folder / WANDB_ID_FILE, lambda tmp: tmp.write_text(self.run_id))
+        if not (self.folder / RUN_CONFIG_FILE).is_file():
+            record_config(self.folder, self.cfg)

@@ -173,9 +173,26 @@ def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_p
     assert out.returncode == 0, out.stderr[-3000:]
     (sweep,) = (runs / "gates" / "multirun").iterdir()
     summary = json.loads((sweep / "all_gate_runs.json").read_text())
-    assert sorted(summary) == ["0_lambda_gates_original", "1_lambda_gates_original"]
+    assert sorted(summary) == ["lambda_gates_original/beta=2.0", "lambda_gates_original/beta=8.0"]  # named by the swept value
     for name, entry in summary.items():
         assert entry["status"] == "ok" and entry["world_size"] == 2 and entry["steps"] == 1
         meta = json.loads((sweep / name / "metadata.json").read_text())
-        assert meta["gates"]["beta"] == {"0": 2.0, "1": 8.0}[name[0]]
+        assert meta["gates"]["beta"] == entry["swept"]["gates.beta"] == float(name.rsplit("=", 1)[1])
     assert not re.search(r"Traceback", out.stderr)
+
+
+def test_a_gate_rerun_with_a_changed_config_is_refused(gate_run, quick_reference):
+    """Issue 15's rule for gates: a finished gate run is reused only for its own config."""
+    def stamps(skip: tuple[str, ...] = ()) -> dict:  # the lock and the job log are the invocation's own
+        return {p: p.stat().st_mtime_ns for p in gate_run.iterdir() if p.is_file() and p.name not in (".lock", *skip)
+                and p.suffix != ".log"}
+
+    files = stamps()
+    command = ["gates.train", *QUICK, f"paths.runs={quick_reference}", f"hydra.run.dir={gate_run}"]
+    changed = run_cli([*command, "gates.beta=8.0"], cwd=quick_reference.parent)
+    assert changed.returncode == 2, changed.stderr[-3000:]
+    assert "holds a finished run of another config (gates.beta: 4.0 -> 8.0)" in changed.stderr
+    assert stamps() == files
+    same = run_cli(command, cwd=quick_reference.parent)
+    assert same.returncode == 0 and "same config): skipping it" in same.stdout + same.stderr, same.stderr[-3000:]
+    assert stamps(skip=("all_gate_runs.json",)) == {p: t for p, t in files.items() if p.name != "all_gate_runs.json"}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.ddp import hydra_quoted
 from lab.wandb_offline import find_runs, read_run
 from tests.conftest import FAST, run_cli
 
@@ -90,7 +91,7 @@ def test_ddp_multirun_survives_a_killed_rank_and_the_rerun_resumes_it(tmp_path):
     again = run_cli(command, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Restoring states from the checkpoint path at {job}/checkpoints/step-0000" in again.stdout + again.stderr
-    assert "no_qk_norm_finetuned is finished (SHA256SUMS intact): skipping it" in again.stdout + again.stderr
+    assert "no_qk_norm_finetuned is finished (SHA256SUMS intact, same config): skipping it" in again.stdout + again.stderr
     summary = json.loads((sweep / "all_train_metrics.json").read_text())
     for name, entry in summary.items():
         assert (entry["status"], entry["world_size"], entry["steps"]) == ("ok", 2, 12), (name, entry)
@@ -110,7 +111,7 @@ def child_rank_pids(job_dir: Path) -> list[int]:
                 cmdline = Path(f"/proc/{proc.name}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if f"hydra.run.dir={job_dir}".encode() in cmdline and b"hydra.job.name=ddp_rank1" in cmdline:
+            if f"hydra.run.dir={hydra_quoted(str(job_dir))}".encode() in cmdline and b"hydra.job.name=ddp_rank1" in cmdline:
                 pids.append(int(proc.name))
     return pids
 

@@ -91,7 +91,7 @@ def test_a_killed_make_sweep_reruns_into_the_same_results_and_wandb_runs(tmp_pat
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     log = again.stdout + again.stderr
-    assert "original_finetuned is finished (SHA256SUMS intact): skipping it" in log
+    assert "original_finetuned is finished (SHA256SUMS intact, same config): skipping it" in log
     assert f"Restoring states from the checkpoint path at {sweep}/no_qk_norm_finetuned/checkpoints/step-0000" in log
     assert finished.stat().st_mtime_ns == stamp  # untouched
     summary = json.loads((sweep / "all_train_metrics.json").read_text())

@@ -25,7 +25,8 @@ def test_a_failing_and_a_collapsing_job_do_not_stop_the_sweep(tmp_path):
     from tests.report_checks import assert_report
 
     markdown = assert_report(sweep, sweep / "report", ["loss_curves.png", "final_losses.png", "accuracies.png"])
-    assert "| lr1e+30 | collapsed |" in markdown and "| lr0.003 | ok | 6 |" in markdown
+    assert "| run | variant | optimizer.lr | status |" in markdown  # the swept values as recorded, not parsed from names
+    assert "| lr1e+30 | original | 1e+30 | collapsed |" in markdown and "| lr0.003 | original | 0.003 | ok | 6 |" in markdown
     assert "- **lrnan**: UserError: optimizer.lr=nan is invalid" in markdown  # the failed job's error is listed
 
 

@@ -172,3 +172,18 @@ def test_build_refuses_bad_sources(checkpoint, tmp_path):
     with pytest.raises(UserError, match="cannot fetch 'Qwen/Qwen3-8B' from the Hugging Face hub .HF_HUB_OFFLINE is set"):
         build(vindex_cfg("source=Qwen/Qwen3-8B", f"out={tmp_path / 'd'}"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "llama"]  # nothing half-written
+
+
+def test_an_existing_vindex_is_reused_only_for_its_own_build_config(built, checkpoint):
+    """Issue 15's rule for the vindex: constants and Gate 3 reuse an index built with the same build keys."""
+    from lab.run_identity import ConfigChanged
+    from vindex.update import ensure_vindex
+
+    same = [f"source={checkpoint}", f"out={built}", "num_features=16", "svd.oversample=48"]
+    stamp = (built / "gate_vectors.bin").stat().st_mtime_ns
+    assert ensure_vindex(vindex_cfg(*same, "constants.probe_tokens=128"), str(checkpoint)) == built  # not a build key
+    with pytest.raises(ConfigChanged, match=r"built with another config \(dtype: 'f16' -> 'f32'\).*overwrite=true"):
+        ensure_vindex(vindex_cfg(*same, "dtype=f32"), str(checkpoint))
+    with pytest.raises(ConfigChanged, match=r"seed: 0 -> 1"):
+        ensure_vindex(vindex_cfg(*same, "seed=1"), str(checkpoint))
+    assert (built / "gate_vectors.bin").stat().st_mtime_ns == stamp

@@ -3,22 +3,50 @@
 import json
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from lab.artifacts import atomic_write
+from lab.artifacts import atomic_write, read_json
 from lab.checksums import write_sha256sums
+from lab.run_identity import ConfigChanged, differences, summarize
 from vindex.card import vindex_card
 from vindex.reader import verify
 from vindex.source import vindex_dir
 
+# The config keys that decide what a build writes (svd.* only for features=svd); the others (constants, gate3,
+# probe, device, ...) only decide what is measured on it.
+BUILD_KEYS = ("features", "num_features", "dtype", "down_top_k")
+SVD_KEYS = ("seed", "svd.oversample", "svd.power_iters")
+
+
+def build_identity(cfg: DictConfig | dict, source: str) -> dict:
+    """``{key: value}`` of :data:`BUILD_KEYS` (and :data:`SVD_KEYS` for an SVD vindex) plus the source."""
+    cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
+    keys = BUILD_KEYS + (SVD_KEYS if OmegaConf.select(cfg, "features") == "svd" else ())
+    return {"source": source, **{k: OmegaConf.select(cfg, k) for k in keys}}
+
+
+def check_built_with(folder: Path, cfg: DictConfig, source: str) -> list[str]:
+    """The differences between the build config recorded in ``folder/manifest.json`` and the requested one."""
+    manifest = read_json(Path(folder) / "manifest.json")
+    return differences(build_identity(manifest.get("config") or {}, manifest["source"]["repo"]), build_identity(cfg, source))
+
 
 def ensure_vindex(cfg: DictConfig, source: str) -> Path:
-    """The vindex folder of ``source`` (verified), built with ``cfg`` if it does not exist yet."""
+    """The vindex folder of ``source`` (verified), built with ``cfg`` if it does not exist yet.
+
+    An existing vindex is reused only when it was built from the same source with the same build keys; else
+    :class:`lab.run_identity.ConfigChanged`, unless ``overwrite=true`` rebuilds it.
+    """
+    from vindex.build import build
+
     folder = vindex_dir(cfg, source)
     if not folder.exists():
-        from vindex.build import build
-
         build(cfg)
+    elif (diff := check_built_with(folder, cfg, source)) and cfg.get("overwrite"):
+        build(cfg)
+    elif diff:
+        raise ConfigChanged(f"{folder} is a vindex built with another config ({summarize(diff)}); "
+                            "pass out=<another folder>, or overwrite=true to rebuild it")
     verify(folder)
     return folder
 

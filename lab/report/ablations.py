@@ -26,6 +26,18 @@ def load_runs(folder: Path) -> dict[str, dict]:
     return runs
 
 
+def swept_labels(runs: dict[str, dict]) -> list[str]:
+    """The swept keys besides the variant, over every run's recorded ``swept`` values (never parsed from names)."""
+    return sorted({k for run in runs.values() for k in (run["entry"].get("swept") or {}) if k != "variant"})
+
+
+def run_label(name: str, entry: dict) -> str:
+    """``variant`` alone, or ``variant (lr=0.03, seed=1)`` from the entry's recorded swept values."""
+    swept = {k: v for k, v in (entry.get("swept") or {}).items() if k != "variant"}
+    variant = entry.get("variant") or name
+    return f"{variant} ({', '.join(f'{k.rsplit(chr(46), 1)[-1]}={v}' for k, v in sorted(swept.items()))})" if swept else variant
+
+
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -37,13 +49,14 @@ def loss_curves(runs: dict[str, dict], path: Path) -> Path:
         train = [(r["step"], r["train/loss"]) for r in run["rows"] if _finite(r.get("train/loss"))]
         val = [(r["step"], r["val/loss"]) for r in run["rows"] if _finite(r.get("val/loss"))]
         if train:
-            ax.plot(*zip(*train, strict=True), color=color, linewidth=1, label=f"{name} ({run['entry'].get('status')})")
+            ax.plot(*zip(*train, strict=True), color=color, linewidth=1,
+                    label=f"{run_label(name, run['entry'])} ({run['entry'].get('status')})")
         if val:
             ax.plot(*zip(*val, strict=True), "o--", color=color, markersize=4, linewidth=0.8)
         step, loss = run["entry"].get("collapsed_at_step"), run["entry"].get("last_finite_train_loss")
         if step is not None and _finite(loss):
             ax.plot([step], [loss], "x", color=color, markersize=12, markeredgewidth=2)
-            ax.annotate(f"{name} collapsed", (step, loss), textcoords="offset points", xytext=(5, 5), fontsize=8, color=color)
+            ax.annotate(f"{run_label(name, run['entry'])} collapsed", (step, loss), textcoords="offset points", xytext=(5, 5), fontsize=8, color=color)
     ax.set_yscale("log")
     return finish_figure(fig, ax, path, title="loss curves per variant (× = collapsed)", xlabel="optimizer step",
                          ylabel="cross-entropy (solid: train, dashed: validation)")
@@ -61,7 +74,8 @@ def _bars(runs: dict[str, dict], keys: dict[str, str], path: Path, ylabel: str, 
         for bar, value in zip(bars, values, strict=True):
             text = (f"{value:.0%}" if percent else f"{value:.3f}") if _finite(value) else "n/a"
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(names)), [f"{n}\n({runs[n]['entry'].get('status')})" for n in names], fontsize=8, rotation=30, ha="right")
+    ax.set_xticks(range(len(names)), [f"{run_label(n, runs[n]['entry'])}\n({runs[n]['entry'].get('status')})" for n in names],
+                  fontsize=8, rotation=30, ha="right")
     return finish_figure(fig, ax, path, title=title, xlabel="variant", ylabel=ylabel, grid_axis="y")
 
 
@@ -69,11 +83,14 @@ def table(runs: dict[str, dict]) -> str:
     def fmt(value, spec: str) -> str:
         return format(value, spec) if _finite(value) else "–"
 
-    lines = ["| variant | status | steps | final train loss | final val loss | fact recall | arithmetic | collapsed at |",
-             "|---|---|---|---|---|---|---|---|"]
+    swept = swept_labels(runs)
+    lines = ["| run | variant | " + "".join(f"{k} | " for k in swept)
+             + "status | steps | final train loss | final val loss | fact recall | arithmetic | collapsed at |",
+             "|---" * (9 + len(swept)) + "|"]
     for name, run in runs.items():
         e = run["entry"]
-        lines.append(f"| {name} | {e.get('status')} | {e.get('steps', '–')} | {fmt(e.get('final_train_loss'), '.4f')} | "
+        values = "".join(f"{(e.get('swept') or {}).get(k, '–')} | " for k in swept)
+        lines.append(f"| {name} | {e.get('variant') or name} | {values}{e.get('status')} | {e.get('steps', '–')} | {fmt(e.get('final_train_loss'), '.4f')} | "
                      f"{fmt(e.get('final_val_loss'), '.4f')} | {fmt(e.get('knowledge_acc'), '.1%')} | "
                      f"{fmt(e.get('reasoning_acc'), '.1%')} | {e.get('collapsed_at_step') or '–'} |")
     failed = [f"- **{name}**: {run['entry'].get('error') or run['entry'].get('collapse_reason')}" for name, run in runs.items()

@@ -1,0 +1,136 @@
+"""A job's identity is its config: every job of a grid gets its own folder, and a folder's run is reused only
+for the config it was run with (issue 15)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab.job_name import format_job_name, swept_keys
+from lab.run_identity import differences, identity, is_ignored
+from tests.conftest import FAST, compose_train, kill_when, run_cli
+
+pytestmark = pytest.mark.slow
+GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,3e-2"]
+
+
+def artifact_stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """``{path: (mtime_ns, size)}`` of every file under ``folder`` except Hydra's own records of an invocation
+    (``.hydra/``, job logs) and the sweep-level files a later sweep updates."""
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.rglob("*"))
+            if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log" and p.parent != folder}
+
+
+def test_job_names_carry_only_the_swept_keys():
+    assert swept_keys(["variant=glob(*)", "optimizer.lr=1e-3,3e-2", "seed=range(2)", "trainer.max_steps=6"]) == {
+        "variant", "optimizer.lr", "seed"}
+    assert format_job_name("original", {}) == "original"
+    assert format_job_name("original", {"seed": "1", "optimizer.lr": "0.03"}) == "original/lr=0.03,seed=1"
+    assert format_job_name("g", {"optimizer.lr": "1", "gates.lr": "2"}) == "g/gates.lr=2,optimizer.lr=1"  # ambiguous: in full
+    assert format_job_name("x", {"data.path": "/a/b"}) == "x/path=%2Fa%2Fb"  # a value never nests folders
+
+
+def test_identity_ignores_only_the_listed_keys():
+    base = compose_train(["logger=none"])
+    moved = compose_train(["logger=csv", "trainer.enable_progress_bar=false", "paths.runs=/elsewhere", "checkpoint_every_n_steps=7"])
+    assert differences(identity(base), identity(moved)) == []
+    changed = compose_train(["optimizer.lr=1e-3", "seed=3"])
+    assert differences(identity(base), identity(changed)) == ["optimizer.lr: 0.003 -> 0.001", "seed: 0 -> 3"]
+    assert is_ignored("logger.kind") and is_ignored("hydra") and not is_ignored("loggers") and not is_ignored("optimizer.lr")
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory) -> Path:
+    """2 variants x 2 learning rates into one named sweep folder."""
+    tmp = tmp_path_factory.mktemp("grid")
+    sweep = tmp / "sweep"
+    out = run_cli(["ablations.train", "-m", *GRID, *FAST, "logger=none", f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={sweep}"],
+                  cwd=tmp)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return sweep
+
+
+def test_every_job_of_a_grid_gets_its_own_folder_and_summary_entry(grid):
+    summary = json.loads((grid / "all_train_metrics.json").read_text())
+    assert sorted(summary) == ["no_qk_norm/lr=0.001", "no_qk_norm/lr=0.03", "original/lr=0.001", "original/lr=0.03"]
+    for name, entry in summary.items():
+        variant, lr = name.split("/lr=")
+        assert entry["status"] == "ok" and entry["steps"] == 6
+        assert entry["swept"] == {"optimizer.lr": float(lr), "variant": variant}
+        assert (entry["variant"], entry["lr"], entry["seed"]) == (variant, float(lr), 0)
+        for folder in (grid / name, grid / f"{name}_finetuned"):  # the seed's <name>/ and <name>_finetuned/ layout
+            meta = json.loads((folder / "metadata.json").read_text())
+            assert meta["config"]["optimizer"]["lr"] == float(lr) and meta["variant"] == variant
+    weights = {(grid / f"{name}_finetuned" / "model.safetensors").read_bytes() for name in summary}
+    assert len(weights) == 4  # four different trainings, none skipped as another's
+
+
+def test_a_second_sweep_over_seeds_adds_its_jobs_and_touches_nothing_finished(grid):
+    before = artifact_stamps(grid)
+    tmp = grid.parent
+    out = run_cli(["ablations.train", "-m", "variant=original", "optimizer.lr=1e-3", "seed=1,2", *FAST, "logger=none",
+                   f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={grid}"], cwd=tmp)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((grid / "all_train_metrics.json").read_text())
+    assert {"original/seed=1", "original/seed=2"} <= set(summary) and len(summary) == 6
+    assert summary["original/seed=2"]["swept"] == {"seed": 2} and summary["original/seed=2"]["lr"] == 0.001
+    after = artifact_stamps(grid)
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
+def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp_path):
+    run = tmp_path / "run"
+    command = ["ablations.train", *FAST, "logger=none", f"hydra.run.dir={run}"]
+    first = run_cli(command, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = artifact_stamps(run)
+
+    changed = run_cli([*command, "optimizer.lr=1e-3"], cwd=tmp_path)
+    assert changed.returncode == 2, changed.stderr[-3000:]
+    (line,) = [x for x in changed.stderr.splitlines() if x.startswith("error:")]
+    assert "holds a finished run of another config (optimizer.lr: 0.003 -> 0.001)" in line and "overwrite=true" in line
+    assert "Traceback" not in changed.stderr
+    assert artifact_stamps(run) == before
+
+    same = run_cli([*command, "logger=csv"], cwd=tmp_path)  # the logger cannot change the result
+    assert same.returncode == 0, same.stderr[-3000:]
+    assert "is finished (SHA256SUMS intact, same config): skipping it" in same.stdout + same.stderr
+    assert artifact_stamps(run) == before
+
+    replaced = run_cli([*command, "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
+    assert replaced.returncode == 0, replaced.stderr[-3000:]
+    meta = json.loads((run / "original_finetuned" / "metadata.json").read_text())
+    assert meta["config"]["optimizer"]["lr"] == 0.001 and meta["result"]["steps"] == 6
+
+
+def test_in_a_sweep_a_changed_job_fails_alone_and_the_others_run(grid):
+    """The grid's folder again, now with one job whose config changed: that job is recorded failed, the new one runs."""
+    tmp = grid.parent
+    out = run_cli(["ablations.train", "-m", "variant=original,no_layer_norm", "optimizer.lr=choice(1e-3)", *FAST,
+                   "optimizer.weight_decay=0.05", "logger=none", f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={grid}"], cwd=tmp)
+    assert out.returncode == 1, out.stderr[-3000:]
+    summary = json.loads((grid / "all_train_metrics.json").read_text())
+    failed = summary["original/lr=0.001"]
+    assert failed["status"] == "failed" and "ConfigChanged" in failed["error"]
+    assert "optimizer.weight_decay: 0.1 -> 0.05" in failed["error"]
+    assert summary["no_layer_norm/lr=0.001"]["status"] == "ok"
+    assert "original/lr=0.001_finetuned holds a finished run of another config" in out.stderr
+
+
+def test_an_interrupted_run_with_a_changed_config_does_not_resume(tmp_path):
+    run = tmp_path / "run"
+    command = ["ablations.train", *FAST, "trainer.max_steps=40", "logger=none", f"hydra.run.dir={run}"]
+    kill_when(command, lambda: (run / "original_finetuned" / "checkpoints" / "step-000003.ckpt").is_file(), cwd=tmp_path)
+    checkpoints = artifact_stamps(run / "original_finetuned")
+
+    changed = run_cli([*command, "optimizer.lr=1e-3"], cwd=tmp_path)
+    assert changed.returncode == 2, changed.stderr[-3000:]
+    assert "holds an interrupted run of another config (optimizer.lr: 0.003 -> 0.001)" in changed.stderr
+    assert "Restoring states" not in changed.stdout + changed.stderr
+    assert artifact_stamps(run / "original_finetuned") == checkpoints
+
+    fresh = run_cli([*command, "trainer.max_steps=6", "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert "Restoring states" not in fresh.stdout + fresh.stderr  # started afresh, the old checkpoints discarded
+    rows = json.loads((run / "original_finetuned" / "train_metrics.json").read_text())
+    assert [r["step"] for r in rows if "train/loss" in r] == [1, 2, 3, 4, 5, 6]
