@@ -25,16 +25,19 @@ from lab.artifacts import read_json
 from lab.checks import check_training_config
 from lab.data.datamodule import CorpusDataModule
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
-from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun
+from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun, print_job_failure
 from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
+from lab.pl.diagnostics import InstabilityDiagnostics
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
+from lab.pl.initial_eval import InitialEvaluation
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
 from lab.pl.trainer import build_trainer, fit
+from lab.reference import ensure_reference_model
 from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
 from lab.variants import Variant
 
@@ -54,9 +57,32 @@ class SaveBaseStage(L.Callback):
 
 
 def job_fields(cfg: DictConfig) -> dict:
-    """What a summary entry says of the job itself: variant, seed, learning rate, and its swept values under ``-m``."""
-    return {"variant": OmegaConf.select(cfg, "variant.name"), "seed": cfg.get("seed"), "lr": OmegaConf.select(cfg, "optimizer.lr"),
-            "swept": swept_config(cfg)}
+    """What a summary entry says of the job itself: variant, regime, seed, learning rate, model, and its swept values
+    under ``-m``."""
+    return {"variant": OmegaConf.select(cfg, "variant.name"), "regime": OmegaConf.select(cfg, "regime.name"), "seed": cfg.get("seed"),
+            "lr": OmegaConf.select(cfg, "optimizer.lr"), "model": OmegaConf.select(cfg, "model.name"), "swept": swept_config(cfg)}
+
+
+def diagnostic_summary(history: MetricsHistory) -> dict:
+    """The run's largest attention logit and output log Z, and the last of each (``None`` without diagnostics)."""
+    def series(key: str) -> list[float]:
+        return [row[key] for row in history.rows if key in row]
+
+    logits, log_z = series("diag/attn_logit_max"), series("diag/log_z")
+    return {"max_attn_logit": max(logits, default=None), "final_attn_logit": logits[-1] if logits else None,
+            "max_log_z": max(log_z, default=None), "final_log_z": log_z[-1] if log_z else None}
+
+
+def training_callbacks(cfg: DictConfig, history: MetricsHistory) -> list[L.Callback]:
+    """The optional measurements: the step-0 evaluation (``regime.initial_eval``) and the instability diagnostics."""
+    callbacks: list[L.Callback] = []
+    initial = OmegaConf.select(cfg, "regime.initial_eval")
+    if initial:
+        callbacks.append(InitialEvaluation(history, accuracy=initial == "full" and bool(cfg.eval.get("accuracy", True))))
+    every = int(OmegaConf.select(cfg, "diagnostics.every_n_steps", default=0) or 0)
+    if every > 0:
+        callbacks.append(InstabilityDiagnostics(history, every, int(cfg.diagnostics.get("rows", 2))))
+    return callbacks
 
 
 def summary_entry(health: TrainingHealth, history: MetricsHistory, trainer: L.Trainer | None, status: str, wall: float, **extra) -> dict:
@@ -100,6 +126,10 @@ def train(cfg: DictConfig) -> dict:
             return skip_finished(root, run_name, finetuned)
         ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), finetuned / "checkpoints")
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        if OmegaConf.select(cfg, "regime.name") == "surgery" and not cfg.model.get("pretrained"):
+            raise UserError(f"regime=surgery starts from a trained model, and model={cfg.model.name} has none; pass "
+                            "model=tiny_reference, model=qwen3_0.6b or model.pretrained=<folder>")
+        ensure_reference_model(cfg.model, cfg.paths.runs)
         tokenizer = load_tokenizer(cfg.model)
         datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
         datamodule.setup("fit")
@@ -111,6 +141,7 @@ def train(cfg: DictConfig) -> dict:
             SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
             health,
             history,
+            *training_callbacks(cfg, history),
             StepCheckpoint(finetuned / "checkpoints", int(cfg.checkpoint_every_n_steps)),
         ]
         work_dir = job_dir(cfg, finetuned)
@@ -123,7 +154,9 @@ def train(cfg: DictConfig) -> dict:
             fit(trainer, module, datamodule, ckpt_path)
             trainer.save_checkpoint(finetuned / "last.ckpt", weights_only=False)
             status = "collapsed" if health.collapsed else "ok"
-            entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason, **job)
+            initial = next((c.result for c in callbacks if isinstance(c, InitialEvaluation)), None)
+            entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason,
+                                  initial=initial, **diagnostic_summary(history), **job)
             if trainer.is_global_zero:
                 write_train_metrics(finetuned, history.rows)
                 save_stage(finetuned, model, metadata(model, variant, cfg, stage="finetuned", result=entry), tokenizer)
@@ -135,6 +168,9 @@ def train(cfg: DictConfig) -> dict:
         if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
             entry = summary_entry(health, history, trainer, "failed", time.time() - start, error=f"{type(err).__name__}: {err}", **job)
             record_run(root, run_name, entry)
+            if in_multirun():  # recorded: the sweep goes on, and ends with its report and exit code 1 (lab.sweep_status)
+                print_job_failure(err)
+                return entry
         raise
     finally:
         finish_logger(logger)

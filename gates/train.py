@@ -36,7 +36,7 @@ from lab.artifacts import atomic_write, read_json, update_json_entry, write_json
 from lab.checks import check_training_config
 from lab.checksums import write_sha256sums
 from lab.ddp import isolated_distributed_env, wait_for_child_ranks
-from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun
+from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun, print_job_failure
 from lab.git import git_commit
 from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer
@@ -136,8 +136,11 @@ def train_gates(cfg: DictConfig) -> dict:
             wait_for_child_ranks(trainer)
     except Exception as err:
         if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
-            update_json_entry(root / SUMMARY_FILE, name, {"status": "failed", "error": f"{type(err).__name__}: {err}",
-                                                          "gates_dir": str(out), "swept": swept})
+            entry = {"status": "failed", "error": f"{type(err).__name__}: {err}", "gates_dir": str(out), "swept": swept}
+            update_json_entry(root / SUMMARY_FILE, name, entry)
+            if in_multirun():  # recorded: the sweep goes on, and ends with its report and exit code 1 (lab.sweep_status)
+                print_job_failure(err)
+                return entry
         raise
     finally:
         finish_logger(logger)

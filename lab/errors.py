@@ -37,6 +37,17 @@ def exit_on_user_error(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def print_job_failure(err: BaseException) -> None:
+    """What a failed sweep job prints before the sweep goes on: one ``error:`` line for a :class:`UserError`,
+    the traceback for anything else (a bug to see)."""
+    import traceback
+
+    if isinstance(err, UserError):
+        print(f"error: {err}", file=sys.stderr, flush=True)
+    else:
+        traceback.print_exception(err, file=sys.stderr)
+
+
 def in_multirun() -> bool:
     """Whether this process runs a job of a Hydra multirun (sweep)."""
     from hydra.core.hydra_config import HydraConfig

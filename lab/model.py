@@ -112,7 +112,7 @@ def load_artifact(path: str | Path) -> Qwen3ForCausalLM:
 
 
 def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int | None = None) -> Qwen3ForCausalLM:
-    """Stock Qwen3 (random or pretrained init, fp32) with ``variant`` patched in.
+    """Stock Qwen3 (random or pretrained init, fp32) with ``variant`` patched in, in train mode.
 
     A pretrained ablation artifact of a non-``original`` variant is loaded as saved (its norms are not
     RMSNorms any more); asking for a different variant on it is refused.
@@ -134,4 +134,4 @@ def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int 
     else:
         model = Qwen3ForCausalLM(model_config(cfg, vocab_size))
     apply_variant(model, variant)
-    return model
+    return model.train()  # from_pretrained returns eval mode; every module trains

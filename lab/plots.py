@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from lab.artifacts import atomic_write  # noqa: E402
 
-__all__ = ["finish_figure", "plt", "save_figure"]
+__all__ = ["finish_figure", "label_axes", "plt", "save_figure"]
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -19,13 +19,17 @@ def save_figure(fig, path: Path) -> Path:
     return Path(path)
 
 
-def finish_figure(fig, ax, path: Path, *, title: str, xlabel: str, ylabel: str | None = None, grid_axis: str = "both",
-                  **legend) -> Path:
-    """Label ``ax``, add a light grid and a small legend, and save ``fig`` to ``path``."""
+def label_axes(ax, *, title: str, xlabel: str, ylabel: str | None = None, grid_axis: str = "both", **legend) -> None:
+    """Label ``ax``, add a light grid and a small legend."""
     ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis=grid_axis, alpha=0.3)
     ax.legend(fontsize=8, **legend)
+
+
+def finish_figure(fig, ax, path: Path, **labels) -> Path:
+    """:func:`label_axes` on ``ax``, then save ``fig`` to ``path``."""
+    label_axes(ax, **labels)
     return save_figure(fig, path)

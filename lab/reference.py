@@ -9,6 +9,10 @@ it first through ``python -m ablations.train experiment=tiny_reference`` when it
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
 
 from lab.config import runs_root
 from lab.errors import UserError
@@ -32,6 +36,15 @@ def ensure_tiny_reference(runs: str | Path | None = None, overrides: list[str] |
 
 
 def ensure_reference_model(model_cfg, runs: str | Path | None = None) -> None:
-    """Train the reference a model config depends on (``reference: tiny``) if it is not cached yet."""
+    """Train the reference a model config depends on (``reference: tiny``) if it is not cached yet, with the
+    config's ``reference_overrides`` (e.g. fewer steps for a quick look)."""
     if model_cfg.get("reference") == "tiny":
-        ensure_tiny_reference(runs)
+        ensure_tiny_reference(runs, overrides=[str(o) for o in model_cfg.get("reference_overrides") or []])
+
+
+class EnsureReferenceFirst(Callback):
+    """Hydra callback: a multirun whose model needs the tiny reference trains it once before launching any job,
+    so jobs running side by side (``hydra/launcher=joblib``) never train it twice into one folder."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        ensure_reference_model(config.model, config.paths.runs)

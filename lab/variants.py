@@ -9,21 +9,33 @@ A variant is ``(sites, replacement)``: every RMSNorm at one of the named sites b
 
 Qwen3-0.6B (L=28) has 4·28 + 1 = 113 RMSNorms. The stock module classes stay everywhere else, so
 checkpoint keys of untouched modules, ``_no_split_modules`` and generation keep working.
+
+``options`` are keyword arguments of the replacement's carry-over rule (``from_rmsnorm``); a value may be
+one number for every norm or a map by *role*, the norm's place in the block: ``qk`` (q_norm, k_norm),
+``attn`` (input_layernorm, before attention), ``ffn`` (post_attention_layernorm, before the MLP) and
+``final`` (model.norm). ``embedding_scale`` (``sqrt_d`` or a number) adds a learnable scalar after the
+token embedding (:mod:`lab.embedding_scale`).
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import OmegaConf
 from torch import nn
 
+from lab.embedding_scale import scale_embeddings
 from lab.errors import UserError
-from lab.norms import replacement_for
+from lab.norms import replacement_for, replacement_options
 
 SITES: dict[str, tuple[str, ...]] = {
     "qk": ("self_attn.q_norm", "self_attn.k_norm"),
     "layer": ("input_layernorm", "post_attention_layernorm"),
     "final": ("model.norm",),
+}
+ROLES: dict[str, str] = {
+    "self_attn.q_norm": "qk", "self_attn.k_norm": "qk", "input_layernorm": "attn", "post_attention_layernorm": "ffn",
+    "model.norm": "final",
 }
 RMSNORM_CLASS = "Qwen3RMSNorm"
 
@@ -35,17 +47,29 @@ class Variant:
     name: str
     sites: tuple[str, ...] = field(default_factory=tuple)
     replacement: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+    embedding_scale: float | str | None = None
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sites if s not in SITES]
         if unknown:
             raise ValueError(f"variant {self.name!r}: unknown sites {unknown}; valid: {sorted(SITES)}")
         if self.sites and self.replacement != "none":
-            replacement_for(self.replacement)  # raises with the valid list
+            accepted = replacement_options(self.replacement)  # raises with the valid list
+            extra = sorted(set(self.options) - accepted)
+            if extra:
+                raise ValueError(f"variant {self.name!r}: {self.replacement} takes no option {extra}; valid: {sorted(accepted) or 'none'}")
+            for key, value in self.options.items():
+                if isinstance(value, dict) and not set(value) <= set(ROLES.values()):
+                    raise ValueError(f"variant {self.name!r}: options.{key} has roles {sorted(set(value) - set(ROLES.values()))}; "
+                                     f"valid: {sorted(set(ROLES.values()))}")
+        if self.embedding_scale not in (None, "sqrt_d") and not isinstance(self.embedding_scale, (int, float)):
+            raise ValueError(f"variant {self.name!r}: embedding_scale={self.embedding_scale!r}; valid: null, sqrt_d or a number")
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Variant":
-        return cls(name=str(cfg["name"]), sites=tuple(cfg.get("sites") or ()), replacement=str(cfg.get("replacement", "none")))
+        return cls(name=str(cfg["name"]), sites=tuple(cfg.get("sites") or ()), replacement=str(cfg.get("replacement", "none")),
+                   options=dict(cfg.get("options") or {}), embedding_scale=cfg.get("embedding_scale"))
 
     @classmethod
     def from_run_config(cls, variant_cfg) -> "Variant":
@@ -61,24 +85,54 @@ class Variant:
             return "The stock Qwen3 architecture (every RMSNorm kept): the control."
         where = "; ".join(f"{site}: {', '.join(SITES[site])}" for site in self.sites)
         what = "removed (identity)" if self.replacement == "identity" else f"replaced by `{self.replacement}`"
-        return f"Every RMSNorm at {where} is {what}; all other modules are the stock Qwen3 ones."
+        options = f" with {self.options}" if self.options else ""
+        scale = f"; the embeddings are scaled by a learnable scalar (init {self.embedding_scale})" if self.embedding_scale else ""
+        return f"Every RMSNorm at {where} is {what}{options}{scale}; all other modules are the stock Qwen3 ones."
+
+    def options_for(self, role: str) -> dict[str, Any]:
+        """The replacement's keyword arguments for a norm of ``role``: per-role maps resolved."""
+        resolved = {}
+        for key, value in self.options.items():
+            if isinstance(value, dict):
+                if role not in value:
+                    raise ValueError(f"variant {self.name!r}: options.{key} has no value for role {role!r}")
+                value = value[role]
+            resolved[key] = value
+        return resolved
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "sites": list(self.sites), "replacement": self.replacement}
+        spec = {"name": self.name, "sites": list(self.sites), "replacement": self.replacement}
+        if self.options:
+            spec["options"] = self.options
+        if self.embedding_scale is not None:
+            spec["embedding_scale"] = self.embedding_scale
+        return spec
+
+
+def _matches(qualified_name: str, suffix: str) -> bool:
+    return qualified_name == suffix or qualified_name.endswith("." + suffix)
 
 
 def _site_of(qualified_name: str) -> str | None:
     for site, suffixes in SITES.items():
-        if any(qualified_name == s or qualified_name.endswith("." + s) for s in suffixes):
+        if any(_matches(qualified_name, s) for s in suffixes):
             return site
     return None
 
 
+def role_of(qualified_name: str) -> str | None:
+    """The norm's role (``qk``, ``attn``, ``ffn``, ``final``) by its qualified name, see :data:`ROLES`."""
+    return next((role for suffix, role in ROLES.items() if _matches(qualified_name, suffix)), None)
+
+
 def apply_variant(model: nn.Module, variant: Variant) -> int:
-    """Replace the RMSNorms at ``variant.sites`` in place; return how many were replaced.
+    """Replace the RMSNorms at ``variant.sites`` in place (and scale the embeddings if the variant says so);
+    return how many norms were replaced.
 
     Raises if a named site matched nothing, so a variant never silently does nothing.
     """
+    if variant.embedding_scale is not None:
+        scale_embeddings(model, variant.embedding_scale)
     if not variant.sites or variant.replacement == "none":
         return 0
     build = replacement_for(variant.replacement)
@@ -92,7 +146,7 @@ def apply_variant(model: nn.Module, variant: Variant) -> int:
     if missing:
         raise ValueError(f"variant {variant.name!r}: no RMSNorm found at sites {sorted(missing)}")
     for name, module in targets:
-        model.set_submodule(name, build(module))
+        model.set_submodule(name, build(module, **variant.options_for(role_of(name))))
     return len(targets)
 
 

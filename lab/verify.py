@@ -1,7 +1,7 @@
 """Check artifact folders against their ``SHA256SUMS``: ``python -m lab.verify PATH [PATH ...]``.
 
-Works on any folder this suite writes (ablation stages, gate runs, applied gate models, vindexes; a
-vindex also gets its size and header checks). Prints one ``ok:`` line per folder, or one ``error:``
+Works on any folder this suite writes (ablation stages, gate runs, applied gate models, vindexes); a folder
+whose kind (:mod:`lab.folder_kinds`) has checks of its own also gets them (a vindex: its sizes and headers). Prints one ``ok:`` line per folder, or one ``error:``
 line naming the first bad file and exits with code 2.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lab.checksums import check_sha256sums
 from lab.errors import UserError, exit_on_user_error
-from vindex.format import is_vindex_folder
+from lab.folder_kinds import kind_of
 
 
 @exit_on_user_error
@@ -21,10 +21,9 @@ def main(argv: list[str] | None = None) -> None:
         if not path.is_dir():
             raise UserError(f"{path} is not a folder")
         count = check_sha256sums(path)
-        if is_vindex_folder(path):
-            from vindex.reader import verify
-
-            verify(path, checksums=False)
+        kind = kind_of(path)
+        if kind is not None and kind.verify is not None:  # e.g. a vindex's sizes and headers
+            kind.verify(path)
         print(f"ok: {path} ({count} files)")
 
 

@@ -6,6 +6,7 @@ with code 2, print one ``error:`` line (or Hydra's own message for configs that 
 traceback, and leave every file that existed before untouched, with no new artifact beside Hydra's logs.
 """
 
+import json
 import logging
 import runpy
 import shutil
@@ -63,6 +64,9 @@ CASES = {
     "vindex.verify/tampered": ("vindex.verify", ["{tampered}"], "does not match its SHA256SUMS entry"),
     "vindex.verify/truncated": ("vindex.verify", ["{truncated}"], "truncated.vindex/down_meta.bin"),
     "lab.verify/not_an_artifact": ("lab.verify", ["{llama}"], "SHA256SUMS"),
+    "train/surgery_on_an_untrained_model": ("ablations.train", ["regime=surgery"], "regime=surgery starts from a trained model"),
+    "study/no_study": ("ablations.study", ["{llama}"], "holds no study: no all_train_metrics.json"),
+    "study/mixed_models": ("ablations.study", ["{mixed_study}"], "mixes models (qwen3_0.6b, tiny_reference)"),
 }
 COMMON = {  # where each tool writes, pointed into the test's folder
     "ablations.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "trainer.enable_progress_bar=false"],
@@ -104,7 +108,12 @@ def inputs(quick_reference, tmp_path_factory) -> dict[str, str]:
     shutil.copytree(tampered, truncated)
     with open(truncated / "down_meta.bin", "r+b") as f:
         f.truncate(100)
-    return {"runs": str(runs), "llama": str(llama), "pickle": str(pickle_file), "short_probe": str(short_probe),
+    mixed_study = root / "mixed_study"
+    mixed_study.mkdir()
+    (mixed_study / "all_train_metrics.json").write_text(json.dumps({
+        f"original/lr={lr}": {"variant": "original", "lr": lr, "seed": 0, "status": "ok", "final_val_loss": 1.0, "model": model}
+        for lr, model in ((1e-3, "tiny_reference"), (1e-2, "qwen3_0.6b"))}))
+    return {"runs": str(runs), "llama": str(llama), "mixed_study": str(mixed_study), "pickle": str(pickle_file), "short_probe": str(short_probe),
             "gates": str(gates), "existing": str(existing), "tampered": str(tampered), "truncated": str(truncated), "root": str(root),
             "popqa": asset_path("tiny_corpus/popqa/train.parquet"), "numina": asset_path("tiny_corpus/numina/train.parquet")}
 

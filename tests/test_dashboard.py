@@ -38,5 +38,5 @@ def test_the_panels_name_metrics_the_training_code_logs():
 def test_unknown_kinds_and_folders_are_one_clear_error(tmp_path):
     with pytest.raises(UserError, match="valid: ablation, gates"):
         dashboard_spec("vindex")
-    with pytest.raises(UserError, match="is not an ablation run or sweep"):
+    with pytest.raises(UserError, match="is none of the folders this suite writes"):
         write_report(tmp_path)

@@ -99,7 +99,7 @@ def test_ddp_multirun_survives_a_killed_rank_and_the_rerun_resumes_it(tmp_path):
     assert summary["no_qk_norm"]["tokens"] == 12 * 2 * 4 * 128  # both ranks' batches counted
     # Children never start a sweep of their own: exactly one job folder per variant, two per variant in all.
     assert sorted(p.name for p in sweep.iterdir() if not p.name.startswith(".")) == [
-        "all_train_metrics.json", "multirun.yaml", "no_qk_norm", "no_qk_norm_finetuned", "original", "original_finetuned"]
+        "all_train_metrics.json", "multirun.yaml", "no_qk_norm", "no_qk_norm_finetuned", "original", "original_finetuned", "report"]
 
 
 def child_rank_pids(job_dir: Path) -> list[int]:

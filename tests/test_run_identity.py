@@ -16,9 +16,10 @@ GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,3e-2"]
 
 def artifact_stamps(folder: Path) -> dict[str, tuple[int, int]]:
     """``{path: (mtime_ns, size)}`` of every file under ``folder`` except Hydra's own records of an invocation
-    (``.hydra/``, job logs) and the sweep-level files a later sweep updates."""
+    (``.hydra/``, job logs) and the sweep-level files a later sweep updates (its summary, its report)."""
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.rglob("*"))
-            if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log" and p.parent != folder}
+            if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log" and p.parent != folder
+            and p.relative_to(folder).parts[0] != "report"}
 
 
 def test_job_names_carry_only_the_swept_keys():

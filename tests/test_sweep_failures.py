@@ -21,6 +21,8 @@ def test_a_failing_and_a_collapsing_job_do_not_stop_the_sweep(tmp_path):
     assert summary["lrnan"]["status"] == "failed" and "optimizer.lr=nan is invalid" in summary["lrnan"]["error"]
     assert summary["lr0.003"]["status"] == "ok" and summary["lr0.003"]["steps"] == 6  # ran after the failure
     assert (sweep / "lr0.003_finetuned" / "model.safetensors").is_file()
+    assert f"report: {sweep / 'report' / 'report.md'}" in out.stdout  # the sweep's end wrote its report, failures and all
+    assert "lrnan" in (sweep / "report" / "report.md").read_text()
 
     from tests.report_checks import assert_report
 

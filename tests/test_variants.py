@@ -18,6 +18,7 @@ EXPECTED_06B = {
     "replace_layernorm": {"LayerNorm": 113},
     "replace_scalenorm": {"ScaleNorm": 113},
     "replace_dyt": {"DynamicTanh": 113},
+    "replace_dyt_llm": {"DynamicTanh": 113},
 }
 
 
@@ -92,3 +93,45 @@ def test_l2norm_variant_preserves_function_of_pretrained_model():
 def test_variant_with_unknown_site_is_refused():
     with pytest.raises(ValueError, match="unknown sites"):
         Variant(name="bad", sites=("mlp",), replacement="identity")
+
+
+def test_the_dyt_llm_recipe_sets_alpha_by_role_drops_beta_and_scales_the_embeddings():
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(Qwen3Config(**{**tiny_config().to_dict(), "tie_word_embeddings": True}))
+    apply_variant(model, variant("replace_dyt_llm"))
+    layer = model.model.layers[1]
+    alphas = {name: float(m.alpha) for name, m in (("qk", layer.self_attn.q_norm), ("attn", layer.input_layernorm),
+                                                    ("ffn", layer.post_attention_layernorm), ("final", model.model.norm))}
+    assert alphas == pytest.approx({"qk": 0.8, "attn": 0.8, "ffn": 0.2, "final": 0.2})
+    assert layer.input_layernorm.bias is None and "model.norm.bias" not in model.state_dict()
+    embed = model.model.embed_tokens
+    assert float(embed.scale) == pytest.approx(32**0.5) and model.lm_head.weight is embed.weight  # still tied
+    ids = torch.randint(0, 64, (1, 5))
+    assert torch.allclose(embed(ids), torch.nn.functional.embedding(ids, embed.weight) * 32**0.5)
+
+
+def test_a_variant_with_options_round_trips_through_an_artifact(tmp_path):
+    from lab.artifacts import save_weights
+    from lab.model import load_artifact
+
+    torch.manual_seed(0)
+    model = Qwen3ForCausalLM(Qwen3Config(**{**tiny_config().to_dict(), "tie_word_embeddings": True})).eval()
+    spec = variant("replace_dyt_llm")
+    apply_variant(model, spec)
+    with torch.no_grad():
+        model.model.embed_tokens.scale.fill_(3.0)
+    save_weights(model, tmp_path)
+    model.config.to_json_file(str(tmp_path / "config.json"))
+    (tmp_path / "metadata.json").write_text(__import__("json").dumps({"variant_spec": spec.to_dict()}))
+    loaded = load_artifact(tmp_path)
+    ids = torch.randint(0, 64, (2, 7))
+    assert torch.equal(loaded(ids).logits, model(ids).logits) and float(loaded.model.embed_tokens.scale) == 3.0
+
+
+def test_variant_options_are_checked():
+    with pytest.raises(ValueError, match="l2norm takes no option \\['alpha_init'\\]"):
+        Variant(name="bad", sites=("qk",), replacement="l2norm", options={"alpha_init": 1.0})
+    with pytest.raises(ValueError, match="roles \\['mlp'\\]"):
+        Variant(name="bad", sites=("qk",), replacement="dyt", options={"alpha_init": {"mlp": 1.0}})
+    with pytest.raises(ValueError, match="embedding_scale='huge'"):
+        Variant(name="bad", embedding_scale="huge")

@@ -4,6 +4,7 @@ Every replacement reduces over the last dimension only (q_norm/k_norm see ``[B, 
 before RoPE), computes in fp32 and casts back before the learnable affine, like ``Qwen3RMSNorm``.
 """
 
+import inspect
 from collections.abc import Callable
 
 from torch import nn
@@ -36,5 +37,9 @@ def replacement_for(kind: str) -> Replacement:
     return REPLACEMENTS[kind]
 
 
+def replacement_options(kind: str) -> set[str]:
+    """The keyword options a ``kind`` builder takes besides the RMSNorm (``alpha_init``, ``bias`` for dyt)."""
+    return set(list(inspect.signature(replacement_for(kind)).parameters)[1:])
 
-__all__ = ["DynamicTanh", "L2Norm", "LayerNorm", "ScaleNorm", "REPLACEMENTS", "replacement_for"]
+
+__all__ = ["DynamicTanh", "L2Norm", "LayerNorm", "ScaleNorm", "REPLACEMENTS", "replacement_for", "replacement_options"]

@@ -21,7 +21,15 @@ class MetricsHistory(L.Callback):
         self.prefixes = prefixes
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        self.rows.append({"step": trainer.global_step, "epoch": trainer.current_epoch, **_scalars(trainer.callback_metrics, self.prefixes)})
+        self.record(trainer.global_step, {"epoch": trainer.current_epoch, **_scalars(trainer.callback_metrics, self.prefixes)})
+
+    def record(self, step: int, metrics: dict[str, float]) -> None:
+        """Add ``metrics`` to the row of ``step`` when it is the latest row, else start a row (other callbacks, e.g.
+        :class:`lab.pl.diagnostics.InstabilityDiagnostics`, add what they measure at a step this way)."""
+        if self.rows and self.rows[-1].get("step") == step and "val/loss" not in self.rows[-1]:
+            self.rows[-1].update(metrics)
+        else:
+            self.rows.append({"step": step, **metrics})
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:

@@ -136,13 +136,20 @@ class CausalLMModule(L.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.log("val/loss", self(**batch).loss, sync_dist=True)
 
-    def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking or not self.eval_cfg.get("accuracy", True):
-            return
+    def graded_accuracies(self) -> dict[str, float]:
+        """``val/knowledge_acc`` and ``val/reasoning_acc`` (:mod:`lab.evaluation`) on the graded rows there are."""
+        accuracies = {}
         for name, fn in (("knowledge", knowledge_accuracy), ("reasoning", reasoning_accuracy)):
             rows = self.eval_rows.get(name) or []
             if rows:
-                self.log(f"val/{name}_acc", fn(self.model, self.tokenizer, rows), sync_dist=True)
+                accuracies[f"val/{name}_acc"] = fn(self.model, self.tokenizer, rows)
+        return accuracies
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking or not self.eval_cfg.get("accuracy", True):
+            return
+        for key, value in self.graded_accuracies().items():
+            self.log(key, value, sync_dist=True)
 
     def configure_optimizers(self) -> dict:
         cfg = self.optim

@@ -1,24 +1,14 @@
-"""``python -m lab.report FOLDER``: figures and a ``report.md`` for an ablation run or sweep, a gate run or a vindex.
+"""``python -m lab.report FOLDER``: figures and a ``report.md`` for any folder the suite writes.
 
-Everything goes into ``FOLDER/report/`` (or ``--out``); the kind of folder is recognised from its files.
+The folder's kind (:mod:`lab.folder_kinds`: an ablation run or sweep, a norm study, a gate run, a vindex) is
+recognised from its files, and its tool writes the report. Everything goes into ``FOLDER/report/`` (or ``--out``).
 """
 
 from pathlib import Path
 
 from lab.artifacts import atomic_write
 from lab.errors import UserError
-from lab.report import ablations, gates, vindex
-
-KINDS = {"ablations": (ablations.is_ablation_folder, ablations.report), "gates": (gates.is_gate_folder, gates.report),
-         "vindex": (vindex.is_vindex_folder, vindex.report)}
-
-
-def folder_kind(folder: Path) -> str:
-    for kind, (matches, _) in KINDS.items():
-        if matches(folder):
-            return kind
-    raise UserError(f"{folder} is not an ablation run or sweep (all_train_metrics.json), a gate run (lambda_logits.pt) "
-                    "or a vindex (index.json)")
+from lab.folder_kinds import require_kind
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
@@ -26,10 +16,12 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
-    kind = folder_kind(folder)
+    kind = require_kind(folder)
+    if kind.report is None:
+        raise UserError(f"{folder} is {kind.description}, which has no report")
     out = Path(out) if out else folder / "report"
     out.mkdir(parents=True, exist_ok=True)
-    markdown = KINDS[kind][1](folder, out)
+    markdown = kind.report(folder, out)
     path = out / "report.md"
     atomic_write(path, lambda tmp: tmp.write_text(markdown))
     return path

@@ -8,10 +8,11 @@ probabilities of the target and control tokens before and after the rank-1 DELET
 from pathlib import Path
 
 from lab.artifacts import read_json
+from lab.folder_kinds import FolderKind
 from lab.plots import finish_figure, plt
 from vindex.format import is_vindex_folder
 
-__all__ = ["constants_plot", "gate3_plot", "is_vindex_folder", "report"]
+__all__ = ["FOLDER_KIND", "constants_plot", "gate3_plot", "is_vindex_folder", "report", "verify_vindex"]
 
 
 def constants_plot(constants: dict, path: Path) -> Path:
@@ -66,3 +67,13 @@ def report(folder: Path, out: Path) -> str:
                   f"{best['p_control_before']:.3f} → {best['p_control_after']:.3f} (collateral {best['collateral']:.1%}).",
                   "![Gate 3 probabilities](gate3.png)"]
     return "\n\n".join(parts) + "\n"
+
+
+def verify_vindex(folder: Path) -> None:
+    """A vindex's own checks beyond SHA256SUMS: file sizes against index.json, down_meta header."""
+    from vindex.reader import verify
+
+    verify(folder, checksums=False)
+
+
+FOLDER_KIND = FolderKind("vindex", "a vindex (index.json)", is_vindex_folder, report, verify=verify_vindex)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
 from lab.artifacts import read_json
+from lab.folder_kinds import FolderKind
 from lab.plots import finish_figure, plt
 
 
@@ -112,3 +113,6 @@ def report(folder: Path, out: Path) -> str:
         "## Final losses", "![final losses](final_losses.png)",
         "## Accuracies", "![accuracies](accuracies.png)",
     ]) + "\n"
+
+
+FOLDER_KIND = FolderKind("ablations", "an ablation run or sweep (all_train_metrics.json)", is_ablation_folder, report)

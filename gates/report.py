@@ -12,6 +12,7 @@ import torch
 from gates.files import LOGITS_FILE, STATS_FILE, read_gate_stats, read_lambda_logits
 from gates.plots import gate_histogram, tradeoff_plot
 from lab.artifacts import read_json
+from lab.folder_kinds import FolderKind
 from lab.plots import finish_figure, plt
 
 
@@ -51,3 +52,6 @@ def report(folder: Path, out: Path) -> str:
     else:
         parts += ["## Knowledge vs reasoning", f"Not evaluated yet: `python -m gates.evaluate gates_dir={folder}`."]
     return "\n\n".join(parts) + "\n"
+
+
+FOLDER_KIND = FolderKind("gates", "a gate run (lambda_logits.pt + gate_stats.json)", is_gate_folder, report)

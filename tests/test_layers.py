@@ -1,0 +1,32 @@
+"""The layers of the suite: ``lab`` is the ground floor and imports none of the tools above it."""
+
+import ast
+from pathlib import Path
+
+from lab.folder_kinds import folder_kinds
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = {"ablations", "gates", "vindex"}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_no_module_under_lab_imports_a_tool():
+    upward = {str(p.relative_to(REPO)): sorted(imported_packages(p) & TOOLS) for p in sorted((REPO / "lab").rglob("*.py"))}
+    assert {k: v for k, v in upward.items() if v} == {}
+
+
+def test_each_tool_registers_its_folder_kinds():
+    kinds = {k.name: k for k in folder_kinds()}
+    assert list(kinds) == ["study", "ablations", "gates", "vindex"]  # the study first: it is also an ablation sweep
+    assert all(k.report is not None for k in kinds.values()) and kinds["vindex"].verify is not None
+    assert {k.matches.__module__.split(".")[0] for k in kinds.values()} == TOOLS
