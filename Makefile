@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study gates gates-eval vindex vindex-constants gate3 report dashboard bench test test-fast lint clean
+.PHONY: help install train reference sweep study plan gates gates-eval vindex vindex-constants gate3 report dashboard bench test test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ sweep: install  ## all eight variants into runs/ablations/sweeps/$(SWEEP); rerun
 STUDY ?= default
 study: install  ## the norm study (variants x LRs x seeds x regimes) into runs/ablations/studies/$(STUDY), ending with its summary in <study>/report (STUDY=quick: minutes)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
+
+plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours (ARGS='experiment=norm_study ...')
+	$(PY) -m lab.plan $(ARGS)
 
 gates: install  ## train lambda gates on the tiny reference model (ARGS='model=qwen3_0.6b data=popqa_numina ...')
 	$(PY) -m gates.train $(ARGS)

@@ -24,21 +24,23 @@ from ablations.layout import base_dir, finetuned_dir, metadata, record_run, save
 from lab.artifacts import read_json
 from lab.checks import check_training_config
 from lab.data.datamodule import CorpusDataModule
-from lab.ddp import isolated_distributed_env, wait_for_child_ranks
+from lab.ddp import is_ddp_child, isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun, print_job_failure
 from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
+from lab.pl.compile_policy import should_compile
 from lab.pl.diagnostics import InstabilityDiagnostics
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.initial_eval import InitialEvaluation
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
-from lab.pl.trainer import build_trainer, fit
+from lab.pl.trainer import build_trainer, fit, runs_on_gpu
 from lab.reference import ensure_reference_model
 from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
+from lab.summary import print_summary, wandb_sync_hint
 from lab.variants import Variant
 
 ENTRY_MODULE = "ablations.train"
@@ -120,22 +122,23 @@ def train(cfg: DictConfig) -> dict:
     job = job_fields(cfg)
     try:
         check_training_config(cfg)
+        if OmegaConf.select(cfg, "regime.name") == "surgery" and not cfg.model.get("pretrained"):
+            raise UserError(f"regime=surgery starts from a trained model, and model={cfg.model.name} has none; pass "
+                            "model=tiny_reference, model=qwen3_0.6b or model.pretrained=<folder>")
         variant = Variant.from_run_config(cfg.variant)
         base, finetuned = base_dir(root, run_name), finetuned_dir(root, run_name)
         if reuse_previous_run(cfg, finetuned, base):
             return skip_finished(root, run_name, finetuned)
         ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), finetuned / "checkpoints")
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
-        if OmegaConf.select(cfg, "regime.name") == "surgery" and not cfg.model.get("pretrained"):
-            raise UserError(f"regime=surgery starts from a trained model, and model={cfg.model.name} has none; pass "
-                            "model=tiny_reference, model=qwen3_0.6b or model.pretrained=<folder>")
         ensure_reference_model(cfg.model, cfg.paths.runs)
         tokenizer = load_tokenizer(cfg.model)
         datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
         datamodule.setup("fit")
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
-        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"),
-                                cfg.get("compile"))
+        compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True) if cfg.get("compile") else {}
+        compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
+        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"), compile_cfg)
         module.eval_rows = datamodule.eval_rows
         callbacks = [
             SaveBaseStage(base, metadata(model, variant, cfg, stage="base")),
@@ -177,10 +180,29 @@ def train(cfg: DictConfig) -> dict:
     return entry
 
 
+def print_run_summary(cfg: DictConfig, entry: dict) -> None:
+    """The run's closing block (:mod:`lab.summary`), on the process that owns the run."""
+    if rank_zero_only.rank != 0 or is_ddp_child():
+        return
+    root = Path(str(cfg.output_root))
+    finetuned = finetuned_dir(root, str(cfg.run_name))
+    metrics = {"train loss": entry.get("final_train_loss"), "val loss": entry.get("final_val_loss"),
+               "fact recall": entry.get("knowledge_acc"), "arithmetic": entry.get("reasoning_acc")}
+    if entry.get("status") == "collapsed":
+        metrics = {"collapsed at step": entry.get("collapsed_at_step"), "last finite loss": entry.get("last_finite_train_loss")}
+    elif entry.get("status") == "failed":
+        metrics = {"error": entry.get("error")}
+    look = [f"make report RUN={root}", wandb_sync_hint(job_dir(cfg, finetuned))]
+    print_summary(f"ablations.train {cfg.run_name}", entry.get("status", "?"), entry.get("wall_time_s"), metrics, finetuned,
+                  load=f'ablations.load("{finetuned}")' if (finetuned / "metadata.json").is_file() else None, look=[x for x in look if x])
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> dict:
-    return train(cfg)
+    entry = train(cfg)
+    print_run_summary(cfg, entry)
+    return entry
 
 
 if __name__ == "__main__":

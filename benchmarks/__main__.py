@@ -1,5 +1,6 @@
 """``python -m benchmarks [NAME ...]`` (``make bench``): run the named benchmarks, or all of them."""
 
+import argparse
 import importlib
 import sys
 
@@ -7,14 +8,15 @@ BENCHMARKS = ["trainer", "svd", "vindex_build", "gate_step", "scaling"]
 
 
 def main(argv: list[str]) -> None:
-    names = argv or BENCHMARKS
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    names = parser.parse_args(argv).names or BENCHMARKS
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
-        sys.exit(f"error: unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}")
+        print(f"error: unknown benchmark(s) {unknown}; valid: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        sys.exit(2)
     for name in names:
-        module = importlib.import_module(f"benchmarks.{name}")
-        sys.argv = [f"benchmarks.{name}"]
-        module.main()
+        importlib.import_module(f"benchmarks.{name}").main([])
 
 
 if __name__ == "__main__":

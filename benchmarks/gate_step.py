@@ -19,6 +19,7 @@ Targets: gates ≤ 1.5× the plain step's time and ≤ 0.6× the two-copy step's
     python -m benchmarks.gate_step
 """
 
+import argparse
 import copy
 import json
 import subprocess
@@ -104,9 +105,12 @@ def run(rounds: int = 2) -> dict:
             "targets": {"gates_time_vs_plain": "<= 1.5", "gates_memory_vs_two_copy": "<= 0.6"}}
 
 
-def main() -> None:
-    if "--one" in sys.argv:
-        print(json.dumps(measure_one(sys.argv[sys.argv.index("--one") + 1])))
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gate_step", description=__doc__.splitlines()[0])
+    parser.add_argument("--one", metavar="KIND", help="measure one kind of step in this process (internal)")
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure_one(args.one)))
         return
     result = run()
     path = write_result("gate_step", result)

@@ -10,6 +10,7 @@ these sizes, ~2 in width once the matmuls dominate.
     python -m benchmarks.scaling
 """
 
+import argparse
 import math
 
 import torch
@@ -57,7 +58,8 @@ def run() -> dict:
             "exponent_in_width": slope([p["hidden"] for p in out["width"]], [p["seconds"] for p in out["width"]])}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argparse.ArgumentParser(prog="python -m benchmarks.scaling", description=__doc__.splitlines()[0]).parse_args(argv)
     result = run()
     path = write_result("scaling", result)
     rows = [[axis, p["hidden"], p["seq"], p["params"], p["seconds"], p["tokens_per_s"], p["mfu"]]

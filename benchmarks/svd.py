@@ -68,12 +68,12 @@ def _lowrank(a: torch.Tensor, k: int, niter: int):
     return u, s, v.T
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.svd", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=12288)
     parser.add_argument("--cols", type=int, default=4096)
     parser.add_argument("--k", type=int, default=128)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     result = run(args.rows, args.cols, args.k)
     path = write_result("svd", result)
     table = [[spectrum, name, r["seconds"], r["speedup_vs_exact"], r["max_rel_sigma_error"], r["mean_abs_cos"]]

@@ -34,6 +34,7 @@ of the step times (the first three steps are warm-up) and is reported as ``first
     python -m benchmarks.trainer [--rounds 2]      # or --one SYSTEM VOCAB, --lockstep VOCAB: one measurement
 """
 
+import argparse
 import json
 import statistics
 import subprocess
@@ -237,16 +238,19 @@ def run(rounds: int) -> dict:
             "targets": {"vocab 4,096 speed_ratio": ">= 1.2", "vocab 151,936 memory_ratio": "<= 0.5 at speed_ratio >= 1"}}
 
 
-def main() -> None:
-    if "--one" in sys.argv:
-        i = sys.argv.index("--one")
-        print(json.dumps(measure_one(sys.argv[i + 1], int(sys.argv[i + 2]))))
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.trainer", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of separate-process measurements (default 2)")
+    parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "VOCAB"), help="measure one system in this process (internal)")
+    parser.add_argument("--lockstep", type=int, metavar="VOCAB", help="the alternating-steps measurement only (internal)")
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure_one(args.one[0], int(args.one[1]))))
         return
-    if "--lockstep" in sys.argv:
-        print(json.dumps(measure_lockstep(int(sys.argv[sys.argv.index("--lockstep") + 1]))))
+    if args.lockstep:
+        print(json.dumps(measure_lockstep(args.lockstep)))
         return
-    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 2
-    result = run(rounds)
+    result = run(args.rounds)
     path = write_result("trainer", result)
     rows = []
     for size, s in result["summary"].items():

@@ -41,10 +41,10 @@ def run(layers: int) -> dict:
             "extrapolated_36_layers_min": per_layer * QWEN3_8B_LAYERS / 60, "matmul_gflops": matmul_gflops()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.vindex_build", description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=4)
-    result = run(parser.parse_args().layers)
+    result = run(parser.parse_args(argv).layers)
     path = write_result("vindex_build", result)
     print_table(f"vindex build at Qwen3-8B layer shapes -> {path}", ["measure", "value"],
                 [["layers built", result["layers"]], ["seconds per layer", result["seconds_per_layer"]],

@@ -35,7 +35,7 @@ from gates.plots import gate_histogram
 from lab.artifacts import atomic_write, read_json, update_json_entry, write_json
 from lab.checks import check_training_config
 from lab.checksums import write_sha256sums
-from lab.ddp import isolated_distributed_env, wait_for_child_ranks
+from lab.ddp import is_ddp_child, isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun, print_job_failure
 from lab.git import git_commit
 from lab.job_name import swept_config
@@ -48,6 +48,7 @@ from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.trainer import build_trainer, fit
 from lab.reference import ensure_reference_model
 from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
+from lab.summary import print_summary, wandb_sync_hint
 from lab.variants import Variant
 
 ENTRY_MODULE = "gates.train"
@@ -147,10 +148,25 @@ def train_gates(cfg: DictConfig) -> dict:
     return entry
 
 
+def print_run_summary(entry: dict) -> None:
+    """The gate run's closing block (:mod:`lab.summary`), on the process that owns the run."""
+    if rank_zero_only.rank != 0 or is_ddp_child():
+        return
+    out = Path(entry.get("gates_dir") or ".")
+    metrics = {"loss": entry.get("final_loss"), "forget loss": entry.get("final_forget_loss"), "retain loss": entry.get("final_retain_loss"),
+               "mean gate": entry.get("mean_gate"), "knowledge neurons (g < default threshold)": entry.get("knowledge_neurons")}
+    finished = (out / "lambda_logits.pt").is_file()
+    print_summary(f"gates.train {out.name}", entry.get("status", "?"), entry.get("wall_time_s"), metrics, out,
+                  load=f"python -m gates.apply gates_dir={out}  (or gates.files.read_lambda_logits)" if finished else None,
+                  look=[x for x in (f"make report RUN={out}", f"make gates-eval ARGS='gates_dir={out}'", wandb_sync_hint(out)) if x])
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="gates_train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> dict:
-    return train_gates(cfg)
+    entry = train_gates(cfg)
+    print_run_summary(entry)
+    return entry
 
 
 if __name__ == "__main__":

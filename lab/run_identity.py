@@ -115,5 +115,8 @@ def discard_run(folder: Path, keep: tuple[str, ...] = (".hydra", ".lock")) -> No
     for child in folder.iterdir():
         if child.name in keep or child.suffix == ".log":
             continue
-        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 

@@ -23,12 +23,14 @@ def build_logger(logger_cfg: DictConfig, *, name: str, group: str, save_dir: Pat
     if kind == "csv":
         return CSVLogger(save_dir=str(save_dir), name="csv", version="")
     if kind == "wandb":
-        return WandbLogger(
+        logger = WandbLogger(
             project=logger_cfg.project, entity=logger_cfg.get("entity"), name=name, group=group,
             job_type=logger_cfg.get("job_type"), tags=list(logger_cfg.get("tags") or []), mode=logger_cfg.mode,
             save_dir=str(save_dir), config=OmegaConf.to_container(config, resolve=True), log_model=False,
             id=run_id, resume="allow" if run_id else None, **_wandb_settings(logger_cfg),
         )
+        logger._wandb_init.pop("anonymous", None)  # Lightning passes anonymous=None, which W&B warns about as if set
+        return logger
     raise UserError(f"logger.kind={kind!r}; valid: {', '.join(KINDS)}")
 
 

@@ -20,14 +20,19 @@ from omegaconf import DictConfig, OmegaConf
 from lab.ddp import HydraJobDDPStrategy
 from lab.errors import UserError
 from lab.pl.checkpoint_io import AtomicCheckpointIO
+from lab.pl.progress import StepProgressBar
 from lab.pl.rng import RNGState
+
+
+def runs_on_gpu(accelerator: str) -> bool:
+    """Whether ``trainer.accelerator`` puts the run on a GPU (``auto``: when CUDA is available)."""
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def resolve_precision(precision: str, accelerator: str) -> str:
     if precision != "auto":
         return precision
-    on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    return "bf16-mixed" if on_gpu else "32-true"
+    return "bf16-mixed" if runs_on_gpu(accelerator) else "32-true"
 
 
 def build_trainer(
@@ -43,8 +48,9 @@ def build_trainer(
     if kwargs.get("strategy") == "ddp":
         kwargs["strategy"] = HydraJobDDPStrategy(job_config=cfg, entry_module=entry_module, job_dir=job_dir, **ddp_options)
     kwargs.setdefault("default_root_dir", str(job_dir))
+    progress = [StepProgressBar()] if kwargs.get("enable_progress_bar", True) else []
     try:
-        return L.Trainer(**kwargs, callbacks=[*callbacks, RNGState()], logger=logger if logger is not None else False,
+        return L.Trainer(**kwargs, callbacks=[*callbacks, RNGState(), *progress], logger=logger if logger is not None else False,
                          plugins=[AtomicCheckpointIO()])
     except TypeError as err:
         raise UserError(f"bad trainer option: {err}; every trainer.<key> must be a lightning.Trainer argument") from None

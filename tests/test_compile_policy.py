@@ -1,0 +1,27 @@
+"""``compile.enabled: auto``: compile long runs, train short ones eagerly, fall back with one line without a compiler."""
+
+import logging
+
+from lab.pl.compile_policy import cxx_available, should_compile
+
+AUTO = {"enabled": "auto", "auto_min_steps": 500, "backend": "inductor"}
+
+
+def test_auto_compiles_runs_long_enough_for_the_compile_to_pay():
+    assert cxx_available()  # this machine (and CI's) has g++
+    assert should_compile(AUTO, 1000, on_gpu=False) and should_compile(AUTO, 500, on_gpu=False)
+    assert not should_compile(AUTO, 499, on_gpu=False)  # short runs and the tests train eagerly
+    assert should_compile(AUTO, -1, on_gpu=False)  # bounded by epochs: a long run
+    assert not should_compile({**AUTO, "enabled": False}, 10_000, on_gpu=False)
+    assert should_compile({**AUTO, "enabled": True}, 10, on_gpu=False)
+
+
+def test_without_a_cxx_compiler_the_run_trains_eagerly_after_one_warning(monkeypatch, caplog):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    assert not cxx_available()
+    with caplog.at_level(logging.WARNING, logger="lab.pl.compile_policy"):
+        assert not should_compile(AUTO, 1000, on_gpu=False)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == ["compile.enabled: no C++ compiler on this machine for Inductor"]
+    assert should_compile({**AUTO, "backend": "aot_eager"}, 1000, on_gpu=False)  # needs no C++ compiler
+    assert should_compile(AUTO, 1000, on_gpu=True)  # Triton builds the GPU kernels
