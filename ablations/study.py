@@ -13,6 +13,7 @@ and ``surgery.png``, and logs the table to a W&B run (offline unless ``WANDB_MOD
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
@@ -70,17 +71,22 @@ def _pm(mean, std) -> str:
     return f"{_fmt(mean)} ± {_fmt(std)}" if mean is not None else "–"
 
 
+def top_lr_attn_logit(cell: dict) -> float | None:
+    """The seed-mean of the largest attention logit of the runs at the grid's highest learning rate."""
+    return cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"]))) if cell.get("lrs") else None
+
+
 def table(cells: dict[str, dict], regime: str) -> str:
     """The regime's markdown table, one row per variant."""
     zero_shot = regime == "surgery"
     head = ("| variant | best val loss (mean ± std) | at LR | LR sensitivity (mean ± std) | max stable LR | collapsed "
-            "| fact recall | arithmetic | max attn logit | ℓ_init |" + (" zero-shot recall | zero-shot arithmetic |" if zero_shot else ""))
+            "| fact recall | arithmetic | max attn logit (best LR / top LR) | ℓ_init |" + (" zero-shot recall | zero-shot arithmetic |" if zero_shot else ""))
     lines = [head, "|---" * (head.count("|") - 1) + "|"]
     for variant, c in sorted(cells.items()):
         row = (f"| {variant} | {_pm(c.get('best_val_loss'), c.get('best_val_loss_std'))} | {_fmt(c.get('best_lr'), 'g')} | "
                f"{_pm(c.get('lr_sensitivity'), c.get('lr_sensitivity_std'))} | {_fmt(c.get('max_stable_lr'), 'g')} | "
                f"{c['collapsed']}/{c['runs']} | {_fmt(c.get('best_knowledge_acc'), '.1%')} | {_fmt(c.get('best_reasoning_acc'), '.1%')} | "
-               f"{_fmt(c.get('best_max_attn_logit'), '.1f')} | {_fmt(c.get('loss_init'))} |")
+               f"{_fmt(c.get('best_max_attn_logit'), '.3g')} / {_fmt(top_lr_attn_logit(c), '.3g')} | {_fmt(c.get('loss_init'))} |")
         if zero_shot:
             row += f" {_fmt(c.get('initial_knowledge_acc'), '.1%')} | {_fmt(c.get('initial_reasoning_acc'), '.1%')} |"
         lines.append(row)
@@ -89,8 +95,6 @@ def table(cells: dict[str, dict], regime: str) -> str:
 
 def log_to_wandb(folder: Path, summary: dict[str, dict[str, dict]], out: Path) -> None:
     """One W&B run (job_type ``study``, group = the folder's name, files under ``out``) holding the summary as a table."""
-    import os
-
     import wandb
 
     columns = ["regime", "variant", "best_val_loss", "best_val_loss_std", "best_lr", "lr_sensitivity", "lr_sensitivity_std",

@@ -25,6 +25,7 @@ from lab.data.formats import knowledge_documents, reasoning_document
 from lab.data.loaders import resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.sources import load_split, train_and_held_out
+from lab.data.subset import graded_subset
 from lab.errors import UserError
 
 
@@ -57,9 +58,7 @@ def load_gate_rows(data_cfg: DictConfig) -> GateRows:
     if not rows.knowledge or not rows.reasoning_train:
         raise UserError("gates need a knowledge source (schema: popqa) and a reasoning source (schema: numina or text) "
                         "in data.sources; data=tiny and data=popqa_numina have both")
-    limit = data_cfg.get("eval_limit")
-    if limit:
-        rows.reasoning_eval = rows.reasoning_eval[: int(limit)]
+    rows.reasoning_eval = graded_subset(rows.reasoning_eval, data_cfg.get("eval_limit"))
     return rows
 
 

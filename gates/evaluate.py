@@ -37,6 +37,7 @@ from gates.stats import select_thresholds
 from lab.artifacts import atomic_write, read_json, write_json
 from lab.checksums import SUMS_FILE, write_sha256sums
 from lab.data.formats import reasoning_document
+from lab.data.subset import graded_subset
 from lab.errors import exit_on_user_error, hydra_cli
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
 
@@ -76,8 +77,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
         for t in thresholds:
             check_threshold(t, mode)
     rows = load_gate_rows(cfg.data)
-    if cfg.data.get("eval_limit"):
-        rows.knowledge = rows.knowledge[: int(cfg.data.eval_limit)]
+    rows.knowledge = graded_subset(rows.knowledge, cfg.data.get("eval_limit"))
     patch_gates(model)
 
     settings = [("none", "gates", 0.0, None)]

@@ -41,3 +41,14 @@ def test_a_sweep_with_a_collapsed_job_exits_1_with_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: 1 job(s) of the sweep did not finish ok: no_all_norm (collapsed); see {tmp_path}"
     (tmp_path / "all_train_metrics.json").write_text(json.dumps({"original": {"status": "ok"}}))
     SweepStatus().on_multirun_end(config)  # all ok: no exit
+
+
+def test_a_study_lists_collapses_as_results_and_still_fails_on_errors(tmp_path, capsys):
+    (tmp_path / "all_train_metrics.json").write_text(json.dumps({"a": {"status": "ok"}, "b": {"status": "collapsed"}}))
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    SweepStatus(fail_on=["failed"]).on_multirun_end(config)  # no exit
+    assert capsys.readouterr().out.strip() == f"note: 1 run(s) collapsed, results of the sweep: b; see {tmp_path}"
+    (tmp_path / "all_train_metrics.json").write_text(json.dumps({"b": {"status": "collapsed"}, "c": {"status": "failed"}}))
+    with pytest.raises(SystemExit):
+        SweepStatus(fail_on=["failed"]).on_multirun_end(config)
+    assert "c (failed)" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from lab.data.formats import knowledge_documents, reasoning_document
 from lab.data.loaders import resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.sources import load_split, train_and_held_out
+from lab.data.subset import graded_subset
 from lab.errors import UserError
 
 
@@ -84,10 +85,8 @@ class CorpusDataModule(L.LightningDataModule):
             self.val_set = pack_documents(datasets.Dataset.from_dict({"text": val_docs}), self.tokenizer, seq_len)
             if len(self.train_set) == 0:
                 raise UserError(f"the training data holds fewer than data.seq_len={seq_len} tokens; lower seq_len or add data")
-        limit = self.cfg.get("eval_limit")
-        if limit:
-            for key, rows in self.eval_rows.items():
-                self.eval_rows[key] = rows[: int(limit)]
+        for key, rows in self.eval_rows.items():
+            self.eval_rows[key] = graded_subset(rows, self.cfg.get("eval_limit"))
 
     def train_dataloader(self) -> StatefulDataLoader:
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""

@@ -1,0 +1,183 @@
+"""``python -m lab.plan [OVERRIDES]``: what a training run or grid will cost, before it runs (``make plan ARGS=...``).
+
+    python -m lab.plan experiment=norm_study                           # the tiny study's grid
+    python -m lab.plan experiment=norm_study model=qwen3_0.6b trainer.max_steps=2000 data.seq_len=2048 plan.mfu=0.35
+
+Takes the overrides ``ablations.train`` takes (``--config-name gates_train`` for gates), expands the grid as
+Hydra's basic sweeper does (command-line sweeps and ``hydra.sweeper.params``), builds each job's model on the
+meta device (no weights are loaded; a hub id's architecture comes from ``lab/assets/configs`` when offline)
+and prints per job:
+
+- parameters N (all of them, and the embedding's);
+- tokens D = max_steps · batch_size · seq_len · devices · num_nodes · accumulate_grad_batches;
+- FLOPs = 6 · N_matmul · D + 6 · L · T · d_attn · D: every weight matrix once forward and twice backward
+  (N_matmul counts the LM head's matrix, tied or not, and not the embedding lookup) plus the attention
+  scores and mixing (Kaplan et al. 2020, with n_ctx = the sequence length T and d_attn = heads · head_dim);
+- GPU-hours = FLOPs / (peak · MFU) on an A100 (312 dense bf16 TFLOP/s) and an H100 SXM (989), at the stated,
+  overridable ``plan.mfu`` (default 0.40, a typical measured MFU for dense decoder training at this size;
+  replace it by one a GPU run has measured).
+"""
+
+import argparse
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+from lab.config import asset_path
+from lab.errors import UserError, exit_on_user_error
+from lab.model import load_tokenizer, model_config
+from lab.variants import Variant, apply_variant
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0}  # dense bf16 per GPU (NVIDIA datasheets; H100 SXM)
+DEFAULTS = {"mfu": 0.40}
+
+
+def split_plan_options(overrides: list[str]) -> tuple[list[str], dict[str, float]]:
+    """``plan.<key>=<value>`` options apart from the run's overrides."""
+    options, rest = dict(DEFAULTS), []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if key.startswith("plan.") and sep:
+            name = key.removeprefix("plan.")
+            if name not in DEFAULTS:
+                raise UserError(f"unknown plan option {key}; valid: {', '.join(f'plan.{k}' for k in DEFAULTS)}")
+            options[name] = float(value)
+        else:
+            rest.append(item)
+    if not 0 < options["mfu"] <= 1:
+        raise UserError(f"plan.mfu={options['mfu']} is outside (0, 1]")
+    return rest, options
+
+
+def expand_grid(config_name: str, overrides: list[str]) -> list[list[str]]:
+    """The job override lists of ``overrides`` (a single job when nothing is swept)."""
+    base = compose(config_name=config_name, overrides=[o for o in overrides if not _is_sweep(o)], return_hydra_config=True)
+    params = base.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(params, resolve=False) if params is not None else {}
+    parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
+    parsed = parser.parse_overrides([f"{k}={v}" for k, v in params.items()] + overrides)
+    choices: dict[str, list[str]] = {}
+    for o in parsed:
+        key = o.get_key_element()
+        choices[key] = [f"{key}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override() else [f"{key}={o.get_value_element_as_str()}"]
+    return [list(job) for job in itertools.product(*choices.values())]
+
+
+def _is_sweep(override: str) -> bool:
+    return OverridesParser.create().parse_overrides([override])[0].is_sweep_override()
+
+
+def architecture(model_cfg: DictConfig) -> Qwen3Config:
+    """The job's Qwen3 config, as training builds it; offline, a hub id or an untrained tiny reference falls back to
+    the bundled architecture (``lab/assets/configs/<name>``, or the tiny model's)."""
+    cfg = OmegaConf.to_container(model_cfg, resolve=True)
+    source = str(cfg.get("pretrained") or "")
+    try:
+        vocab = None if source else len(load_tokenizer(cfg))
+        return model_config(cfg, vocab)
+    except UserError:
+        bundled = Path(asset_path("configs")) / Path(source.rstrip("/")).name.lower()
+        if (bundled / "config.json").is_file():
+            return Qwen3Config.from_json_file(str(bundled / "config.json"))
+        if cfg.get("reference") == "tiny":  # trained as model=tiny: the same architecture
+            return architecture(OmegaConf.load(CONF / "model" / "tiny.yaml"))
+        raise
+
+
+def plan_job(cfg: DictConfig) -> dict[str, Any]:
+    """Parameters, tokens and FLOPs of one composed job config (see the module docstring)."""
+    config = architecture(cfg.model)
+    with torch.device("meta"):
+        model = Qwen3ForCausalLM(config)
+    apply_variant(model, Variant.from_run_config(cfg.variant))
+    params = sum(p.numel() for p in model.parameters())
+    embedding = model.get_input_embeddings().weight.numel()
+    head = config.vocab_size * config.hidden_size
+    matmul = params - embedding + (head if config.tie_word_embeddings else 0)
+    t = cfg.trainer
+    steps = int(t.max_steps)
+    seq = int(cfg.data.seq_len)
+    per_step = int(cfg.data.batch_size) * seq * int(t.get("devices") or 1) * int(t.get("num_nodes") or 1) * int(t.get("accumulate_grad_batches") or 1)
+    tokens = steps * per_step if steps > 0 else None
+    d_attn = config.num_attention_heads * config.head_dim
+    flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
+    return {"variant": cfg.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,
+            "tokens": tokens, "flops_per_token": flops_per_token, "flops": flops_per_token * tokens if tokens else None}
+
+
+def gpu_hours(flops: float | None, mfu: float) -> dict[str, float | None]:
+    return {gpu: (flops / (peak * 1e12 * mfu) / 3600 if flops else None) for gpu, peak in PEAK_TFLOPS.items()}
+
+
+def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
+    """The whole plan: one entry per job and the grid's totals."""
+    overrides, options = split_plan_options(overrides)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        jobs = []
+        for job in expand_grid(config_name, overrides):
+            entry = plan_job(compose(config_name=config_name, overrides=job))
+            jobs.append({"overrides": job, **entry, "gpu_hours": gpu_hours(entry["flops"], options["mfu"])})
+    known = [j["flops"] for j in jobs if j["flops"]]
+    total = sum(known) if len(known) == len(jobs) else None
+    return {"config": config_name, "mfu": options["mfu"], "peak_tflops": PEAK_TFLOPS, "jobs": jobs,
+            "total": {"jobs": len(jobs), "flops": total, "gpu_hours": gpu_hours(total, options["mfu"])}}
+
+
+def _human(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "?"
+    for scale, suffix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {suffix}{unit}"
+    return f"{value:.3g} {unit}".strip()
+
+
+def render(result: dict[str, Any]) -> str:
+    """The plan as a text table and a total line."""
+    lines = [f"{'job':<56} {'params':>9} {'tokens':>9} {'FLOPs':>9} {'A100 h':>8} {'H100 h':>8}"]
+    for job in result["jobs"]:
+        name = ",".join(o for o in job["overrides"] if not o.startswith(("hydra.", "paths.")))[:56]
+        hours = job["gpu_hours"]
+        lines.append(f"{name:<56} {_human(job['params']):>9} {_human(job['tokens']):>9} {_human(job['flops']):>9} "
+                     f"{_fmt_h(hours['A100']):>8} {_fmt_h(hours['H100']):>8}")
+    total = result["total"]
+    lines.append(f"total: {total['jobs']} job(s), {_human(total['flops'], 'FLOP')}, {_fmt_h(total['gpu_hours']['A100'])} A100-hours, "
+                 f"{_fmt_h(total['gpu_hours']['H100'])} H100-hours at MFU {result['mfu']:.2f} (plan.mfu=; peak dense bf16 "
+                 f"{PEAK_TFLOPS['A100']:g} / {PEAK_TFLOPS['H100']:g} TFLOP/s)")
+    return "\n".join(lines)
+
+
+def _fmt_h(hours: float | None) -> str:
+    return "?" if hours is None or not math.isfinite(hours) else f"{hours:.3g}"
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lab.plan", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--config-name", default="train", help="train (ablations.train, default) or gates_train")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides as for the training command, plus plan.mfu=")
+    args = parser.parse_args(argv)
+    try:
+        result = plan(args.config_name, args.overrides)
+    except Exception as err:
+        if type(err).__module__.startswith(("hydra", "omegaconf")):
+            raise UserError(f"the overrides do not compose: {str(err).splitlines()[0]}") from None
+        raise
+    print(json.dumps(result, indent=2) if args.json else render(result))
+
+
+if __name__ == "__main__":
+    main()
