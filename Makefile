@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study plan gates gates-eval vindex vindex-constants gate3 report dashboard bench test test-fast lint clean
+.PHONY: help install train reference sweep study plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench test test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,11 @@ study: install  ## the norm study (variants x LRs x seeds x regimes) into runs/a
 
 plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)
+
+TASKS ?= tiny
+lm-eval: install  ## lm-evaluation-harness on a run, sweep, gate run or model: make lm-eval RUN=<folder | hub id> TASKS=tiny,hellaswag
+	@test -n "$(RUN)" || { echo "usage: make lm-eval RUN=<folder | hub id> [TASKS=tiny,...] [ARGS='limit=100 ...']"; exit 2; }
+	$(PY) -m lab.lm_eval $(RUN) 'tasks=[$(TASKS)]' $(ARGS)
 
 gates: install  ## train lambda gates on the tiny reference model (ARGS='model=qwen3_0.6b data=popqa_numina ...')
 	$(PY) -m gates.train $(ARGS)

@@ -99,6 +99,12 @@ def table(runs: dict[str, dict]) -> str:
     return "\n".join(lines + ([""] + failed if failed else []))
 
 
+def lm_eval_section(folder: Path) -> list[str]:
+    """The sweep's lm-evaluation-harness table (``python -m lab.lm_eval <sweep>``), when it has one."""
+    table = Path(folder) / "lm_eval" / "comparison.md"
+    return ["## lm-evaluation-harness", table.read_text().strip()] if table.is_file() else []
+
+
 def report(folder: Path, out: Path) -> str:
     """Write the figures into ``out``; return the report's markdown."""
     runs = load_runs(folder)
@@ -112,7 +118,15 @@ def report(folder: Path, out: Path) -> str:
         "## Loss curves", "![loss curves](loss_curves.png)",
         "## Final losses", "![final losses](final_losses.png)",
         "## Accuracies", "![accuracies](accuracies.png)",
+        *lm_eval_section(folder),
     ]) + "\n"
 
 
-FOLDER_KIND = FolderKind("ablations", "an ablation run or sweep (all_train_metrics.json)", is_ablation_folder, report)
+def finished_runs(folder: Path) -> dict[str, Path]:
+    """``{run name: its finetuned folder}`` of every run of the sweep that finished ``ok``."""
+    return {name: finetuned_dir(folder, name) for name, entry in sorted(read_json(Path(folder) / SUMMARY_FILE).items())
+            if entry.get("status") == "ok" and (finetuned_dir(folder, name) / "metadata.json").is_file()}
+
+
+FOLDER_KIND = FolderKind("ablations", "an ablation run or sweep (all_train_metrics.json)", is_ablation_folder, report,
+                         members=finished_runs)

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
+from ablations.report import finished_runs
 from ablations.study_metrics import OK, summarize
 from ablations.study_plots import attention_logits, lr_sweep, surgery_accuracies
 from lab.artifacts import atomic_write, read_json, write_json
@@ -71,9 +72,13 @@ def _pm(mean, std) -> str:
     return f"{_fmt(mean)} ± {_fmt(std)}" if mean is not None else "–"
 
 
-def top_lr_attn_logit(cell: dict) -> float | None:
-    """The seed-mean of the largest attention logit of the runs at the grid's highest learning rate."""
-    return cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"]))) if cell.get("lrs") else None
+def top_lr_attn_logit(cell: dict) -> str:
+    """The seed-mean of the largest attention logit of the finished runs at the grid's highest learning rate
+    ("collapsed" when none finished there)."""
+    if not cell.get("lrs"):
+        return "–"
+    value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
+    return _fmt(value, ".3g") if value is not None else "collapsed"
 
 
 def table(cells: dict[str, dict], regime: str) -> str:
@@ -86,7 +91,7 @@ def table(cells: dict[str, dict], regime: str) -> str:
         row = (f"| {variant} | {_pm(c.get('best_val_loss'), c.get('best_val_loss_std'))} | {_fmt(c.get('best_lr'), 'g')} | "
                f"{_pm(c.get('lr_sensitivity'), c.get('lr_sensitivity_std'))} | {_fmt(c.get('max_stable_lr'), 'g')} | "
                f"{c['collapsed']}/{c['runs']} | {_fmt(c.get('best_knowledge_acc'), '.1%')} | {_fmt(c.get('best_reasoning_acc'), '.1%')} | "
-               f"{_fmt(c.get('best_max_attn_logit'), '.3g')} / {_fmt(top_lr_attn_logit(c), '.3g')} | {_fmt(c.get('loss_init'))} |")
+               f"{_fmt(c.get('best_max_attn_logit'), '.3g')} / {top_lr_attn_logit(c)} | {_fmt(c.get('loss_init'))} |")
         if zero_shot:
             row += f" {_fmt(c.get('initial_knowledge_acc'), '.1%')} | {_fmt(c.get('initial_reasoning_acc'), '.1%')} |"
         lines.append(row)
@@ -157,7 +162,7 @@ def study_report(folder: Path, out: Path) -> str:
 
 
 FOLDER_KIND = FolderKind("study", "a norm study (runs with a regime: make study)", is_study_folder, study_report,
-                         priority=10)
+                         priority=10, members=finished_runs)
 
 
 @exit_on_user_error

@@ -8,7 +8,10 @@ For the unmasked model, and for every (mode, threshold) with mode ∈ {hard, sof
 
 - ``knowledge_acc``: greedy answer to ``Q: <question> A:`` matches one of ``possible_answers``;
 - ``reasoning_acc``: the greedy solution's last ``\\boxed{}`` equals the reference's (held-out problems);
-- ``reasoning_loss``, ``kl_to_base``: see :mod:`gates.scoring`.
+- ``reasoning_loss``, ``kl_to_base``: see :mod:`gates.scoring`;
+- with ``tasks=[...]``, every lm-evaluation-harness task's metrics on the same masked model, as
+  ``<task>/<metric>`` (e.g. ``popqa/exact_match``, ``gsm8k/exact_match (strict-match)``). ``tradeoff.knowledge``
+  and ``tradeoff.reasoning`` choose the trade-off plot's axes among all of these; at real scale, PopQA and GSM8K.
 
 The control (``selection = random``) gives each layer's gate values to a random permutation of that
 layer's neurons (one permutation per seed): the same number of neurons per layer is masked (hard), with
@@ -38,10 +41,12 @@ from lab.artifacts import atomic_write, read_json, write_json
 from lab.checksums import SUMS_FILE, write_sha256sums
 from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
-from lab.errors import exit_on_user_error, hydra_cli
+from lab.errors import UserError, exit_on_user_error, hydra_cli
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
+from lab.lm_eval.harness import checked_task_manager, run_tasks, scores
 
 METRICS = ("knowledge_acc", "reasoning_acc", "reasoning_loss", "kl_to_base")
+SETTING_KEYS = ("mode", "selection", "threshold", "seed", "fraction_masked")
 
 
 def permuted_logits(logits: torch.Tensor, seed: int) -> torch.Tensor:
@@ -50,16 +55,34 @@ def permuted_logits(logits: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.stack([row[torch.randperm(row.numel(), generator=generator)] for row in logits])
 
 
-def score(model, tokenizer, rows, cfg: DictConfig) -> dict:
+def score(model, tokenizer, rows, cfg: DictConfig, manager=None) -> dict:
+    """Our four metrics of the model as it is masked now, plus ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
     docs = [reasoning_document(r) for r in rows.reasoning_eval]
     loss, kl = reasoning_loss_and_kl(model, tokenizer, docs)
     tokens = cfg.max_new_tokens
-    return {
+    result = {
         "knowledge_acc": knowledge_accuracy(model, tokenizer, rows.knowledge, int(tokens.knowledge)),
         "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(tokens.reasoning)),
         "reasoning_loss": loss,
         "kl_to_base": kl,
     }
+    if manager is not None:
+        options = cfg.lm_eval
+        results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=options.batch_size, device=str(model.device),
+                            limit=options.get("limit"), num_fewshot=options.get("num_fewshot"), manager=manager, checked=True)
+        result |= {f"{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()}
+        model.eval()
+    return result
+
+
+def check_tradeoff_axes(cfg: DictConfig, scored: dict) -> tuple[str, str]:
+    """``(knowledge key, reasoning key)`` of the trade-off plot, each one a metric the evaluation produced."""
+    axes = (str(cfg.tradeoff.knowledge), str(cfg.tradeoff.reasoning))
+    missing = [key for key in axes if key not in scored]
+    if missing:
+        metrics = [k for k in scored if k not in SETTING_KEYS]
+        raise UserError(f"tradeoff axes {missing} are not metrics of this evaluation; choose among {metrics}")
+    return axes
 
 
 def evaluate_gates(cfg: DictConfig) -> dict:
@@ -78,6 +101,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             check_threshold(t, mode)
     rows = load_gate_rows(cfg.data)
     rows.knowledge = graded_subset(rows.knowledge, cfg.data.get("eval_limit"))
+    manager = checked_task_manager(list(cfg.tasks)) if cfg.get("tasks") else None
     patch_gates(model)
 
     settings = [("none", "gates", 0.0, None)]
@@ -92,20 +116,28 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             set_multipliers(model, multipliers(source, mode, threshold))
         masked = 0.0 if mode == "none" else float((torch.sigmoid(logits) < threshold).float().mean())
         results.append({"mode": mode, "selection": selection, "threshold": threshold, "seed": seed,
-                        "fraction_masked": masked, **score(model, tokenizer, rows, cfg)})
+                        "fraction_masked": masked, **score(model, tokenizer, rows, cfg, manager)})
+        if len(results) == 1:
+            axes = check_tradeoff_axes(cfg, results[0])
 
     summary = summarize(results)
     out = Path(cfg.out).expanduser() if cfg.get("out") else gates_dir / "evaluation"
     report = {"gates_dir": str(gates_dir), "base_model": meta["base_model"], "variant": meta["variant"],
               "num_knowledge": len(rows.knowledge), "num_reasoning": len(rows.reasoning_eval),
-              "thresholds": thresholds, "random_seeds": list(cfg.random_seeds), "settings": results, "summary": summary}
+              "thresholds": thresholds, "random_seeds": list(cfg.random_seeds), "tasks": list(cfg.get("tasks") or []),
+              "tradeoff": {"knowledge": axes[0], "reasoning": axes[1]}, "settings": results, "summary": summary}
     write_json(out / "evaluation.json", report)
     table = markdown_table(summary)
     atomic_write(out / "evaluation.md", lambda tmp: tmp.write_text(f"# Gate evaluation: {gates_dir}\n\n{table}\n"))
-    tradeoff_plot(summary, out / "tradeoff.png")
+    tradeoff_plot(summary, out / "tradeoff.png", *axes)
     _update_card(gates_dir, table)
     print(table)
     return report
+
+
+def metric_keys(results: list[dict]) -> list[str]:
+    """Our metrics, then the lm-eval ``<task>/<metric>`` keys, in the order the results have them."""
+    return [*METRICS, *(k for k in results[0] if k not in METRICS and k not in SETTING_KEYS)] if results else list(METRICS)
 
 
 def summarize(results: list[dict]) -> list[dict]:
@@ -117,7 +149,7 @@ def summarize(results: list[dict]) -> list[dict]:
     for (mode, selection, threshold), items in groups.items():
         row = {"mode": mode, "selection": selection, "threshold": threshold, "fraction_masked": items[0]["fraction_masked"],
                "n": len(items)}
-        for key in METRICS:
+        for key in metric_keys(results):
             values = [i[key] for i in items]
             row[key] = statistics.fmean(values)
             if len(values) > 1:
@@ -127,15 +159,18 @@ def summarize(results: list[dict]) -> list[dict]:
 
 
 def markdown_table(summary: list[dict]) -> str:
-    head = "| mode | neurons | threshold | masked | knowledge acc | reasoning acc | reasoning loss | KL to base |\n|---|---|---|---|---|---|---|---|"
+    """One line per summary row: our four metrics, then one column per lm-eval ``<task>/<metric>``."""
+    extra = [k for k in metric_keys(summary) if k not in METRICS and not k.endswith("_std") and k != "n"]
+    titles = ["knowledge acc", "reasoning acc", "reasoning loss", "KL to base", *extra]
+    head = "| mode | neurons | threshold | masked | " + " | ".join(titles) + " |\n|" + "---|" * (4 + len(titles))
 
     def cell(row: dict, key: str, fmt: str) -> str:
         value = format(row[key], fmt)
         return f"{value} ± {format(row[key + '_std'], fmt)}" if f"{key}_std" in row else value
 
+    formats = {"knowledge_acc": ".1%", "reasoning_acc": ".1%", "reasoning_loss": ".3f", "kl_to_base": ".3f"}
     lines = [f"| {r['mode']} | {r['selection'] if r['mode'] != 'none' else '-'} | {r['threshold']:.3f} | {r['fraction_masked']:.1%} | "
-             f"{cell(r, 'knowledge_acc', '.1%')} | {cell(r, 'reasoning_acc', '.1%')} | {cell(r, 'reasoning_loss', '.3f')} | "
-             f"{cell(r, 'kl_to_base', '.3f')} |" for r in summary]
+             + " | ".join(cell(r, key, formats.get(key, ".3f")) for key in [*METRICS, *extra]) + " |" for r in summary]
     return "\n".join([head, *lines])
 
 

@@ -20,18 +20,19 @@ def gate_histogram(gates: torch.Tensor, thresholds: list[dict], path: Path) -> P
     return save_figure(fig, path)
 
 
-def tradeoff_plot(rows: list[dict], path: Path, reasoning_key: str = "reasoning_acc") -> Path:
-    """Knowledge accuracy (x) vs reasoning score (y) per masking mode: gates vs the random control."""
+def tradeoff_plot(rows: list[dict], path: Path, knowledge_key: str = "knowledge_acc", reasoning_key: str = "reasoning_acc") -> Path:
+    """Knowledge score (x) vs reasoning score (y) per masking mode: gates vs the random control. The keys are any
+    metrics of the evaluation, ours or lm-eval's ``<task>/<metric>``."""
     fig, ax = plt.subplots(figsize=(6, 5))
     styles = {"gates": ("o-", "#c44e52"), "random": ("s--", "#8c8c8c")}
     for mode in sorted({r["mode"] for r in rows if r["mode"] != "none"}):
         for selection, (marker, color) in styles.items():
             points = sorted((r for r in rows if r["mode"] == mode and r["selection"] == selection), key=lambda r: r["threshold"])
             if points:
-                ax.plot([p["knowledge_acc"] for p in points], [p[reasoning_key] for p in points], marker,
+                ax.plot([p[knowledge_key] for p in points], [p[reasoning_key] for p in points], marker,
                         color=color, alpha=1.0 if mode == "hard" else 0.5, label=f"{selection} ({mode})")
     for r in rows:
         if r["mode"] == "none":
-            ax.plot([r["knowledge_acc"]], [r[reasoning_key]], "k*", markersize=12, label="unmasked")
+            ax.plot([r[knowledge_key]], [r[reasoning_key]], "k*", markersize=12, label="unmasked")
     return finish_figure(fig, ax, path, title="masking knowledge neurons: gates vs random neurons",
-                         xlabel="knowledge accuracy (fact recall)", ylabel=reasoning_key.replace("_", " "))
+                         xlabel=knowledge_key.replace("_", " "), ylabel=reasoning_key.replace("_", " "))

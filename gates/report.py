@@ -43,9 +43,11 @@ def report(folder: Path, out: Path) -> str:
         parts += ["## Training", "![loss curves](loss_curves.png)"]
     evaluation = folder / "evaluation" / "evaluation.json"
     if evaluation.is_file():
-        summary = read_json(evaluation)["summary"]
-        tradeoff_plot(summary, out / "tradeoff_accuracy.png")
-        tradeoff_plot(summary, out / "tradeoff_loss.png", reasoning_key="reasoning_loss")
+        evaluated = read_json(evaluation)
+        summary, axes = evaluated["summary"], evaluated.get("tradeoff", {})
+        knowledge_key = axes.get("knowledge", "knowledge_acc")
+        tradeoff_plot(summary, out / "tradeoff_accuracy.png", knowledge_key, axes.get("reasoning", "reasoning_acc"))
+        tradeoff_plot(summary, out / "tradeoff_loss.png", knowledge_key, "reasoning_loss")
         table = (folder / "evaluation" / "evaluation.md").read_text().split("\n", 2)[-1].strip()
         parts += ["## Knowledge vs reasoning: gates vs random neurons", table,
                   "![trade-off (accuracy)](tradeoff_accuracy.png)", "![trade-off (loss)](tradeoff_loss.png)"]
@@ -54,4 +56,15 @@ def report(folder: Path, out: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-FOLDER_KIND = FolderKind("gates", "a gate run (lambda_logits.pt + gate_stats.json)", is_gate_folder, report)
+def masked_model(folder: Path, options) -> tuple:
+    """The gate run's base model with its gates applied on the fly (``options.mode``, ``options.threshold``,
+    ``options.base_model`` as for ``gates.apply``), in eval mode."""
+    from gates.apply import applied_model
+
+    model, tokenizer, _ = applied_model(Path(folder), str(options.get("mode") or "hard"), options.get("threshold"),
+                                        options.get("base_model"))
+    return model.eval(), tokenizer
+
+
+FOLDER_KIND = FolderKind("gates", "a gate run (lambda_logits.pt + gate_stats.json)", is_gate_folder, report,
+                         load_model=masked_model)

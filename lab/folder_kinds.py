@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from lab.errors import UserError
 
@@ -25,6 +26,8 @@ class FolderKind:
     report: Callable[[Path, Path], str] | None = None   # (folder, out) -> report.md's markdown, figures written into out
     verify: Callable[[Path], None] | None = None        # checks beyond SHA256SUMS; raises UserError
     priority: int = 0
+    load_model: Callable[[Path, Any], tuple[Any, Any]] | None = None  # (folder, options) -> (model, tokenizer), eval mode
+    members: Callable[[Path], dict[str, Path]] | None = None          # a sweep's {run name: model folder}
 
 
 def folder_kinds() -> list[FolderKind]:

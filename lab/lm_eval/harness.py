@@ -1,0 +1,91 @@
+"""lm-eval on a model object: one ``HFLM`` around the model and tokenizer the suite loaded (no second loading path).
+
+Task names resolve against lm-eval's own tasks plus ours (``tasks/``). Every task's data is loaded before the
+model runs, so an unknown task or a hub dataset that cannot be reached is one clear line, not a traceback.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lab.errors import UserError
+
+TASKS_DIR = Path(__file__).with_name("tasks")
+OURS = ("tiny", "tiny_facts", "tiny_arith", "tiny_arith_text", "popqa", "knowledge", "reasoning", "general")
+
+
+def task_manager():
+    """lm-eval's ``TaskManager`` with our task folder included."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(TASKS_DIR), verbosity="ERROR")
+
+
+def check_tasks(tasks: list[str], manager) -> list[str]:
+    """``tasks`` if lm-eval knows every one (tasks, groups, tags); else a :class:`UserError` naming the others."""
+    if not tasks:
+        raise UserError("tasks=[] names no task; e.g. tasks=[tiny] (ours, offline) or tasks=[hellaswag,gsm8k]")
+    unknown = [t for t in tasks if t not in manager.all_tasks]
+    if unknown:
+        raise UserError(f"unknown lm-eval task(s) {unknown}; `lm-eval --tasks list` lists lm-eval's, ours are {', '.join(OURS)}")
+    return list(tasks)
+
+
+def load_task_data(tasks: list[str], manager) -> None:
+    """Load every task's dataset now; one that needs the hub while it cannot be reached is a :class:`UserError`."""
+    from lm_eval.tasks import get_task_dict
+
+    try:
+        get_task_dict(tasks, manager)
+    except Exception as err:  # datasets raises several kinds when the hub is out of reach
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1"
+        text = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if offline or "connect" in text.lower() or "offline" in text.lower() or "resolve" in text.lower():
+            raise UserError(f"task(s) {tasks} need their dataset from the Hugging Face hub, which is not reachable"
+                            f"{' (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set)' if offline else ''}: {text[:160]}; run once with "
+                            "the network (datasets caches it) or point the task at a local copy") from None
+        raise
+
+
+def checked_task_manager(tasks: list[str]):
+    """A task manager for ``tasks``, each one known and its data loadable (else a :class:`UserError`): the checks
+    to run once, before any model is loaded."""
+    manager = task_manager()
+    check_tasks(tasks, manager)
+    load_task_data(tasks, manager)
+    return manager
+
+
+def prepare_for_generation(model, tokenizer) -> None:
+    """Stop generation at the tokenizer's end of text: a model built from a config may carry another vocabulary's
+    ids (the tiny model's config keeps Qwen's), and lm-eval stops at ``generation_config.eos_token_id``."""
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def run_tasks(model, tokenizer, tasks: list[str], *, batch_size: int | str = 16, device: str = "cpu", limit: float | None = None,
+              num_fewshot: int | None = None, manager=None, checked: bool = False) -> dict[str, Any]:
+    """``lm_eval.simple_evaluate`` on ``model`` (already on ``device``, eval mode); lm-eval's result dict without samples.
+    ``checked``: ``manager`` came from :func:`checked_task_manager` for these tasks (skip checking them again)."""
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+
+    if not (checked and manager is not None):
+        manager = checked_task_manager(tasks)
+    prepare_for_generation(model, tokenizer)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
+    return simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit, num_fewshot=num_fewshot, log_samples=False)
+
+
+def scores(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``{task: {metric: value}}`` of lm-eval's ``results`` (the filter suffix ``,none`` dropped, stderrs left out)."""
+    table = {}
+    for task, metrics in results.get("results", {}).items():
+        values = {}
+        for key, value in metrics.items():
+            metric, _, filt = key.partition(",")
+            if filt and "_stderr" not in metric and isinstance(value, (int, float)):
+                values[metric if filt == "none" else f"{metric} ({filt})"] = float(value)
+        if values:
+            table[task] = values
+    return table

@@ -1,0 +1,77 @@
+"""lm-evaluation-harness on gate runs (issue 18): gates masked on the fly score as the applied model, and
+``gates.evaluate tasks=[...]`` adds lm-eval tasks to the trade-off beside the random control. All offline."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def gates(quick_reference, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lm_eval_gates") / "gates"
+    out = run_cli(["gates.train", "trainer.max_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4", "logger=none",
+                   f"paths.runs={quick_reference}", f"hydra.run.dir={folder}"], cwd=folder.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return folder
+
+
+TASKS = "tasks=[tiny_facts,tiny_arith_text]"
+
+
+@pytest.fixture(scope="module")
+def on_the_fly(gates, quick_reference) -> dict:
+    """lab.lm_eval on the gate run, hard-masked at g < 0.5 on the fly: lm-eval's results."""
+    out = run_cli(["lab.lm_eval", str(gates), TASKS, "limit=24", "mode=hard", "threshold=0.5", f"paths.runs={quick_reference}"],
+                  cwd=gates.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads((gates / "lm_eval" / "hard-0.5" / "results.json").read_text())["results"]
+
+
+def test_gates_masked_on_the_fly_score_as_the_applied_model(gates, on_the_fly, quick_reference, tmp_path):
+    applied = tmp_path / "applied"
+    out = run_cli(["gates.apply", f"gates_dir={gates}", "mode=hard", "threshold=0.5", f"out={applied}", f"paths.runs={quick_reference}"],
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    out = run_cli(["lab.lm_eval", str(applied), TASKS, "limit=24"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    written = json.loads((applied / "lm_eval" / "results.json").read_text())["results"]
+    assert on_the_fly["tiny_facts"]["acc,none"] == written["tiny_facts"]["acc,none"]
+    bits = on_the_fly["tiny_arith_text"]["bits_per_byte,none"]
+    assert bits == pytest.approx(written["tiny_arith_text"]["bits_per_byte,none"], rel=1e-5) and bits > 0
+    assert not (gates / "model.safetensors").exists()  # no model written for the on-the-fly masking
+
+
+def test_gates_evaluate_adds_lm_eval_tasks_to_the_tradeoff_beside_the_random_control(gates, on_the_fly, quick_reference):
+    out = run_cli(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", TASKS, "lm_eval.limit=24", "modes=[hard]",
+                   "thresholds=[0.5]", "random_seeds=[0,1]", "data.eval_limit=8", "max_new_tokens.reasoning=6",
+                   "tradeoff.reasoning=tiny_arith_text/bits_per_byte"], cwd=gates.parent)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((gates / "evaluation" / "evaluation.json").read_text())
+    assert report["tasks"] == ["tiny_facts", "tiny_arith_text"]
+    assert report["tradeoff"] == {"knowledge": "knowledge_acc", "reasoning": "tiny_arith_text/bits_per_byte"}
+    rows = {(r["mode"], r["selection"], r["seed"]): r for r in report["settings"]}
+    # the masked model lm-eval scored inside gates.evaluate is the one lab.lm_eval masks on the fly
+    assert rows["hard", "gates", None]["tiny_arith_text/bits_per_byte"] == pytest.approx(on_the_fly["tiny_arith_text"]["bits_per_byte,none"], rel=1e-5)
+    assert rows["hard", "gates", None]["tiny_facts/acc"] == on_the_fly["tiny_facts"]["acc,none"]
+    unmasked = rows["none", "gates", None]["tiny_arith_text/bits_per_byte"]
+    assert len({unmasked, rows["hard", "random", 0]["tiny_arith_text/bits_per_byte"], rows["hard", "random", 1]["tiny_arith_text/bits_per_byte"]}) == 3
+    (random_row,) = [r for r in report["summary"] if r["selection"] == "random"]
+    assert random_row["n"] == 2 and "tiny_arith_text/bits_per_byte_std" in random_row
+    table = (gates / "evaluation" / "evaluation.md").read_text()
+    assert "| KL to base | tiny_facts/acc | tiny_arith_text/word_perplexity |" in table and "| tiny_arith_text/bits_per_byte |" in table
+    assert "| hard | random |" in table
+    report_md = run_cli(["lab.report", str(gates)], cwd=gates.parent)
+    assert report_md.returncode == 0, report_md.stderr[-3000:]
+    assert "tiny_arith_text/bits_per_byte" in (gates / "report" / "report.md").read_text()
+
+
+def test_gates_evaluate_refuses_a_tradeoff_axis_it_does_not_measure(gates, quick_reference, tmp_path):
+    out = run_cli(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", "modes=[hard]", "thresholds=[0.5]",
+                   "random_seeds=[0]", "data.eval_limit=4", "max_new_tokens.reasoning=2", f"out={tmp_path / 'ev'}",
+                   "tradeoff.reasoning=gsm8k/exact_match"], cwd=tmp_path)
+    assert out.returncode == 2 and "tradeoff axes ['gsm8k/exact_match'] are not metrics of this evaluation" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "ev").exists()
