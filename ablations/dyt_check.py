@@ -4,10 +4,10 @@ An independent check that ``replace_dyt``'s failure to learn on the tiny model i
 stock ``transformers`` Qwen3 at the tiny model's size, trained by a plain PyTorch loop (AdamW, the suite's
 betas, weight decay and clipping; no Lightning, no ``lab`` model code, no chunked loss) on the bundled
 arithmetic text, with ``model.norm`` replaced by a DyT written here from the paper's equation,
-``γ ⊙ tanh(α x) + β`` (α₀ = 0.5), or by the identity as a control. Prints, every 15 steps, the training loss
-and the RMS of the final norm's input.
+``γ ⊙ tanh(α x) + β`` (α₀ = 0.5), against two controls: the stock RMSNorm kept, and the identity (no final
+norm). Prints, every 15 steps, the training loss and the RMS of the final norm's input.
 
-    python -m ablations.dyt_check                 # both, 150 steps each, ~1 min on 2 cores
+    python -m ablations.dyt_check                 # all three, 150 steps each, a few minutes on 2 cores
     python -m ablations.dyt_check --steps 300 --lr 1e-3
 """
 
@@ -37,7 +37,8 @@ def blocks(seq_len: int = 128) -> torch.Tensor:
     """The bundled arithmetic problems and solutions, tokenized and cut into blocks of ``seq_len``."""
     tokenizer = AutoTokenizer.from_pretrained(asset_path("tiny_tokenizer"))
     rows = pq.read_table(asset_path("tiny_corpus/numina/train.parquet")).to_pylist()
-    ids = torch.tensor(tokenizer("\n\n".join(r["problem"] + " " + r["solution"] for r in rows[:3000]))["input_ids"])
+    documents = tokenizer([r["problem"] + " " + r["solution"] + "\n\n" for r in rows[:3000]])["input_ids"]
+    ids = torch.tensor([i for doc in documents for i in doc])
     return ids[: len(ids) // seq_len * seq_len].view(-1, seq_len)
 
 
@@ -48,9 +49,10 @@ def train(final_norm: str, steps: int, lr: float, seed: int = 0, every: int = 15
     config = Qwen3Config(vocab_size=1696, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
                          num_key_value_heads=2, head_dim=32, tie_word_embeddings=True)
     model = Qwen3ForCausalLM(config)
-    model.model.norm = PlainDyT(128, 0.5) if final_norm == "dyt" else nn.Identity()
+    if final_norm != "rmsnorm":
+        model.model.norm = PlainDyT(128, 0.5) if final_norm == "dyt" else nn.Identity()
     seen: dict[str, float] = {}
-    model.model.norm.register_forward_pre_hook(lambda m, args: seen.__setitem__("rms", float(args[0].pow(2).mean().sqrt())))
+    model.model.norm.register_forward_pre_hook(lambda m, args: seen.__setitem__("rms", float(args[0].detach().pow(2).mean().sqrt())))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
     generator = torch.Generator().manual_seed(seed)
     trace = []
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     args = parser.parse_args(argv)
     print(f"{'final norm':<10} {'step':>5} {'train loss':>10} {'final-norm input RMS':>21}")
-    for kind in ("dyt", "identity"):
+    for kind in ("rmsnorm", "dyt", "identity"):
         for step, loss, rms in train(kind, args.steps, args.lr):
             print(f"{kind:<10} {step:>5} {loss:>10.3f} {rms:>21.2f}" if math.isfinite(loss) else f"{kind:<10} {step:>5} {'nan':>10}")
 

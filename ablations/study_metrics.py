@@ -101,9 +101,10 @@ def cell_summary(runs: list[dict]) -> dict[str, Any]:
     for key in ("knowledge_acc", "reasoning_acc"):
         summary[f"initial_{key}"] = mean_std([i[key] for i in initial if _finite(i.get(key))])[0]
     summary["val_loss_by_lr"] = {str(lr): mean_std([r["final_val_loss"] for r in group_])[0] for lr, group_ in ok_by_lr.items()}
+    # Runs that finished only: one that collapsed before its first probe (every diagnostics.every_n_steps) would
+    # report the step-0 logits of a random init as its "largest".
     summary["max_attn_logit_by_lr"] = {
-        str(lr): mean_std([r["max_attn_logit"] for r in runs if float(r["lr"]) == lr and _finite(r.get("max_attn_logit"))])[0]
-        for lr in lrs}
+        str(lr): mean_std([r["max_attn_logit"] for r in group_ if _finite(r.get("max_attn_logit"))])[0] for lr, group_ in ok_by_lr.items()}
     return summary
 
 

@@ -9,9 +9,9 @@ cosine schedule, gradient clipping at 1.0):
   ``CorpusDataModule``): one packed dataset, fed to both;
 * ours: :class:`lab.pl.module.CausalLMModule` in a ``lightning.Trainer`` with the callbacks ``ablations.train``
   uses (gradient-norm health check, metric history), logging every step, its loss in fused chunks
-  (``loss_chunk_size: auto``) and fused AdamW (``optimizer.fused``): ``ours`` with ``compile.enabled=true``
-  (what the README recommends for runs past a few hundred steps), ``ours_eager`` with the default
-  ``compile.enabled=false``;
+  (``loss_chunk_size: auto``) and fused AdamW (``optimizer.fused``): ``ours`` compiled, the default path of a
+  run of at least ``compile.auto_min_steps`` (2,000) steps under ``compile.enabled: auto``; ``ours_eager``, the
+  default path of a shorter run (where the one-off compile would not pay for itself);
 * theirs: ``transformers.Trainer`` with ``default_data_collator``, ``use_cpu=True``, no saving, no reporting,
   its default optimizer ``adamw_torch_fused``: ``hf_trainer`` as documented by default, ``hf_trainer_compile``
   with ``torch_compile=True`` (small model only).
