@@ -9,7 +9,9 @@ meta device (no weights are loaded; a hub id's architecture comes from ``lab/ass
 and prints per job:
 
 - parameters N (all of them, and the embedding's);
-- tokens D = max_steps · batch_size · seq_len · devices · num_nodes · accumulate_grad_batches;
+- tokens D = max_steps · batch_size · seq_len · devices · num_nodes · accumulate_grad_batches (``devices: -1`` or
+  ``auto``, every visible GPU, counts as ``plan.gpus``, default 8; an epoch-bounded run, ``max_steps: -1``, has
+  no token count before its data is loaded, and the plan says so);
 - FLOPs = 6 · N_matmul · D + 6 · L · T · d_attn · D: every weight matrix once forward and twice backward
   (N_matmul counts the LM head's matrix, tied or not, and not the embedding lookup) plus the attention
   scores and mixing (Kaplan et al. 2020, with n_ctx = the sequence length T and d_attn = heads · head_dim);
@@ -39,7 +41,7 @@ from lab.variants import Variant, apply_variant
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0}  # dense bf16 per GPU (NVIDIA datasheets; H100 SXM)
-DEFAULTS = {"mfu": 0.40}
+DEFAULTS = {"mfu": 0.40, "gpus": 8}
 
 
 def split_plan_options(overrides: list[str]) -> tuple[list[str], dict[str, float]]:
@@ -94,7 +96,16 @@ def architecture(model_cfg: DictConfig) -> Qwen3Config:
         raise
 
 
-def plan_job(cfg: DictConfig) -> dict[str, Any]:
+def device_count(devices: Any, gpus: float) -> int:
+    """``trainer.devices`` as a count: -1 / ``auto`` (every visible GPU) is ``plan.gpus``, a list is its length."""
+    if devices in (None, "auto", -1, "-1"):
+        return int(gpus)
+    if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
+        return len(devices)
+    return int(devices)
+
+
+def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     """Parameters, tokens and FLOPs of one composed job config (see the module docstring)."""
     config = architecture(cfg.model)
     with torch.device("meta"):
@@ -107,7 +118,8 @@ def plan_job(cfg: DictConfig) -> dict[str, Any]:
     t = cfg.trainer
     steps = int(t.max_steps)
     seq = int(cfg.data.seq_len)
-    per_step = int(cfg.data.batch_size) * seq * int(t.get("devices") or 1) * int(t.get("num_nodes") or 1) * int(t.get("accumulate_grad_batches") or 1)
+    per_step = (int(cfg.data.batch_size) * seq * device_count(t.get("devices"), gpus) * int(t.get("num_nodes") or 1)
+                * int(t.get("accumulate_grad_batches") or 1))
     tokens = steps * per_step if steps > 0 else None
     d_attn = config.num_attention_heads * config.head_dim
     flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
@@ -126,7 +138,7 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         jobs = []
         for job in expand_grid(config_name, overrides):
-            entry = plan_job(compose(config_name=config_name, overrides=job))
+            entry = plan_job(compose(config_name=config_name, overrides=job), options["gpus"])
             jobs.append({"overrides": job, **entry, "gpu_hours": gpu_hours(entry["flops"], options["mfu"])})
     known = [j["flops"] for j in jobs if j["flops"]]
     total = sum(known) if len(known) == len(jobs) else None
@@ -155,6 +167,9 @@ def render(result: dict[str, Any]) -> str:
     lines.append(f"total: {total['jobs']} job(s), {_human(total['flops'], 'FLOP')}, {_fmt_h(total['gpu_hours']['A100'])} A100-hours, "
                  f"{_fmt_h(total['gpu_hours']['H100'])} H100-hours at MFU {result['mfu']:.2f} (plan.mfu=; peak dense bf16 "
                  f"{PEAK_TFLOPS['A100']:g} / {PEAK_TFLOPS['H100']:g} TFLOP/s)")
+    if any(job["tokens"] is None for job in result["jobs"]):
+        lines.append("tokens ?: an epoch-bounded run (trainer.max_steps=-1) has no token count before its data is loaded; "
+                     "plan it with trainer.max_steps=<steps per epoch x epochs>")
     return "\n".join(lines)
 
 

@@ -1,0 +1,42 @@
+"""One command per seed (issue 17): experiment=seed001 / seed000 compose the seeds' own settings at real scale."""
+
+from hydra import compose, initialize_config_dir
+
+from lab.plan import plan
+from tests.conftest import CONF
+
+SEED_001_VARIANTS = ["original", "no_qk_norm", "no_layer_norm", "no_all_norm", "replace_l2norm", "replace_layernorm",
+                     "replace_scalenorm", "replace_dyt"]
+
+
+def compose_with_hydra(config_name: str, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+
+
+def test_seed001_is_the_eight_variants_of_qwen3_0_6b_for_three_epochs_on_gpus():
+    cfg = compose_with_hydra("train", ["experiment=seed001"])
+    assert (cfg.model.name, cfg.model.pretrained, cfg.model.init) == ("qwen3_0.6b", "Qwen/Qwen3-0.6B", "pretrained")
+    assert cfg.data.name == "popqa_numina"
+    t = cfg.trainer
+    assert (t.max_epochs, t.max_steps, t.precision, t.strategy, t.accelerator, t.devices) == (3, -1, "bf16-mixed", "ddp", "gpu", -1)
+    assert cfg.hydra.mode.name == "MULTIRUN" and cfg.hydra.sweeper.params.variant.split(",") == SEED_001_VARIANTS
+    assert cfg.hydra.sweep.dir.endswith("ablations/sweeps/seed001")
+    slurm = compose_with_hydra("train", ["experiment=seed001", "hydra/launcher=submitit_slurm", "trainer.devices=8"])
+    assert (slurm.hydra.launcher.tasks_per_node, slurm.hydra.launcher.gpus_per_node) == (8, 8)
+
+
+def test_seed000_is_the_seeds_gate_settings_on_qwen3_0_6b():
+    cfg = compose_with_hydra("gates_train", ["experiment=seed000"])
+    assert (cfg.model.name, cfg.data.name, cfg.trainer.precision, cfg.trainer.strategy) == ("qwen3_0.6b", "popqa_numina", "bf16-mixed", "ddp")
+    g = cfg.gates
+    assert (g.beta, g.lambda_forget, g.lambda_retain, g.temperature, g.retain_per_forget, g.lr, g.epochs) == (4.0, 0.1, 0.5, 2.0, 2, 1e-2, 3)
+    assert cfg.data.sources.reasoning.limit == 10000 and cfg.data.sources.knowledge.path == "akariasai/PopQA"
+
+
+def test_the_planner_lists_seed001s_grid_and_counts_every_visible_gpu_as_plan_gpus():
+    result = plan("train", ["experiment=seed001"])
+    assert [j["variant"] for j in result["jobs"]] == SEED_001_VARIANTS
+    assert all(j["params"] > 5e8 and j["tokens"] is None for j in result["jobs"])  # epoch-bounded: no token count yet
+    steps = plan("train", ["experiment=seed001", "trainer.max_steps=100", "variant=original", "plan.gpus=4"])["jobs"]
+    assert steps[0]["tokens"] == 100 * 8 * 1024 * 4
