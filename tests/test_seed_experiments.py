@@ -40,3 +40,18 @@ def test_the_planner_lists_seed001s_grid_and_counts_every_visible_gpu_as_plan_gp
     assert all(j["params"] > 5e8 and j["tokens"] is None for j in result["jobs"])  # epoch-bounded: no token count yet
     steps = plan("train", ["experiment=seed001", "trainer.max_steps=100", "variant=original", "plan.gpus=4"])["jobs"]
     assert steps[0]["tokens"] == 100 * 8 * 1024 * 4
+
+
+def test_a_pretrained_model_starts_training_with_every_module_in_train_mode(tmp_path):
+    """from_pretrained returns eval mode; build_model hands Lightning a model whose every module trains."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from lab.model import build_model
+    from lab.variants import Variant
+
+    config = Qwen3Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, head_dim=16)
+    Qwen3ForCausalLM(config).save_pretrained(tmp_path / "pretrained")
+    for variant in ("original", "replace_dyt"):
+        model = build_model({"pretrained": str(tmp_path / "pretrained"), "init": "pretrained"}, Variant(name=variant))
+        assert all(m.training for m in model.modules()), variant
