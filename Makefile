@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench test test-fast lint clean
+.PHONY: help install train reference sweep study plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench headline test test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ dashboard: install  ## a saved W&B workspace comparing the variants (online): ma
 bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.json; BENCH=svd runs one
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks $(BENCH)
+
+headline: install  ## the README's headline results over seeds 0,1,2 (main job, gates, vindex, Gate 3) into runs/headline (~30 min)
+	$(PY) -m benchmarks.headline $(ARGS)
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .

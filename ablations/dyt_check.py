@@ -64,7 +64,7 @@ def train(final_norm: str, steps: int, lr: float, seed: int = 0, every: int = 15
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if step == 1 or step % every == 0 or step == steps:
-            trace.append((step, float(loss), seen["rms"]))
+            trace.append((step, loss.item(), seen["rms"]))
     return trace
 
 
