@@ -35,5 +35,13 @@ def ablation_card(meta: dict) -> str:
                   f"| final train loss | {result.get('final_train_loss')} |", f"| final val loss | {result.get('final_val_loss')} |",
                   f"| fact recall | {result.get('knowledge_acc')} |", f"| held-out arithmetic | {result.get('reasoning_acc')} |"]
     lines += ["", "## Load", "", "```python", "import ablations", "model = ablations.load(\"<this folder>\")  # rebuilds the variant, strict load",
-              "```", "", "`model.safetensors` and `model.pt` hold the same state dict; `metadata.json` holds the full config.", ""]
+              "```", "", f"{_weights_line(meta)} `metadata.json` holds the full config.", ""]
     return "\n".join(lines)
+
+
+def _weights_line(meta: dict) -> str:
+    """Which weight files the stage has (``artifacts.formats``) and their dtype."""
+    artifacts = (meta.get("config") or {}).get("artifacts") or {}
+    files = [f"`model.{f}`" for f in artifacts.get("formats") or ("safetensors", "pt")]
+    dtype = artifacts.get("dtype") or "float32"
+    return (" and ".join(files) + (" hold the same state dict" if len(files) > 1 else " holds the state dict") + f" ({dtype}).")

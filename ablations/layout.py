@@ -2,8 +2,9 @@
 
     <root>/<run>/model.pt, model.safetensors, config.json, metadata.json        base = before training
     <root>/<run>_finetuned/model.pt, model.safetensors, config.json, metadata.json,
-                           train_metrics.json, tokenizer files, last.ckpt (final),
-                           checkpoints/step-N.ckpt + checkpoints/last.ckpt (every N steps)
+                           train_metrics.json, tokenizer files,
+                           checkpoints/step-N.ckpt + last.ckpt while training; once finished,
+                           checkpoints/last.ckpt alone (lab.pl.final_checkpoint)
     <root>/all_train_metrics.json                                                one entry per run
 
 ``<run>`` is ``run_name`` (the variant's name by default).
@@ -16,7 +17,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from ablations.card import ablation_card
-from lab.artifacts import atomic_write, save_weights, update_json_entry, write_json
+from lab.artifacts import WEIGHT_FORMATS, atomic_write, save_weights, update_json_entry, write_json
 from lab.checksums import write_sha256sums
 from lab.git import git_commit
 from lab.variants import Variant, count_norms
@@ -50,10 +51,11 @@ def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **
 
 
 def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
-    """Weights (``model.pt`` + ``model.safetensors``), ``config.json``, tokenizer, ``metadata.json``, the model card
-    ``README.md``, then ``SHA256SUMS``."""
+    """Weights (``model.safetensors`` and/or ``model.pt``, in the dtype the run's ``artifacts`` config names),
+    ``config.json``, tokenizer, ``metadata.json``, the model card ``README.md``, then ``SHA256SUMS``."""
     folder.mkdir(parents=True, exist_ok=True)
-    save_weights(model, folder)
+    artifacts = (meta.get("config") or {}).get("artifacts") or {}
+    save_weights(model, folder, tuple(artifacts.get("formats") or WEIGHT_FORMATS), str(artifacts.get("dtype") or "float32"))
     model.config.to_json_file(str(folder / "config.json"))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(folder))

@@ -32,6 +32,7 @@ from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
 from lab.pl.compile_policy import should_compile
 from lab.pl.diagnostics import InstabilityDiagnostics
+from lab.pl.final_checkpoint import keep_final_checkpoint
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.initial_eval import InitialEvaluation
@@ -155,7 +156,7 @@ def train(cfg: DictConfig) -> dict:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
             fit(trainer, module, datamodule, ckpt_path)
-            trainer.save_checkpoint(finetuned / "last.ckpt", weights_only=False)
+            keep_final_checkpoint(trainer, finetuned / "checkpoints", bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state")))
             status = "collapsed" if health.collapsed else "ok"
             initial = next((c.result for c in callbacks if isinstance(c, InitialEvaluation)), None)
             entry = summary_entry(health, history, trainer, status, time.time() - start, collapse_reason=health.reason,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 
 from lab.errors import UserError
@@ -80,11 +80,39 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def save_weights(model: nn.Module, folder: Path) -> None:
-    """``model.pt`` (a plain state dict, tied weights shared) and ``model.safetensors`` (deduplicated)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_write(Path(folder) / "model.pt", lambda tmp: torch.save(state, tmp))
-    atomic_write(Path(folder) / "model.safetensors", lambda tmp: save_model(model, str(tmp)))
+WEIGHT_FORMATS = ("safetensors", "pt")
+WEIGHT_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIGHT_FORMATS, dtype: str = "float32") -> None:
+    """``model.safetensors`` (tied weights stored once) and/or ``model.pt`` (a plain state dict, the seeds'
+    layout), floating-point tensors in ``dtype`` (the model itself is not changed)."""
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in WEIGHT_FORMATS] + ([dtype] if dtype not in WEIGHT_DTYPES else [])
+    if unknown or not formats:
+        raise UserError(f"artifacts.formats={list(formats)} / artifacts.dtype={dtype!r}: formats are one or more of "
+                        f"{list(WEIGHT_FORMATS)}, dtype one of {list(WEIGHT_DTYPES)}")
+    cast = getattr(torch, dtype)
+    state = {k: (v.detach().cpu().to(cast) if v.is_floating_point() else v.detach().cpu()) for k, v in model.state_dict().items()}
+    if "pt" in formats:
+        atomic_write(Path(folder) / "model.pt", lambda tmp: torch.save(state, tmp))
+    if "safetensors" in formats:
+        if dtype == "float32":
+            atomic_write(Path(folder) / "model.safetensors", lambda tmp: save_model(model, str(tmp)))
+        else:  # save_model's deduplication of tied weights, on the cast copies
+            kept = {k: v for k, v in state.items() if k not in _tied_duplicates(model)}
+            atomic_write(Path(folder) / "model.safetensors", lambda tmp: save_file(kept, str(tmp), metadata={"format": "pt"}))
+
+
+def _tied_duplicates(model: nn.Module) -> set[str]:
+    """Names of state-dict entries that share storage with an earlier entry (tied weights), as safetensors drops them."""
+    seen, duplicates = set(), set()
+    for name, tensor in model.state_dict().items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if key in seen:
+            duplicates.add(name)
+        seen.add(key)
+    return duplicates
 
 
 def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> nn.Module:

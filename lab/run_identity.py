@@ -31,7 +31,7 @@ RUN_CONFIG_FILE = ".run_config.json"
 # logged, how often progress is shown or a checkpoint is saved (resumes are bit-equal), how long a DDP
 # collective waits, how many loader workers feed the same batches.
 IGNORED_KEYS = (
-    "hydra", "paths", "output_root", "run_name", "logger", "ckpt_path", "overwrite", "checkpoint_every_n_steps",
+    "hydra", "paths", "output_root", "run_name", "logger", "ckpt_path", "overwrite", "checkpoint_every_n_steps", "artifacts",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps", "trainer.default_root_dir",
     "trainer.ddp.timeout_s", "data.num_workers",
 )

@@ -22,6 +22,7 @@ def test_seed001_is_the_eight_variants_of_qwen3_0_6b_for_three_epochs_on_gpus():
     assert (t.max_epochs, t.max_steps, t.precision, t.strategy, t.accelerator, t.devices) == (3, -1, "bf16-mixed", "ddp", "gpu", -1)
     assert cfg.hydra.mode.name == "MULTIRUN" and cfg.hydra.sweeper.params.variant.split(",") == SEED_001_VARIANTS
     assert cfg.hydra.sweep.dir.endswith("ablations/sweeps/seed001")
+    assert (list(cfg.artifacts.formats), cfg.artifacts.dtype, cfg.artifacts.keep_optimizer_state) == (["safetensors", "pt"], "bfloat16", False)
     slurm = compose_with_hydra("train", ["experiment=seed001", "hydra/launcher=submitit_slurm", "trainer.devices=8"])
     assert (slurm.hydra.launcher.tasks_per_node, slurm.hydra.launcher.gpus_per_node) == (8, 8)
 

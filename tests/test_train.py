@@ -150,3 +150,36 @@ def test_every_stage_folder_has_a_hub_model_card(tmp_path):
         assert f"`no_qk_norm` ({stage})" in card.text and "q_norm, self_attn.k_norm is removed (identity)" in card.text
         assert "README.md" in (folder / "SHA256SUMS").read_text()
     assert "| status | ok |" in (tmp_path / "no_qk_norm_finetuned" / "README.md").read_text()
+
+
+def test_a_finished_run_keeps_one_checkpoint_without_the_optimizer_state(tmp_path):
+    run(tmp_path, "trainer.max_steps=4", "checkpoint_every_n_steps=2", "eval.accuracy=false")
+    finetuned = tmp_path / "original_finetuned"
+    assert sorted(p.name for p in (finetuned / "checkpoints").iterdir()) == ["last.ckpt"] and not (finetuned / "last.ckpt").exists()
+    final = torch.load(finetuned / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert final["global_step"] == 4 and final["state_dict"] and "optimizer_states" not in final
+
+
+def test_keep_optimizer_state_keeps_adamws_moments(tmp_path):
+    run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false", "artifacts.keep_optimizer_state=true")
+    final = torch.load(tmp_path / "original_finetuned" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    (adamw,) = final["optimizer_states"]
+    assert {"exp_avg", "exp_avg_sq"} <= set(next(iter(adamw["state"].values())))
+
+
+@pytest.mark.parametrize("fmt", ["pt", "safetensors"])
+def test_artifact_formats_and_dtype_are_config_and_load_back(tmp_path, fmt):
+    from safetensors.torch import load_file
+
+    from lab.checksums import check_sha256sums
+
+    run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false", f"artifacts.formats=[{fmt}]", "artifacts.dtype=bfloat16")
+    for folder in (tmp_path / "original", tmp_path / "original_finetuned"):
+        assert sorted(p.name for p in folder.glob("model.*")) == [f"model.{fmt}"]
+        saved = (torch.load(folder / "model.pt", map_location="cpu", weights_only=True) if fmt == "pt"
+                 else load_file(folder / "model.safetensors"))
+        assert {v.dtype for v in saved.values() if v.is_floating_point()} == {torch.bfloat16}
+        model = ablations.load(folder)  # strict: every parameter found (tied weights stored once)
+        assert all(torch.equal(model.state_dict()[k], v.float()) for k, v in saved.items())
+        assert f"`model.{fmt}` holds the state dict (bfloat16)" in (folder / "README.md").read_text()
+        assert check_sha256sums(folder) >= 4
