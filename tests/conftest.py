@@ -47,11 +47,20 @@ def compose_vindex(overrides: list[str]) -> DictConfig:
         return compose(config_name="vindex", overrides=overrides)
 
 
+def child_env(extra: dict | None = None) -> dict[str, str]:
+    """The environment of a command a test starts, as a user's shell would give it: unbuffered, and without
+    ``WANDB_SERVICE``. An in-process test that used W&B leaves that variable in this worker's environment, and a
+    child inheriting it joins this worker's W&B service, where a SIGKILLed child's run stays open ("run ID is in
+    use" when its rerun resumes it)."""
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    return {**env, "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
 def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m <args>`` as a user would, capturing output."""
     return subprocess.run(
         [sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env=child_env(env),
     )
 
 
@@ -84,7 +93,7 @@ def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict
 
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, start_new_session=True, stdout=log, stderr=log,
-                                text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+                                text=True, env=child_env(env))
         deadline = time.monotonic() + timeout
         while not ready():
             if proc.poll() is not None:

@@ -47,7 +47,7 @@ def test_gates_masked_on_the_fly_score_as_the_applied_model(gates, on_the_fly, q
 
 def test_gates_evaluate_adds_lm_eval_tasks_to_the_tradeoff_beside_the_random_control(gates, on_the_fly, quick_reference):
     out = run_cli(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", TASKS, "lm_eval.limit=24", "modes=[hard]",
-                   "thresholds=[0.5]", "random_seeds=[0,1]", "data.eval_limit=8", "max_new_tokens.reasoning=6",
+                   "thresholds=[0.5]", "random_seeds=[0,1]", "data.eval_limit=8", "data.val_docs=16", "max_new_tokens.reasoning=6",
                    "tradeoff.reasoning=tiny_arith_text/bits_per_byte"], cwd=gates.parent)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((gates / "evaluation" / "evaluation.json").read_text())
@@ -71,7 +71,7 @@ def test_gates_evaluate_adds_lm_eval_tasks_to_the_tradeoff_beside_the_random_con
 
 def test_gates_evaluate_refuses_a_tradeoff_axis_it_does_not_measure(gates, quick_reference, tmp_path):
     out = run_cli(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", "modes=[hard]", "thresholds=[0.5]",
-                   "random_seeds=[0]", "data.eval_limit=4", "max_new_tokens.reasoning=2", f"out={tmp_path / 'ev'}",
+                   "random_seeds=[0]", "data.eval_limit=4", "data.val_docs=4", "max_new_tokens.reasoning=2", f"out={tmp_path / 'ev'}",
                    "tradeoff.reasoning=gsm8k/exact_match"], cwd=tmp_path)
     assert out.returncode == 2 and "tradeoff axes ['gsm8k/exact_match'] are not metrics of this evaluation" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "ev").exists()

@@ -12,7 +12,7 @@ import pytest
 
 from lab.ddp import hydra_quoted
 from lab.wandb_offline import find_runs, read_run
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, child_env, run_cli
 
 pytestmark = pytest.mark.slow
 GRID = "variant=original,no_qk_norm"
@@ -44,7 +44,7 @@ def test_two_variant_multirun_writes_the_summary(wandb_sweep):
         assert entry["status"] == "ok" and entry["steps"] == 6 and entry["final_train_loss"] > 0
         for folder in (name, f"{name}_finetuned"):
             assert (sweep / folder / "model.safetensors").is_file() and (sweep / folder / "model.pt").is_file()
-        assert (sweep / f"{name}_finetuned" / "last.ckpt").is_file()
+        assert sorted(p.name for p in (sweep / f"{name}_finetuned" / "checkpoints").iterdir()) == ["last.ckpt"]  # one, final
         assert (sweep / f"{name}_finetuned" / "tokenizer.json").is_file()
 
 
@@ -73,7 +73,7 @@ def test_ddp_multirun_survives_a_killed_rank_and_the_rerun_resumes_it(tmp_path):
                *FAST, "trainer.max_steps=12", "checkpoint_every_n_steps=4", "trainer.ddp.timeout_s=60",
                f"paths.runs={tmp_path / 'runs'}", f"hydra.sweep.dir={sweep}"]
     proc = subprocess.Popen([sys.executable, "-m", *command], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, env=child_env())
     job = sweep / "original_finetuned"
     deadline = time.monotonic() + 300
     while not (job / "checkpoints" / "step-000004.ckpt").is_file():

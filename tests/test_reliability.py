@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ablations.train import train
-from tests.conftest import FAST, compose_train, kill_when, run_cli
+from tests.conftest import FAST, child_env, compose_train, kill_when, run_cli
 
 SAVERS = {
     "atomic_write": "from lab.artifacts import atomic_write\n"
@@ -95,13 +95,12 @@ def test_output_folders_carry_the_process_id():
 @pytest.mark.slow
 def test_concurrent_sweeps_never_share_a_folder(tmp_path):
     """Two default sweeps started together get two folders; a second sweep on a named, busy folder is refused."""
-    import os
 
     runs = tmp_path / "runs"
     quick = ["ablations.train", "-m", "variant=original", "trainer.max_steps=2", "logger=none", "eval.accuracy=false",
              "trainer.enable_progress_bar=false", f"paths.runs={runs}"]
     named = [*quick, f"hydra.sweep.dir={runs}/ablations/sweeps/shared"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env()
     procs = [subprocess.Popen([sys.executable, "-m", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for args in (quick, quick, named, named)]
     results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from ablations.train import train
 from gates.train import train_gates
 from lab.wandb_offline import read_run
-from tests.conftest import CONF, REPO, compose_train, kill_when, run_cli
+from tests.conftest import CONF, REPO, child_env, compose_train, kill_when, run_cli
 
 pytestmark = pytest.mark.slow
 # 16 steps, a checkpoint every 4, validation every 8: a checkpoint lands both before and after a validation.
@@ -76,7 +76,7 @@ def test_a_killed_make_sweep_reruns_into_the_same_results_and_wandb_runs(tmp_pat
     runs = tmp_path / "runs"
     sweep = runs / "ablations" / "sweeps" / "test"
     command = make_sweep(tmp_path, "original,no_qk_norm,no_layer_norm", [f"paths.runs={runs}", "logger.flush_interval_s=0.1"])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env()
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 300
     while not (sweep / "no_qk_norm_finetuned" / "checkpoints" / "step-000008.ckpt").is_file():
