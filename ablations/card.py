@@ -2,6 +2,7 @@
 
 import json
 
+from lab.artifacts import weight_settings
 from lab.variants import Variant
 
 
@@ -41,7 +42,6 @@ def ablation_card(meta: dict) -> str:
 
 def _weights_line(meta: dict) -> str:
     """Which weight files the stage has (``artifacts.formats``) and their dtype."""
-    artifacts = (meta.get("config") or {}).get("artifacts") or {}
-    files = [f"`model.{f}`" for f in artifacts.get("formats") or ("safetensors", "pt")]
-    dtype = artifacts.get("dtype") or "float32"
+    formats, dtype = weight_settings(meta.get("config"))
+    files = [f"`model.{f}`" for f in formats]
     return (" and ".join(files) + (" hold the same state dict" if len(files) > 1 else " holds the state dict") + f" ({dtype}).")

@@ -17,7 +17,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from ablations.card import ablation_card
-from lab.artifacts import WEIGHT_FORMATS, atomic_write, save_weights, update_json_entry, write_json
+from lab.artifacts import atomic_write, save_weights, update_json_entry, weight_settings, write_json
 from lab.checksums import write_sha256sums
 from lab.git import git_commit
 from lab.variants import Variant, count_norms
@@ -54,8 +54,7 @@ def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrained
     """Weights (``model.safetensors`` and/or ``model.pt``, in the dtype the run's ``artifacts`` config names),
     ``config.json``, tokenizer, ``metadata.json``, the model card ``README.md``, then ``SHA256SUMS``."""
     folder.mkdir(parents=True, exist_ok=True)
-    artifacts = (meta.get("config") or {}).get("artifacts") or {}
-    save_weights(model, folder, tuple(artifacts.get("formats") or WEIGHT_FORMATS), str(artifacts.get("dtype") or "float32"))
+    save_weights(model, folder, *weight_settings(meta.get("config")))
     model.config.to_json_file(str(folder / "config.json"))
     if tokenizer is not None:
         tokenizer.save_pretrained(str(folder))

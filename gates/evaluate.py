@@ -142,6 +142,7 @@ def metric_keys(results: list[dict]) -> list[str]:
 
 def summarize(results: list[dict]) -> list[dict]:
     """One row per (mode, selection, threshold); random rows average the seeds (``*_std`` beside)."""
+    keys = metric_keys(results)
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         groups.setdefault((r["mode"], r["selection"], r["threshold"]), []).append(r)
@@ -149,7 +150,7 @@ def summarize(results: list[dict]) -> list[dict]:
     for (mode, selection, threshold), items in groups.items():
         row = {"mode": mode, "selection": selection, "threshold": threshold, "fraction_masked": items[0]["fraction_masked"],
                "n": len(items)}
-        for key in metric_keys(results):
+        for key in keys:
             values = [i[key] for i in items]
             row[key] = statistics.fmean(values)
             if len(values) > 1:

@@ -84,6 +84,12 @@ WEIGHT_FORMATS = ("safetensors", "pt")
 WEIGHT_DTYPES = ("float32", "bfloat16", "float16")
 
 
+def weight_settings(config: dict | None) -> tuple[tuple[str, ...], str]:
+    """``(formats, dtype)`` of a run's resolved config (its ``artifacts`` group), the defaults where absent."""
+    artifacts = (config or {}).get("artifacts") or {}
+    return tuple(artifacts.get("formats") or WEIGHT_FORMATS), str(artifacts.get("dtype") or "float32")
+
+
 def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIGHT_FORMATS, dtype: str = "float32") -> None:
     """``model.safetensors`` (tied weights stored once) and/or ``model.pt`` (a plain state dict, the seeds'
     layout), floating-point tensors in ``dtype`` (the model itself is not changed)."""
