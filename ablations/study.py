@@ -21,6 +21,7 @@ from ablations.report import finished_runs
 from ablations.study_metrics import OK, summarize
 from ablations.study_plots import attention_logits, lr_sweep, surgery_accuracies
 from lab.artifacts import atomic_write, read_json, write_json
+from lab.config import WANDB_PROJECT
 from lab.errors import UserError, exit_on_user_error
 from lab.folder_kinds import FolderKind
 
@@ -106,7 +107,7 @@ def log_to_wandb(folder: Path, summary: dict[str, dict[str, dict]], out: Path) -
                "max_stable_lr", "collapsed", "runs", "best_knowledge_acc", "best_reasoning_acc", "best_max_attn_logit", "loss_init",
                "initial_knowledge_acc", "initial_reasoning_acc"]
     rows = [[regime, variant, *[cell.get(c) for c in columns[2:]]] for regime, cells in summary.items() for variant, cell in cells.items()]
-    run = wandb.init(project="qwen3-internals", job_type="study", group=folder.name, name=f"study {folder.name}", dir=str(out),
+    run = wandb.init(project=WANDB_PROJECT, job_type="study", group=folder.name, name=f"study {folder.name}", dir=str(out),
                      mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new")
     run.log({"study/summary": wandb.Table(columns=columns, data=rows)})
     run.summary.update({f"study/{r[0]}/{r[1]}/{k}": v for r in rows for k, v in zip(columns[2:], r[2:], strict=True) if v is not None})

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+WANDB_PROJECT = "qwen3-internals"  # conf/logger/wandb.yaml's project: where W&B writes outside a training run
+
 
 def asset_path(relative: str = "") -> str:
     """Absolute path of a file bundled in ``lab/assets`` (installed with the package)."""

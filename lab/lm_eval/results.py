@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lab.artifacts import atomic_write, write_json
+from lab.artifacts import atomic_write, read_json, write_json
 from lab.checksums import SUMS_FILE, write_sha256sums
+from lab.config import WANDB_PROJECT
 from lab.lm_eval.harness import scores
 from lab.resume import WANDB_ID_FILE
 
@@ -65,11 +66,18 @@ def update_wandb(folder: Path, results: dict[str, Any], setting: str | None = No
     import wandb
 
     prefix = f"lm_eval/{setting}/" if setting else "lm_eval/"
-    run = wandb.init(project="qwen3-internals", id=id_file.read_text().strip(), resume="allow", dir=str(results_dir(folder)),
+    run = wandb.init(project=run_project(folder), id=id_file.read_text().strip(), resume="allow", dir=str(results_dir(folder)),
                      mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new")
     run.summary.update({f"{prefix}{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()})
     run.finish()
     return True
+
+
+def run_project(folder: Path) -> str:
+    """The W&B project the folder's run logged to: ``logger.project`` of the config in its ``metadata.json``."""
+    meta = Path(folder) / "metadata.json"
+    config = (read_json(meta).get("config") or {}) if meta.is_file() else {}
+    return (config.get("logger") or {}).get("project") or WANDB_PROJECT
 
 
 def comparison(rows: dict[str, dict[str, dict[str, float]]]) -> str:
