@@ -10,7 +10,7 @@ For each seed s (default 0, 1, 2), with the suite's own commands and defaults:
 3. its vindex (built on first use), constants C1-C5 and Gate 3: ``python -m vindex.constants`` and
    ``python -m vindex.gate3 source=<the same stage>``.
 
-Every step is resumable (a finished run is skipped on a rerun). Writes ``<out>/headline.json`` and
+A rerun skips the finished training runs (main jobs, gates) and the built vindexes; the evaluations run again. Writes ``<out>/headline.json`` and
 ``<out>/headline.md``: each number as mean ± std and min-max over the seeds, because CPU float results differ
 across machines (the same run gave 96.8 % recall on one machine and 98.9 % on another).
 """
