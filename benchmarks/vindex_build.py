@@ -1,6 +1,6 @@
 """Benchmark 4: vindex build time and peak memory at Qwen3-8B's layer shapes, extrapolated to 36 layers.
 
-A synthetic bf16 checkpoint (:mod:`vindex.synthetic`, hidden 4,096, intermediate 12,288, the tiny
+A synthetic bf16 checkpoint (:mod:`lab.synthetic`, hidden 4,096, intermediate 12,288, the tiny
 vocabulary) of ``--layers`` layers is built in a fresh process (:mod:`vindex.build_memory`, ``svd`` mode, the
 default); its peak RSS over
 the imports and its seconds per layer are measured. The build streams one tensor at a time, so memory does not
@@ -19,16 +19,16 @@ import time
 from pathlib import Path
 
 from benchmarks.common import matmul_gflops, print_table, write_result
-from vindex.synthetic import write_synthetic_checkpoint
+from lab.synthetic import write_checkpoint
 
-HIDDEN, INTERMEDIATE, QWEN3_8B_LAYERS = 4096, 12288, 36
+HIDDEN, INTERMEDIATE, QWEN3_8B_LAYERS, TINY_VOCAB = 4096, 12288, 36, 1696
 
 
 def run(layers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "qwen3-8b-shapes"
         start = time.perf_counter()
-        shard_bytes = write_synthetic_checkpoint(ckpt, HIDDEN, INTERMEDIATE, layers)
+        shard_bytes = write_checkpoint(ckpt, "qwen3-8b", layers=layers, vocab=TINY_VOCAB)["bytes"]
         written = time.perf_counter() - start
         proc = subprocess.run([sys.executable, "-m", "vindex.build_memory", f"source={ckpt}", f"out={Path(tmp) / 'vx'}"],
                               capture_output=True, text=True, check=True)

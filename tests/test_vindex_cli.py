@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import vindex
+from lab.synthetic import write_checkpoint
 from tests.conftest import run_cli
 from tests.larql_reader import read_vindex
-from vindex.synthetic import write_synthetic_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def test_qwen3_8b_widths_build_within_a_few_tensors_of_memory(tmp_path):
     """2 layers at Qwen3-8B's widths (hidden 4096, intermediate 12288), bf16, small vocabulary."""
     hidden, inter, vocab, layers = 4096, 12288, 1696, 2
     ckpt = tmp_path / "qwen3-8b-widths"
-    shard_bytes = write_synthetic_checkpoint(ckpt, hidden, inter, layers, vocab)
+    shard_bytes = write_checkpoint(ckpt, "qwen3-8b", layers=layers, vocab=vocab)["bytes"]
     out = tmp_path / "vx"
     proc = subprocess.run([sys.executable, "-m", "vindex.build_memory", f"source={ckpt}", f"out={out}"], capture_output=True,
                           text=True, timeout=600)
