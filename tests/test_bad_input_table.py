@@ -61,6 +61,8 @@ CASES = {
     "vindex.constants/short_probe": ("vindex.constants", ["probe={short_probe}"], "tokens; at least"),
     "vindex.constants/missing_probe": ("vindex.constants", ["probe=/no/such/probe.txt"], "/no/such/probe.txt"),
     "vindex.gate3/layer_outside": ("vindex.gate3", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),
+    "vindex.pipeline/layer_outside": ("vindex.pipeline", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),
+    "lab.synthetic/unknown_shape": ("lab.synthetic", ["qwen3-9b", "{root}/synthetic"], "unknown shape 'qwen3-9b'; valid: qwen3-0.6b, qwen3-8b"),
     "vindex.verify/tampered": ("vindex.verify", ["{tampered}"], "does not match its SHA256SUMS entry"),
     "vindex.verify/truncated": ("vindex.verify", ["{truncated}"], "truncated.vindex/down_meta.bin"),
     "lab.verify/not_an_artifact": ("lab.verify", ["{llama}"], "SHA256SUMS"),
@@ -76,6 +78,7 @@ COMMON = {  # where each tool writes, pointed into the test's folder
     "vindex.build": ["paths.runs={runs}"],
     "vindex.constants": ["paths.runs={runs}"],
     "vindex.gate3": ["paths.runs={runs}"],
+    "vindex.pipeline": ["paths.runs={runs}"],
 }
 HYDRA_OWN = (".hydra", ".lock")
 

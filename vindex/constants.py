@@ -90,9 +90,10 @@ def measure(acts, gate_directions: np.ndarray, cfg: DictConfig) -> dict:
     return {"summary": summary, "per_layer": per_layer}
 
 
-def run_constants(cfg: DictConfig) -> dict:
+def run_constants(cfg: DictConfig, loaded: tuple | None = None) -> dict:
+    """C1-C5 into ``<vindex>/constants.json``; ``loaded``: the (model, tokenizer) of the source, if already loaded."""
     source = resolve_source(cfg)
-    model, tokenizer = load_model(source, cfg)
+    model, tokenizer = loaded or load_model(source, cfg)
     ids, probe_name = probe_ids(tokenizer, cfg)  # a bad probe is refused before the vindex is built or touched
     folder = ensure_vindex(cfg, source)
     acts = run_with_hooks(model, ids)

@@ -110,15 +110,23 @@ class PatchOverlay:
         return cls(layer, tensors["a"], tensors["v"])
 
 
-def run_gate3(cfg: DictConfig) -> dict:
+def gate3_inputs(cfg: DictConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> tuple[int, int, list[int]]:
+    """The target and control token ids and the layers to search; a bad ``gate3.*`` input is one :class:`UserError`."""
     g = cfg.gate3
-    source = resolve_source(cfg)
-    model, tokenizer = load_model(source, cfg)  # every input is checked before the vindex is built or touched
     target, control = first_token(tokenizer, str(g.target)), first_token(tokenizer, str(g.control_target))
     num_layers = model.config.num_hidden_layers
     layers = list(range(num_layers)) if g.get("layers") is None else [int(x) for x in g.layers]
     if any(not 0 <= layer < num_layers for layer in layers):
         raise UserError(f"gate3.layers={list(layers)} outside 0..{num_layers - 1}")
+    return target, control, layers
+
+
+def run_gate3(cfg: DictConfig, loaded: tuple | None = None) -> dict:
+    """Gate 3 into ``<vindex>/gate3.json``; ``loaded``: the (model, tokenizer) of the source, if already loaded."""
+    g = cfg.gate3
+    source = resolve_source(cfg)
+    model, tokenizer = loaded or load_model(source, cfg)  # every input is checked before the vindex is built or touched
+    target, control, layers = gate3_inputs(cfg, model, tokenizer)
     probe_tokens = probe_ids(tokenizer, cfg)[0]
     folder = ensure_vindex(cfg, source)
     prompt_ids = tokenizer(str(g.prompt), return_tensors="pt", add_special_tokens=False)["input_ids"]
