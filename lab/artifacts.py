@@ -99,7 +99,13 @@ def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIG
         raise UserError(f"artifacts.formats={list(formats)} / artifacts.dtype={dtype!r}: formats are one or more of "
                         f"{list(WEIGHT_FORMATS)}, dtype one of {list(WEIGHT_DTYPES)}")
     cast = getattr(torch, dtype)
-    state = {k: (v.detach().cpu().to(cast) if v.is_floating_point() else v.detach().cpu()) for k, v in model.state_dict().items()}
+    copies: dict[tuple, torch.Tensor] = {}  # tied weights are cast once, so model.pt keeps them as one storage
+    state = {}
+    for name, tensor in model.state_dict().items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if key not in copies:
+            copies[key] = tensor.detach().cpu().to(cast) if tensor.is_floating_point() else tensor.detach().cpu()
+        state[name] = copies[key]
     if "pt" in formats:
         atomic_write(Path(folder) / "model.pt", lambda tmp: torch.save(state, tmp))
     if "safetensors" in formats:

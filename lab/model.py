@@ -111,11 +111,23 @@ def load_artifact(path: str | Path) -> Qwen3ForCausalLM:
     return model.eval()
 
 
-def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int | None = None) -> Qwen3ForCausalLM:
-    """Stock Qwen3 (random or pretrained init, fp32) with ``variant`` patched in, in train mode.
+def weights_dtype(precision: str, trains_weights: bool) -> torch.dtype:
+    """The dtype to load a model in for training at Lightning ``precision``: fp32 masters when its weights train
+    under ``32-true`` or a ``*-mixed`` precision; the 16-bit type when they do not need masters (``*-true``), or do
+    not train at all (a frozen model under mixed precision: autocast would cast every weight to it anyway)."""
+    half = torch.bfloat16 if precision.startswith("bf16") else torch.float16 if precision.startswith("16") else None
+    if half is None or (trains_weights and precision.endswith("mixed")):
+        return torch.float32
+    return half
 
-    A pretrained ablation artifact of a non-``original`` variant is loaded as saved (its norms are not
-    RMSNorms any more); asking for a different variant on it is refused.
+
+def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int | None = None,
+                dtype: torch.dtype = torch.float32) -> Qwen3ForCausalLM:
+    """Stock Qwen3 (random or pretrained init, in ``dtype``) with ``variant`` patched in, in train mode.
+
+    A pretrained checkpoint is read straight into ``dtype`` (no fp32 copy on the way for a 16-bit one). A
+    pretrained ablation artifact of a non-``original`` variant is loaded as saved (its norms are not RMSNorms
+    any more); asking for a different variant on it is refused.
     """
     cfg = _as_dict(model_cfg)
     init = cfg.get("init", "random")
@@ -128,10 +140,10 @@ def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int 
         if saved is not None and saved.name != "original":
             if variant.name not in ("original", saved.name):
                 raise UserError(f"{cfg['pretrained']} was trained as variant {saved.name!r}; use variant={saved.name} with it")
-            return load_artifact(str(cfg["pretrained"])).train()
+            return load_artifact(str(cfg["pretrained"])).to(dtype).train()
         config = model_config(cfg)
-        model = Qwen3ForCausalLM.from_pretrained(check_pretrained_source(str(cfg["pretrained"])), config=config, dtype=torch.float32)
+        model = Qwen3ForCausalLM.from_pretrained(check_pretrained_source(str(cfg["pretrained"])), config=config, dtype=dtype)
     else:
-        model = Qwen3ForCausalLM(model_config(cfg, vocab_size))
+        model = Qwen3ForCausalLM(model_config(cfg, vocab_size)).to(dtype)
     apply_variant(model, variant)
-    return model.train()  # from_pretrained returns eval mode; every module trains
+    return model.to(dtype).train()  # from_pretrained returns eval mode; every module trains

@@ -5,7 +5,7 @@
 
 Takes the overrides ``ablations.train`` takes (``--config-name gates_train`` for gates), expands the grid as
 Hydra's basic sweeper does (command-line sweeps and ``hydra.sweeper.params``), builds each job's model on the
-meta device (no weights are loaded; a hub id's architecture comes from ``lab/assets/configs`` when offline)
+meta device (no weights are loaded; Qwen3-0.6B's and -8B's architectures come from ``lab/assets/configs``)
 and prints per job:
 
 - parameters N (all of them, and the embedding's);
@@ -34,9 +34,14 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+from lab.artifacts import weight_settings
 from lab.config import asset_path
 from lab.errors import UserError, exit_on_user_error
-from lab.model import load_tokenizer, model_config
+from lab.model import load_tokenizer, model_config, weights_dtype
+from lab.pl.module import resolve_chunk_size
+from lab.pl.trainer import resolve_precision
+from lab.plan_disk import ablation_disk, gate_disk
+from lab.plan_memory import Job, predict_memory
 from lab.variants import Variant, apply_variant
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -80,17 +85,23 @@ def _is_sweep(override: str) -> bool:
 
 
 def architecture(model_cfg: DictConfig) -> Qwen3Config:
-    """The job's Qwen3 config, as training builds it; offline, a hub id or an untrained tiny reference falls back to
-    the bundled architecture (``lab/assets/configs/<name>``, or the tiny model's)."""
+    """The job's Qwen3 config, as training builds it. A hub id with a bundled architecture
+    (``lab/assets/configs/<name>``: the public model's own config.json) is read from there, without a network
+    request; another hub id or folder through ``from_pretrained``'s config; an untrained tiny reference as the
+    tiny model's."""
     cfg = OmegaConf.to_container(model_cfg, resolve=True)
     source = str(cfg.get("pretrained") or "")
+    bundled = Path(asset_path("configs")) / Path(source.rstrip("/")).name.lower()
+    if source and not Path(source).expanduser().exists() and (bundled / "config.json").is_file():
+        config = Qwen3Config.from_json_file(str(bundled / "config.json"))
+        for key, value in (cfg.get("config") or {}).items():
+            if value is not None:
+                setattr(config, key, value)
+        return config
     try:
         vocab = None if source else len(load_tokenizer(cfg))
         return model_config(cfg, vocab)
     except UserError:
-        bundled = Path(asset_path("configs")) / Path(source.rstrip("/")).name.lower()
-        if (bundled / "config.json").is_file():
-            return Qwen3Config.from_json_file(str(bundled / "config.json"))
         if cfg.get("reference") == "tiny":  # trained as model=tiny: the same architecture
             return architecture(OmegaConf.load(CONF / "model" / "tiny.yaml"))
         raise
@@ -106,7 +117,7 @@ def device_count(devices: Any, gpus: float) -> int:
 
 
 def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
-    """Parameters, tokens and FLOPs of one composed job config (see the module docstring)."""
+    """Parameters, tokens, FLOPs, memory per device and disk of one composed job config (see the module docstring)."""
     config = architecture(cfg.model)
     with torch.device("meta"):
         model = Qwen3ForCausalLM(config)
@@ -117,14 +128,39 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     matmul = params - embedding + (head if config.tie_word_embeddings else 0)
     t = cfg.trainer
     steps = int(t.max_steps)
-    seq = int(cfg.data.seq_len)
-    per_step = (int(cfg.data.batch_size) * seq * device_count(t.get("devices"), gpus) * int(t.get("num_nodes") or 1)
-                * int(t.get("accumulate_grad_batches") or 1))
+    seq, batch = int(cfg.data.seq_len), int(cfg.data.batch_size)
+    devices = device_count(t.get("devices"), gpus)
+    per_step = batch * seq * devices * int(t.get("num_nodes") or 1) * int(t.get("accumulate_grad_batches") or 1)
     tokens = steps * per_step if steps > 0 else None
     d_attn = config.num_attention_heads * config.head_dim
     flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
+    gpu = runs_on_gpu_planned(str(t.get("accelerator") or "auto"))
+    precision = resolve_precision(str(t.get("precision") or "auto"), "gpu" if gpu else "cpu")
+    ddp = str(t.get("strategy") or "auto").startswith("ddp") and devices * int(t.get("num_nodes") or 1) > 1
+    every = int(cfg.get("checkpoint_every_n_steps") or 1)
+    if "gates" in cfg:  # gate training: the λ train, the model is frozen; forget + retain batches share one backward
+        gates = config.num_hidden_layers * config.intermediate_size
+        retain = int(cfg.gates.retain_per_forget)
+        frozen = torch.finfo(weights_dtype(precision, trains_weights=False)).bits // 8
+        job = Job(params, matmul, gates, batch * seq * (1 + retain), batch * retain * int(cfg.gates.kl_chunk_size), precision, ddp,
+                  gpu, gated=True, frozen_bytes=frozen)
+        disk = gate_disk(gates, steps if steps > 0 else None, every)
+    else:
+        formats, save_dtype = weight_settings(OmegaConf.to_container(cfg, resolve=True))
+        chunk = resolve_chunk_size(cfg.get("loss_chunk_size", "auto"), config.vocab_size) or batch * seq
+        job = Job(params, matmul, params, batch * seq, min(chunk, batch * seq), precision, ddp, gpu, save_params=params,
+                  save_dtype=save_dtype)
+        disk = ablation_disk(params, params, precision, len(formats), save_dtype,
+                             bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state")), steps if steps > 0 else None, every)
     return {"variant": cfg.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,
-            "tokens": tokens, "flops_per_token": flops_per_token, "flops": flops_per_token * tokens if tokens else None}
+            "tokens": tokens, "flops_per_token": flops_per_token, "flops": flops_per_token * tokens if tokens else None,
+            "memory": predict_memory(config, job), "disk": disk}
+
+
+def runs_on_gpu_planned(accelerator: str) -> bool:
+    """Whether the job is planned on a GPU: ``gpu``/``cuda``, and ``auto`` (plans are for GPU runs; pass
+    ``trainer.accelerator=cpu`` to plan a CPU one)."""
+    return accelerator in ("gpu", "cuda", "auto")
 
 
 def gpu_hours(flops: float | None, mfu: float) -> dict[str, float | None]:
@@ -142,8 +178,13 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
             jobs.append({"overrides": job, **entry, "gpu_hours": gpu_hours(entry["flops"], options["mfu"])})
     known = [j["flops"] for j in jobs if j["flops"]]
     total = sum(known) if len(known) == len(jobs) else None
+    during = [j["disk"]["during_run_bytes"] for j in jobs]
     return {"config": config_name, "mfu": options["mfu"], "peak_tflops": PEAK_TFLOPS, "jobs": jobs,
-            "total": {"jobs": len(jobs), "flops": total, "gpu_hours": gpu_hours(total, options["mfu"])}}
+            "total": {"jobs": len(jobs), "flops": total, "gpu_hours": gpu_hours(total, options["mfu"]),
+                      "disk_bytes": sum(j["disk"]["finished_bytes"] for j in jobs),
+                      # jobs run one after another here, so the grid's peak is the finished ones plus one running
+                      "disk_during_run_bytes": None if None in during else
+                      sum(j["disk"]["finished_bytes"] for j in jobs) + max(d - j["disk"]["finished_bytes"] for d, j in zip(during, jobs, strict=True))}}
 
 
 def _human(value: float | None, unit: str = "") -> str:
@@ -156,21 +197,36 @@ def _human(value: float | None, unit: str = "") -> str:
 
 
 def render(result: dict[str, Any]) -> str:
-    """The plan as a text table and a total line."""
-    lines = [f"{'job':<56} {'params':>9} {'tokens':>9} {'FLOPs':>9} {'A100 h':>8} {'H100 h':>8}"]
+    """The plan as a text table, a total line and what the memory and disk columns are."""
+    lines = [f"{'job':<48} {'params':>8} {'tokens':>8} {'FLOPs':>8} {'A100 h':>7} {'H100 h':>7} {'mem/dev':>9} {'disk':>9}"]
     for job in result["jobs"]:
-        name = ",".join(o for o in job["overrides"] if not o.startswith(("hydra.", "paths.")))[:56]
+        name = ",".join(o for o in job["overrides"] if not o.startswith(("hydra.", "paths.")))[:48]
         hours = job["gpu_hours"]
-        lines.append(f"{name:<56} {_human(job['params']):>9} {_human(job['tokens']):>9} {_human(job['flops']):>9} "
-                     f"{_fmt_h(hours['A100']):>8} {_fmt_h(hours['H100']):>8}")
+        lines.append(f"{name:<48} {_human(job['params']):>8} {_human(job['tokens']):>8} {_human(job['flops']):>8} "
+                     f"{_fmt_h(hours['A100']):>7} {_fmt_h(hours['H100']):>7} {_gib(job['memory']['peak_bytes']):>9} "
+                     f"{_gib(job['disk']['finished_bytes']):>9}")
     total = result["total"]
     lines.append(f"total: {total['jobs']} job(s), {_human(total['flops'], 'FLOP')}, {_fmt_h(total['gpu_hours']['A100'])} A100-hours, "
                  f"{_fmt_h(total['gpu_hours']['H100'])} H100-hours at MFU {result['mfu']:.2f} (plan.mfu=; peak dense bf16 "
-                 f"{PEAK_TFLOPS['A100']:g} / {PEAK_TFLOPS['H100']:g} TFLOP/s)")
+                 f"{PEAK_TFLOPS['A100']:g} / {PEAK_TFLOPS['H100']:g} TFLOP/s); disk {_gib(total['disk_bytes'])} finished"
+                 + (f", {_gib(total['disk_during_run_bytes'])} at most while running" if total["disk_during_run_bytes"] else ""))
+    first = result["jobs"][0]
+    memory = first["memory"]
+    parts = ", ".join(f"{k} {_gib(v)}" for k, v in memory["step"].items() if v)
+    lines.append(f"mem/dev: predicted peak per {memory['device'].upper()} at {memory['precision']} (lab.plan_memory); "
+                 f"first job's training step: {parts}")
+    disk = first["disk"]
+    lines.append(f"disk: a finished job's artifacts (lab.plan_disk); first job: stages {_gib(disk['stage_bytes'])} each, "
+                 f"final checkpoint {_gib(disk['final_checkpoint_bytes'])}"
+                 + (f", up to {_gib(disk['during_run_bytes'])} while its step checkpoints exist" if disk["during_run_bytes"] else ""))
     if any(job["tokens"] is None for job in result["jobs"]):
         lines.append("tokens ?: an epoch-bounded run (trainer.max_steps=-1) has no token count before its data is loaded; "
                      "plan it with trainer.max_steps=<steps per epoch x epochs>")
     return "\n".join(lines)
+
+
+def _gib(value: float | None) -> str:
+    return "?" if value is None else f"{value / 2**30:.3g} GiB"
 
 
 def _fmt_h(hours: float | None) -> str:

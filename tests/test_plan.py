@@ -36,3 +36,45 @@ def test_bad_plan_options_are_refused():
         plan("train", ["plan.mfuu=0.3"])
     with pytest.raises(UserError, match="plan.mfu=1.5 is outside"):
         plan("train", ["plan.mfu=1.5"])
+
+
+def test_memory_per_device_follows_precision_strategy_and_what_trains():
+    n = 596_049_920
+    base = ["model=qwen3_0.6b", "trainer.max_steps=10", "data.seq_len=1024", "data.batch_size=8"]
+    fp32 = plan("train", [*base, "trainer.accelerator=cpu"])["jobs"][0]["memory"]
+    assert fp32["device"] == "cpu" and fp32["precision"] == "32-true"
+    step = fp32["step"]
+    assert (step["weights"], step["gradients"], step["optimizer"], step["autocast"], step["ddp_buckets"]) == (4 * n, 4 * n, 8 * n, 0, 0)
+    assert fp32["peak_bytes"] == max(fp32["step_bytes"], fp32["save_bytes"])
+    mixed = plan("train", [*base, "trainer.accelerator=gpu", "trainer=ddp", "trainer.devices=8"])["jobs"][0]["memory"]
+    assert mixed["precision"] == "bf16-mixed" and mixed["save"] == {}  # the save's copy is made in host memory
+    assert mixed["step"]["autocast"] > 0 and mixed["step"]["ddp_buckets"] == 4 * n
+    assert mixed["step"]["activations"] == fp32["step"]["activations"] // 2  # 16-bit activations
+    gates = plan("gates_train", [*base, "trainer.accelerator=gpu"])["jobs"][0]["memory"]["step"]
+    assert gates["weights"] == 2 * n and gates["autocast"] == 0  # the frozen model in bf16 (lab.model.weights_dtype)
+    assert gates["gradients"] == 4 * 28 * 3072  # the λ only
+
+
+def test_disk_per_job_and_grid():
+    n = 596_049_920
+    base = ["model=qwen3_0.6b", "trainer.max_steps=1000", "checkpoint_every_n_steps=500", "trainer.accelerator=gpu"]
+    bf16 = plan("train", [*base, "artifacts.dtype=bfloat16"])["jobs"][0]["disk"]
+    assert bf16["stage_bytes"] == 2 * 2 * n and bf16["final_checkpoint_bytes"] == 4 * n  # two formats; fp32 masters
+    assert bf16["finished_bytes"] == 2 * bf16["stage_bytes"] + 4 * n < 8e9  # seed 001's target per variant
+    assert bf16["during_run_bytes"] == 2 * bf16["stage_bytes"] + 3 * 12 * n  # step-500, step-1000 and last, with AdamW
+    kept = plan("train", [*base, "artifacts.keep_optimizer_state=true", "artifacts.formats=[pt]"])["jobs"][0]["disk"]
+    assert kept["stage_bytes"] == 4 * n and kept["final_checkpoint_bytes"] == 12 * n
+    grid = plan("train", [*base, "variant=original,no_qk_norm"])
+    assert grid["total"]["disk_bytes"] == sum(j["disk"]["finished_bytes"] for j in grid["jobs"])
+
+
+def test_weights_dtype_keeps_fp32_masters_only_where_weights_train():
+    import torch
+
+    from lab.model import weights_dtype
+
+    assert weights_dtype("bf16-mixed", trains_weights=True) == torch.float32
+    assert weights_dtype("bf16-mixed", trains_weights=False) == torch.bfloat16
+    assert weights_dtype("16-mixed", trains_weights=False) == torch.float16
+    assert weights_dtype("bf16-true", trains_weights=True) == torch.bfloat16
+    assert weights_dtype("32-true", trains_weights=False) == torch.float32
