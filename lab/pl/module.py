@@ -157,11 +157,31 @@ class CausalLMModule(L.LightningModule):
         no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps), fused=bool(cfg.get("fused", False)) or None,
+            lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps), fused=self._fused() or None,
         )
         total = total_optimizer_steps(self.trainer)
         schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _fused(self) -> bool:
+        """``optimizer.fused``, except under ``16-mixed``: fp16's GradScaler would unscale inside the fused step,
+        after the gradients were clipped in their scaled form."""
+        return bool(self.optim.get("fused", False)) and str(self.trainer.precision) != "16-mixed"
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """Lightning's clipping, except under ``bf16-mixed`` with a fused AdamW: Lightning refuses to clip for any
+        optimizer that can unscale gradients itself (which fused AdamW does only for fp16's GradScaler); bf16
+        autocast has no scaler, so the gradients are the true ones and are clipped here as Lightning would:
+        g ← g · min(1, c / ‖g‖₂) (``norm``) or g ← clamp(g, −c, c) (``value``)."""
+        if gradient_clip_val and str(self.trainer.precision) == "bf16-mixed" and getattr(optimizer, "_step_supports_amp_scaling", False):
+            params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            if (gradient_clip_algorithm or "norm") == "norm":
+                torch.nn.utils.clip_grad_norm_(params, float(gradient_clip_val))
+            else:
+                torch.nn.utils.clip_grad_value_(params, float(gradient_clip_val))
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["tokens_seen"] = self.tokens_seen
