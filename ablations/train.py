@@ -38,6 +38,7 @@ from lab.pl.history import MetricsHistory
 from lab.pl.initial_eval import InitialEvaluation
 from lab.pl.loggers import build_logger, finish_logger
 from lab.pl.module import CausalLMModule
+from lab.pl.preemption import PreemptionCheckpoint
 from lab.pl.trainer import build_trainer, fit, runs_on_gpu
 from lab.reference import ensure_reference_model
 from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
@@ -146,7 +147,8 @@ def train(cfg: DictConfig) -> dict:
             health,
             history,
             *training_callbacks(cfg, history),
-            StepCheckpoint(finetuned / "checkpoints", int(cfg.checkpoint_every_n_steps)),
+            checkpoints := StepCheckpoint(finetuned / "checkpoints", int(cfg.checkpoint_every_n_steps)),
+            PreemptionCheckpoint(checkpoints),
         ]
         work_dir = job_dir(cfg, finetuned)
         group = Path(str(cfg.output_root)).name
@@ -156,6 +158,7 @@ def train(cfg: DictConfig) -> dict:
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=logger, entry_module=ENTRY_MODULE, job_dir=work_dir)
             fit(trainer, module, datamodule, ckpt_path)
+            model.zero_grad(set_to_none=True)  # the last step's gradients: N fp32 tensors the save below does not need
             keep_final_checkpoint(trainer, finetuned / "checkpoints", bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state")))
             status = "collapsed" if health.collapsed else "ok"
             initial = next((c.result for c in callbacks if isinstance(c, InitialEvaluation)), None)

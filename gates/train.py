@@ -39,13 +39,14 @@ from lab.ddp import is_ddp_child, isolated_distributed_env, wait_for_child_ranks
 from lab.errors import UserError, exit_on_user_error, hydra_cli, in_multirun, print_job_failure
 from lab.git import git_commit
 from lab.job_name import swept_config
-from lab.model import build_model, load_tokenizer
+from lab.model import build_model, load_tokenizer, weights_dtype
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
-from lab.pl.trainer import build_trainer, fit
+from lab.pl.preemption import PreemptionCheckpoint
+from lab.pl.trainer import build_trainer, fit, resolve_precision
 from lab.reference import ensure_reference_model
 from lab.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
 from lab.summary import print_summary, wandb_sync_hint
@@ -97,7 +98,9 @@ def train_gates(cfg: DictConfig) -> dict:
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
         tokenizer = load_tokenizer(cfg.model)
         variant = Variant.from_run_config(cfg.variant)
-        model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+        precision = resolve_precision(str(cfg.trainer.precision), str(cfg.trainer.accelerator))
+        # the base model is frozen: no fp32 masters needed, load it in the precision's 16-bit type if it has one
+        model = build_model(cfg.model, variant, vocab_size=len(tokenizer), dtype=weights_dtype(precision, trains_weights=False))
         patch_gates(model, float(cfg.gates.init_logit))
         model.train()
         datamodule = GateDataModule(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
@@ -108,7 +111,7 @@ def train_gates(cfg: DictConfig) -> dict:
         run_id = wandb_run_id(out)
         logger = build_logger(cfg.logger, name=name, group=root.name, save_dir=out, config=cfg, run_id=run_id)
         with isolated_distributed_env():
-            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints, RememberRun(out, run_id, cfg)], logger=logger,
+            trainer = build_trainer(cfg, callbacks=[health, history, checkpoints, PreemptionCheckpoint(checkpoints), RememberRun(out, run_id, cfg)], logger=logger,
                                     entry_module=ENTRY_MODULE, job_dir=out)
             fit(trainer, module, datamodule, ckpt_path)
             entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
