@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench headline test test-fast lint clean
+.PHONY: help install train reference sweep study plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,12 +69,18 @@ bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.jso
 headline: install  ## the README's headline results over seeds 0,1,2 (main job, gates, vindex, Gate 3) into runs/headline (~30 min)
 	$(PY) -m benchmarks.headline $(ARGS)
 
+gpu-check: install  ## a GPU node's check before the seeds run: bf16 vs fp32 loss, 0.6B-shape tokens/s + MFU + memory vs plan, gate step (~5 min; a smoke test on CPU)
+	$(PY) -m benchmarks.gpu_check $(ARGS)
+
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
 TEST_WORKERS ?= 2
 test: install lint  ## lint, then the whole test suite (offline, CPU, < 10 min on 2 cores; TEST_WORKERS=0 runs it in one process)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+test-scale: install  ## real-width tests: Qwen3-0.6B's shape (2 train steps, 2 gate steps vs lab.plan) and Qwen3-8B widths (vindex.pipeline); a few minutes, ~14 GB RAM
+	$(PY) -m pytest -q -m scale -s -p no:cacheprovider tests/scale $(ARGS)
 
 clean:  ## remove caches (keeps runs/ and .venv)
 	rm -rf .pytest_cache .ruff_cache **/__pycache__
