@@ -42,6 +42,7 @@ from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer, weights_dtype
 from lab.paths import job_dir, resolve_output_root
 from lab.pl.checkpointing import StepCheckpoint
+from lab.pl.final_checkpoint import keep_final_checkpoint
 from lab.pl.health import TrainingHealth
 from lab.pl.history import MetricsHistory
 from lab.pl.loggers import build_logger, finish_logger
@@ -114,6 +115,8 @@ def train_gates(cfg: DictConfig) -> dict:
             trainer = build_trainer(cfg, callbacks=[health, history, checkpoints, PreemptionCheckpoint(checkpoints), RememberRun(out, run_id, cfg)], logger=logger,
                                     entry_module=ENTRY_MODULE, job_dir=out)
             fit(trainer, module, datamodule, ckpt_path)
+            # one checkpoint, as an ablation keeps; with AdamW's state, which is λ-sized (kilobytes): it can be continued
+            keep_final_checkpoint(trainer, out / "checkpoints", keep_optimizer_state=True)
             entry = {"status": "collapsed" if health.collapsed else "ok", "collapse_reason": health.reason,
                      "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(out),
                      "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),

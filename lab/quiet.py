@@ -3,7 +3,9 @@
 - Lightning's advert printed by every ``Trainer``: "💡 Tip: For seamless cloud logging ... litlogger";
 - Lightning's ``_pytree`` calling a torch API deprecated in torch 2.13 ("`isinstance(treespec, LeafSpec)` is
   deprecated"), once per checkpoint save or load;
-- torchdata's ``StatefulDataLoader`` calling a deprecated torch API on every ``iter()`` ("'set_vital' is deprecated").
+- torchdata's ``StatefulDataLoader`` calling a deprecated torch API on every ``iter()`` ("'set_vital' is deprecated");
+- Lightning's hint on any machine with SLURM installed, run outside a SLURM job ("The `srun` command is available
+  on your system but is not used"): a login node or this suite's local cluster, where running locally is meant.
 
 The other noise is fixed where it is made: ``limit_val_batches`` is left to Lightning's default
 (``conf/trainer/default.yaml``), the W&B logger no longer passes ``anonymous`` (:mod:`lab.pl.loggers`), and the
@@ -17,6 +19,7 @@ LOG_MESSAGES = {"lightning.pytorch.utilities.rank_zero": ("💡 Tip: For seamles
 WARNINGS = (
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),
     (r"'set_vital' is deprecated", UserWarning),
+    (r"The `srun` command is available on your system but is not used", UserWarning),
 )
 
 

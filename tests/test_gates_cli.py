@@ -56,7 +56,7 @@ def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
     assert (gate_run / "gate_histogram.png").stat().st_size > 1000
     sums = (gate_run / "SHA256SUMS").read_text()
     assert all(name in sums for name in ("lambda_logits.pt", "neuron_indices.json", "gate_stats.json", "README.md"))
-    assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt", "step-000002.ckpt", "step-000004.ckpt"]
+    assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt"]  # one checkpoint kept, as ablations
     ckpt = torch.load(gate_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert sorted(ckpt["state_dict"]) == [f"model.model.layers.{i}.mlp.lambda_logits" for i in range(4)]  # λ only
 
@@ -96,15 +96,15 @@ def test_the_seed_snippet_runs_unchanged_on_our_files(gate_run):
 
 def test_training_continues_from_a_lambda_only_checkpoint(gate_run, tmp_path):
     runs = gate_run.parents[1]
-    out = run_cli(["gates.train", *QUICK, "logger=csv", f"ckpt_path={gate_run / 'checkpoints' / 'step-000002.ckpt'}",
+    out = run_cli(["gates.train", *QUICK, "trainer.max_steps=6", "logger=csv", f"ckpt_path={gate_run / 'checkpoints' / 'last.ckpt'}",
                    f"hydra.run.dir={tmp_path / 'resumed'}", f"paths.runs={runs}"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((tmp_path / "resumed" / "all_gate_runs.json").read_text())
     (entry,) = summary.values()
-    assert entry["steps"] == 4  # 2 restored + 2 more, not 4 fresh
+    assert entry["steps"] == 6  # the finished run's 4 restored (λ and AdamW state) + 2 more, not 6 fresh
     rows = json.loads((tmp_path / "resumed" / "train_metrics.json").read_text())
     original = json.loads((gate_run / "train_metrics.json").read_text())
-    assert [r["step"] for r in rows] == [1, 2, 3, 4] and rows[:2] == original[:2]  # the history travels in the checkpoint
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[:4] == original[:4]  # the history travels in the checkpoint
 
 
 @pytest.mark.parametrize("mode,threshold", [("hard", None), ("hard", 0.5), ("soft", None)])

@@ -6,7 +6,8 @@ During training :class:`lab.pl.checkpointing.StepCheckpoint` writes ``step-N.ckp
 ``artifacts.keep_optimizer_state=true``. AdamW holds two fp32 tensors per parameter, so at Qwen3-0.6B the
 optimizer state is 4.8 GB of a 7.2 GB checkpoint. A checkpoint without it cannot resume training through
 ``ckpt_path`` (Lightning refuses it); continue from a finished run with ``model.pretrained=<its finetuned
-stage>`` instead.
+stage>`` instead. A gate run keeps its AdamW state: it trains the λ only, so the whole checkpoint is
+kilobytes, and ``ckpt_path=<run>/checkpoints/last.ckpt trainer.max_steps=<more>`` continues it.
 """
 
 from pathlib import Path
