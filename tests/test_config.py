@@ -19,12 +19,21 @@ def test_variant_group(name):
     Variant.from_config(OmegaConf.to_container(cfg.variant))
 
 
+# experiments of another entry point than ablations.train: the config they compose with
+EXPERIMENT_ENTRY = {"seed000": "gates_train", "seed002": "vindex"}
+
+
 @pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment"])
 def test_every_option_of_every_group_composes(group):
+    from hydra import compose, initialize_config_dir
+
     for option in options(group):
-        cfg = compose_train([f"{group}={option}"])
+        config_name = EXPERIMENT_ENTRY.get(option, "train") if group == "experiment" else "train"
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=[f"{group}={option}"])
         OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
         assert GlobalHydra.instance() is not None
+    assert set(EXPERIMENT_ENTRY) <= set(options("experiment"))
 
 
 def test_tiny_defaults_point_at_bundled_files():

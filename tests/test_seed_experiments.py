@@ -56,3 +56,11 @@ def test_a_pretrained_model_starts_training_with_every_module_in_train_mode(tmp_
     for variant in ("original", "replace_dyt"):
         model = build_model({"pretrained": str(tmp_path / "pretrained"), "init": "pretrained"}, Variant(name=variant))
         assert all(m.training for m in model.modules()), variant
+
+
+def test_seed002_is_the_qwen3_8b_vindex_as_the_seed_built_it():
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="vindex", overrides=["experiment=seed002"])
+    assert (cfg.source, cfg.features, cfg.num_features, cfg.dtype, cfg.torch_dtype) == ("Qwen/Qwen3-8B", "svd", 128, "f16", "bfloat16")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):  # the command line still wins
+        assert compose(config_name="vindex", overrides=["experiment=seed002", "source=/my/copy"]).source == "/my/copy"
