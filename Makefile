@@ -31,7 +31,7 @@ STUDY ?= default
 study: install  ## the norm study (variants x LRs x seeds x regimes) into runs/ablations/studies/$(STUDY), ending with its summary in <study>/report (STUDY=quick: minutes)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
 
-plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours (ARGS='experiment=norm_study ...')
+plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours, memory per device, disk (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)
 
 TASKS ?= tiny
@@ -79,7 +79,7 @@ TEST_WORKERS ?= 2
 test: install lint  ## lint, then the whole test suite (offline, CPU, < 10 min on 2 cores; TEST_WORKERS=0 runs it in one process)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
-test-scale: install  ## real-width tests: Qwen3-0.6B's shape (2 train steps, 2 gate steps vs lab.plan) and Qwen3-8B widths (vindex.pipeline); a few minutes, ~14 GB RAM
+test-scale: install  ## real-width tests (0.6B shape vs lab.plan, 8B-width vindex.pipeline), gpu-check smoke, SLURM on a local cluster (installs slurm-wlm as root); ~10 min, 13 GB RAM
 	$(PY) -m pytest -q -m scale -s -p no:cacheprovider tests/scale $(ARGS)
 
 clean:  ## remove caches (keeps runs/ and .venv)
