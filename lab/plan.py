@@ -17,7 +17,10 @@ and prints per job:
   scores and mixing (Kaplan et al. 2020, with n_ctx = the sequence length T and d_attn = heads · head_dim);
 - GPU-hours = FLOPs / (peak · MFU) on an A100 (312 dense bf16 TFLOP/s) and an H100 SXM (989), at the stated,
   overridable ``plan.mfu`` (default 0.40, a typical measured MFU for dense decoder training at this size;
-  replace it by one a GPU run has measured).
+  replace it by one a GPU run has measured);
+- the predicted peak memory per device (:mod:`lab.plan_memory`) at the job's precision, on a GPU unless
+  ``trainer.accelerator=cpu``;
+- the disk of its artifacts, finished and at most while running (:mod:`lab.plan_disk`); the grid's in total.
 """
 
 import argparse
