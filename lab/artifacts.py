@@ -99,11 +99,15 @@ def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIG
         raise UserError(f"artifacts.formats={list(formats)} / artifacts.dtype={dtype!r}: formats are one or more of "
                         f"{list(WEIGHT_FORMATS)}, dtype one of {list(WEIGHT_DTYPES)}")
     cast = getattr(torch, dtype)
-    copies: dict[tuple, torch.Tensor] = {}  # tied weights are cast once, so model.pt keeps them as one storage
-    state = {}
+    # tied weights (entries sharing storage) are cast once: model.pt keeps them as one storage, and the cast
+    # safetensors file drops the later names, as safetensors' save_model does
+    copies: dict[tuple, torch.Tensor] = {}
+    state, tied = {}, set()
     for name, tensor in model.state_dict().items():
         key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        if key not in copies:
+        if key in copies:
+            tied.add(name)
+        else:
             copies[key] = tensor.detach().cpu().to(cast) if tensor.is_floating_point() else tensor.detach().cpu()
         state[name] = copies[key]
     if "pt" in formats:
@@ -111,20 +115,9 @@ def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIG
     if "safetensors" in formats:
         if dtype == "float32":
             atomic_write(Path(folder) / "model.safetensors", lambda tmp: save_model(model, str(tmp)))
-        else:  # save_model's deduplication of tied weights, on the cast copies
-            kept = {k: v for k, v in state.items() if k not in _tied_duplicates(model)}
+        else:
+            kept = {k: v for k, v in state.items() if k not in tied}
             atomic_write(Path(folder) / "model.safetensors", lambda tmp: save_file(kept, str(tmp), metadata={"format": "pt"}))
-
-
-def _tied_duplicates(model: nn.Module) -> set[str]:
-    """Names of state-dict entries that share storage with an earlier entry (tied weights), as safetensors drops them."""
-    seen, duplicates = set(), set()
-    for name, tensor in model.state_dict().items():
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
-        if key in seen:
-            duplicates.add(name)
-        seen.add(key)
-    return duplicates
 
 
 def load_weights(model: nn.Module, folder: Path, strict: bool = True) -> nn.Module:

@@ -144,6 +144,6 @@ def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int 
         config = model_config(cfg)
         model = Qwen3ForCausalLM.from_pretrained(check_pretrained_source(str(cfg["pretrained"])), config=config, dtype=dtype)
     else:
-        model = Qwen3ForCausalLM(model_config(cfg, vocab_size)).to(dtype)
+        model = Qwen3ForCausalLM(model_config(cfg, vocab_size))
     apply_variant(model, variant)
     return model.to(dtype).train()  # from_pretrained returns eval mode; every module trains

@@ -96,11 +96,7 @@ def architecture(model_cfg: DictConfig) -> Qwen3Config:
     source = str(cfg.get("pretrained") or "")
     bundled = Path(asset_path("configs")) / Path(source.rstrip("/")).name.lower()
     if source and not Path(source).expanduser().exists() and (bundled / "config.json").is_file():
-        config = Qwen3Config.from_json_file(str(bundled / "config.json"))
-        for key, value in (cfg.get("config") or {}).items():
-            if value is not None:
-                setattr(config, key, value)
-        return config
+        return model_config({**cfg, "pretrained": str(bundled)})
     try:
         vocab = None if source else len(load_tokenizer(cfg))
         return model_config(cfg, vocab)
@@ -130,11 +126,11 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     head = config.vocab_size * config.hidden_size
     matmul = params - embedding + (head if config.tie_word_embeddings else 0)
     t = cfg.trainer
-    steps = int(t.max_steps)
+    steps = int(t.max_steps) if int(t.max_steps) > 0 else None  # None: epoch-bounded, unknown before the data loads
     seq, batch = int(cfg.data.seq_len), int(cfg.data.batch_size)
     devices = device_count(t.get("devices"), gpus)
     per_step = batch * seq * devices * int(t.get("num_nodes") or 1) * int(t.get("accumulate_grad_batches") or 1)
-    tokens = steps * per_step if steps > 0 else None
+    tokens = steps * per_step if steps else None
     d_attn = config.num_attention_heads * config.head_dim
     flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
     gpu = runs_on_gpu_planned(str(t.get("accelerator") or "auto"))
@@ -147,14 +143,14 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
         frozen = torch.finfo(weights_dtype(precision, trains_weights=False)).bits // 8
         job = Job(params, matmul, gates, batch * seq * (1 + retain), batch * retain * int(cfg.gates.kl_chunk_size), precision, ddp,
                   gpu, gated=True, frozen_bytes=frozen)
-        disk = gate_disk(gates, steps if steps > 0 else None, every)
+        disk = gate_disk(gates, steps, every)
     else:
         formats, save_dtype = weight_settings(OmegaConf.to_container(cfg, resolve=True))
         chunk = resolve_chunk_size(cfg.get("loss_chunk_size", "auto"), config.vocab_size) or batch * seq
         job = Job(params, matmul, params, batch * seq, min(chunk, batch * seq), precision, ddp, gpu, save_params=params,
                   save_dtype=save_dtype)
         disk = ablation_disk(params, params, precision, len(formats), save_dtype,
-                             bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state")), steps if steps > 0 else None, every)
+                             bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state")), steps, every)
     return {"variant": cfg.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,
             "tokens": tokens, "flops_per_token": flops_per_token, "flops": flops_per_token * tokens if tokens else None,
             "memory": predict_memory(config, job), "disk": disk}
@@ -181,13 +177,13 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
             jobs.append({"overrides": job, **entry, "gpu_hours": gpu_hours(entry["flops"], options["mfu"])})
     known = [j["flops"] for j in jobs if j["flops"]]
     total = sum(known) if len(known) == len(jobs) else None
+    finished = sum(j["disk"]["finished_bytes"] for j in jobs)
     during = [j["disk"]["during_run_bytes"] for j in jobs]
     return {"config": config_name, "mfu": options["mfu"], "peak_tflops": PEAK_TFLOPS, "jobs": jobs,
-            "total": {"jobs": len(jobs), "flops": total, "gpu_hours": gpu_hours(total, options["mfu"]),
-                      "disk_bytes": sum(j["disk"]["finished_bytes"] for j in jobs),
+            "total": {"jobs": len(jobs), "flops": total, "gpu_hours": gpu_hours(total, options["mfu"]), "disk_bytes": finished,
                       # jobs run one after another here, so the grid's peak is the finished ones plus one running
                       "disk_during_run_bytes": None if None in during else
-                      sum(j["disk"]["finished_bytes"] for j in jobs) + max(d - j["disk"]["finished_bytes"] for d, j in zip(during, jobs, strict=True))}}
+                      finished + max(d - j["disk"]["finished_bytes"] for d, j in zip(during, jobs, strict=True))}}
 
 
 def _human(value: float | None, unit: str = "") -> str:

@@ -19,7 +19,7 @@ from lab.errors import exit_on_user_error, hydra_cli
 from lab.summary import print_summary
 from vindex.constants import run_constants
 from vindex.gate3 import gate3_inputs, run_gate3
-from vindex.probe import load_model, probe_ids
+from vindex.probe import load_model
 from vindex.source import resolve_source, vindex_dir
 
 
@@ -28,13 +28,12 @@ def run_pipeline(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     source = resolve_source(cfg)
     loaded = load_model(source, cfg)
-    probe_ids(loaded[1], cfg)
-    gate3_inputs(cfg, *loaded)
+    gate3_inputs(cfg, *loaded)  # run_constants checks the probe, then builds: Gate 3's inputs are checked first
     constants = run_constants(cfg, loaded)
     gate3 = run_gate3(cfg, loaded)
     folder = vindex_dir(cfg, source)
     best = gate3["best"]
-    metrics = {**{k: v for k, v in constants["summary"].items()},
+    metrics = {**constants["summary"],
                "Gate 3": f"{'PASS' if gate3['passed'] else 'FAIL'} (layer {best['layer']}, drop {best['drop']:.1%}, "
                          f"collateral {best['collateral']:.1%})"}
     print_summary(f"vindex.pipeline {source}", "ok", time.perf_counter() - start, metrics, folder,
