@@ -36,7 +36,7 @@ def test_identity_ignores_only_the_listed_keys():
     moved = compose_train(["logger=csv", "trainer.enable_progress_bar=false", "paths.runs=/elsewhere", "checkpoint_every_n_steps=7"])
     assert differences(identity(base), identity(moved)) == []
     changed = compose_train(["optimizer.lr=1e-3", "seed=3"])
-    assert differences(identity(base), identity(changed)) == ["optimizer.lr: 0.003 -> 0.001", "seed: 0 -> 3"]
+    assert differences(identity(base), identity(changed)) == ["optimizer.lr: 0.0045 -> 0.001", "seed: 0 -> 3"]
     assert is_ignored("logger.kind") and is_ignored("hydra") and not is_ignored("loggers") and not is_ignored("optimizer.lr")
 
 
@@ -89,7 +89,7 @@ def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp
     changed = run_cli([*command, "optimizer.lr=1e-3"], cwd=tmp_path)
     assert changed.returncode == 2, changed.stderr[-3000:]
     (line,) = [x for x in changed.stderr.splitlines() if x.startswith("error:")]
-    assert "holds a finished run of another config (optimizer.lr: 0.003 -> 0.001)" in line and "overwrite=true" in line
+    assert "holds a finished run of another config (optimizer.lr: 0.0045 -> 0.001)" in line and "overwrite=true" in line
     assert "Traceback" not in changed.stderr
     assert artifact_stamps(run) == before
 
@@ -126,7 +126,7 @@ def test_an_interrupted_run_with_a_changed_config_does_not_resume(tmp_path):
 
     changed = run_cli([*command, "optimizer.lr=1e-3"], cwd=tmp_path)
     assert changed.returncode == 2, changed.stderr[-3000:]
-    assert "holds an interrupted run of another config (optimizer.lr: 0.003 -> 0.001)" in changed.stderr
+    assert "holds an interrupted run of another config (optimizer.lr: 0.0045 -> 0.001)" in changed.stderr
     assert "Restoring states" not in changed.stdout + changed.stderr
     assert artifact_stamps(run / "original_finetuned") == checkpoints
 
