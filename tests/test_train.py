@@ -1,5 +1,6 @@
 """In-process training: every variant trains, collapse is detected, artifacts reload."""
 
+import hashlib
 import json
 import math
 
@@ -49,6 +50,26 @@ def test_training_lowers_the_loss_and_logs_accuracies(tmp_path):
     assert [r["step"] for r in vals] == [20, 40]
     assert 0.0 <= entry["knowledge_acc"] <= 1.0 and 0.0 <= entry["reasoning_acc"] <= 1.0
     assert entry["tokens"] == 40 * 4 * 128
+
+
+def test_inductor_compiled_runs_are_bit_identical_on_cpu(tmp_path):
+    """The main job's path: Inductor-compiled steps, on 2 threads as ``make train`` runs them. With
+    ``trainer.deterministic: auto`` (on for CPU) two runs of one config end with the same weights, bit for bit;
+    without it Inductor's parallel CPU kernels make them differ in the last bits."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    digests = []
+    try:
+        for i in range(2):
+            torch._dynamo.reset()
+            torch._dynamo.utils.counters.clear()
+            run(tmp_path / str(i), "trainer.max_steps=30", "trainer.val_check_interval=30", "eval.accuracy=false",
+                "compile.enabled=true")
+            assert torch._dynamo.utils.counters["inductor"], "the steps were not compiled by Inductor"
+            digests.append(hashlib.sha256((tmp_path / str(i) / "original_finetuned" / "model.safetensors").read_bytes()).hexdigest())
+    finally:
+        torch.set_num_threads(threads)
+    assert digests[0] == digests[1]
 
 
 class PoisonWeights(L.Callback):
