@@ -2,17 +2,20 @@
 
 For each seed s (default 0, 1, 2), with the suite's own commands and defaults:
 
-1. the main job, ``python -m ablations.train seed=s`` (``variant=original``, the tiny reference's recipe), as one
-   multirun into ``<out>/main``;
-2. lambda gates on that model, ``python -m gates.train seed=s model.pretrained=<its finetuned stage>``, and
+1. the main job, ``python -m ablations.train seed=s`` (``variant=original``, 1,200 steps at lr 4.5e-3, compiled),
+   as one multirun into ``<out>/main``;
+2. the tiny reference's recipe, ``python -m ablations.train experiment=tiny_reference seed=s`` (1,500 steps at
+   lr 3e-3, eager), as one multirun into ``<out>/reference``: the model ``make gates`` and ``make vindex`` study;
+3. lambda gates on that reference, ``python -m gates.train seed=s model.pretrained=<its finetuned stage>``, and
    ``python -m gates.evaluate modes=[hard] random_seeds=[s]``: fact recall and arithmetic with the 5 % of neurons
    whose gates are lowest masked, against as many random neurons per layer;
-3. its vindex (built on first use), constants C1-C5 and Gate 3: ``python -m vindex.constants`` and
+4. its vindex (built on first use), constants C1-C5 and Gate 3: ``python -m vindex.constants`` and
    ``python -m vindex.gate3 source=<the same stage>``.
 
-A rerun skips the finished training runs (main jobs, gates) and the built vindexes; the evaluations run again. Writes ``<out>/headline.json`` and
-``<out>/headline.md``: each number as mean ± std and min-max over the seeds, because CPU float results differ
-across machines (the same run gave 96.8 % recall on one machine and 98.9 % on another).
+A rerun skips the finished training runs (main jobs, references, gates) and the built vindexes; the evaluations
+run again. Writes ``<out>/headline.json`` and ``<out>/headline.md``: each number as mean ± std and min-max over
+the seeds, because CPU float results differ across machines (the same run gave 96.8 % recall on one machine
+and 98.9 % on another).
 """
 
 import argparse
@@ -41,8 +44,15 @@ def spread(values: list[float]) -> dict[str, float]:
             "min": min(values), "max": max(values), "n": len(values)}
 
 
+def training_results(entry: dict, prefix: str) -> dict[str, float]:
+    """Wall time, final validation loss, fact recall and arithmetic of one training job's summary entry."""
+    return {f"{prefix}/wall_time_min": entry["wall_time_s"] / 60, f"{prefix}/val_loss": entry["final_val_loss"],
+            f"{prefix}/fact_recall": entry["knowledge_acc"], f"{prefix}/arithmetic": entry["reasoning_acc"]}
+
+
 def seed_results(out: Path, seed: int, stage: Path) -> dict[str, float]:
-    """The numbers of one seed: the main job's entry, its gates, its vindex constants and Gate 3."""
+    """The numbers of one seed: the main job's and the reference's entries, and on the reference (``stage``)
+    its gates, its vindex constants and Gate 3."""
     gates_dir, vindex_dir = out / "gates" / f"seed={seed}", out / "vindex" / f"seed={seed}"
     stage_, gates_, vindex_ = (hydra_quoted(str(p)) for p in (stage, gates_dir, vindex_dir))  # "seed=0" in a path
     run(["gates.train", f"seed={seed}", f"model.pretrained={stage_}", "model.reference=null", "logger=none",
@@ -50,7 +60,6 @@ def seed_results(out: Path, seed: int, stage: Path) -> dict[str, float]:
     run(["gates.evaluate", f"gates_dir={gates_}", "modes=[hard]", f"random_seeds=[{seed}]"])
     for tool in ("vindex.constants", "vindex.gate3"):
         run([tool, f"source={stage_}", f"out={vindex_}"])
-    entry = read_json(out / "main" / SUMMARY_FILE)[f"original/seed={seed}"]
     gates = read_json(gates_dir / "gate_stats.json")
     mild = gates["selected_thresholds"][0]["threshold"]  # 5 % of the neurons below it
     rows = {r["selection"]: r for r in read_json(gates_dir / "evaluation" / "evaluation.json")["summary"]
@@ -58,8 +67,8 @@ def seed_results(out: Path, seed: int, stage: Path) -> dict[str, float]:
     constants = read_json(vindex_dir / "constants.json")["summary"]
     gate3 = read_json(vindex_dir / "gate3.json")
     return {
-        "main/wall_time_min": entry["wall_time_s"] / 60, "main/val_loss": entry["final_val_loss"],
-        "main/fact_recall": entry["knowledge_acc"], "main/arithmetic": entry["reasoning_acc"],
+        **training_results(read_json(out / "main" / SUMMARY_FILE)[f"original/seed={seed}"], "main"),
+        **training_results(read_json(out / "reference" / SUMMARY_FILE)[f"original/seed={seed}"], "reference"),
         "gates/mean": gates["mean"], "gates/std": gates["std"], "gates/below_0.5": gates["knowledge_neurons_at_default"],
         "gates/5%_masked/fact_recall": rows["gates"]["knowledge_acc"], "random/5%_masked/fact_recall": rows["random"]["knowledge_acc"],
         "gates/5%_masked/arithmetic": rows["gates"]["reasoning_acc"], "random/5%_masked/arithmetic": rows["random"]["reasoning_acc"],
@@ -68,7 +77,8 @@ def seed_results(out: Path, seed: int, stage: Path) -> dict[str, float]:
     }
 
 
-FORMATS = {"main/fact_recall": ".1%", "main/arithmetic": ".1%", "gates/5%_masked/fact_recall": ".1%",
+FORMATS = {"main/fact_recall": ".1%", "main/arithmetic": ".1%", "reference/fact_recall": ".1%", "reference/arithmetic": ".1%",
+           "reference/wall_time_min": ".1f", "gates/5%_masked/fact_recall": ".1%",
            "random/5%_masked/fact_recall": ".1%", "gates/5%_masked/arithmetic": ".1%", "random/5%_masked/arithmetic": ".1%", "gate3/drop": ".1%", "gate3/collateral": ".1%",
            "gates/below_0.5": ".0f", "vindex/C5": ".2f", "main/wall_time_min": ".1f"}
 
@@ -91,8 +101,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/headline"))
     args = parser.parse_args(argv)
     out = args.out.resolve()
-    run(["ablations.train", "-m", f"seed={','.join(map(str, args.seeds))}", f"hydra.sweep.dir={out / 'main'}"])
-    per_seed = {seed: seed_results(out, seed, finetuned_dir(out / "main", f"original/seed={seed}")) for seed in args.seeds}
+    seeds = f"seed={','.join(map(str, args.seeds))}"
+    run(["ablations.train", "-m", seeds, f"hydra.sweep.dir={out / 'main'}"])
+    run(["ablations.train", "-m", "experiment=tiny_reference", seeds, f"hydra.sweep.dir={out / 'reference'}"])
+    per_seed = {seed: seed_results(out, seed, finetuned_dir(out / "reference", f"original/seed={seed}"))
+                for seed in args.seeds}
     table = {key: spread([per_seed[s][key] for s in args.seeds]) for key in per_seed[args.seeds[0]]}
     write_json(out / "headline.json", {"seeds": args.seeds, "per_seed": per_seed, "spread": table})
     text = markdown(table, args.seeds)
