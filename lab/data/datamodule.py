@@ -11,7 +11,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
 from lab.data.formats import knowledge_documents, reasoning_document
-from lab.data.loaders import resumable_loader
+from lab.data.loaders import fit_epoch, resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.sources import load_split, train_and_held_out
 from lab.data.subset import graded_subset
@@ -92,7 +92,7 @@ class CorpusDataModule(L.LightningDataModule):
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""
         shuffle = not isinstance(self.train_set, datasets.IterableDataset)
         return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=_collate, seed=self.seed, shuffle=shuffle,
-                                num_workers=int(self.cfg.get("num_workers", 0)))
+                                num_workers=int(self.cfg.get("num_workers", 0)), epoch=fit_epoch(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None or len(self.val_set) == 0:
