@@ -3,7 +3,7 @@
 from hydra import compose, initialize_config_dir
 
 from lab.plan import plan
-from tests.conftest import CONF
+from tests.conftest import CONF, compose_vindex
 
 SEED_001_VARIANTS = ["original", "no_qk_norm", "no_layer_norm", "no_all_norm", "replace_l2norm", "replace_layernorm",
                      "replace_scalenorm", "replace_dyt"]
@@ -59,8 +59,6 @@ def test_a_pretrained_model_starts_training_with_every_module_in_train_mode(tmp_
 
 
 def test_seed002_is_the_qwen3_8b_vindex_as_the_seed_built_it():
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose(config_name="vindex", overrides=["experiment=seed002"])
+    cfg = compose_vindex(["experiment=seed002"])
     assert (cfg.source, cfg.features, cfg.num_features, cfg.dtype, cfg.torch_dtype) == ("Qwen/Qwen3-8B", "svd", 128, "f16", "bfloat16")
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):  # the command line still wins
-        assert compose(config_name="vindex", overrides=["experiment=seed002", "source=/my/copy"]).source == "/my/copy"
+    assert compose_vindex(["experiment=seed002", "source=/my/copy"]).source == "/my/copy"  # the command line still wins

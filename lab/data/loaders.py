@@ -11,6 +11,7 @@ own ``DistributedSampler`` (seeded by the run's seed, same epoch rule), which re
 
 from collections.abc import Callable, Iterator, Sized
 
+import lightning as L
 import torch
 from torch.utils.data import Dataset, RandomSampler
 from torchdata.stateful_dataloader import StatefulDataLoader
@@ -34,7 +35,7 @@ class EpochShuffle(RandomSampler):
         yield from torch.randperm(len(self.data_source), generator=generator).tolist()
 
 
-def fit_epoch(datamodule) -> int:
+def fit_epoch(datamodule: L.LightningDataModule) -> int:
     """The epoch ``datamodule``'s trainer is fitting (restored from the checkpoint on resume); 0 outside a fit."""
     trainer = getattr(datamodule, "trainer", None)
     return trainer.fit_loop.epoch_progress.current.processed if trainer is not None else 0

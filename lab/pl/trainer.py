@@ -41,7 +41,7 @@ def resolve_precision(precision: str, accelerator: str) -> str:
 
 def resolve_deterministic(deterministic: bool | str | None, accelerator: str) -> bool | str | None:
     """``auto``: deterministic algorithms on CPU, where they make a compiled run bit-identical from one run to the
-    next (Inductor's CPU kernels otherwise differ in the 7th digit of the loss by step 30) for ~5 % of a compiled
+    next (Inductor's CPU kernels otherwise differ in the 7th digit of the loss by step 30) for 4-10 % of a compiled
     tiny step; Lightning's default (off) on a GPU, where they are slower and some kernels refuse to run."""
     if deterministic != "auto":
         return deterministic
