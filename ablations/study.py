@@ -12,21 +12,26 @@ and ``surgery.png``, and logs the table to a W&B run (offline unless ``WANDB_MOD
 """
 
 import argparse
-import math
 import os
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from ablations.layout import SUMMARY_FILE, finetuned_dir
 from ablations.report import finished_runs
-from ablations.study_metrics import OK, summarize
-from ablations.study_plots import attention_logits, lr_sweep, surgery_accuracies
+from ablations.study_departures import first_departure, normal_ranges
+from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
+from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_accuracies
+from ablations.study_tables import study_blocks
 from lab.artifacts import atomic_write, read_json, write_json
 from lab.config import WANDB_PROJECT
 from lab.errors import UserError, exit_on_user_error
 from lab.folder_kinds import FolderKind
+from lab.run_identity import RUN_CONFIG_FILE, flatten
 
 STUDY_DIR = "report"  # where make report puts every report too
 REQUIRED = ("variant", "lr", "seed", "status")
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def load_entries(folder: Path) -> dict[str, dict]:
@@ -46,12 +51,73 @@ def load_entries(folder: Path) -> dict[str, dict]:
     return entries
 
 
+def group_keys(group: str) -> set[str]:
+    """The config keys the options of a Hydra group set (``conf/<group>/*.yaml``; ``@package _global_`` files
+    at the root, others under the group's node)."""
+    keys: set[str] = set()
+    for option in sorted((CONF / group).glob("*.yaml")):
+        text = option.read_text()
+        tree = OmegaConf.to_container(OmegaConf.load(option), resolve=False) or {}
+        tree.pop("defaults", None)
+        prefix = "" if "@package _global_" in text else group
+        keys |= set(flatten(tree, prefix)) if tree else set()
+    return keys
+
+
+def allowed_to_differ(entries: dict[str, dict]) -> set[str]:
+    """Keys the study's sweep may vary: its swept keys, and every key a swept group's options set."""
+    swept = {k for e in entries.values() for k in (e.get("swept") or {})} | {"variant", "optimizer.lr", "seed"}
+    allowed = set(swept)
+    for key in swept:
+        if (CONF / key).is_dir():
+            allowed |= group_keys(key) | {key}
+    return allowed
+
+
+def check_one_config(folder: Path, entries: dict[str, dict]) -> None:
+    """Refuse a folder whose runs differ in a key the sweep does not vary (one line naming the keys)."""
+    allowed = allowed_to_differ(entries)
+    values: dict[str, set[str]] = {}
+    for name in entries:
+        path = finetuned_dir(folder, name) / RUN_CONFIG_FILE
+        if not path.is_file():
+            continue
+        for key, value in read_json(path).items():
+            if not any(key == a or key.startswith(a + ".") for a in allowed):
+                values.setdefault(key, set()).add(repr(value))
+    keys = [k for k, v in values.items() if len(v) > 1]
+    if keys:
+        raise UserError(f"{folder} mixes configs: its runs differ in {', '.join(sorted(keys))}, which the study does not sweep; "
+                        "a study compares runs that differ only in its swept keys: put each config in its own folder")
+
+
+def run_rows(folder: Path, name: str) -> list[dict]:
+    path = finetuned_dir(folder, name) / "train_metrics.json"
+    return read_json(path) if path.is_file() else []
+
+
+def departures(folder: Path, entries: dict[str, dict]) -> list[dict]:
+    """Per collapsed run, the diagnostic that left its normal range first (:mod:`ablations.study_departures`),
+    the range taken over the finished runs of the same regime and factors."""
+    result = []
+    for name, entry in sorted(entries.items()):
+        if entry.get("status") != COLLAPSED:
+            continue
+        same = [n for n, e in entries.items() if e.get("status") == OK and (e.get("regime") or "scratch") == (entry.get("regime") or "scratch")
+                and factors_of(e) == factors_of(entry)]
+        ranges = normal_ranges([run_rows(folder, n) for n in same])
+        result.append({"run": f"{entry.get('regime') or 'scratch'}: {name}", "cell": cell_name(entry["variant"], factors_of(entry)),
+                       "collapsed_at_step": entry.get("collapsed_at_step"),
+                       "first_departure": first_departure(run_rows(folder, name), ranges)})
+    return result
+
+
 def attention_curves(folder: Path, entries: dict[str, dict], regime: str, variants: tuple[str, ...] = ("original", "no_qk_norm"),
                      seed: int | None = None) -> tuple[float | None, dict[str, list[tuple[int, float]]]]:
     """``(lr, {variant: [(step, max attention logit)]})`` at the highest LR every named variant has a run of
-    (``regime``, lowest seed), read from the runs' ``train_metrics.json``."""
+    (``regime``, lowest seed, no other factor), read from the runs' ``train_metrics.json``."""
     runs = {(e["variant"], float(e["lr"]), int(e["seed"])): name for name, e in entries.items()
-            if (e.get("regime") or "scratch") == regime and e["variant"] in variants}
+            if (e.get("regime") or "scratch") == regime and e["variant"] in variants and not factors_of(e)}
     seed = min((s for _, _, s in runs), default=0) if seed is None else seed
     common = [lr for lr in {lr for _, lr, _ in runs} if all((v, lr, seed) in runs for v in variants)]
     if not common:
@@ -59,54 +125,24 @@ def attention_curves(folder: Path, entries: dict[str, dict], regime: str, varian
     lr = max(common)
     curves = {}
     for variant in variants:
-        metrics = finetuned_dir(folder, runs[(variant, lr, seed)]) / "train_metrics.json"
-        rows = read_json(metrics) if metrics.is_file() else []
+        rows = run_rows(folder, runs[(variant, lr, seed)])
         curves[variant] = [(r["step"], r["diag/attn_logit_max"]) for r in rows if "diag/attn_logit_max" in r]
     return lr, curves
-
-
-def _fmt(value, spec: str = ".3f") -> str:
-    return format(value, spec) if isinstance(value, (int, float)) and math.isfinite(value) else "–"
-
-
-def _pm(mean, std) -> str:
-    return f"{_fmt(mean)} ± {_fmt(std)}" if mean is not None else "–"
-
-
-def top_lr_attn_logit(cell: dict) -> str:
-    """The seed-mean of the largest attention logit of the finished runs at the grid's highest learning rate
-    ("collapsed" when none finished there)."""
-    if not cell.get("lrs"):
-        return "–"
-    value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
-    return _fmt(value, ".3g") if value is not None else "collapsed"
-
-
-def table(cells: dict[str, dict], regime: str) -> str:
-    """The regime's markdown table, one row per variant."""
-    zero_shot = regime == "surgery"
-    head = ("| variant | best val loss (mean ± std) | at LR | LR sensitivity (mean ± std) | max stable LR | collapsed "
-            "| fact recall | arithmetic | max attn logit (best LR / top LR) | ℓ_init |" + (" zero-shot recall | zero-shot arithmetic |" if zero_shot else ""))
-    lines = [head, "|---" * (head.count("|") - 1) + "|"]
-    for variant, c in sorted(cells.items()):
-        row = (f"| {variant} | {_pm(c.get('best_val_loss'), c.get('best_val_loss_std'))} | {_fmt(c.get('best_lr'), 'g')} | "
-               f"{_pm(c.get('lr_sensitivity'), c.get('lr_sensitivity_std'))} | {_fmt(c.get('max_stable_lr'), 'g')} | "
-               f"{c['collapsed']}/{c['runs']} | {_fmt(c.get('best_knowledge_acc'), '.1%')} | {_fmt(c.get('best_reasoning_acc'), '.1%')} | "
-               f"{_fmt(c.get('best_max_attn_logit'), '.3g')} / {top_lr_attn_logit(c)} | {_fmt(c.get('loss_init'))} |")
-        if zero_shot:
-            row += f" {_fmt(c.get('initial_knowledge_acc'), '.1%')} | {_fmt(c.get('initial_reasoning_acc'), '.1%')} |"
-        lines.append(row)
-    return "\n".join(lines)
 
 
 def log_to_wandb(folder: Path, summary: dict[str, dict[str, dict]], out: Path) -> None:
     """One W&B run (job_type ``study``, group = the folder's name, files under ``out``) holding the summary as a table."""
     import wandb
 
-    columns = ["regime", "variant", "best_val_loss", "best_val_loss_std", "best_lr", "lr_sensitivity", "lr_sensitivity_std",
-               "max_stable_lr", "collapsed", "runs", "best_knowledge_acc", "best_reasoning_acc", "best_max_attn_logit", "loss_init",
-               "initial_knowledge_acc", "initial_reasoning_acc"]
-    rows = [[regime, variant, *[cell.get(c) for c in columns[2:]]] for regime, cells in summary.items() for variant, cell in cells.items()]
+    columns = ["regime", "cell", "lr_sensitivity", "lr_sensitivity_ci_low", "lr_sensitivity_ci_high", "sensitivity_above",
+               "sensitivity_below", "seeds", "best_val_loss", "best_lr", "max_stable_lr", "collapsed", "runs", "loss_ref", "loss_after_surgery"]
+    rows = []
+    for regime, cells in summary.items():
+        for name, c in cells.items():
+            ci = c["lr_sensitivity"]["ci"] or (None, None)
+            rows.append([regime, name, c["lr_sensitivity"]["mean"], ci[0], ci[1], c["sensitivity_above"]["mean"], c["sensitivity_below"]["mean"],
+                         c["lr_sensitivity"]["n"], c["best_val_loss"]["mean"], c.get("best_lr"), c.get("max_stable_lr"), c["collapsed"],
+                         c["runs"], c.get("loss_ref"), c.get("loss_after_surgery")])
     run = wandb.init(project=WANDB_PROJECT, job_type="study", group=folder.name, name=f"study {folder.name}", dir=str(out),
                      mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new")
     run.log({"study/summary": wandb.Table(columns=columns, data=rows)})
@@ -114,39 +150,59 @@ def log_to_wandb(folder: Path, summary: dict[str, dict[str, dict]], out: Path) -
     run.finish()
 
 
+def compute_study(folder: Path) -> dict:
+    """``study.json``'s content for a study folder: the summary, the departures, the attention curves and counts."""
+    entries = load_entries(folder)
+    check_one_config(folder, entries)
+    runs = list(entries.values())
+    summary = summarize(entries)
+    regime = "scratch" if "scratch" in summary else next(iter(summary))
+    lr, curves = attention_curves(folder, entries, regime)
+    return {"name": folder.name, "model": runs[0].get("model"), "runs": len(runs),
+            "ok": sum(e["status"] == OK for e in runs), "collapsed": sum(e["status"] == COLLAPSED for e in runs),
+            "failed": sum(e["status"] == FAILED for e in runs), "steps": max((int(e.get("steps") or 0) for e in runs), default=0),
+            "summary": summary, "departures": departures(folder, entries),
+            "attention": {"regime": regime, "lr": lr, "curves": curves},
+            "definitions": "ablations.study_metrics (LR sensitivity: Wortsman et al. 2023; ℓ₀ = ln V; 95 % bootstrap intervals over seeds)"}
+
+
+def write_figures(study: dict, out: Path, prefix: str = "") -> list[Path]:
+    """The study's figures from ``study.json`` alone: the LR sweep, the surgery bars, the attention-logit growth and,
+    for a width sweep, the scaling figure."""
+    summary, paths = study["summary"], [lr_sweep(study["summary"], out / f"{prefix}lr_sweep.png")]
+    attention = study.get("attention") or {}
+    if attention.get("curves"):
+        paths.append(attention_logits(attention["curves"], attention["lr"], attention["regime"], out / f"{prefix}attention_logits.png"))
+    if "surgery" in summary:
+        paths.append(surgery_accuracies(summary["surgery"], out / f"{prefix}surgery.png"))
+    for regime, cells in summary.items():
+        if any("width" in c["factors"] for c in cells.values()):
+            paths.append(scaling(cells, out / f"{prefix}scaling.png"))
+    return paths
+
+
+def report_markdown(study: dict, figures: list[Path]) -> str:
+    """``report.md``: the generated blocks and the figures."""
+    blocks = study_blocks(study)
+    sections = [f"# Norm study: {study['name']}", blocks["tables"], *[f"![{p.stem}]({p.name})" for p in figures],
+                "## First departures of the collapsed runs", blocks["departures"]]
+    return "\n\n".join(sections) + "\n"
+
+
 def write_study(folder: str | Path, out: str | Path | None = None, wandb_log: bool = True) -> Path:
-    """Compute the summary, write ``study.json``, the figures and ``report.md`` into ``out``; returns ``report.md``."""
+    """Compute the study, write ``study.json``, the figures and ``report.md`` into ``out``; returns ``report.md``."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
-    entries = load_entries(folder)
-    summary = summarize(entries)
+    study = compute_study(folder)
     out = Path(out) if out else folder / STUDY_DIR
     out.mkdir(parents=True, exist_ok=True)
-    runs = list(entries.values())
-    write_json(out / "study.json", {"folder": str(folder), "model": runs[0].get("model"), "runs": len(runs),
-                                    "ok": sum(e["status"] == OK for e in runs), "summary": summary,
-                                    "definitions": "ablations.study_metrics (LR sensitivity: Wortsman et al. 2023)"})
-    lr_sweep(runs, summary, out / "lr_sweep.png")
-    sections = [f"# Norm study: {folder.name}",
-                f"{len(runs)} runs of model `{runs[0].get('model')}` from `{folder}`; {sum(e['status'] == OK for e in runs)} ok. "
-                "Numbers as defined in `ablations/study_metrics.py`: LR sensitivity = mean over the LR grid of "
-                "min(loss, ℓ_init) − best loss (a collapsed run counts as ℓ_init), per seed, then mean ± std over seeds.",
-                "![final validation loss vs learning rate](lr_sweep.png)"]
-    for regime, cells in summary.items():
-        sections += [f"## {regime}", table(cells, regime)]
-    regime = "scratch" if "scratch" in summary else next(iter(summary))
-    lr, curves = attention_curves(folder, entries, regime)
-    if curves:
-        attention_logits(curves, lr, regime, out / "attention_logits.png")
-        sections += ["## Attention-logit growth", "![max attention logit](attention_logits.png)"]
-    if "surgery" in summary:
-        surgery_accuracies(summary["surgery"], out / "surgery.png")
-        sections += ["## Surgery: before and after", "![surgery accuracies](surgery.png)"]
+    write_json(out / "study.json", study)
+    figures = write_figures(study, out)
     report = out / "report.md"
-    atomic_write(report, lambda tmp: tmp.write_text("\n\n".join(sections) + "\n"))
+    atomic_write(report, lambda tmp: tmp.write_text(report_markdown(study, figures)))
     if wandb_log:
-        log_to_wandb(folder, summary, out)
+        log_to_wandb(folder, study["summary"], out)
     return report
 
 
@@ -173,8 +229,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("folder", help="a study folder (runs/ablations/studies/<name>)")
     parser.add_argument("--out", help=f"where to write (default: FOLDER/{STUDY_DIR})")
     parser.add_argument("--no-wandb", action="store_true", help="skip the W&B summary run")
+    parser.add_argument("--publish", action="store_true",
+                        help="also copy study.json into docs/results/norm_study/<name>/ and regenerate README.md and docs/ (make docs)")
     args = parser.parse_args(argv)
-    print(f"wrote {write_study(args.folder, args.out, wandb_log=not args.no_wandb)}")
+    report = write_study(args.folder, args.out, wandb_log=not args.no_wandb)
+    print(f"wrote {report}")
+    if args.publish:
+        from ablations.study_publish import publish_study
+
+        for path in publish_study(report.parent / "study.json"):
+            print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,23 +1,39 @@
 """The norm study's numbers (Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training
-instabilities", section 2.3), from run summaries of one (regime, variant) cell of the grid.
+instabilities", section 2.3), from the run summaries of one cell of the grid: a regime, a variant, and the
+study's other swept factors (a width, an intervention).
 
-For a seed s, its runs over the learning-rate grid η ∈ H give a curve of final validation losses ℓ_s(η). A
-run that collapsed (non-finite loss) counts as no better than where it started: ℓ_s(η) = ℓ_init. With
-ℓ_init the validation loss before the first step (the random init for ``scratch``, the model right after the
-norm surgery for ``surgery``):
+**One reference point for every variant.** ℓ₀ = ln V, the loss of the uniform predictor over the vocabulary
+(Wortsman et al. use the loss at initialisation, which is ln V up to noise), in both regimes. No variant gets a
+ceiling of its own: the loss right after a surgery is reported (``loss_after_surgery``) but bounds nothing.
 
-- clipped loss            c_s(η) = min(ℓ_s(η), ℓ_init)
-- best loss               ℓ*_s = min_{η∈H} c_s(η)
-- **LR sensitivity**      S_s = mean_{η∈H} [c_s(η) − ℓ*_s]        (0: the same loss at every η; up to ℓ_init − ℓ*)
+For a seed s, its runs over the learning-rate grid η ∈ H give final validation losses ℓ_s(η). A run that
+collapsed (non-finite loss or gradient) counts as no better than the uniform predictor:
 
-each reported as mean ± std over seeds. Besides:
+- clipped loss            c_s(η) = min(ℓ_s(η), ℓ₀)                 (ℓ₀ for a collapsed run)
+- best loss, best LR      ℓ*_s = min_η c_s(η),  η*_s = argmin_η c_s(η)
+- **LR sensitivity**      S_s = 1/|H| · Σ_{η∈H} [c_s(η) − ℓ*_s]
+- **above the best LR**   S⁺_s = 1/|H| · Σ_{η>η*_s} [c_s(η) − ℓ*_s]   (instability: too high a learning rate)
+- **below the best LR**   S⁻_s = 1/|H| · Σ_{η<η*_s} [c_s(η) − ℓ*_s]   (under-training: too few steps for it)
 
-- best final val loss: the η whose seed-mean loss is lowest among the η where every seed finished ``ok``, and
-  the mean ± std over seeds there;
-- max stable LR: the largest η at which every seed finished ``ok``;
-- collapsed: how many runs of the cell collapsed.
+so S_s = S⁺_s + S⁻_s. A seed counts only when it has a finished run at every η of the cell's grid (a failed run,
+an error rather than a divergence, leaves its seed out and is counted apart).
 
-A ``failed`` run (an error, not a divergence) is left out of every number and counted apart.
+**Intervals.** Every number is kept per seed, and published as the mean over seeds with a 95 % percentile
+bootstrap interval of that mean (:func:`bootstrap_ci`: 10,000 resamples of the seeds with replacement, a fixed
+generator, so the same values give the same interval). A difference between two cells (:func:`difference`) is
+the difference of their means with a bootstrap interval that resamples each cell's seeds independently; it is
+called a difference only when that interval excludes 0 (:func:`excludes_zero`). Fewer than 2 seeds: no
+interval ("n < 2").
+
+Besides:
+
+- best final val loss: the η whose seed-mean loss is lowest among the η where every seed finished ``ok``, with
+  the per-seed values there;
+- max stable LR: the largest η at which every seed finished ``ok``; ``censored`` when that is the top of the
+  grid (the grid did not find the limit: "≥ top of grid");
+- collapsed: how many runs of the cell collapsed;
+- the control of a cell (:func:`control_key`): the same cell with ``intervention=none`` for an intervention, else
+  with ``variant=original``; each cell's Δ S against it.
 """
 
 import math
@@ -25,95 +41,204 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-OK, COLLAPSED = "ok", "collapsed"
+import numpy as np
 
-
-def mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (0 for one value); ``(None, None)`` for none."""
-    if not values:
-        return None, None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
+CONTROL_VARIANT, NO_INTERVENTION = "original", "none"
+CELL_AXES = ("optimizer.lr", "seed", "variant", "regime")  # swept within or across cells; other swept keys are factors
+BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL = 10_000, 0, 0.95
+PER_SEED = ("lr_sensitivity", "sensitivity_above", "sensitivity_below", "best_clipped_loss")
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def initial_loss(runs: list[dict]) -> float | None:
-    """ℓ_init of a cell: the mean of its runs' step-0 validation losses (equal across runs up to float noise)."""
-    values = [r["initial"]["loss"] for r in runs if _finite((r.get("initial") or {}).get("loss"))]
-    return statistics.fmean(values) if values else None
+def reference_loss(vocab_size: int) -> float:
+    """ℓ₀ = ln V: the cross-entropy of the uniform distribution over ``vocab_size`` tokens."""
+    return math.log(int(vocab_size))
 
 
-def clipped_loss(run: dict, loss_init: float) -> float | None:
-    """c(η) of one run: ``min(final val loss, ℓ_init)``; ℓ_init for a collapsed run; None for a failed one."""
+def bootstrap_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
+                 seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
+    """The percentile bootstrap interval of the mean of ``values``; None for fewer than 2 values."""
+    if len(values) < 2:
+        return None
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def stat(values: list[float]) -> dict[str, Any]:
+    """``{"mean", "ci", "n"}`` of per-seed values (``ci`` None below 2 seeds; ``mean`` None for none)."""
+    return {"mean": statistics.fmean(values) if values else None, "ci": bootstrap_ci(values), "n": len(values)}
+
+
+def difference(a: list[float], b: list[float], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
+               seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """``mean(a) − mean(b)`` with the percentile bootstrap interval over independent resamples of each; the
+    interval is None when either side has fewer than 2 values."""
+    if not a or not b:
+        return {"mean": None, "ci": None, "n": (len(a), len(b))}
+    delta = statistics.fmean(a) - statistics.fmean(b)
+    if len(a) < 2 or len(b) < 2:
+        return {"mean": delta, "ci": None, "n": (len(a), len(b))}
+    rng = np.random.default_rng(seed)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    means_a = xa[rng.integers(0, len(xa), size=(resamples, len(xa)))].mean(axis=1)
+    means_b = xb[rng.integers(0, len(xb), size=(resamples, len(xb)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    diffs = means_a - means_b
+    return {"mean": delta, "ci": (float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100 - tail))), "n": (len(a), len(b))}
+
+
+def excludes_zero(ci: tuple[float, float] | list[float] | None) -> bool:
+    """Whether an interval lies wholly on one side of 0 (a difference that is claimed)."""
+    return ci is not None and (ci[0] > 0 or ci[1] < 0)
+
+
+def clipped_loss(run: dict, loss_ref: float) -> float | None:
+    """c(η) of one run: ``min(final val loss, ℓ₀)``; ℓ₀ for a collapsed run; None for a failed or unfinished one."""
     if run.get("status") == COLLAPSED:
-        return loss_init
+        return loss_ref
     if run.get("status") == OK and _finite(run.get("final_val_loss")):
-        return min(float(run["final_val_loss"]), loss_init)
+        return min(float(run["final_val_loss"]), loss_ref)
     return None
 
 
+def seed_sensitivity(curve: dict[float, float]) -> dict[str, float]:
+    """S, S⁺, S⁻, ℓ* and η* of one seed's clipped curve ``{η: c(η)}`` (the module docstring's definitions)."""
+    best_lr = min(curve, key=lambda lr: (curve[lr], lr))
+    best = curve[best_lr]
+    n = len(curve)
+    above = sum(c - best for lr, c in curve.items() if lr > best_lr) / n
+    below = sum(c - best for lr, c in curve.items() if lr < best_lr) / n
+    return {"lr_sensitivity": above + below, "sensitivity_above": above, "sensitivity_below": below,
+            "best_clipped_loss": best, "best_lr": best_lr}
+
+
 def lr_sensitivity(curve: dict[float, float]) -> float:
-    """``mean_η c(η) − min_η c(η)`` of one seed's clipped curve ``{η: c(η)}``."""
-    values = list(curve.values())
-    return statistics.fmean(values) - min(values)
+    """S of one seed's clipped curve ``{η: c(η)}``."""
+    return seed_sensitivity(curve)["lr_sensitivity"]
 
 
 def max_stable_lr(runs: list[dict]) -> float | None:
     """The largest learning rate at which every run finished ``ok`` (failed runs excluded); None if there is none."""
     by_lr: dict[float, list[str]] = defaultdict(list)
     for run in runs:
-        if run.get("status") != "failed":
+        if run.get("status") != FAILED:
             by_lr[float(run["lr"])].append(run.get("status"))
     stable = [lr for lr, statuses in by_lr.items() if all(s == OK for s in statuses)]
     return max(stable) if stable else None
 
 
+def _mean(values: list[Any]) -> float | None:
+    finite = [float(v) for v in values if _finite(v)]
+    return statistics.fmean(finite) if finite else None
+
+
+def run_record(run: dict) -> dict[str, Any]:
+    """What the study keeps of one run, enough to redraw every figure from ``study.json``."""
+    keys = ("lr", "seed", "status", "final_val_loss", "max_attn_logit", "min_log_z", "max_log_z", "collapsed_at_step",
+            "knowledge_acc", "reasoning_acc")
+    return {k: run.get(k) for k in keys}
+
+
 def cell_summary(runs: list[dict]) -> dict[str, Any]:
-    """Every number of the module docstring for the runs of one (regime, variant) cell."""
-    loss_init = initial_loss(runs)
+    """Every number of the module docstring for the runs of one cell."""
+    vocab = next((r["vocab_size"] for r in runs if r.get("vocab_size")), None)
+    loss_ref = reference_loss(vocab) if vocab else None
     lrs = sorted({float(r["lr"]) for r in runs})
     seeds = sorted({int(r["seed"]) for r in runs})
+    stable = max_stable_lr(runs)
     summary: dict[str, Any] = {
-        "lrs": lrs, "seeds": seeds, "runs": len(runs), "loss_init": loss_init,
+        "lrs": lrs, "seeds": seeds, "runs": len(runs), "vocab_size": vocab, "loss_ref": loss_ref,
         "collapsed": sum(r.get("status") == COLLAPSED for r in runs),
-        "failed": sum(r.get("status") == "failed" for r in runs),
-        "max_stable_lr": max_stable_lr(runs),
+        "failed": sum(r.get("status") == FAILED for r in runs),
+        "max_stable_lr": stable, "max_stable_lr_censored": stable is not None and bool(lrs) and stable == max(lrs),
+        "non_embedding_params": next((r["non_embedding_params"] for r in runs if r.get("non_embedding_params")), None),
+        "loss_after_surgery": _mean([(r.get("initial") or {}).get("loss") for r in runs]),
+        "per_seed": {key: {} for key in PER_SEED}, "best_lr_per_seed": {}, "incomplete_seeds": [],
     }
-    if loss_init is not None:
-        sensitivities = []
+    if loss_ref is not None:
         for seed in seeds:
-            curve = {float(r["lr"]): c for r in runs if int(r["seed"]) == seed and (c := clipped_loss(r, loss_init)) is not None}
-            if curve:
-                sensitivities.append(lr_sensitivity(curve))
-        summary["lr_sensitivity"], summary["lr_sensitivity_std"] = mean_std(sensitivities)
+            mine = [r for r in runs if int(r["seed"]) == seed]
+            curve = {float(r["lr"]): c for r in mine if (c := clipped_loss(r, loss_ref)) is not None}
+            if set(curve) != set(lrs):
+                summary["incomplete_seeds"].append(seed)
+                continue
+            result = seed_sensitivity(curve)
+            for key in PER_SEED:
+                summary["per_seed"][key][str(seed)] = result[key]
+            summary["best_lr_per_seed"][str(seed)] = result["best_lr"]
+    for key in PER_SEED:
+        summary[key] = stat(list(summary["per_seed"][key].values()))
     ok_by_lr = {lr: [r for r in runs if float(r["lr"]) == lr and r.get("status") == OK and _finite(r.get("final_val_loss"))] for lr in lrs}
     complete = {lr: group for lr, group in ok_by_lr.items()
-                if group and len(group) == sum(float(r["lr"]) == lr and r.get("status") != "failed" for r in runs)}
+                if group and len(group) == sum(float(r["lr"]) == lr and r.get("status") != FAILED for r in runs)}
     best = min(complete, key=lambda lr: statistics.fmean(r["final_val_loss"] for r in complete[lr]), default=None)
     summary["best_lr"] = best
     group = complete.get(best, [])
-    summary["best_val_loss"], summary["best_val_loss_std"] = mean_std([r["final_val_loss"] for r in group])
-    for key in ("knowledge_acc", "reasoning_acc", "max_attn_logit", "max_log_z"):
-        summary[f"best_{key}"] = mean_std([r[key] for r in group if _finite(r.get(key))])[0]
+    summary["best_val_loss"] = stat([float(r["final_val_loss"]) for r in group])
+    for key in ("knowledge_acc", "reasoning_acc", "max_attn_logit", "min_log_z", "max_log_z"):
+        summary[f"best_{key}"] = _mean([r.get(key) for r in group])
     initial = [r["initial"] for r in runs if r.get("initial")]
     for key in ("knowledge_acc", "reasoning_acc"):
-        summary[f"initial_{key}"] = mean_std([i[key] for i in initial if _finite(i.get(key))])[0]
-    summary["val_loss_by_lr"] = {str(lr): mean_std([r["final_val_loss"] for r in group_])[0] for lr, group_ in ok_by_lr.items()}
-    # Runs that finished only: one that collapsed before its first probe (every diagnostics.every_n_steps) would
-    # report the step-0 logits of a random init as its "largest".
-    summary["max_attn_logit_by_lr"] = {
-        str(lr): mean_std([r["max_attn_logit"] for r in group_ if _finite(r.get("max_attn_logit"))])[0] for lr, group_ in ok_by_lr.items()}
+        summary[f"initial_{key}"] = _mean([i.get(key) for i in initial])
+    summary["val_loss_by_lr"] = {str(lr): _mean([r["final_val_loss"] for r in group_]) for lr, group_ in ok_by_lr.items()}
+    # Runs that finished only: one that collapsed before its first probe would report a random init's logits.
+    summary["max_attn_logit_by_lr"] = {str(lr): _mean([r.get("max_attn_logit") for r in group_]) for lr, group_ in ok_by_lr.items()}
+    summary["run_records"] = sorted((run_record(r) for r in runs), key=lambda r: (float(r["lr"]), int(r["seed"])))
     return summary
 
 
+def factors_of(entry: dict) -> dict[str, str]:
+    """The entry's swept values other than the cell axes (e.g. ``{"width": "128"}``), as strings."""
+    return {k: str(v) for k, v in sorted((entry.get("swept") or {}).items()) if k not in CELL_AXES}
+
+
+def cell_name(variant: str, factors: dict[str, str]) -> str:
+    """``variant`` or ``variant [width=128, ...]``: a cell's key in the summary and its row label."""
+    return variant + (f" [{', '.join(f'{k}={v}' for k, v in sorted(factors.items()))}]" if factors else "")
+
+
+def control_key(variant: str, factors: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+    """The control of a cell: the same variant without the intervention, else ``original`` with the same factors;
+    None for a control itself."""
+    if factors.get("intervention", NO_INTERVENTION) != NO_INTERVENTION:
+        return variant, {**factors, "intervention": NO_INTERVENTION}
+    if variant != CONTROL_VARIANT:
+        return CONTROL_VARIANT, factors
+    return None
+
+
+def add_contrasts(cells: dict[str, dict]) -> None:
+    """Each cell's ``vs_control``: Δ S (and Δ S⁺, Δ S⁻) against its control, with bootstrap intervals."""
+    for cell in cells.values():
+        key = control_key(cell["variant"], cell["factors"])
+        control = cells.get(cell_name(*key)) if key else None
+        if control is None:
+            continue
+        cell["control"] = cell_name(*key)
+        cell["vs_control"] = {metric: difference(list(cell["per_seed"][metric].values()), list(control["per_seed"][metric].values()))
+                              for metric in ("lr_sensitivity", "sensitivity_above", "sensitivity_below", "best_clipped_loss")}
+
+
 def summarize(entries: dict[str, dict]) -> dict[str, dict[str, dict]]:
-    """``{regime: {variant: cell_summary}}`` of every study entry (``regime`` null counts as ``scratch``)."""
+    """``{regime: {cell name: cell_summary}}`` of every study entry (``regime`` null counts as ``scratch``)."""
     cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    meta: dict[tuple[str, str], tuple[str, dict]] = {}
     for entry in entries.values():
-        cells[(entry.get("regime") or "scratch", entry["variant"])].append(entry)
+        factors = factors_of(entry)
+        key = (entry.get("regime") or "scratch", cell_name(entry["variant"], factors))
+        cells[key].append(entry)
+        meta[key] = (entry["variant"], factors)
     result: dict[str, dict[str, dict]] = defaultdict(dict)
-    for (regime, variant), runs in sorted(cells.items()):
-        result[regime][variant] = cell_summary(runs)
+    for (regime, name), runs in sorted(cells.items()):
+        variant, factors = meta[(regime, name)]
+        result[regime][name] = {"variant": variant, "factors": factors, **cell_summary(runs)}
+    for regime_cells in result.values():
+        add_contrasts(regime_cells)
     return dict(result)

@@ -12,39 +12,102 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def lr_sweep(entries: list[dict], summary: dict[str, dict[str, dict]], path: Path) -> Path:
-    """Final validation loss against the learning rate (log x), one line per variant (the seed mean over finished
-    runs), the min-max over seeds as a band, × at ℓ_init for each collapsed run, dotted: ℓ_init; one panel per regime."""
-    regimes = [r for r in REGIMES if r in summary] + [r for r in summary if r not in REGIMES]
+def _regimes(summary: dict[str, dict[str, dict]]) -> list[str]:
+    return [r for r in REGIMES if r in summary] + [r for r in summary if r not in REGIMES]
+
+
+def _curve(cell: dict) -> tuple[list[tuple[float, float, float, float]], list[float]]:
+    """``([(lr, seed-mean, min, max)] over finished runs, [lr of each collapsed run])`` from a cell's run records."""
+    points, collapsed = [], []
+    for lr in cell["lrs"]:
+        records = [r for r in cell["run_records"] if float(r["lr"]) == lr]
+        losses = [r["final_val_loss"] for r in records if r.get("status") == "ok" and _finite(r.get("final_val_loss"))]
+        if losses:
+            points.append((lr, sum(losses) / len(losses), min(losses), max(losses)))
+        collapsed += [lr for r in records if r.get("status") == "collapsed"]
+    return points, collapsed
+
+
+def draw_cell(ax, cell: dict, label: str, color: str, linestyle: str = "-") -> None:
+    """One cell's loss-vs-LR curve: the seed mean, the min-max band over seeds, × at ℓ₀ for each collapsed run."""
+    points, collapsed = _curve(cell)
+    if points:
+        xs, means, lows, highs = zip(*points, strict=True)
+        ax.plot(xs, means, "o", color=color, linestyle=linestyle, label=label, markersize=4)
+        ax.fill_between(xs, lows, highs, color=color, alpha=0.18)
+    if collapsed and _finite(cell.get("loss_ref")):
+        ax.plot(collapsed, [cell["loss_ref"]] * len(collapsed), "x", color=color, markersize=10, markeredgewidth=2)
+
+
+def lr_sweep(summary: dict[str, dict[str, dict]], path: Path) -> Path:
+    """Final validation loss against the learning rate (log x), one line per cell (the seed mean over finished
+    runs), the min-max over seeds as a band, × at ℓ₀ = ln V for each collapsed run (dotted line); one panel per
+    regime. Drawn from the summary alone (``study.json``)."""
+    regimes = _regimes(summary)
     fig, axes = plt.subplots(1, len(regimes), figsize=(7 * len(regimes), 5), squeeze=False)
-    variants = sorted({e["variant"] for e in entries})
+    names = sorted({name for cells in summary.values() for name in cells})
     for ax, regime in zip(axes[0], regimes, strict=True):
-        for i, variant in enumerate(variants):
-            cell = summary[regime].get(variant)
-            if cell is None:
-                continue
-            color = f"C{i % 10}"
-            runs = [e for e in entries if (e.get("regime") or "scratch") == regime and e["variant"] == variant]
-            points = sorted((float(lr), v) for lr, v in cell["val_loss_by_lr"].items() if _finite(v))
-            if points:
-                ax.plot(*zip(*points, strict=True), "o-", color=color, label=variant, markersize=4)
-            band = []
-            for lr in cell["lrs"]:
-                losses = [e["final_val_loss"] for e in runs if float(e["lr"]) == lr and e.get("status") == "ok" and _finite(e.get("final_val_loss"))]
-                if losses:
-                    band.append((lr, min(losses), max(losses)))
-            if band:
-                xs, lows, highs = zip(*band, strict=True)
-                ax.fill_between(xs, lows, highs, color=color, alpha=0.18)
-            collapsed = [float(e["lr"]) for e in runs if e.get("status") == "collapsed"]
-            if collapsed and _finite(cell.get("loss_init")):
-                ax.plot(collapsed, [cell["loss_init"]] * len(collapsed), "x", color=color, markersize=10, markeredgewidth=2)
-            if _finite(cell.get("loss_init")):
-                ax.axhline(cell["loss_init"], color=color, linestyle=":", linewidth=0.8)
+        for i, name in enumerate(names):
+            if name in summary[regime]:
+                draw_cell(ax, summary[regime][name], name, f"C{i % 10}", "-" if i < 10 else "--")
+        refs = {c["loss_ref"] for c in summary[regime].values() if _finite(c.get("loss_ref"))}
+        for ref in refs:
+            ax.axhline(ref, color="grey", linestyle=":", linewidth=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
         label_axes(ax, title=f"{regime}: final validation loss vs learning rate", xlabel="peak learning rate",
-                   ylabel="final val loss (band: min-max over seeds; ×: collapsed, at ℓ_init ···)")
+                   ylabel="final val loss (band: min-max over seeds; ×: collapsed, at ℓ₀ = ln V ···)")
+    return save_figure(fig, path)
+
+
+def _ci_error(stat: dict) -> tuple[float, float]:
+    ci = stat.get("ci")
+    return (stat["mean"] - ci[0], ci[1] - stat["mean"]) if ci else (0.0, 0.0)
+
+
+def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
+    """Wortsman et al.'s Figure 1 on a width sweep, three panels: (a) final loss vs LR per width, qk-norm on (solid)
+    and off (dashed); (b) LR sensitivity vs non-embedding parameters, with 95 % intervals; (c) the largest attention
+    logit at the top LR vs width (seed mean of the finished runs; × where every run there collapsed)."""
+    fig, axes = plt.subplots(1, 3, figsize=(19, 5.2))
+    widths = sorted({c["factors"].get(factor) for c in cells.values() if factor in c["factors"]}, key=lambda w: float(w))
+    variants = sorted({c["variant"] for c in cells.values()})
+    for i, width in enumerate(widths):
+        for variant in variants:
+            cell = next((c for c in cells.values() if c["variant"] == variant and c["factors"].get(factor) == width), None)
+            if cell is not None:
+                draw_cell(axes[0], cell, f"{variant}, {factor} {width}", f"C{i}", "-" if variant == "original" else "--")
+    axes[0].set_xscale("log")
+    axes[0].set_yscale("log")
+    label_axes(axes[0], title="(a) final val loss vs learning rate", xlabel="peak learning rate",
+               ylabel="final val loss (band: min-max over seeds; ×: collapsed)")
+    for j, variant in enumerate(variants):
+        rows = sorted((c["non_embedding_params"], c["lr_sensitivity"]) for c in cells.values()
+                      if c["variant"] == variant and c.get("non_embedding_params") and c["lr_sensitivity"]["mean"] is not None)
+        if rows:
+            xs = [x for x, _ in rows]
+            errors = list(zip(*[_ci_error(s) for _, s in rows], strict=True))
+            axes[1].errorbar(xs, [s["mean"] for _, s in rows], yerr=errors, fmt="o-", color=f"C{j}", label=variant, capsize=4)
+        top = []
+        for cell in (c for c in cells.values() if c["variant"] == variant and factor in c["factors"]):
+            value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
+            top.append((float(cell["factors"][factor]), value))
+        top.sort()
+        finished = [(w, v) for w, v in top if _finite(v)]
+        if finished:
+            axes[2].plot(*zip(*finished, strict=True), "o-", color=f"C{j}", label=variant)
+        dead = [w for w, v in top if not _finite(v)]
+        if dead:
+            axes[2].plot(dead, [1.0] * len(dead), "x", color=f"C{j}", markersize=10, markeredgewidth=2)
+    axes[1].set_xscale("log")
+    label_axes(axes[1], title="(b) LR sensitivity vs model size", xlabel="non-embedding parameters",
+               ylabel="LR sensitivity (mean, 95 % bootstrap CI)")
+    axes[2].set_xscale("log", base=2)
+    axes[2].set_yscale("log")
+    label_axes(axes[2], title="(c) max attention logit at the top LR", xlabel=f"{factor} (hidden size)",
+               ylabel="max q·k/√d (× at 1: every run collapsed)")
+    for ax in axes:
+        ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 

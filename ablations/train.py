@@ -67,14 +67,24 @@ def job_fields(cfg: DictConfig) -> dict:
             "lr": OmegaConf.select(cfg, "optimizer.lr"), "model": OmegaConf.select(cfg, "model.name"), "swept": swept_config(cfg)}
 
 
+def model_fields(model) -> dict:
+    """What a summary entry says of the model: its vocabulary (the study's ℓ₀ = ln V), width and non-embedding
+    parameters (the x axis of Wortsman et al.'s scaling figure: every parameter but the token embedding and an
+    untied LM head)."""
+    non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and not n.startswith("lm_head"))
+    return {"vocab_size": int(model.config.vocab_size), "hidden_size": int(model.config.hidden_size), "non_embedding_params": int(non_embedding)}
+
+
 def diagnostic_summary(history: MetricsHistory) -> dict:
-    """The run's largest attention logit and output log Z, and the last of each (``None`` without diagnostics)."""
+    """The run's largest attention logit, the extremes of its output log Z over positions and probes, and the last
+    attention logit and mean log Z (``None`` without diagnostics)."""
     def series(key: str) -> list[float]:
         return [row[key] for row in history.rows if key in row]
 
     logits, log_z = series("diag/attn_logit_max"), series("diag/log_z")
     return {"max_attn_logit": max(logits, default=None), "final_attn_logit": logits[-1] if logits else None,
-            "max_log_z": max(log_z, default=None), "final_log_z": log_z[-1] if log_z else None}
+            "max_log_z": max(series("diag/log_z_max") or log_z, default=None),
+            "min_log_z": min(series("diag/log_z_min") or log_z, default=None), "final_log_z": log_z[-1] if log_z else None}
 
 
 def training_callbacks(cfg: DictConfig, history: MetricsHistory) -> list[L.Callback]:
@@ -85,7 +95,7 @@ def training_callbacks(cfg: DictConfig, history: MetricsHistory) -> list[L.Callb
         callbacks.append(InitialEvaluation(history, accuracy=initial == "full" and bool(cfg.eval.get("accuracy", True))))
     every = int(OmegaConf.select(cfg, "diagnostics.every_n_steps", default=0) or 0)
     if every > 0:
-        callbacks.append(InstabilityDiagnostics(history, every, int(cfg.diagnostics.get("rows", 2))))
+        callbacks.append(InstabilityDiagnostics(history, every, int(cfg.diagnostics.rows), dense_steps=int(cfg.diagnostics.dense_steps)))
     return callbacks
 
 
@@ -138,6 +148,7 @@ def train(cfg: DictConfig) -> dict:
         datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
         datamodule.setup("fit")
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+        job.update(model_fields(model))
         compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True) if cfg.get("compile") else {}
         compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
         module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"), compile_cfg)

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.errors import UserError
 from lab.pl.loggers import KINDS as LOGGER_KINDS
+from lab.pl.module import WEIGHT_DECAY_MODES
 
 
 def _int(low: int) -> Callable[[Any], bool]:
@@ -64,6 +65,9 @@ TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "optimizer.weight_decay": (_number(0), "a non-negative number"),
     "optimizer.warmup_steps": (_int(0), "a non-negative integer"),
     "optimizer.min_lr_ratio": (_number(0, 1), "a number in [0, 1]"),
+    "optimizer.z_loss": (_number(0), "a non-negative number (PaLM's z-loss coefficient, e.g. 1e-4; 0: off)"),
+    "optimizer.weight_decay_mode": (lambda v: v in WEIGHT_DECAY_MODES, f"one of {', '.join(WEIGHT_DECAY_MODES)}"),
+    "diagnostics.dense_steps": (_int(0), "a non-negative integer"),
     "gates.lr": (_number(0, low_open=True), "a positive finite number"),
     "gates.betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
     "gates.beta": (_number(0), "a non-negative number (the forget margin)"),

@@ -6,8 +6,9 @@ forward pass (no gradient, rank 0 only) measures
 - ``diag/attn_logit_max/layer_LL``: ``max_{b,h,i,j≤i} q_i·k_j · s`` per layer, the attention logits exactly as
   the attention function receives them (after q_norm/k_norm and RoPE, ``s = head_dim^-1/2``; Dehghani et al.
   2023's attention-logit growth, which qk-layernorm prevents). ``diag/attn_logit_max`` is the max over layers;
-- ``diag/log_z``: the mean over positions of the LM head's log-partition ``log Z = logsumexp_v z_v`` (PaLM's
-  z-loss quantity; output-logit divergence shows as its growth);
+- ``diag/log_z``, ``diag/log_z_min``, ``diag/log_z_max``: the mean, min and max over positions of the LM
+  head's log-partition ``log Z = logsumexp_v z_v`` (PaLM's z-loss penalises log² Z, so a drift in either
+  direction matters; output-logit divergence shows as its growth);
 - ``diag/residual_rms/layer_LL``: ``sqrt(mean(h²))`` of the residual stream after each decoder block;
 - ``diag/norm_input_rms/<site>``: the same RMS of the input of every norm site (``layer_LL.q_norm``,
   ``.k_norm``, ``.input_layernorm``, ``.post_attention_layernorm``, ``final_norm``), whatever module sits
@@ -118,6 +119,7 @@ def forward_diagnostics(model: PreTrainedModel, input_ids: torch.Tensor, chunk_r
     rows = hidden.reshape(-1, hidden.shape[-1])
     log_z = torch.cat([torch.logsumexp(model.lm_head(rows[i : i + chunk_rows]).float(), dim=-1) for i in range(0, len(rows), chunk_rows)])
     metrics["diag/log_z"] = float(log_z.mean())
+    metrics["diag/log_z_min"], metrics["diag/log_z_max"] = float(log_z.min()), float(log_z.max())
     return metrics
 
 
@@ -142,14 +144,21 @@ def block_grad_norms(model: PreTrainedModel) -> dict[str, float]:
 
 
 class InstabilityDiagnostics(L.Callback):
-    """Measure the metrics of the module docstring every ``every_n_steps`` optimizer steps (and at the first)."""
+    """Measure the metrics of the module docstring every ``every_n_steps`` optimizer steps (and at the first), and
+    at every step before ``dense_steps`` (the warmup, where high-LR runs collapse)."""
 
-    def __init__(self, history: MetricsHistory, every_n_steps: int = 25, rows: int = 2, chunk_rows: int = 256) -> None:
+    def __init__(self, history: MetricsHistory, every_n_steps: int = 25, rows: int = 2, chunk_rows: int = 256,
+                 dense_steps: int = 0) -> None:
         self.history, self.every, self.rows, self.chunk_rows = history, int(every_n_steps), int(rows), int(chunk_rows)
+        self.dense_steps = int(dense_steps)
         self._pending: dict[str, float] | None = None
 
+    def due(self, step: int) -> bool:
+        """Whether the batch trained at optimizer step ``step`` (from 0) is probed."""
+        return step < self.dense_steps or step % self.every == 0
+
     def _due(self, trainer: L.Trainer) -> bool:
-        return trainer.is_global_zero and trainer.global_step % self.every == 0
+        return trainer.is_global_zero and self.due(trainer.global_step)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
         self._pending = None

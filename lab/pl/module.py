@@ -6,6 +6,17 @@ equal in value and gradients, without the full [B, T, V] logits and without a se
 Learning rate: linear warmup from 0 to ``lr`` over ``warmup_steps``, then cosine decay to
 ``min_lr_ratio · lr`` at the last optimizer step. Optimizer: AdamW, torch's fused single-kernel
 implementation when ``optimizer.fused`` (as ``transformers.Trainer``'s default ``adamw_torch_fused``).
+
+The instability interventions of Wortsman et al. 2023 are each one override (:func:`adamw_weight_decay`):
+
+- ``optimizer.z_loss = c``: the objective is ``L + c · mean log² Z`` (PaLM's z-loss, c = 1e-4 there);
+  ``train/loss`` and ``val/loss`` stay the cross-entropy, ``train/z_loss`` logs ``mean log² Z``;
+- ``optimizer.warmup_steps``;
+- ``optimizer.weight_decay_mode``: ``coupled`` (AdamW as torch implements it: θ ← θ − η_t · λ · θ, so the
+  decay scales with the learning rate) or ``independent`` (θ ← θ − (η_t / η) · λ · θ: the schedule's shape
+  only, as Loshchilov & Hutter proposed and Wortsman et al. use with λ = 1e-4); at a peak LR η,
+  ``independent`` with λ equals ``coupled`` with λ / η;
+- gradient clipping: ``trainer.gradient_clip_val=null`` turns it off.
 With ``compile.enabled`` the decoder body and the loss chunk are ``torch.compile``d for training steps only;
 validation and generation run them eagerly, so their other shapes never trigger recompilation. The rotary
 tables then come from one op (:mod:`lab.pl.rotary_tables`), in compiled and eager calls alike.
@@ -24,7 +35,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
-from lab.pl.chunked_loss import ChunkFn, chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
+from lab.pl.chunked_loss import ChunkFn, chunk_loss_and_grads, chunked_lm_losses, compiled_chunk_fn, z_loss_term
 from lab.pl.rotary_tables import tabulate_rotary
 
 
@@ -50,6 +61,17 @@ def total_optimizer_steps(trainer: L.Trainer) -> int:
     if trainer.max_steps > 0:
         return int(trainer.max_steps)
     return int(trainer.estimated_stepping_batches)
+
+
+WEIGHT_DECAY_MODES = ("coupled", "independent")
+
+
+def adamw_weight_decay(weight_decay: float, lr: float, mode: str) -> float:
+    """The ``weight_decay`` to give torch's AdamW, whose step decays θ by ``η_t · wd``: λ itself (``coupled``), or
+    λ / η (``independent``), so that the decay per step is ``(η_t / η) · λ`` whatever the peak LR η."""
+    if mode not in WEIGHT_DECAY_MODES:
+        raise ValueError(f"optimizer.weight_decay_mode={mode!r}; expected one of {', '.join(WEIGHT_DECAY_MODES)}")
+    return weight_decay / lr if mode == "independent" else weight_decay
 
 
 AUTO_CHUNK_LOGITS = 2**22
@@ -110,28 +132,42 @@ class CausalLMModule(L.LightningModule):
             self._compiled_loss_chunk = compiled_chunk_fn(**self._compile_options())
         return self._compiled_loss_chunk
 
+    def z_loss(self) -> float:
+        """The z-loss coefficient ``optimizer.z_loss`` for this call: 0 outside gradient steps (validation reports CE)."""
+        return float(self.optim.get("z_loss") or 0.0) if torch.is_grad_enabled() else 0.0
+
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
+        """Without labels, the model's own output; with them, ``loss`` (the objective), ``ce`` (the mean
+        cross-entropy, equal to ``loss`` without a z-loss) and ``z`` (mean log² Z, None without a z-loss)."""
         if labels is None:
             return self.model(input_ids=input_ids)
         hidden = self.decoder()(input_ids=input_ids).last_hidden_state
+        z_loss = self.z_loss()
         if self.loss_chunk_size:
-            return SimpleNamespace(loss=chunked_lm_loss(hidden, self.model.lm_head, labels, self.loss_chunk_size, self.loss_chunk_fn()))
+            objective, ce = chunked_lm_losses(hidden, self.model.lm_head, labels, self.loss_chunk_size, self.loss_chunk_fn(), z_loss)
+            return SimpleNamespace(loss=objective, ce=ce, z=(objective.detach() - ce) / z_loss if z_loss else None)
         logits = self.model.lm_head(hidden)
-        return SimpleNamespace(loss=self.model.loss_function(logits, labels, vocab_size=self.model.config.vocab_size))
+        ce = self.model.loss_function(logits, labels, vocab_size=self.model.config.vocab_size)
+        if not z_loss:
+            return SimpleNamespace(loss=ce, ce=ce, z=None)
+        z = z_loss_term(logits, labels)
+        return SimpleNamespace(loss=ce + z_loss * z, ce=ce.detach(), z=z.detach())
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._step_start = time.perf_counter()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self(**batch).loss
+        out = self(**batch)
         tokens = batch["input_ids"].numel() * self.trainer.world_size
         self.tokens_seen += tokens
-        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/loss", out.ce if out.z is not None else out.loss, prog_bar=True)
+        if out.z is not None:
+            self.log("train/z_loss", out.z)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
         self.log("train/tokens", float(self.tokens_seen))
         if self._step_start is not None:
             self.log("train/tokens_per_s", tokens / max(time.perf_counter() - self._step_start, 1e-9), prog_bar=True)
-        return loss
+        return out.loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self.log("val/loss", self(**batch).loss, sync_dist=True)
@@ -155,8 +191,9 @@ class CausalLMModule(L.LightningModule):
         cfg = self.optim
         decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
+        weight_decay = adamw_weight_decay(float(cfg.weight_decay), float(cfg.lr), str(cfg.get("weight_decay_mode") or "coupled"))
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": float(cfg.weight_decay)}, {"params": no_decay, "weight_decay": 0.0}],
+            [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps), fused=self._fused() or None,
         )
         total = total_optimizer_steps(self.trainer)

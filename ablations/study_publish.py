@@ -1,0 +1,108 @@
+"""``python -m ablations.study_publish`` (``make docs``): the norm study's published text, regenerated from the
+committed ``docs/results/norm_study/<name>/study.json`` files.
+
+Each generated block of :func:`ablations.study_tables.study_blocks` sits in README.md and docs/norm-study.md
+between two markers::
+
+    <!-- study:<name>:<block> -->
+    ...generated, never edited by hand...
+    <!-- /study:<name>:<block> -->
+
+``python -m ablations.study <folder> --publish`` copies a finished study's ``study.json`` there, draws its figures
+into ``docs/figures/norm_study_<name>_*.png`` and rewrites the blocks; ``--check`` exits 1 when a committed block
+differs from what the committed ``study.json`` gives (the test suite runs that check).
+"""
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from ablations.study_tables import study_blocks
+from lab.artifacts import read_json
+from lab.errors import UserError, exit_on_user_error
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results" / "norm_study"
+FIGURES = ROOT / "docs" / "figures"
+DOCS = (ROOT / "README.md", ROOT / "docs" / "norm-study.md")
+MARKER = re.compile(r"(<!-- study:(?P<name>[\w.-]+):(?P<block>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /study:(?P=name):(?P=block) -->)", re.S)
+
+
+def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
+    """``{(study name, block): markdown}`` of every committed ``study.json``."""
+    blocks = {}
+    for path in sorted(results.glob("*/study.json")):
+        study = read_json(path)
+        for block, text in study_blocks(study).items():
+            blocks[(path.parent.name, block)] = text
+    return blocks
+
+
+def render(text: str, blocks: dict[tuple[str, str], str], source: str = "") -> str:
+    """``text`` with every marked block replaced by its generated markdown; a marker of no committed study is an error."""
+    def replace(match: re.Match) -> str:
+        key = (match["name"], match["block"])
+        if key not in blocks:
+            raise UserError(f"{source}: marker study:{key[0]}:{key[1]} has no docs/results/norm_study/{key[0]}/study.json block {key[1]!r}")
+        return match.group(1) + blocks[key] + match.group(5)
+
+    return MARKER.sub(replace, text)
+
+
+def stale_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[Path]:
+    """The docs whose marked blocks differ from what the committed studies give."""
+    blocks = committed_blocks(results)
+    return [doc for doc in docs if render(doc.read_text(), blocks, str(doc)) != doc.read_text()]
+
+
+def update_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[Path]:
+    """Rewrite the marked blocks of ``docs``; returns the files that changed."""
+    blocks = committed_blocks(results)
+    changed = []
+    for doc in docs:
+        text = doc.read_text()
+        new = render(text, blocks, str(doc))
+        if new != text:
+            doc.write_text(new)
+            changed.append(doc)
+    return changed
+
+
+def publish_study(study_json: Path) -> list[Path]:
+    """Copy a study's ``study.json`` under docs/results, draw its figures into docs/figures, rewrite the docs."""
+    from ablations.study import write_figures
+
+    study = read_json(study_json)
+    target = RESULTS / study["name"] / "study.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if Path(study_json).resolve() != target.resolve():
+        shutil.copyfile(study_json, target)
+    figures = write_figures(study, FIGURES, prefix=f"norm_study_{study['name']}_")
+    return [target, *figures, *update_docs()]
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ablations.study_publish", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a committed block differs from its study.json")
+    parser.add_argument("--figures", action="store_true", help="also redraw every committed study's figures")
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_docs()
+        for doc in stale:
+            print(f"{doc.relative_to(ROOT)}: a study block differs from docs/results/norm_study (run make docs)")
+        sys.exit(1 if stale else 0)
+    if args.figures:
+        from ablations.study import write_figures
+
+        for path in sorted(RESULTS.glob("*/study.json")):
+            study = read_json(path)
+            write_figures(study, FIGURES, prefix=f"norm_study_{study['name']}_")
+    for doc in update_docs():
+        print(f"wrote {doc.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The norm study's markdown, from ``study.json`` alone: one table per regime, the collapses' first departures, and
+the sentences that state what the intervals show (each citing its row). :mod:`ablations.study_publish` puts them
+into README.md and docs/norm-study.md between markers; a test checks the committed text equals this output.
+
+Every number is a mean over seeds with its 95 % bootstrap interval in brackets (:mod:`ablations.study_metrics`);
+"n < 2" where fewer than two seeds finished the whole grid.
+"""
+
+import math
+from typing import Any
+
+from ablations.study_metrics import excludes_zero
+
+
+def fmt(value: Any, spec: str = ".3f") -> str:
+    return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else "–"
+
+
+def with_ci(stat: dict | None, spec: str = ".3f") -> str:
+    """``mean [lo, hi]``, ``mean (n < 2)`` or ``–``."""
+    if not stat or stat.get("mean") is None:
+        return "–"
+    ci = stat.get("ci")
+    return f"{fmt(stat['mean'], spec)} [{fmt(ci[0], spec)}, {fmt(ci[1], spec)}]" if ci else f"{fmt(stat['mean'], spec)} (n < 2)"
+
+
+def stable_lr(cell: dict) -> str:
+    """The max stable LR, "≥ top (top of grid)" when the grid did not reach the limit, "none" when no LR was."""
+    if cell.get("max_stable_lr") is None:
+        return "none"
+    value = fmt(cell["max_stable_lr"], "g")
+    return f"≥ {value} (top of grid)" if cell.get("max_stable_lr_censored") else value
+
+
+def top_lr_attn_logit(cell: dict) -> str:
+    """The seed-mean largest attention logit of the finished runs at the grid's top LR ("collapsed" if none)."""
+    if not cell.get("lrs"):
+        return "–"
+    value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
+    return fmt(value, ".3g") if value is not None else "collapsed"
+
+
+def seeds_label(cell: dict) -> str:
+    n = cell["lr_sensitivity"]["n"]
+    return f"{n}" + (f" ({len(cell['incomplete_seeds'])} incomplete)" if cell.get("incomplete_seeds") else "")
+
+
+def regime_table(cells: dict[str, dict], regime: str) -> str:
+    """The regime's table, one row per cell (variant, and the study's other factors)."""
+    surgery = regime == "surgery"
+    head = ["cell", "seeds", "LR sensitivity S", "above best LR S⁺", "below best LR S⁻", "Δ S vs control", "best val loss",
+            "at LR", "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
+    if surgery:
+        head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, c in sorted(cells.items()):
+        delta = c.get("vs_control", {}).get("lr_sensitivity")
+        row = [name, seeds_label(c), with_ci(c["lr_sensitivity"]), with_ci(c["sensitivity_above"]), with_ci(c["sensitivity_below"]),
+               with_ci(delta) if delta else "(control)", with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"), stable_lr(c),
+               f"{c['collapsed']}/{c['runs']}", fmt(c.get("best_knowledge_acc"), ".1%"), fmt(c.get("best_reasoning_acc"), ".1%"),
+               top_lr_attn_logit(c)]
+        if surgery:
+            row += [fmt(c.get("loss_after_surgery")), fmt(c.get("initial_knowledge_acc"), ".1%"), fmt(c.get("initial_reasoning_acc"), ".1%")]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def findings(cells: dict[str, dict], regime: str) -> str:
+    """One sentence per non-control cell: its Δ S against its control, called a difference only when the 95 %
+    interval excludes 0, and where the difference sits (above or below the best LR)."""
+    lines = []
+    for name, c in sorted(cells.items()):
+        vs = c.get("vs_control")
+        if not vs or vs["lr_sensitivity"]["mean"] is None:
+            continue
+        delta, above, below = vs["lr_sensitivity"], vs["sensitivity_above"], vs["sensitivity_below"]
+        cite = f"({regime} table, row `{name}`)"
+        if delta["ci"] is None:
+            lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {fmt(delta['mean'])} from fewer than 2 seeds, no interval: "
+                         f"no claim {cite}.")
+        elif excludes_zero(delta["ci"]):
+            word = "more" if delta["mean"] > 0 else "less"
+            parts = [part for part, d in (("above", above), ("below", below)) if excludes_zero(d["ci"])]
+            where = f"; the interval of the part {' and '.join(parts)} the best LR excludes 0 too" if parts else ""
+            lines.append(f"- `{name}` is {word} LR-sensitive than `{c['control']}`: Δ S = {with_ci(delta)}{where} {cite}.")
+        else:
+            lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {with_ci(delta)}, the interval includes 0: "
+                         f"no difference shown {cite}.")
+    return "\n".join(lines) if lines else "- no cell has a control in this regime."
+
+
+def departures_table(departures: list[dict]) -> str:
+    """Per collapsed run, the diagnostic that left its normal range first (:mod:`ablations.study_departures`)."""
+    if not departures:
+        return "No run collapsed, or none was probed before its collapse."
+    lines = ["| run | collapsed at step | first out of range | at step | value | normal range there | also out then |",
+             "|---|---|---|---|---|---|---|"]
+    for d in departures:
+        first = d.get("first_departure")
+        if first is None:
+            lines.append(f"| {d['run']} | {d.get('collapsed_at_step')} | none before the collapse | – | – | – | – |")
+            continue
+        low, high = first["normal_range"]
+        lines.append(f"| {d['run']} | {d.get('collapsed_at_step')} | {first['diagnostic']} | {first['step']} | {fmt(first['value'], '.3g')} "
+                     f"| [{fmt(low, '.3g')}, {fmt(high, '.3g')}] | {', '.join(first['also']) or '–'} |")
+    return "\n".join(lines)
+
+
+def departure_counts(departures: list[dict]) -> str:
+    """How often each diagnostic was the first to leave its range, per variant."""
+    counts: dict[str, dict[str, int]] = {}
+    for d in departures:
+        first = (d.get("first_departure") or {}).get("diagnostic", "none before the collapse")
+        counts.setdefault(d["cell"], {}).setdefault(first, 0)
+        counts[d["cell"]][first] += 1
+    if not counts:
+        return ""
+    return "\n".join(f"- `{cell}`: " + ", ".join(f"{name} first in {n}" for name, n in sorted(c.items(), key=lambda x: -x[1]))
+                     for cell, c in sorted(counts.items()))
+
+
+def study_header(study: dict) -> str:
+    """One line: what ran, how many seeds, the reference point."""
+    refs = sorted({fmt(c.get("loss_ref")) for cells in study["summary"].values() for c in cells.values()})
+    return (f"`study={study['name']}`: {study['runs']} runs of model `{study['model']}`, {study['ok']} finished, "
+            f"{study['collapsed']} collapsed, {study['failed']} failed; {study['steps']} steps per run; "
+            f"ℓ₀ = ln V = {', '.join(refs)} for every cell.")
+
+
+def study_blocks(study: dict) -> dict[str, str]:
+    """Every generated block of one study: ``tables`` (header, per-regime tables and findings), ``departures``."""
+    sections = [study_header(study)]
+    for regime, cells in study["summary"].items():
+        sections += [f"**{regime}**", regime_table(cells, regime), findings(cells, regime)]
+    departures = study.get("departures") or []
+    counts = departure_counts(departures)
+    return {"tables": "\n\n".join(sections),
+            "departures": "\n\n".join(x for x in (counts, departures_table(departures)) if x)}
