@@ -159,6 +159,7 @@ def cell_summary(runs: list[dict]) -> dict[str, Any]:
         "failed": sum(r.get("status") == FAILED for r in runs),
         "max_stable_lr": stable, "max_stable_lr_censored": stable is not None and bool(lrs) and stable == max(lrs),
         "non_embedding_params": next((r["non_embedding_params"] for r in runs if r.get("non_embedding_params")), None),
+        "hidden_size": next((r["hidden_size"] for r in runs if r.get("hidden_size")), None),
         "loss_after_surgery": _mean([(r.get("initial") or {}).get("loss") for r in runs]),
         "per_seed": {key: {} for key in PER_SEED}, "best_lr_per_seed": {}, "incomplete_seeds": [],
     }

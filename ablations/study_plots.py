@@ -66,11 +66,12 @@ def _ci_error(stat: dict) -> tuple[float, float]:
 
 
 def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
-    """Wortsman et al.'s Figure 1 on a width sweep, three panels: (a) final loss vs LR per width, qk-norm on (solid)
+    """Wortsman et al.'s Figure 1 on a width sweep (cells told apart by the ``factor`` swept), three panels: (a) final loss vs LR per width, qk-norm on (solid)
     and off (dashed); (b) LR sensitivity vs non-embedding parameters, with 95 % intervals; (c) the largest attention
     logit at the top LR vs width (seed mean of the finished runs; × where every run there collapsed)."""
     fig, axes = plt.subplots(1, 3, figsize=(19, 5.2))
-    widths = sorted({c["factors"].get(factor) for c in cells.values() if factor in c["factors"]}, key=lambda w: float(w))
+    widths = sorted({c["factors"][factor] for c in cells.values() if factor in c["factors"]},
+                    key=lambda w: next(c["hidden_size"] or 0 for c in cells.values() if c["factors"].get(factor) == w))
     variants = sorted({c["variant"] for c in cells.values()})
     for i, width in enumerate(widths):
         for variant in variants:
@@ -91,7 +92,7 @@ def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
         top = []
         for cell in (c for c in cells.values() if c["variant"] == variant and factor in c["factors"]):
             value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
-            top.append((float(cell["factors"][factor]), value))
+            top.append((cell["hidden_size"], value))
         top.sort()
         finished = [(w, v) for w, v in top if _finite(v)]
         if finished:
@@ -104,7 +105,7 @@ def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
                ylabel="LR sensitivity (mean, 95 % bootstrap CI)")
     axes[2].set_xscale("log", base=2)
     axes[2].set_yscale("log")
-    label_axes(axes[2], title="(c) max attention logit at the top LR", xlabel=f"{factor} (hidden size)",
+    label_axes(axes[2], title="(c) max attention logit at the top LR", xlabel="hidden size",
                ylabel="max q·k/√d (× at 1: every run collapsed)")
     for ax in axes:
         ax.legend(fontsize=7)

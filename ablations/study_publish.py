@@ -70,17 +70,17 @@ def update_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[
     return changed
 
 
-def publish_study(study_json: Path) -> list[Path]:
-    """Copy a study's ``study.json`` under docs/results, draw its figures into docs/figures, rewrite the docs."""
+def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS) -> list[Path]:
+    """Copy a study's ``study.json`` under ``results``, draw its figures into ``figures`` and rewrite ``docs``."""
     from ablations.study import write_figures
 
     study = read_json(study_json)
-    target = RESULTS / study["name"] / "study.json"
+    target = results / study["name"] / "study.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     if Path(study_json).resolve() != target.resolve():
         shutil.copyfile(study_json, target)
-    figures = write_figures(study, FIGURES, prefix=f"norm_study_{study['name']}_")
-    return [target, *figures, *update_docs()]
+    drawn = write_figures(study, figures, prefix=f"norm_study_{study['name']}_")
+    return [target, *drawn, *update_docs(docs, results)]
 
 
 @exit_on_user_error

@@ -69,6 +69,12 @@ CASES = {
     "train/surgery_on_an_untrained_model": ("ablations.train", ["regime=surgery"], "regime=surgery starts from a trained model"),
     "study/no_study": ("ablations.study", ["{llama}"], "holds no study: no all_train_metrics.json"),
     "study/mixed_models": ("ablations.study", ["{mixed_study}"], "mixes models (qwen3_0.6b, tiny_reference)"),
+    "study/mixed_configs": ("ablations.study", ["{mixed_config_study}", "--no-wandb"],
+                            "its runs differ in optimizer.warmup_steps, which the study does not sweep"),
+    "train/unknown_intervention": ("ablations.train", ["intervention=z_los"], "Could not find 'intervention/z_los'"),
+    "train/unknown_intervention_key": ("ablations.train", ["optimizer.z_los=1e-4"], "Could not override 'optimizer.z_los'"),
+    "train/weight_decay_mode": ("ablations.train", ["optimizer.weight_decay_mode=decoupled"],
+                                "optimizer.weight_decay_mode='decoupled' is invalid; expected one of coupled, independent"),
 }
 COMMON = {  # where each tool writes, pointed into the test's folder
     "ablations.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "trainer.enable_progress_bar=false"],
@@ -116,7 +122,15 @@ def inputs(quick_reference, tmp_path_factory) -> dict[str, str]:
     (mixed_study / "all_train_metrics.json").write_text(json.dumps({
         f"original/lr={lr}": {"variant": "original", "lr": lr, "seed": 0, "status": "ok", "final_val_loss": 1.0, "model": model}
         for lr, model in ((1e-3, "tiny_reference"), (1e-2, "qwen3_0.6b"))}))
-    return {"runs": str(runs), "llama": str(llama), "mixed_study": str(mixed_study), "pickle": str(pickle_file), "short_probe": str(short_probe),
+    mixed_config_study = root / "mixed_config_study"
+    entries = {f"original/lr={lr}": {"variant": "original", "lr": lr, "seed": 0, "status": "ok", "final_val_loss": 1.0, "vocab_size": 100,
+                                     "model": "tiny", "swept": {"optimizer.lr": lr}} for lr in (1e-3, 1e-2)}
+    for name, warmup in zip(entries, (15, 60), strict=True):
+        run = mixed_config_study / f"{name}_finetuned"
+        run.mkdir(parents=True)
+        (run / ".run_config.json").write_text(json.dumps({"optimizer.lr": entries[name]["lr"], "optimizer.warmup_steps": warmup, "seed": 0}))
+    (mixed_config_study / "all_train_metrics.json").write_text(json.dumps(entries))
+    return {"runs": str(runs), "llama": str(llama), "mixed_study": str(mixed_study), "mixed_config_study": str(mixed_config_study), "pickle": str(pickle_file), "short_probe": str(short_probe),
             "gates": str(gates), "existing": str(existing), "tampered": str(tampered), "truncated": str(truncated), "root": str(root),
             "popqa": asset_path("tiny_corpus/popqa/train.parquet"), "numina": asset_path("tiny_corpus/numina/train.parquet")}
 

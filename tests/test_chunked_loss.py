@@ -70,3 +70,50 @@ def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_
     with torch.no_grad():
         assert compiled.decoder() is compiled.model.model and compiled.loss_chunk_fn() is chunk_loss_and_grads
     assert list(compiled.state_dict()) == list(eager.state_dict())
+
+
+@pytest.mark.parametrize(("chunk", "compiled"), [(7, False), (1000, False), (7, True)])
+def test_the_z_loss_objective_and_its_gradients_equal_autograd_on_full_logits(chunk, compiled):
+    """objective = CE + c · mean log² Z (PaLM's z-loss); the CE is reported apart, unchanged."""
+    from lab.pl.chunked_loss import chunked_lm_losses
+
+    chunk_fn = compiled_chunk_fn("aot_eager") if compiled else chunk_loss_and_grads
+    c = 0.05  # large, so that the term matters in the gradients
+    model = tiny_model()
+    ids = torch.randint(0, 300, (3, 40))
+    labels = ids.clone()
+    labels[1, :4] = -100
+    logits = model(input_ids=ids).logits
+    valid = labels[:, 1:] != -100
+    log_z = torch.logsumexp(logits[:, :-1].float(), -1)
+    ce = model.loss_function(logits, labels, vocab_size=300)
+    expected = ce + c * (log_z.square() * valid).sum() / valid.sum()
+    expected.backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    objective, chunked_ce = chunked_lm_losses(model.model(input_ids=ids).last_hidden_state, model.lm_head, labels, chunk, chunk_fn, c)
+    objective.backward()
+    torch.testing.assert_close(objective, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(chunked_ce, ce.detach(), rtol=1e-5, atol=1e-6)
+    assert float(objective - chunked_ce) > 1.0  # the term is there
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_independent_weight_decay_decays_by_the_schedule_not_the_learning_rate():
+    """AdamW with zero gradients only decays: θ₁ = θ₀ (1 − η_t · wd). ``independent`` gives wd = λ/η, so the decay per
+    step is (η_t/η) λ whatever the peak LR η; ``coupled`` scales it with η."""
+    from lab.pl.module import adamw_weight_decay
+
+    decays = {}
+    for mode in ("coupled", "independent"):
+        for lr in (1e-3, 1e-1):
+            param = torch.nn.Parameter(torch.ones(3, dtype=torch.float64))
+            optimizer = torch.optim.AdamW([param], lr=lr, weight_decay=adamw_weight_decay(1e-2, lr, mode))
+            param.grad = torch.zeros(3, dtype=torch.float64)
+            optimizer.step()
+            decays[(mode, lr)] = 1.0 - float(param[0])
+    assert decays[("independent", 1e-3)] == pytest.approx(1e-2, rel=1e-4) and decays[("independent", 1e-1)] == pytest.approx(1e-2, rel=1e-4)
+    assert decays[("coupled", 1e-3)] == pytest.approx(1e-5, rel=2e-3) and decays[("coupled", 1e-1)] == pytest.approx(1e-3, rel=1e-4)
+    with pytest.raises(ValueError, match="weight_decay_mode"):
+        adamw_weight_decay(0.1, 1e-3, "decoupled")

@@ -2,6 +2,7 @@
 post-surgery evaluation and the diagnostics in the offline W&B runs (issue 16)."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tests.report_checks import assert_report
 
 pytestmark = pytest.mark.slow
 GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,1e-1", "seed=0"]
-FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "data.eval_limit=4", "diagnostics.every_n_steps=2"]
+FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "data.eval_limit=4", "diagnostics.every_n_steps=2", "diagnostics.dense_steps=3"]
 REFERENCE = "model.reference_overrides=[" + ",".join(f"'{o}'" for o in QUICK_REFERENCE) + "]"
 FIGURES = ["lr_sweep.png", "attention_logits.png", "surgery.png"]
 
@@ -47,8 +48,11 @@ def test_the_grid_runs_every_job_in_both_regimes_and_ends_with_its_report(study)
     for regime in ("scratch", "surgery"):
         for variant in ("original", "no_qk_norm"):
             cell = summary[regime][variant]
-            assert cell["lrs"] == [1e-3, 1e-1] and cell["lr_sensitivity"] >= 0 and cell["max_stable_lr"] == 1e-1
-            assert cell["best_lr"] in (1e-3, 1e-1) and cell["best_val_loss"] < cell["loss_init"]
+            assert cell["lrs"] == [1e-3, 1e-1] and cell["lr_sensitivity"]["mean"] >= 0 and cell["lr_sensitivity"]["n"] == 1
+            assert cell["max_stable_lr"] == 1e-1 and cell["max_stable_lr_censored"]  # the top of the grid: "≥ 0.1"
+            assert cell["best_lr"] in (1e-3, 1e-1) and cell["best_val_loss"]["mean"] < cell["loss_ref"] == pytest.approx(math.log(cell["vocab_size"]))
+            assert cell["sensitivity_above"]["mean"] + cell["sensitivity_below"]["mean"] == pytest.approx(cell["lr_sensitivity"]["mean"])
+        assert "vs_control" in summary[regime]["no_qk_norm"] and summary[regime]["no_qk_norm"]["control"] == "original"
     assert summary["surgery"]["original"]["initial_knowledge_acc"] is not None
 
 
@@ -58,8 +62,8 @@ def test_the_summary_command_and_make_report_write_the_tables_and_figures(study,
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "cli" / "study.json").is_file() and list((tmp_path / "cli" / "wandb").glob("offline-run-*"))
     markdown = assert_report(folder, tmp_path / "report", FIGURES)  # make report on a study folder: the study summary
-    assert "## scratch" in markdown and "## surgery" in markdown and "| no_qk_norm |" in markdown
-    assert "zero-shot recall" in markdown
+    assert "**scratch**" in markdown and "**surgery**" in markdown and "| no_qk_norm | 1 |" in markdown
+    assert "zero-shot recall" in markdown and "(n < 2)" in markdown and "≥ 0.1 (top of grid)" in markdown
 
 
 def test_the_post_surgery_metrics_equal_a_separate_evaluation_of_the_patched_reference(study):
@@ -89,9 +93,9 @@ def test_the_diagnostics_are_in_the_offline_wandb_runs(study):
     assert len(runs) == 8
     run = runs["no_qk_norm/lr=0.1,regime=scratch,seed=0"]
     logged = [row for row in run.history if "diag/attn_logit_max" in row]
-    assert [row["trainer/global_step"] for row in logged] == [1, 3, 5]  # every 2 steps from the first
+    assert [row["trainer/global_step"] for row in logged] == [1, 2, 3, 5]  # every step through dense_steps, then every 2
     row = logged[-1]
-    assert {"diag/log_z", "diag/attn_logit_max/layer_03", "diag/residual_rms/layer_03", "diag/grad_norm/layer_00",
+    assert {"diag/log_z", "diag/log_z_min", "diag/log_z_max", "diag/attn_logit_max/layer_03", "diag/residual_rms/layer_03", "diag/grad_norm/layer_00",
             "diag/norm_input_rms/layer_00.q_norm", "diag/norm_input_rms/final_norm"} <= set(row)
     on_disk = json.loads((folder / "no_qk_norm" / "lr=0.1,regime=scratch,seed=0_finetuned" / "train_metrics.json").read_text())
     assert [r["diag/attn_logit_max"] for r in on_disk if "diag/attn_logit_max" in r] == pytest.approx(

@@ -7,48 +7,104 @@ import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
-from ablations.study_metrics import cell_summary, lr_sensitivity, max_stable_lr, summarize
-from lab.pl.diagnostics import block_grad_norms, forward_diagnostics
+from ablations.study_metrics import (bootstrap_ci, cell_summary, control_key, difference, excludes_zero, lr_sensitivity,
+                                     max_stable_lr, reference_loss, seed_sensitivity, summarize)
+from lab.pl.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
+from lab.pl.history import MetricsHistory
+
+V = 1000  # ℓ₀ = ln 1000 = 6.9078
 
 
-def run(lr: float, seed: int, status: str, loss: float | None = None, **extra) -> dict:
-    return {"variant": "v", "regime": "scratch", "lr": lr, "seed": seed, "status": status, "final_val_loss": loss,
-            "initial": {"loss": 7.0}, **extra}
+def run(lr: float, seed: int, status: str, loss: float | None = None, variant: str = "v", **extra) -> dict:
+    return {"variant": variant, "regime": "scratch", "lr": lr, "seed": seed, "status": status, "final_val_loss": loss,
+            "initial": {"loss": 7.0}, "vocab_size": V, **extra}
 
 
 CELL = [
     run(1e-3, 0, "ok", 2.0, knowledge_acc=0.5), run(1e-2, 0, "ok", 1.0, knowledge_acc=0.8), run(1e-1, 0, "collapsed"),
     run(1e-3, 1, "ok", 2.2, knowledge_acc=0.4), run(1e-2, 1, "ok", 1.2, knowledge_acc=0.6), run(1e-1, 1, "ok", 8.0),
-    {**run(1e-3, 2, "failed"), "initial": None},  # an error, not a divergence: left out of every number
+    {**run(1e-3, 2, "failed"), "initial": None},  # an error, not a divergence: its seed is left out
 ]
+L0 = math.log(V)
 
 
-def test_lr_sensitivity_clips_at_the_initial_loss_and_counts_a_collapse_as_no_progress():
-    # seed 0: c = [2.0, 1.0, 7.0 (collapsed)], best 1.0 -> mean(1.0, 0, 6.0) = 7/3
-    # seed 1: c = [2.2, 1.2, min(8.0, 7.0)], best 1.2 -> mean(1.0, 0, 5.8) = 6.8/3
+def test_sensitivity_uses_one_reference_ln_v_and_splits_above_and_below_the_best_lr():
+    # seed 0: c = [2.0, 1.0, ℓ₀ (collapsed)], best 1.0 at 1e-2 -> below (2.0-1.0)/3, above (ℓ₀-1.0)/3
+    # seed 1: c = [2.2, 1.2, min(8.0, ℓ₀) = ℓ₀], best 1.2 -> below 1.0/3, above (ℓ₀-1.2)/3
     summary = cell_summary(CELL)
-    assert summary["loss_init"] == 7.0
-    assert summary["lr_sensitivity"] == pytest.approx((7 / 3 + 6.8 / 3) / 2)
-    assert summary["lr_sensitivity_std"] == pytest.approx(math.sqrt(2) * abs(7 / 3 - 6.8 / 3) / 2)
+    assert summary["loss_ref"] == pytest.approx(L0) and summary["loss_after_surgery"] == 7.0  # reported, bounds nothing
+    per_seed = summary["per_seed"]
+    assert per_seed["sensitivity_below"] == pytest.approx({"0": 1 / 3, "1": 1 / 3})
+    assert per_seed["sensitivity_above"] == pytest.approx({"0": (L0 - 1.0) / 3, "1": (L0 - 1.2) / 3})
+    assert per_seed["lr_sensitivity"] == pytest.approx({"0": L0 / 3, "1": (L0 - 0.2) / 3})
+    assert summary["lr_sensitivity"]["mean"] == pytest.approx((L0 / 3 + (L0 - 0.2) / 3) / 2)
+    assert summary["lr_sensitivity"]["n"] == 2 and summary["incomplete_seeds"] == [2]
+    low, high = summary["lr_sensitivity"]["ci"]  # two values: the bootstrap means lie between them
+    assert (L0 - 0.2) / 3 <= low < high <= L0 / 3
     assert lr_sensitivity({1e-3: 1.0, 1e-2: 1.0}) == 0.0  # flat curve: insensitive
 
 
-def test_best_loss_stable_lr_and_counts():
+def test_the_surgery_case_of_the_issue_is_no_longer_clipped_at_the_post_surgery_loss():
+    """`original` after surgery starts at 0.598; fine-tuned at 3e-2 and 1e-1 it ends at 0.75 and 1.0, worse than not
+    training at all. With the old per-variant ceiling both points were clipped to 0.598; with ℓ₀ = ln V they count."""
+    curve = {1e-3: 0.58, 3e-3: 0.57, 1e-2: 0.60, 3e-2: 0.75, 1e-1: 1.0}
+    runs = [{**run(lr, 0, "ok", loss), "initial": {"loss": 0.598}} for lr, loss in curve.items()]
+    cell = cell_summary(runs)
+    above = (0.60 - 0.57 + 0.75 - 0.57 + 1.0 - 0.57) / 5
+    assert cell["sensitivity_above"]["mean"] == pytest.approx(above) and cell["sensitivity_below"]["mean"] == pytest.approx(0.01 / 5)
+    clipped_at_surgery = (0.01 + 0 + 0.028 + 0.028 + 0.028) / 5  # what the old metric gave: a cap of 0.028 per point
+    assert cell["lr_sensitivity"]["mean"] > 4 * clipped_at_surgery
+    assert cell["lr_sensitivity"]["ci"] is None  # one seed: no interval
+
+
+def test_seed_sensitivity_parts_sum_to_the_total():
+    result = seed_sensitivity({1e-3: 3.0, 1e-2: 1.0, 1e-1: 2.0, 1.0: 5.0})
+    assert result["best_lr"] == 1e-2 and result["best_clipped_loss"] == 1.0
+    assert result["sensitivity_below"] == pytest.approx(2.0 / 4) and result["sensitivity_above"] == pytest.approx(5.0 / 4)
+    assert result["lr_sensitivity"] == pytest.approx(7.0 / 4)
+    assert reference_loss(151936) == pytest.approx(11.9312, abs=1e-4)
+
+
+def test_best_loss_stable_lr_censoring_and_counts():
     summary = cell_summary(CELL)
     assert summary["best_lr"] == 1e-2  # 1e-1 is not a candidate: a seed collapsed there
-    assert summary["best_val_loss"] == pytest.approx(1.1) and summary["best_val_loss_std"] == pytest.approx(math.sqrt(0.02))
+    assert summary["best_val_loss"]["mean"] == pytest.approx(1.1) and summary["best_val_loss"]["n"] == 2
     assert summary["best_knowledge_acc"] == pytest.approx(0.7)
-    assert summary["max_stable_lr"] == 1e-2
+    assert summary["max_stable_lr"] == 1e-2 and not summary["max_stable_lr_censored"]
     assert (summary["collapsed"], summary["failed"], summary["runs"]) == (1, 1, 7)
     assert max_stable_lr([run(1e-3, 0, "ok", 1.0), run(1e-2, 0, "failed")]) == 1e-3  # a failure says nothing of stability
     assert max_stable_lr([run(1e-3, 0, "collapsed")]) is None
+    stable = cell_summary([run(1e-3, 0, "ok", 2.0), run(1e-1, 0, "ok", 1.0)])
+    assert stable["max_stable_lr"] == 1e-1 and stable["max_stable_lr_censored"]  # the top of the grid: "≥ 0.1"
 
 
-def test_summarize_groups_by_regime_and_variant():
-    entries = {f"r{i}": e for i, e in enumerate(CELL + [{**run(1e-3, 0, "ok", 0.5), "regime": "surgery", "variant": "w"}])}
-    summary = summarize(entries)
-    assert sorted(summary) == ["scratch", "surgery"] and list(summary["surgery"]) == ["w"]
-    assert summary["surgery"]["w"]["lr_sensitivity"] == 0.0 and summary["surgery"]["w"]["max_stable_lr"] == 1e-3
+def test_bootstrap_intervals_and_differences():
+    assert bootstrap_ci([1.0]) is None and bootstrap_ci([]) is None
+    low, high = bootstrap_ci([1.0, 2.0, 3.0])
+    assert 1.0 <= low < 2.0 < high <= 3.0 and bootstrap_ci([1.0, 2.0, 3.0]) == (low, high)  # a fixed generator
+    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+    apart = difference([5.0, 5.1, 5.2], [1.0, 1.1, 1.2])
+    assert apart["mean"] == pytest.approx(4.0) and excludes_zero(apart["ci"])
+    overlapping = difference([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
+    assert not excludes_zero(overlapping["ci"]) and difference([1.0], [2.0, 3.0])["ci"] is None
+
+
+def test_summarize_groups_cells_by_factors_and_contrasts_them_with_their_control():
+    def cell(variant: str, losses: list[float], **swept) -> list[dict]:
+        return [run(lr, seed, "ok", loss + 0.01 * seed, variant=variant, swept={"optimizer.lr": lr, "seed": seed, "variant": variant, **swept})
+                for seed in (0, 1, 2) for lr, loss in zip((1e-3, 1e-2, 1e-1), losses, strict=True)]
+
+    entries = cell("original", [2.0, 1.0, 1.1], width="64") + cell("no_qk_norm", [2.0, 1.0, 4.0], width="64") + \
+        cell("original", [2.0, 1.0, 1.2], width="128")
+    summary = summarize({f"r{i}": e for i, e in enumerate(entries)})["scratch"]
+    assert sorted(summary) == ["no_qk_norm [width=64]", "original [width=128]", "original [width=64]"]
+    qk = summary["no_qk_norm [width=64]"]
+    assert qk["control"] == "original [width=64]" and qk["factors"] == {"width": "64"}
+    assert qk["vs_control"]["lr_sensitivity"]["mean"] == pytest.approx((4.0 - 1.1) / 3)
+    assert excludes_zero(qk["vs_control"]["sensitivity_above"]["ci"]) and qk["vs_control"]["sensitivity_below"]["mean"] == pytest.approx(0)
+    assert "vs_control" not in summary["original [width=128]"]
+    assert control_key("no_qk_norm", {"intervention": "z_loss"}) == ("no_qk_norm", {"intervention": "none"})
+    assert control_key("no_qk_norm", {"intervention": "none"}) == ("original", {"intervention": "none"})
 
 
 def tiny_model() -> Qwen3ForCausalLM:
@@ -83,7 +139,9 @@ def test_the_attention_logit_metric_equals_a_hand_computation():
     # hidden_states: the embeddings, then each block's output but the last, then the last after the final norm
     assert metrics["diag/residual_rms/layer_00"] == pytest.approx(float(out.hidden_states[1].pow(2).mean().sqrt()), rel=1e-5)
     assert metrics["diag/norm_input_rms/final_norm"] == pytest.approx(metrics["diag/residual_rms/layer_01"])
-    assert metrics["diag/log_z"] == pytest.approx(float(torch.logsumexp(out.logits, -1).mean()), rel=1e-5)
+    log_z = torch.logsumexp(out.logits, -1)
+    assert metrics["diag/log_z"] == pytest.approx(float(log_z.mean()), rel=1e-5)
+    assert (metrics["diag/log_z_min"], metrics["diag/log_z_max"]) == pytest.approx((float(log_z.min()), float(log_z.max())), rel=1e-5)
     assert metrics["diag/norm_input_rms/layer_00.input_layernorm"] == pytest.approx(
         float(model.model.embed_tokens(ids).pow(2).mean().sqrt()), rel=1e-5)
     assert len([k for k in metrics if k.startswith("diag/norm_input_rms/")]) == 2 * 4 + 1
@@ -99,3 +157,9 @@ def test_block_gradient_norms_partition_the_gradient():
                              "diag/grad_norm/lm_head"]  # this config's head is untied
     total = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
     assert math.sqrt(sum(v**2 for v in norms.values())) == pytest.approx(float(total), rel=1e-5)
+
+
+def test_probes_run_every_step_through_dense_steps_then_every_n():
+    probe = InstabilityDiagnostics(MetricsHistory(), every_n_steps=10, dense_steps=30)
+    assert [s for s in range(60) if probe.due(s)] == list(range(30)) + [30, 40, 50]
+    assert [s for s in range(25) if InstabilityDiagnostics(MetricsHistory(), every_n_steps=10).due(s)] == [0, 10, 20]

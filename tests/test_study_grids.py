@@ -1,0 +1,73 @@
+"""The study's other grids through the real CLI, at a few steps: an intervention sweep (one override each, in the run's
+config and its offline W&B run) and a width sweep (the scaling figure), then the published markdown regenerated
+from ``study.json`` alone (issue 24)."""
+
+import json
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from ablations.study_publish import publish_study, stale_docs, update_docs
+from lab.errors import UserError
+from lab.wandb_offline import find_runs, read_run
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.slow
+FEW = ["trainer.max_steps=4", "trainer.val_check_interval=4", "data.eval_limit=2", "diagnostics.every_n_steps=2", "diagnostics.dense_steps=2",
+       "model=tiny", "optimizer.warmup_steps=2"]
+
+
+def study(tmp: Path, name: str, grid: list[str]) -> Path:
+    out = run_cli(["ablations.train", "experiment=norm_study", f"study={name}", *grid, *FEW, f"paths.runs={tmp / 'runs'}"], cwd=tmp, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return tmp / "runs" / "ablations" / "studies" / name
+
+
+@pytest.fixture(scope="module")
+def interventions(tmp_path_factory) -> Path:
+    return study(tmp_path_factory.mktemp("interventions"), "interventions",
+                 ["variant=no_qk_norm", "intervention=none,z_loss,independent_wd", "optimizer.lr=1e-2", "seed=0,1"])
+
+
+def test_each_intervention_is_one_override_in_the_runs_config_and_wandb(interventions):
+    entries = json.loads((interventions / "all_train_metrics.json").read_text())
+    assert len(entries) == 6 and {e["swept"]["intervention"] for e in entries.values()} == {"none", "z_loss", "independent_wd"}
+    runs = {read_run(p).run["name"]: read_run(p) for p in find_runs(interventions) if "report" not in p.parts}
+    z_run = runs["no_qk_norm/intervention=z_loss,lr=0.01,seed=0"]
+    assert z_run.config["optimizer"]["z_loss"] == 1e-4 and any("train/z_loss" in row for row in z_run.history)
+    assert runs["no_qk_norm/intervention=none,lr=0.01,seed=0"].config["optimizer"]["z_loss"] == 0.0
+    assert not any("train/z_loss" in row for row in runs["no_qk_norm/intervention=none,lr=0.01,seed=0"].history)
+    wd = runs["no_qk_norm/intervention=independent_wd,lr=0.01,seed=1"].config["optimizer"]
+    assert (wd["weight_decay_mode"], wd["weight_decay"]) == ("independent", 1e-4)
+    summary = json.loads((interventions / "report" / "study.json").read_text())["summary"]["scratch"]
+    z = summary["no_qk_norm [intervention=z_loss]"]
+    assert z["control"] == "no_qk_norm [intervention=none]" and z["vs_control"]["lr_sensitivity"]["n"] == [2, 2]
+
+
+def test_the_width_sweep_records_sizes_and_draws_the_scaling_figure(tmp_path):
+    folder = study(tmp_path, "scaling", ["variant=original", "width=h64,h128", "optimizer.lr=1e-2,1e-1", "seed=0"])
+    data = json.loads((folder / "report" / "study.json").read_text())
+    cells = data["summary"]["scratch"]
+    assert sorted(cells) == ["original [width=h128]", "original [width=h64]"]
+    assert cells["original [width=h64]"]["non_embedding_params"] < cells["original [width=h128]"]["non_embedding_params"]
+    pixels = matplotlib.image.imread(folder / "report" / "scaling.png")
+    assert pixels.shape[1] > 1000 and pixels.std() > 0.05
+
+
+def test_published_blocks_are_regenerated_from_study_json_alone(interventions, tmp_path):
+    results, figures = tmp_path / "results", tmp_path / "figures"
+    doc = tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- study:interventions:tables -->\nstale\n<!-- /study:interventions:tables -->\nmiddle\n"
+                   "<!-- study:interventions:departures -->\n<!-- /study:interventions:departures -->\nend\n")
+    written = publish_study(interventions / "report" / "study.json", results, figures, (doc,))
+    assert (results / "interventions" / "study.json").is_file() and doc in written
+    assert (figures / "norm_study_interventions_lr_sweep.png").is_file()
+    text = doc.read_text()
+    assert "stale" not in text and "| no_qk_norm [intervention=z_loss] | 2 |" in text and text.endswith("end\n")
+    assert stale_docs((doc,), results) == [] and update_docs((doc,), results) == []
+    doc.write_text(text.replace("| no_qk_norm [intervention=z_loss] | 2 |", "| no_qk_norm [intervention=z_loss] | 3 |"))
+    assert stale_docs((doc,), results) == [doc]  # a hand edit inside a block is caught
+    doc.write_text("<!-- study:nonesuch:tables -->\nx\n<!-- /study:nonesuch:tables -->\n")
+    with pytest.raises(UserError, match="nonesuch"):
+        update_docs((doc,), results)
