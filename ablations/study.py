@@ -175,7 +175,7 @@ def write_figures(study: dict, out: Path, prefix: str = "") -> list[Path]:
         paths.append(attention_logits(attention["curves"], attention["lr"], attention["regime"], out / f"{prefix}attention_logits.png"))
     if "surgery" in summary:
         paths.append(surgery_accuracies(summary["surgery"], out / f"{prefix}surgery.png"))
-    for regime, cells in summary.items():
+    for cells in summary.values():
         if any("width" in c["factors"] for c in cells.values()):
             paths.append(scaling(cells, out / f"{prefix}scaling.png"))
     return paths

@@ -32,8 +32,8 @@ Besides:
 - max stable LR: the largest η at which every seed finished ``ok``; ``censored`` when that is the top of the
   grid (the grid did not find the limit: "≥ top of grid");
 - collapsed: how many runs of the cell collapsed;
-- the control of a cell (:func:`control_key`): the same cell with ``intervention=none`` for an intervention, else
-  with ``variant=original``; each cell's Δ S against it.
+- the control of a cell (:func:`control_key`): the same cell with ``intervention=none`` for an intervention
+  (``dyt=default`` for a DyT setting), else with ``variant=original``; each cell's Δ S against it.
 """
 
 import math
@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 
 OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
-CONTROL_VARIANT, NO_INTERVENTION = "original", "none"
+CONTROL_VARIANT = "original"
+REFERENCE_OPTIONS = {"intervention": "none", "dyt": "default"}  # a swept group's option that its other options are compared to
 CELL_AXES = ("optimizer.lr", "seed", "variant", "regime")  # swept within or across cells; other swept keys are factors
 BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL = 10_000, 0, 0.95
 PER_SEED = ("lr_sensitivity", "sensitivity_above", "sensitivity_below", "best_clipped_loss")
@@ -206,10 +207,11 @@ def cell_name(variant: str, factors: dict[str, str]) -> str:
 
 
 def control_key(variant: str, factors: dict[str, str]) -> tuple[str, dict[str, str]] | None:
-    """The control of a cell: the same variant without the intervention, else ``original`` with the same factors;
-    None for a control itself."""
-    if factors.get("intervention", NO_INTERVENTION) != NO_INTERVENTION:
-        return variant, {**factors, "intervention": NO_INTERVENTION}
+    """The control of a cell: the same variant with the factor's reference option (``intervention=none``,
+    ``dyt=default``: :data:`REFERENCE_OPTIONS`), else ``original`` with the same factors; None for a control itself."""
+    for factor, reference in REFERENCE_OPTIONS.items():
+        if factors.get(factor, reference) != reference:
+            return variant, {**factors, factor: reference}
     if variant != CONTROL_VARIANT:
         return CONTROL_VARIANT, factors
     return None

@@ -70,9 +70,13 @@ def job_fields(cfg: DictConfig) -> dict:
 def model_fields(model) -> dict:
     """What a summary entry says of the model: its vocabulary (the study's ℓ₀ = ln V), width and non-embedding
     parameters (the x axis of Wortsman et al.'s scaling figure: every parameter but the token embedding and an
-    untied LM head)."""
+    untied LM head), and a fitted surgery's relative errors over its sites (mean, max)."""
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and not n.startswith("lm_head"))
-    return {"vocab_size": int(model.config.vocab_size), "hidden_size": int(model.config.hidden_size), "non_embedding_params": int(non_embedding)}
+    fields = {"vocab_size": int(model.config.vocab_size), "hidden_size": int(model.config.hidden_size), "non_embedding_params": int(non_embedding)}
+    errors = getattr(model, "norm_fit_errors", None)
+    if errors:  # a fitted surgery: how far each site's DyT is from its RMSNorm (lab.norms.dyt_fit)
+        fields["norm_fit_error"] = {"mean": sum(errors.values()) / len(errors), "max": max(errors.values())}
+    return fields
 
 
 def diagnostic_summary(history: MetricsHistory) -> dict:
@@ -147,7 +151,8 @@ def train(cfg: DictConfig) -> dict:
         tokenizer = load_tokenizer(cfg.model)
         datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
         datamodule.setup("fit")
-        model = build_model(cfg.model, variant, vocab_size=len(tokenizer))
+        calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
+        model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)
         job.update(model_fields(model))
         compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True) if cfg.get("compile") else {}
         compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))

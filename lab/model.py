@@ -122,8 +122,9 @@ def weights_dtype(precision: str, trains_weights: bool) -> torch.dtype:
 
 
 def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int | None = None,
-                dtype: torch.dtype = torch.float32) -> Qwen3ForCausalLM:
-    """Stock Qwen3 (random or pretrained init, in ``dtype``) with ``variant`` patched in, in train mode.
+                dtype: torch.dtype = torch.float32, calibration_ids: torch.Tensor | None = None) -> Qwen3ForCausalLM:
+    """Stock Qwen3 (random or pretrained init, in ``dtype``) with ``variant`` patched in, in train mode
+    (``calibration_ids``: the blocks a ``carry_over=fit`` variant is fitted on, :func:`lab.variants.apply_variant`).
 
     A pretrained checkpoint is read straight into ``dtype`` (no fp32 copy on the way for a 16-bit one). A
     pretrained ablation artifact of a non-``original`` variant is loaded as saved (its norms are not RMSNorms
@@ -145,5 +146,5 @@ def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int 
         model = Qwen3ForCausalLM.from_pretrained(check_pretrained_source(str(cfg["pretrained"])), config=config, dtype=dtype)
     else:
         model = Qwen3ForCausalLM(model_config(cfg, vocab_size))
-    apply_variant(model, variant)
+    apply_variant(model, variant, calibration_ids)
     return model.to(dtype).train()  # from_pretrained returns eval mode; every module trains

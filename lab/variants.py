@@ -15,18 +15,25 @@ one number for every norm or a map by *role*, the norm's place in the block: ``q
 ``attn`` (input_layernorm, before attention), ``ffn`` (post_attention_layernorm, before the MLP) and
 ``final`` (model.norm). ``embedding_scale`` (``sqrt_d`` or a number) adds a learnable scalar after the
 token embedding (:mod:`lab.embedding_scale`).
+
+``carry_over`` says how a replacement gets its parameters: ``rule`` (its ``from_rmsnorm``) or, for DyT, ``fit``
+(:mod:`lab.norms.dyt_fit`: α, γ, β fitted per site to the RMSNorm's outputs on ``calibration_rows`` training
+blocks, a function-preserving surgery; the errors go to ``model.norm_fit_errors``). Loading a saved artifact
+passes no calibration data and uses the rule: its saved weights replace the carried-over ones anyway.
 """
 
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from omegaconf import OmegaConf
 from torch import nn
 
 from lab.embedding_scale import scale_embeddings
 from lab.errors import UserError
 from lab.norms import replacement_for, replacement_options
+from lab.norms.dyt_fit import capture_inputs, fit_dyt
 
 SITES: dict[str, tuple[str, ...]] = {
     "qk": ("self_attn.q_norm", "self_attn.k_norm"),
@@ -38,6 +45,7 @@ ROLES: dict[str, str] = {
     "model.norm": "final",
 }
 RMSNORM_CLASS = "Qwen3RMSNorm"
+CARRY_OVERS = ("rule", "fit")
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,14 @@ class Variant:
     replacement: str = "none"
     options: dict[str, Any] = field(default_factory=dict)
     embedding_scale: float | str | None = None
+    carry_over: str = "rule"
+    calibration_rows: int = 16
 
     def __post_init__(self) -> None:
+        if self.carry_over not in CARRY_OVERS:
+            raise ValueError(f"variant {self.name!r}: carry_over={self.carry_over!r}; valid: {', '.join(CARRY_OVERS)}")
+        if self.carry_over == "fit" and self.replacement != "dyt":
+            raise ValueError(f"variant {self.name!r}: carry_over=fit fits DyT's parameters; {self.replacement} has no fit")
         unknown = [s for s in self.sites if s not in SITES]
         if unknown:
             raise ValueError(f"variant {self.name!r}: unknown sites {unknown}; valid: {sorted(SITES)}")
@@ -69,7 +83,8 @@ class Variant:
     @classmethod
     def from_config(cls, cfg: dict) -> "Variant":
         return cls(name=str(cfg["name"]), sites=tuple(cfg.get("sites") or ()), replacement=str(cfg.get("replacement", "none")),
-                   options=dict(cfg.get("options") or {}), embedding_scale=cfg.get("embedding_scale"))
+                   options=dict(cfg.get("options") or {}), embedding_scale=cfg.get("embedding_scale"),
+                   carry_over=str(cfg.get("carry_over") or "rule"), calibration_rows=int(cfg.get("calibration_rows") or 16))
 
     @classmethod
     def from_run_config(cls, variant_cfg) -> "Variant":
@@ -106,6 +121,8 @@ class Variant:
             spec["options"] = self.options
         if self.embedding_scale is not None:
             spec["embedding_scale"] = self.embedding_scale
+        if self.carry_over != "rule":
+            spec["carry_over"], spec["calibration_rows"] = self.carry_over, self.calibration_rows
         return spec
 
 
@@ -125,9 +142,10 @@ def role_of(qualified_name: str) -> str | None:
     return next((role for suffix, role in ROLES.items() if _matches(qualified_name, suffix)), None)
 
 
-def apply_variant(model: nn.Module, variant: Variant) -> int:
+def apply_variant(model: nn.Module, variant: Variant, calibration_ids: torch.Tensor | None = None) -> int:
     """Replace the RMSNorms at ``variant.sites`` in place (and scale the embeddings if the variant says so);
-    return how many norms were replaced.
+    return how many norms were replaced. With ``carry_over=fit`` and ``calibration_ids`` [B, T], each DyT is
+    fitted to its RMSNorm's outputs on the inputs that site receives in the unpatched model.
 
     Raises if a named site matched nothing, so a variant never silently does nothing.
     """
@@ -145,8 +163,18 @@ def apply_variant(model: nn.Module, variant: Variant) -> int:
     missing = set(variant.sites) - seen_sites
     if missing:
         raise ValueError(f"variant {variant.name!r}: no RMSNorm found at sites {sorted(missing)}")
+    fitting = variant.carry_over == "fit" and calibration_ids is not None
+    inputs = capture_inputs(model, [name for name, _ in targets], calibration_ids) if fitting else {}
+    errors = {}
     for name, module in targets:
-        model.set_submodule(name, build(module, **variant.options_for(role_of(name))))
+        options = variant.options_for(role_of(name))
+        if fitting:
+            replacement, errors[name] = fit_dyt(module, inputs[name], bias=bool(options.get("bias", True)))
+        else:
+            replacement = build(module, **options)
+        model.set_submodule(name, replacement)
+    if fitting:
+        model.norm_fit_errors = errors
     return len(targets)
 
 

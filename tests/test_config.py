@@ -23,7 +23,7 @@ def test_variant_group(name):
 EXPERIMENT_ENTRY = {"seed000": "gates_train", "seed002": "vindex"}
 
 
-@pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment"])
+@pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment", "width", "intervention", "dyt"])
 def test_every_option_of_every_group_composes(group):
     from hydra import compose, initialize_config_dir
 
@@ -78,3 +78,43 @@ def test_slurm_launcher_runs_one_task_per_gpu():
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.nodes) == (8, 8, 2)
+
+
+def study_grid(name: str) -> dict[str, list[str]]:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=norm_study", f"study={name}"], return_hydra_config=True)
+    return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
+
+
+def test_the_studies_grids_are_the_documented_ones():
+    """Issue 24: every variant, 3 seeds, LRs to 3e-1 in both regimes; the scaling grid's 3 widths x 7 LRs; the
+    interventions; each chosen before the run, in config."""
+    default = study_grid("default")
+    assert sorted(default["variant"]) == sorted(v for v in VARIANTS if v != "replace_dyt_fit")
+    assert default["seed"] == ["0", "1", "2"] and default["regime"] == ["scratch", "surgery"]
+    assert float(default["optimizer.lr"][-1]) == 0.3 and len(default["optimizer.lr"]) == 6
+    scaling = study_grid("scaling")
+    assert scaling["width"] == ["h64", "h128", "h256"] and scaling["variant"] == ["original", "no_qk_norm"]
+    assert len(scaling["optimizer.lr"]) >= 7 and len(scaling["seed"]) >= 3
+    interventions = study_grid("interventions")
+    assert sorted(interventions["intervention"]) == options("intervention") and len(interventions["seed"]) >= 3
+    assert sorted(study_grid("dyt")["dyt"]) == options("dyt") and len(study_grid("quick")["seed"]) >= 3
+    widths = {w: compose_train([f"width={w}"]).model.config for w in ("h64", "h128", "h256")}
+    assert {w: (c.hidden_size, c.num_attention_heads * c.head_dim) for w, c in widths.items()} == {
+        "h64": (64, 64), "h128": (128, 128), "h256": (256, 256)}
+
+
+def test_each_intervention_is_the_override_it_names():
+    base = compose_train(["experiment=norm_study"])
+    changed = {
+        "z_loss": lambda c: c.optimizer.z_loss == 1e-4,
+        "long_warmup": lambda c: c.optimizer.warmup_steps == 60 > base.optimizer.warmup_steps,
+        "independent_wd": lambda c: (c.optimizer.weight_decay_mode, c.optimizer.weight_decay) == ("independent", 1e-4),
+        "no_clip": lambda c: c.trainer.gradient_clip_val is None,
+        "none": lambda c: OmegaConf.to_container(c.optimizer) == OmegaConf.to_container(base.optimizer),
+    }
+    assert sorted(changed) == options("intervention")
+    for name, check in changed.items():
+        assert check(compose_train(["experiment=norm_study", f"intervention={name}"])), name

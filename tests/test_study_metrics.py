@@ -7,8 +7,18 @@ import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
-from ablations.study_metrics import (bootstrap_ci, cell_summary, control_key, difference, excludes_zero, lr_sensitivity,
-                                     max_stable_lr, reference_loss, seed_sensitivity, summarize)
+from ablations.study_metrics import (
+    bootstrap_ci,
+    cell_summary,
+    control_key,
+    difference,
+    excludes_zero,
+    lr_sensitivity,
+    max_stable_lr,
+    reference_loss,
+    seed_sensitivity,
+    summarize,
+)
 from lab.pl.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
 from lab.pl.history import MetricsHistory
 

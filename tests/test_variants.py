@@ -19,6 +19,7 @@ EXPECTED_06B = {
     "replace_scalenorm": {"ScaleNorm": 113},
     "replace_dyt": {"DynamicTanh": 113},
     "replace_dyt_llm": {"DynamicTanh": 113},
+    "replace_dyt_fit": {"DynamicTanh": 113},  # on the meta device no calibration runs: the rule's modules
 }
 
 
@@ -135,3 +136,28 @@ def test_variant_options_are_checked():
         Variant(name="bad", sites=("qk",), replacement="dyt", options={"alpha_init": {"mlp": 1.0}})
     with pytest.raises(ValueError, match="embedding_scale='huge'"):
         Variant(name="bad", embedding_scale="huge")
+
+
+def test_the_fitted_dyt_surgery_preserves_the_function_better_than_the_rule_and_records_its_errors():
+    """carry_over=fit on a small Qwen3: every site's DyT is fitted to its RMSNorm's outputs on calibration blocks;
+    the patched model's logits stay far closer to the unpatched ones than with replace_dyt's carry-over rule."""
+    config = Qwen3Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, head_dim=8)
+    torch.manual_seed(0)
+    stock = Qwen3ForCausalLM(config).eval()
+    ids = torch.randint(0, 64, (8, 24), generator=torch.Generator().manual_seed(0))
+    held_out = torch.randint(0, 64, (4, 24), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = stock(held_out).logits
+    gaps = {}
+    for name in ("replace_dyt", "replace_dyt_fit"):
+        model = Qwen3ForCausalLM(config).eval()
+        model.load_state_dict(stock.state_dict())
+        assert apply_variant(model, variant(name), calibration_ids=ids) == 2 * 4 + 1
+        with torch.no_grad():
+            gaps[name] = float((model(held_out).logits - reference).pow(2).mean() / reference.pow(2).mean())
+    errors = model.norm_fit_errors
+    assert len(errors) == 9 and all(0 <= e < 0.5 for e in errors.values())
+    assert gaps["replace_dyt_fit"] < 0.25 * gaps["replace_dyt"]
+    with pytest.raises(ValueError, match="carry_over=fit fits DyT"):
+        Variant(name="x", sites=("qk",), replacement="layernorm", carry_over="fit")

@@ -1,5 +1,6 @@
 """``CorpusDataModule``: the configured sources as packed train/val blocks plus graded eval sets."""
 
+import itertools
 import random
 
 import datasets
@@ -87,6 +88,11 @@ class CorpusDataModule(L.LightningDataModule):
                 raise UserError(f"the training data holds fewer than data.seq_len={seq_len} tokens; lower seq_len or add data")
         for key, rows in self.eval_rows.items():
             self.eval_rows[key] = graded_subset(rows, self.cfg.get("eval_limit"))
+
+    def calibration_ids(self, rows: int) -> torch.Tensor:
+        """The first ``rows`` packed training blocks, [rows, seq_len]: what a fitted norm surgery is fitted on."""
+        blocks = list(itertools.islice(iter(self.train_set), rows))
+        return _collate(blocks)["input_ids"]
 
     def train_dataloader(self) -> StatefulDataLoader:
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""

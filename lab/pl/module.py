@@ -35,7 +35,13 @@ from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.evaluation import knowledge_accuracy, reasoning_accuracy
-from lab.pl.chunked_loss import ChunkFn, chunk_loss_and_grads, chunked_lm_losses, compiled_chunk_fn, z_loss_term
+from lab.pl.chunked_loss import (
+    ChunkFn,
+    chunk_loss_and_grads,
+    chunked_lm_losses,
+    compiled_chunk_fn,
+    z_loss_term,
+)
 from lab.pl.rotary_tables import tabulate_rotary
 
 
