@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
+.PHONY: help install train reference sweep study docs plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,12 +24,15 @@ reference: install  ## train and cache the tiny reference model under runs/refer
 
 SWEEP ?= default
 VARIANTS ?= glob(*)
-sweep: install  ## all eight variants into runs/ablations/sweeps/$(SWEEP); rerun to resume (VARIANTS=a,b ARGS='trainer=ddp ...')
+sweep: install  ## every variant of conf/variant into runs/ablations/sweeps/$(SWEEP); rerun to resume (VARIANTS=a,b ARGS='trainer=ddp ...')
 	$(PY) -m ablations.train -m 'variant=$(VARIANTS)' 'hydra.sweep.dir=$${paths.runs}/ablations/sweeps/$(SWEEP)' $(ARGS)
 
 STUDY ?= default
-study: install  ## the norm study (variants x LRs x seeds x regimes) into runs/ablations/studies/$(STUDY), ending with its summary in <study>/report (STUDY=quick: minutes)
+study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_surgery)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
+
+docs: install  ## README and docs/norm-study.md study blocks regenerated from docs/results/norm_study/*/study.json (publish a study: python -m ablations.study <folder> --publish)
+	$(PY) -m ablations.study_publish $(ARGS)
 
 plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours, memory per device, disk (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)

@@ -2,13 +2,18 @@
 
     python -m ablations.train experiment=norm_study study=quick          # the grid (make study STUDY=quick)
     python -m ablations.study runs/ablations/studies/quick               # this summary (make report RUN=...)
+    python -m ablations.study runs/ablations/studies/default --publish   # and into docs/ (ablations.study_publish)
 
-For each regime and variant (the numbers are defined in :mod:`ablations.study_metrics`): the best final
-validation loss over the learning rates (mean ± std over seeds), the LR sensitivity, the largest LR at which
-every seed finished, the collapsed runs, fact recall and arithmetic at the best LR, the post-surgery
-(zero-shot) metrics and the diagnostics' largest attention logit. Writes into ``<folder>/report`` (or
-``--out``), as ``make report`` and the sweep's own end do: ``study.json``, ``report.md``, ``lr_sweep.png`` (the main picture), ``attention_logits.png``
-and ``surgery.png``, and logs the table to a W&B run (offline unless ``WANDB_MODE`` says otherwise).
+For each cell (regime, variant and the study's other swept factor; the numbers are defined in
+:mod:`ablations.study_metrics`): the LR sensitivity against ℓ₀ = ln V and its parts above and below the best LR,
+per seed and as a mean with a 95 % bootstrap interval, its difference to the cell's control, the best final
+validation loss, the largest LR at which every seed finished, the collapsed runs, fact recall and arithmetic at
+the best LR, the post-surgery (zero-shot) metrics, the largest attention logit, and for each collapsed run the
+diagnostic that left its normal range first (:mod:`ablations.study_departures`). A folder whose runs differ in a
+key the sweep does not vary is refused. Writes into ``<folder>/report`` (or ``--out``), as ``make report`` and
+the sweep's own end do: ``study.json`` (everything the tables and figures need), ``report.md``, ``lr_sweep.png``
+(the main picture), ``attention_logits.png``, ``surgery.png``, ``scaling.png`` for a width sweep, and logs the
+table to a W&B run (offline unless ``WANDB_MODE`` says otherwise).
 """
 
 import argparse

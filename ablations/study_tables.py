@@ -3,7 +3,8 @@ the sentences that state what the intervals show (each citing its row). :mod:`ab
 into README.md and docs/norm-study.md between markers; a test checks the committed text equals this output.
 
 Every number is a mean over seeds with its 95 % bootstrap interval in brackets (:mod:`ablations.study_metrics`);
-"n < 2" where fewer than two seeds finished the whole grid.
+"n < 2" where fewer than two seeds finished the whole grid. "Δ best loss" compares each seed's best clipped loss
+ℓ*_s with the control's (per-seed bests, whatever LR each seed's best was at).
 """
 
 import math
@@ -49,14 +50,16 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
     """The regime's table, one row per cell (variant, and the study's other factors)."""
     surgery = regime == "surgery"
     head = ["cell", "seeds", "LR sensitivity S", "above best LR S⁺", "below best LR S⁻", "Δ S vs control", "best val loss",
-            "at LR", "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
+            "at LR", "Δ best loss vs control", "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
     if surgery:
         head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, c in sorted(cells.items()):
         delta = c.get("vs_control", {}).get("lr_sensitivity")
+        best_delta = c.get("vs_control", {}).get("best_clipped_loss")
         row = [name, seeds_label(c), with_ci(c["lr_sensitivity"]), with_ci(c["sensitivity_above"]), with_ci(c["sensitivity_below"]),
-               with_ci(delta) if delta else "(control)", with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"), stable_lr(c),
+               with_ci(delta) if delta else "(control)", with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
+               with_ci(best_delta) if best_delta else "(control)", stable_lr(c),
                f"{c['collapsed']}/{c['runs']}", fmt(c.get("best_knowledge_acc"), ".1%"), fmt(c.get("best_reasoning_acc"), ".1%"),
                top_lr_attn_logit(c)]
         if surgery:
@@ -127,12 +130,50 @@ def study_header(study: dict) -> str:
             f"ℓ₀ = ln V = {', '.join(refs)} for every cell.")
 
 
+def compact_table(study: dict) -> str:
+    """The README's table: per variant cell and regime, S with its interval, Δ S against the control and the max
+    stable LR (the full columns are in docs/norm-study.md)."""
+    regimes = list(study["summary"])
+    names = sorted({name for cells in study["summary"].values() for name in cells})
+    head = ["cell"] + [f"{r}: {col}" for r in regimes for col in ("S [95 % CI]", "Δ S vs control", "max stable LR")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        row = [name]
+        for regime in regimes:
+            c = study["summary"][regime].get(name)
+            if c is None:
+                row += ["–"] * 3
+                continue
+            delta = c.get("vs_control", {}).get("lr_sensitivity")
+            row += [with_ci(c["lr_sensitivity"]), with_ci(delta) if delta else "(control)", stable_lr(c)]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def compact_findings(study: dict) -> str:
+    """One line per regime: which cells differ from their control (interval excluding 0), and which do not."""
+    lines = []
+    for regime, cells in study["summary"].items():
+        more = sorted(n for n, c in cells.items() if c.get("vs_control") and c["vs_control"]["lr_sensitivity"]["mean"] is not None
+                      and excludes_zero(c["vs_control"]["lr_sensitivity"]["ci"]) and c["vs_control"]["lr_sensitivity"]["mean"] > 0)
+        less = sorted(n for n, c in cells.items() if c.get("vs_control") and c["vs_control"]["lr_sensitivity"]["mean"] is not None
+                      and excludes_zero(c["vs_control"]["lr_sensitivity"]["ci"]) and c["vs_control"]["lr_sensitivity"]["mean"] < 0)
+        same = sorted(n for n, c in cells.items() if c.get("vs_control") and n not in more and n not in less)
+        parts = [f"more LR-sensitive than the control: {', '.join(f'`{n}`' for n in more) or 'none'}",
+                 f"less: {', '.join(f'`{n}`' for n in less) or 'none'}",
+                 f"no difference shown (interval includes 0 or n < 2): {', '.join(f'`{n}`' for n in same) or 'none'}"]
+        lines.append(f"- {regime} (rows of the table above): " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
 def study_blocks(study: dict) -> dict[str, str]:
-    """Every generated block of one study: ``tables`` (header, per-regime tables and findings), ``departures``."""
+    """Every generated block of one study: ``tables`` (header, per-regime tables and findings), ``departures``,
+    ``readme`` (header, the compact table and its findings)."""
     sections = [study_header(study)]
     for regime, cells in study["summary"].items():
         sections += [f"**{regime}**", regime_table(cells, regime), findings(cells, regime)]
     departures = study.get("departures") or []
     counts = departure_counts(departures)
     return {"tables": "\n\n".join(sections),
-            "departures": "\n\n".join(x for x in (counts, departures_table(departures)) if x)}
+            "departures": "\n\n".join(x for x in (counts, departures_table(departures)) if x),
+            "readme": "\n\n".join([study_header(study), compact_table(study), compact_findings(study)])}
