@@ -15,8 +15,9 @@ collapsed (non-finite loss or gradient) counts as no better than the uniform pre
 - **above the best LR**   S⁺_s = 1/|H| · Σ_{η>η*_s} [c_s(η) − ℓ*_s]   (instability: too high a learning rate)
 - **below the best LR**   S⁻_s = 1/|H| · Σ_{η<η*_s} [c_s(η) − ℓ*_s]   (under-training: too few steps for it)
 
-so S_s = S⁺_s + S⁻_s. A seed counts only when it has a finished run at every η of the cell's grid (a failed run,
-an error rather than a divergence, leaves its seed out and is counted apart).
+so S_s = S⁺_s + S⁻_s. H is the study's grid: every η any run of the regime has. A seed counts only when it has a
+finished or collapsed run at every η of H (a failed run, an error rather than a divergence, and a run not yet
+done leave the seed out, counted as incomplete), so cells are compared over the same learning rates.
 
 **Intervals.** Every number is kept per seed, and published as the mean over seeds with a 95 % percentile
 bootstrap interval of that mean (:func:`bootstrap_ci`: 10,000 resamples of the seeds with replacement, a fixed
@@ -147,17 +148,18 @@ def run_record(run: dict) -> dict[str, Any]:
     return {k: run.get(k) for k in keys}
 
 
-def cell_summary(runs: list[dict]) -> dict[str, Any]:
-    """Every number of the module docstring for the runs of one cell."""
+def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str, Any]:
+    """Every number of the module docstring for the runs of one cell, over the LR ``grid`` (default: the cell's own)."""
     vocab = next((r["vocab_size"] for r in runs if r.get("vocab_size")), None)
     loss_ref = reference_loss(vocab) if vocab else None
-    lrs = sorted({float(r["lr"]) for r in runs})
+    lrs = sorted(set(grid or ()) | {float(r["lr"]) for r in runs})
     seeds = sorted({int(r["seed"]) for r in runs})
     stable = max_stable_lr(runs)
     summary: dict[str, Any] = {
         "lrs": lrs, "seeds": seeds, "runs": len(runs), "vocab_size": vocab, "loss_ref": loss_ref,
         "collapsed": sum(r.get("status") == COLLAPSED for r in runs),
         "failed": sum(r.get("status") == FAILED for r in runs),
+        "missing_lrs": sorted(set(lrs) - {float(r["lr"]) for r in runs if r.get("status") != FAILED}),
         "max_stable_lr": stable, "max_stable_lr_censored": stable is not None and bool(lrs) and stable == max(lrs),
         "non_embedding_params": next((r["non_embedding_params"] for r in runs if r.get("non_embedding_params")), None),
         "hidden_size": next((r["hidden_size"] for r in runs if r.get("hidden_size")), None),
@@ -238,10 +240,13 @@ def summarize(entries: dict[str, dict]) -> dict[str, dict[str, dict]]:
         key = (entry.get("regime") or "scratch", cell_name(entry["variant"], factors))
         cells[key].append(entry)
         meta[key] = (entry["variant"], factors)
+    grids: dict[str, set[float]] = defaultdict(set)
+    for (regime, _), runs in cells.items():
+        grids[regime] |= {float(r["lr"]) for r in runs}
     result: dict[str, dict[str, dict]] = defaultdict(dict)
     for (regime, name), runs in sorted(cells.items()):
         variant, factors = meta[(regime, name)]
-        result[regime][name] = {"variant": variant, "factors": factors, **cell_summary(runs)}
+        result[regime][name] = {"variant": variant, "factors": factors, **cell_summary(runs, sorted(grids[regime]))}
     for regime_cells in result.values():
         add_contrasts(regime_cells)
     return dict(result)

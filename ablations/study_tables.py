@@ -26,7 +26,10 @@ def with_ci(stat: dict | None, spec: str = ".3f") -> str:
 
 
 def stable_lr(cell: dict) -> str:
-    """The max stable LR, "≥ top (top of grid)" when the grid did not reach the limit, "none" when no LR was."""
+    """The max stable LR, "≥ top (top of grid)" when the grid did not reach the limit, "none" when no LR was, "–"
+    while a learning rate of the grid has no run."""
+    if cell.get("missing_lrs"):
+        return f"– (no run at {', '.join(fmt(lr, 'g') for lr in cell['missing_lrs'])})"
     if cell.get("max_stable_lr") is None:
         return "none"
     value = fmt(cell["max_stable_lr"], "g")
@@ -161,7 +164,7 @@ def compact_findings(study: dict) -> str:
         same = sorted(n for n, c in cells.items() if c.get("vs_control") and n not in more and n not in less)
         parts = [f"more LR-sensitive than the control: {', '.join(f'`{n}`' for n in more) or 'none'}",
                  f"less: {', '.join(f'`{n}`' for n in less) or 'none'}",
-                 f"no difference shown (interval includes 0 or n < 2): {', '.join(f'`{n}`' for n in same) or 'none'}"]
+                 f"no difference shown (interval includes 0, n < 2 or runs missing): {', '.join(f'`{n}`' for n in same) or 'none'}"]
         lines.append(f"- {regime} (rows of the table above): " + "; ".join(parts) + ".")
     return "\n".join(lines)
 

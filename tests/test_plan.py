@@ -10,10 +10,10 @@ from tests.conftest import QWEN3_06B_CONFIG
 
 def test_the_study_grid_expands_like_hydras_sweeper_and_the_command_line_wins():
     quick = plan("train", ["experiment=norm_study", "study=quick"])
-    assert quick["total"]["jobs"] == 36
-    assert {(j["variant"], j["model"]) for j in quick["jobs"]} == {(v, "tiny_reference") for v in ("original", "no_qk_norm", "replace_dyt")}
+    assert quick["total"]["jobs"] == 54
+    assert {(j["variant"], j["model"]) for j in quick["jobs"]} == {(v, "tiny_reference") for v in ("original", "no_qk_norm", "no_layer_norm")}
     narrowed = plan("train", ["experiment=norm_study", "study=quick", "variant=original", "optimizer.lr=1e-3,1e-2"])
-    assert narrowed["total"]["jobs"] == 1 * 2 * 2 * 2
+    assert narrowed["total"]["jobs"] == 1 * 2 * 3 * 2
     assert plan("train", [])["total"]["jobs"] == 1
 
 

@@ -173,3 +173,15 @@ def test_probes_run_every_step_through_dense_steps_then_every_n():
     probe = InstabilityDiagnostics(MetricsHistory(), every_n_steps=10, dense_steps=30)
     assert [s for s in range(60) if probe.due(s)] == list(range(30)) + [30, 40, 50]
     assert [s for s in range(25) if InstabilityDiagnostics(MetricsHistory(), every_n_steps=10).due(s)] == [0, 10, 20]
+
+
+def test_a_cell_missing_learning_rates_has_no_sensitivity_and_no_contrast():
+    """A partial study: a cell that ran only the lowest LR is not 'insensitive'; it is incomplete."""
+    def runs(variant: str, lrs: tuple[float, ...]) -> list[dict]:
+        return [run(lr, seed, "ok", 1.0 + lr + 0.01 * seed, variant=variant, swept={"variant": variant}) for seed in (0, 1, 2) for lr in lrs]
+
+    summary = summarize({f"r{i}": e for i, e in enumerate(runs("original", (1e-3, 1e-1)) + runs("no_layer_norm", (1e-3,)))})["scratch"]
+    partial = summary["no_layer_norm"]
+    assert partial["lrs"] == [1e-3, 1e-1] and partial["missing_lrs"] == [1e-1] and partial["incomplete_seeds"] == [0, 1, 2]
+    assert partial["lr_sensitivity"] == {"mean": None, "ci": None, "n": 0} and partial["vs_control"]["lr_sensitivity"]["mean"] is None
+    assert summary["original"]["lr_sensitivity"]["n"] == 3
