@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "norm_study"
 FIGURES = ROOT / "docs" / "figures"
 DOCS = (ROOT / "README.md", ROOT / "docs" / "norm-study.md")
-MARKER = re.compile(r"(<!-- study:(?P<name>[\w.-]+):(?P<block>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /study:(?P=name):(?P=block) -->)", re.S)
+MARKER = re.compile(r"(<!-- study:(?P<name>[\w.-]+):(?P<block>[\w-]+) -->\n)(?P<body>(?:.*?\n)?)(<!-- /study:(?P=name):(?P=block) -->)", re.S)
 
 
 def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
@@ -46,7 +46,7 @@ def render(text: str, blocks: dict[tuple[str, str], str], source: str = "") -> s
         key = (match["name"], match["block"])
         if key not in blocks:
             raise UserError(f"{source}: marker study:{key[0]}:{key[1]} has no docs/results/norm_study/{key[0]}/study.json block {key[1]!r}")
-        return match.group(1) + blocks[key] + match.group(5)
+        return match.group(1) + blocks[key] + "\n" + match.group(5)
 
     return MARKER.sub(replace, text)
 
