@@ -1,6 +1,6 @@
-"""The study's other grids through the real CLI, at a few steps: an intervention sweep (one override each, in the run's
-config and its offline W&B run; every option's override is checked in test_config) and a width sweep (the scaling figure), then the published markdown regenerated
-from ``study.json`` alone (issue 24)."""
+"""The study's other grids (issue 24): an intervention sweep through the real CLI at a few steps (one override each,
+in the run's config and its offline W&B run; every option's override is checked in test_config), the scaling
+figure, and the published markdown regenerated from ``study.json`` alone."""
 
 import json
 from pathlib import Path
@@ -27,12 +27,13 @@ def study(tmp: Path, name: str, grid: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def interventions(tmp_path_factory) -> Path:
     return study(tmp_path_factory.mktemp("interventions"), "interventions",
-                 ["variant=no_qk_norm", "intervention=none,z_loss", "optimizer.lr=1e-2", "seed=0,1"])
+                 ["variant=no_qk_norm", "intervention=none,z_loss", "optimizer.lr=1e-2", "seed=0"])
 
 
 def test_each_intervention_is_one_override_in_the_runs_config_and_wandb(interventions):
     entries = json.loads((interventions / "all_train_metrics.json").read_text())
-    assert len(entries) == 4 and {e["swept"]["intervention"] for e in entries.values()} == {"none", "z_loss"}
+    assert len(entries) == 2 and {e["swept"]["intervention"] for e in entries.values()} == {"none", "z_loss"}
+    assert all(e["vocab_size"] > 0 and e["non_embedding_params"] > 0 for e in entries.values())  # ℓ₀ = ln V, the scaling x axis
     runs = {read_run(p).run["name"]: read_run(p) for p in find_runs(interventions) if "report" not in p.parts}
     z_run = runs["no_qk_norm/intervention=z_loss,lr=0.01,seed=0"]
     assert z_run.config["optimizer"]["z_loss"] == 1e-4 and any("train/z_loss" in row for row in z_run.history)
@@ -40,16 +41,26 @@ def test_each_intervention_is_one_override_in_the_runs_config_and_wandb(interven
     assert not any("train/z_loss" in row for row in runs["no_qk_norm/intervention=none,lr=0.01,seed=0"].history)
     summary = json.loads((interventions / "report" / "study.json").read_text())["summary"]["scratch"]
     z = summary["no_qk_norm [intervention=z_loss]"]
-    assert z["control"] == "no_qk_norm [intervention=none]" and z["vs_control"]["lr_sensitivity"]["n"] == [2, 2]
+    assert z["control"] == "no_qk_norm [intervention=none]" and z["vs_control"]["lr_sensitivity"]["n"] == [1, 1]
 
 
-def test_the_width_sweep_records_sizes_and_draws_the_scaling_figure(tmp_path):
-    folder = study(tmp_path, "scaling", ["variant=original", "width=h64,h128", "optimizer.lr=1e-2", "seed=0"])
-    data = json.loads((folder / "report" / "study.json").read_text())
-    cells = data["summary"]["scratch"]
-    assert sorted(cells) == ["original [width=h128]", "original [width=h64]"]
-    assert cells["original [width=h64]"]["non_embedding_params"] < cells["original [width=h128]"]["non_embedding_params"]
-    pixels = matplotlib.image.imread(folder / "report" / "scaling.png")
+def test_the_scaling_figure_is_drawn_from_a_width_sweeps_summary(tmp_path):
+    """Three panels from hand-made cells of two widths and two variants (the figure reads study.json alone)."""
+    from ablations.study_metrics import summarize
+    from ablations.study_plots import scaling
+
+    entries = {}
+    for width, hidden, params in (("h64", 64, 197_000), ("h128", 128, 788_000)):
+        for variant in ("original", "no_qk_norm"):
+            for seed in (0, 1):
+                for lr, loss in ((1e-2, 1.0), (1e-1, 1.5 if variant == "original" else 3.0)):
+                    entries[f"{variant}/{width},{lr},{seed}"] = {
+                        "variant": variant, "regime": "scratch", "lr": lr, "seed": seed, "status": "ok", "final_val_loss": loss + 0.01 * seed,
+                        "vocab_size": 1696, "hidden_size": hidden, "non_embedding_params": params, "max_attn_logit": 10.0 * hidden,
+                        "swept": {"width": width}}
+    cells = summarize(entries)["scratch"]
+    assert cells["no_qk_norm [width=h64]"]["control"] == "original [width=h64]"
+    pixels = matplotlib.image.imread(scaling(cells, tmp_path / "scaling.png"))
     assert pixels.shape[1] > 1000 and pixels.std() > 0.05
 
 
@@ -62,9 +73,9 @@ def test_published_blocks_are_regenerated_from_study_json_alone(interventions, t
     assert (results / "interventions" / "study.json").is_file() and doc in written
     assert (figures / "norm_study_interventions_lr_sweep.png").is_file()
     text = doc.read_text()
-    assert "stale" not in text and "| no_qk_norm [intervention=z_loss] | 2 |" in text and text.endswith("end\n")
+    assert "stale" not in text and "| no_qk_norm [intervention=z_loss] | 1 |" in text and text.endswith("end\n")
     assert stale_docs((doc,), results) == [] and update_docs((doc,), results) == []
-    doc.write_text(text.replace("| no_qk_norm [intervention=z_loss] | 2 |", "| no_qk_norm [intervention=z_loss] | 3 |"))
+    doc.write_text(text.replace("| no_qk_norm [intervention=z_loss] | 1 |", "| no_qk_norm [intervention=z_loss] | 3 |"))
     assert stale_docs((doc,), results) == [doc]  # a hand edit inside a block is caught
     doc.write_text("<!-- study:nonesuch:tables -->\nx\n<!-- /study:nonesuch:tables -->\n")
     with pytest.raises(UserError, match="nonesuch"):
