@@ -61,16 +61,23 @@ def reference_loss(vocab_size: int) -> float:
     return math.log(int(vocab_size))
 
 
+def _resampled_means(values: list[float], rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """The means of ``resamples`` bootstrap resamples (with replacement) of ``values``."""
+    data = np.asarray(values, dtype=float)
+    return data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+
+
+def _percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(samples, tail)), float(np.percentile(samples, 100 - tail))
+
+
 def bootstrap_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
                  seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
     """The percentile bootstrap interval of the mean of ``values``; None for fewer than 2 values."""
     if len(values) < 2:
         return None
-    data = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    return _percentile_interval(_resampled_means(values, np.random.default_rng(seed), resamples), level)
 
 
 def stat(values: list[float]) -> dict[str, Any]:
@@ -88,12 +95,8 @@ def difference(a: list[float], b: list[float], resamples: int = BOOTSTRAP_RESAMP
     if len(a) < 2 or len(b) < 2:
         return {"mean": delta, "ci": None, "n": (len(a), len(b))}
     rng = np.random.default_rng(seed)
-    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    means_a = xa[rng.integers(0, len(xa), size=(resamples, len(xa)))].mean(axis=1)
-    means_b = xb[rng.integers(0, len(xb), size=(resamples, len(xb)))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    diffs = means_a - means_b
-    return {"mean": delta, "ci": (float(np.percentile(diffs, tail)), float(np.percentile(diffs, 100 - tail))), "n": (len(a), len(b))}
+    diffs = _resampled_means(a, rng, resamples) - _resampled_means(b, rng, resamples)
+    return {"mean": delta, "ci": _percentile_interval(diffs, level), "n": (len(a), len(b))}
 
 
 def excludes_zero(ci: tuple[float, float] | list[float] | None) -> bool:
