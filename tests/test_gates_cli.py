@@ -16,6 +16,7 @@ from lab.model import load_artifact
 from lab.reference import tiny_reference_dir
 from lab.wandb_offline import find_runs, read_run
 from tests.conftest import run_cli
+from tests.golden_values import check_golden, metric_series
 
 pytestmark = pytest.mark.slow
 QUICK = ["trainer.max_steps=4", "checkpoint_every_n_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4"]
@@ -28,6 +29,10 @@ def gate_run(quick_reference) -> Path:
     assert out.returncode == 0, out.stderr[-3000:]
     (folder,) = [p.parent for p in (quick_reference / "gates").glob("*/lambda_logits.pt")]
     return folder
+
+
+def test_golden_gate_run_keeps_its_recorded_losses(gate_run):
+    check_golden("gate_run", metric_series(gate_run / "train_metrics.json"))
 
 
 def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
