@@ -12,12 +12,13 @@
 
 from pathlib import Path
 
+import lightning as L
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from ablations.card import ablation_card
-from lab.artifacts import atomic_write, save_weights, update_json_entry, weight_settings, write_json
+from lab.artifacts import atomic_write, save_weights, weight_settings, write_json
 from lab.checksums import write_sha256sums
 from lab.git import git_commit
 from lab.variants import Variant, count_norms
@@ -63,10 +64,16 @@ def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrained
     write_sha256sums(folder)
 
 
-def record_run(root: Path, run_name: str, entry: dict) -> dict:
-    """Add this run's entry to ``<root>/all_train_metrics.json`` (safe when sweep jobs finish together)."""
-    return update_json_entry(Path(root) / SUMMARY_FILE, run_name, entry)
-
-
 def write_train_metrics(folder: Path, rows: list[dict]) -> None:
     write_json(folder / "train_metrics.json", rows)
+
+
+class SaveBaseStage(L.Callback):
+    """Writes the ``<run>/`` folder (the untrained, patched model) once, on global rank 0, before training."""
+
+    def __init__(self, folder: Path, meta: dict) -> None:
+        self.folder, self.meta = folder, meta
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and not (self.folder / "metadata.json").is_file():
+            save_stage(self.folder, pl_module.model, self.meta)

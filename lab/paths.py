@@ -25,8 +25,8 @@ def resolve_output_root(cfg: DictConfig) -> Path:
 
 
 def job_dir(cfg: DictConfig, default: Path) -> Path:
-    """The Hydra job's output folder (its logs, W&B files, DDP child config), or ``default`` outside Hydra."""
+    """The Hydra job's output folder (its logs, W&B files, DDP child config), or ``default`` outside Hydra (created
+    by :func:`lab.run.run` when training starts: a run refused for bad input writes nothing)."""
     if HydraConfig.initialized():
         return Path(HydraConfig.get().runtime.output_dir).resolve()
-    default.mkdir(parents=True, exist_ok=True)
     return default

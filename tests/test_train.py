@@ -85,15 +85,15 @@ class PoisonWeights(L.Callback):
 
 
 def test_collapse_is_detected_and_recorded(tmp_path, monkeypatch):
-    import ablations.train as entry_point
+    import lab.run as lab_run
 
-    original_health = entry_point.TrainingHealth
+    original_health = lab_run.TrainingHealth
 
     class HealthWithFault(original_health):  # the health monitor plus the injected fault, in one callback slot
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             PoisonWeights(at=3).on_train_batch_start(trainer, pl_module, batch, batch_idx)
 
-    monkeypatch.setattr(entry_point, "TrainingHealth", HealthWithFault)
+    monkeypatch.setattr(lab_run, "TrainingHealth", HealthWithFault)
     entry, summary = run(tmp_path, "trainer.max_steps=10", "eval.accuracy=false")
     got = summary["original"]
     assert got["status"] == "collapsed"

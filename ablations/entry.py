@@ -1,0 +1,79 @@
+"""What an ablation run's entry in ``all_train_metrics.json`` says: the job, the model, the diagnostics, the result."""
+
+from pathlib import Path
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from ablations.layout import finetuned_dir
+from lab.job_name import swept_config
+from lab.paths import job_dir
+from lab.pl.history import MetricsHistory
+from lab.run import RunContext
+from lab.summary import print_summary, wandb_sync_hint
+
+
+def job_fields(cfg: DictConfig) -> dict:
+    """What a summary entry says of the job itself: variant, regime, seed, learning rate, model, and its swept values
+    under ``-m``."""
+    return {"variant": OmegaConf.select(cfg, "variant.name"), "regime": OmegaConf.select(cfg, "regime.name"), "seed": cfg.get("seed"),
+            "lr": OmegaConf.select(cfg, "optimizer.lr"), "model": OmegaConf.select(cfg, "model.name"), "swept": swept_config(cfg)}
+
+
+def model_fields(model) -> dict:
+    """What a summary entry says of the model: its vocabulary (the study's ℓ₀ = ln V), width and non-embedding
+    parameters (the x axis of Wortsman et al.'s scaling figure: every parameter but the token embedding and an
+    untied LM head), and a fitted surgery's relative errors over its sites (mean, max)."""
+    non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and not n.startswith("lm_head"))
+    fields = {"vocab_size": int(model.config.vocab_size), "hidden_size": int(model.config.hidden_size), "non_embedding_params": int(non_embedding)}
+    errors = getattr(model, "norm_fit_errors", None)
+    if errors:  # a fitted surgery: how far each site's DyT is from its RMSNorm (lab.norms.dyt_fit)
+        fields["norm_fit_error"] = {"mean": sum(errors.values()) / len(errors), "max": max(errors.values())}
+    return fields
+
+
+def diagnostic_summary(history: MetricsHistory) -> dict:
+    """The run's largest attention logit, the extremes of its output log Z over positions and probes, and the last
+    attention logit and mean log Z (``None`` without diagnostics)."""
+    def series(key: str) -> list[float]:
+        return [row[key] for row in history.rows if key in row]
+
+    logits, log_z = series("diag/attn_logit_max"), series("diag/log_z")
+    return {"max_attn_logit": max(logits, default=None), "final_attn_logit": logits[-1] if logits else None,
+            "max_log_z": max(series("diag/log_z_max") or log_z, default=None),
+            "min_log_z": min(series("diag/log_z_min") or log_z, default=None), "final_log_z": log_z[-1] if log_z else None}
+
+
+def summary_entry(ctx: RunContext, trainer: L.Trainer | None, status: str, **extra) -> dict:
+    """A run's entry in ``all_train_metrics.json``: status, final losses and accuracies, collapse, steps, tokens, wall."""
+    history, health = ctx.history, ctx.health
+    return {
+        "status": status,
+        "final_train_loss": None if status != "ok" else history.last("train/loss"),
+        "last_finite_train_loss": health.last_finite_loss,
+        "final_val_loss": history.last("val/loss"),
+        "knowledge_acc": history.last("val/knowledge_acc"),
+        "reasoning_acc": history.last("val/reasoning_acc"),
+        "collapsed_at_step": health.collapsed_at_step,
+        "steps": trainer.global_step if trainer else 0,
+        "world_size": trainer.world_size if trainer else None,
+        "tokens": int(history.last("train/tokens") or 0),
+        "wall_time_s": ctx.wall(),
+        **extra,
+    }
+
+
+def print_ablation_summary(cfg: DictConfig, entry: dict) -> None:
+    """The run's closing block (:mod:`lab.summary`): its metrics, or how it collapsed or failed, and where to look."""
+    root = Path(str(cfg.output_root))
+    finetuned = finetuned_dir(root, str(cfg.run_name))
+    metrics = {"train loss": entry.get("final_train_loss"), "val loss": entry.get("final_val_loss"),
+               "fact recall": entry.get("knowledge_acc"), "arithmetic": entry.get("reasoning_acc")}
+    if entry.get("status") == "collapsed":
+        metrics = {"collapsed at step": entry.get("collapsed_at_step"), "last finite loss": entry.get("last_finite_train_loss")}
+    elif entry.get("status") == "failed":
+        metrics = {"error": entry.get("error")}
+    look = [f"make report RUN={root}", wandb_sync_hint(job_dir(cfg, finetuned))]
+    print_summary(f"ablations.train {cfg.run_name}", entry.get("status", "?"), entry.get("wall_time_s"), metrics, finetuned,
+                  load=f'ablations.load("{finetuned}")' if (finetuned / "metadata.json").is_file() else None,
+                  look=[x for x in look if x])

@@ -1,0 +1,57 @@
+"""What a finished gate run writes into its folder: the seed's four files, the histogram, ``train_metrics.json``,
+``metadata.json``, the card, ``SHA256SUMS``; and the closing block that points at them."""
+
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from gates.card import gate_card
+from gates.files import write_gate_files
+from gates.gated_ffn import gate_logits
+from gates.plots import gate_histogram
+from lab.artifacts import atomic_write, write_json
+from lab.checksums import write_sha256sums
+from lab.git import git_commit
+from lab.pl.history import MetricsHistory
+from lab.run import Parts, RunContext
+from lab.summary import print_summary, wandb_sync_hint
+
+
+def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory) -> dict:
+    """The seed's four files, the histogram, metrics, metadata, the card, then ``SHA256SUMS``."""
+    logits = gate_logits(model)
+    stats = write_gate_files(folder, logits, float(meta["gates"]["default_threshold"]))
+    gate_histogram(torch.sigmoid(logits), stats["selected_thresholds"], folder / "gate_histogram.png")
+    write_json(folder / "train_metrics.json", history.rows)
+    write_json(folder / "metadata.json", {**meta, "gate_stats": {k: v for k, v in stats.items() if k != "selected_thresholds"}})
+    atomic_write(folder / "README.md", lambda tmp: tmp.write_text(gate_card(stats, meta)))
+    write_sha256sums(folder)
+    return stats
+
+
+def run_metadata(ctx: RunContext, parts: Parts, entry: dict) -> dict:
+    """``metadata.json`` of a gate run: base model, variant, gate settings, data, provenance, the resolved config."""
+    cfg, model, datamodule = ctx.cfg, parts.model, parts.datamodule
+    variant = parts.extra["variant"]
+    return {
+        "base_model": str(cfg.model.get("pretrained") or f"{cfg.model.name} (random init)"),
+        "variant": variant.name, "variant_spec": variant.to_dict(), "model_config": model.config.to_dict(),
+        "gates": OmegaConf.to_container(cfg.gates, resolve=True),
+        "data": {"name": cfg.data.get("name"), "seq_len": int(cfg.data.seq_len), "batch_size": int(cfg.data.batch_size)},
+        "num_forget_examples": len(datamodule.forget), "num_retain_blocks": len(datamodule.retain),
+        "seed": int(cfg.seed), "git_commit": git_commit(), "config": OmegaConf.to_container(cfg, resolve=True),
+        **{k: entry[k] for k in ("steps", "world_size", "status")},
+    }
+
+
+def print_gate_summary(entry: dict) -> None:
+    """The gate run's closing block (:mod:`lab.summary`): losses, gate statistics, how to load and look."""
+    out = Path(entry.get("gates_dir") or ".")
+    metrics = {"loss": entry.get("final_loss"), "forget loss": entry.get("final_forget_loss"),
+               "retain loss": entry.get("final_retain_loss"), "mean gate": entry.get("mean_gate"),
+               "knowledge neurons (g < default threshold)": entry.get("knowledge_neurons")}
+    finished = (out / "lambda_logits.pt").is_file()
+    print_summary(f"gates.train {out.name}", entry.get("status", "?"), entry.get("wall_time_s"), metrics, out,
+                  load=f"python -m gates.apply gates_dir={out}  (or gates.files.read_lambda_logits)" if finished else None,
+                  look=[x for x in (f"make report RUN={out}", f"make gates-eval ARGS='gates_dir={out}'", wandb_sync_hint(out)) if x])
