@@ -66,7 +66,6 @@ dashboard: install  ## a saved W&B workspace comparing the variants (online): ma
 	$(PY) -m lab.wandb_dashboard --entity $(ENTITY) $(if $(GROUP),--group $(GROUP))
 
 bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.json; BENCH=svd runs one
-	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks $(BENCH)
 
 headline: install  ## the README's headline results over seeds 0,1,2 (main job; reference recipe with its gates, vindex, Gate 3) into runs/headline (~45 min)

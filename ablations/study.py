@@ -29,14 +29,13 @@ from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of
 from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_accuracies
 from ablations.study_tables import study_blocks
 from lab.artifacts import atomic_write, read_json, write_json
-from lab.config import WANDB_PROJECT
+from lab.config import CONF_DIR, WANDB_PROJECT
 from lab.errors import UserError, exit_on_user_error
 from lab.folder_kinds import FolderKind
 from lab.run_identity import RUN_CONFIG_FILE, flatten
 
 STUDY_DIR = "report"  # where make report puts every report too
 REQUIRED = ("variant", "lr", "seed", "status")
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def load_entries(folder: Path) -> dict[str, dict]:
@@ -60,7 +59,7 @@ def group_keys(group: str) -> set[str]:
     """The config keys the options of a Hydra group set (``conf/<group>/*.yaml``; ``@package _global_`` files
     at the root, others under the group's node)."""
     keys: set[str] = set()
-    for option in sorted((CONF / group).glob("*.yaml")):
+    for option in sorted((CONF_DIR / group).glob("*.yaml")):
         text = option.read_text()
         tree = OmegaConf.to_container(OmegaConf.load(option), resolve=False) or {}
         tree.pop("defaults", None)
@@ -74,7 +73,7 @@ def allowed_to_differ(entries: dict[str, dict]) -> set[str]:
     swept = {k for e in entries.values() for k in (e.get("swept") or {})} | {"variant", "optimizer.lr", "seed"}
     allowed = set(swept)
     for key in swept:
-        if (CONF / key).is_dir():
+        if (CONF_DIR / key).is_dir():
             allowed |= group_keys(key) | {key}
     return allowed
 

@@ -124,7 +124,7 @@ def train(cfg: DictConfig) -> dict:
     return run(cfg, RECIPE)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> dict:
     entry = train(cfg)

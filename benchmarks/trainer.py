@@ -214,10 +214,10 @@ def default_job_path() -> dict:
     """Which of our systems the main job, ``python -m ablations.train`` with ``conf/``'s defaults, trains with."""
     from hydra import compose, initialize_config_dir
 
+    from lab.config import CONF_DIR
     from lab.pl.compile_policy import should_compile
-    from lab.plan import CONF
 
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train")
     steps = int(cfg.trainer.max_steps)
     compiled = should_compile(cfg.compile, steps, on_gpu=False)

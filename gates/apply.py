@@ -64,7 +64,7 @@ def write_applied(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="gates_apply")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="gates_apply")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     write_applied(cfg)

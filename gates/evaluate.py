@@ -183,7 +183,7 @@ def _update_card(gates_dir: Path, table: str) -> None:
             write_sha256sums(gates_dir)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="gates_evaluate")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="gates_evaluate")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     evaluate_gates(cfg)

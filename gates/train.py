@@ -105,7 +105,7 @@ def train_gates(cfg: DictConfig) -> dict:
     return run(cfg, RECIPE)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="gates_train")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="gates_train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> dict:
     entry = train_gates(cfg)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # the Hydra configs: the repo's conf/, linked here so they ship with lab
 WANDB_PROJECT = "qwen3-internals"  # conf/logger/wandb.yaml's project: where W&B writes outside a training run
 
 

@@ -38,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.artifacts import weight_settings
-from lab.config import asset_path
+from lab.config import CONF_DIR, asset_path
 from lab.errors import UserError, exit_on_user_error
 from lab.model import load_tokenizer, model_config, weights_dtype
 from lab.pl.module import resolve_chunk_size
@@ -47,7 +47,6 @@ from lab.plan_disk import ablation_disk, gate_disk
 from lab.plan_memory import Job, predict_memory
 from lab.variants import Variant, apply_variant
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0}  # dense bf16 per GPU (NVIDIA datasheets; H100 SXM)
 DEFAULTS = {"mfu": 0.40, "gpus": 8}
 
@@ -102,7 +101,7 @@ def architecture(model_cfg: DictConfig) -> Qwen3Config:
         return model_config(cfg, vocab)
     except UserError:
         if cfg.get("reference") == "tiny":  # trained as model=tiny: the same architecture
-            return architecture(OmegaConf.load(CONF / "model" / "tiny.yaml"))
+            return architecture(OmegaConf.load(CONF_DIR / "model" / "tiny.yaml"))
         raise
 
 
@@ -170,7 +169,7 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     """The whole plan: one entry per job and the grid's totals."""
     overrides, options = split_plan_options(overrides)
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = []
         for job in expand_grid(config_name, overrides):
             entry = plan_job(compose(config_name=config_name, overrides=job), options["gpus"])

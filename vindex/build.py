@@ -150,7 +150,7 @@ def build(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="vindex")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     build(cfg)

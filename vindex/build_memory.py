@@ -9,19 +9,17 @@ the imports and the config, so ``peak - before`` is what the build itself holds 
 import json
 import sys
 import time
-from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 import lab  # noqa: F401  (registers the config resolvers)
+from lab.config import CONF_DIR
 from lab.memory import peak_rss_bytes, rss_bytes
 from vindex.build import build
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
 
 def main(overrides: list[str]) -> dict:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="vindex", overrides=overrides)
     before, start = rss_bytes(), time.perf_counter()
     build(cfg)

@@ -170,7 +170,7 @@ def run_gate3(cfg: DictConfig, loaded: tuple | None = None) -> dict:
     return report
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="vindex")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     run_gate3(cfg)

@@ -41,7 +41,7 @@ def run_pipeline(cfg: DictConfig) -> dict:
     return {"folder": folder, "constants": constants, "gate3": gate3}
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="vindex")
+@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     run_pipeline(cfg)
