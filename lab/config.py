@@ -24,6 +24,11 @@ def runs_root() -> str:
     return str(Path.cwd() / "runs")
 
 
+def group_options(group: str) -> list[str]:
+    """The options of the config group ``group`` (``conf/<group>/*.yaml``), sorted: what ``group=<option>`` accepts."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
 def process_id() -> str:
     """``p<pid>``: part of every output folder name, so two runs started in the same microsecond never share one."""
     return f"p{os.getpid()}"

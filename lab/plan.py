@@ -27,6 +27,7 @@ import argparse
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.artifacts import weight_settings
-from lab.config import CONF_DIR, asset_path
+from lab.config import CONF_DIR, asset_path, group_options
 from lab.errors import UserError, exit_on_user_error
 from lab.model import load_tokenizer, model_config, weights_dtype
 from lab.pl.module import resolve_chunk_size
@@ -48,7 +49,7 @@ from lab.plan_memory import Job, predict_memory
 from lab.variants import Variant, apply_variant
 
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0}  # dense bf16 per GPU (NVIDIA datasheets; H100 SXM)
-DEFAULTS = {"mfu": 0.40, "gpus": 8}
+DEFAULTS = {"mfu": 0.40, "gpus": 8, "device_memory_gb": None}  # device_memory_gb: the memory per device to fit in
 
 
 def split_plan_options(overrides: list[str]) -> tuple[list[str], dict[str, float]]:
@@ -60,11 +61,16 @@ def split_plan_options(overrides: list[str]) -> tuple[list[str], dict[str, float
             name = key.removeprefix("plan.")
             if name not in DEFAULTS:
                 raise UserError(f"unknown plan option {key}; valid: {', '.join(f'plan.{k}' for k in DEFAULTS)}")
-            options[name] = float(value)
+            try:
+                options[name] = float(value)
+            except ValueError:
+                raise UserError(f"{key}={value!r} is invalid; expected a number") from None
         else:
             rest.append(item)
     if not 0 < options["mfu"] <= 1:
         raise UserError(f"plan.mfu={options['mfu']} is outside (0, 1]")
+    if options["device_memory_gb"] is not None and options["device_memory_gb"] <= 0:
+        raise UserError(f"plan.device_memory_gb={options['device_memory_gb']:g} is invalid; expected a positive number of GB")
     return rest, options
 
 
@@ -179,10 +185,46 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     finished = sum(j["disk"]["finished_bytes"] for j in jobs)
     during = [j["disk"]["during_run_bytes"] for j in jobs]
     return {"config": config_name, "mfu": options["mfu"], "peak_tflops": PEAK_TFLOPS, "jobs": jobs,
+            "device_memory_gb": options["device_memory_gb"], "too_large": too_large(jobs, options["device_memory_gb"]),
             "total": {"jobs": len(jobs), "flops": total, "gpu_hours": gpu_hours(total, options["mfu"]), "disk_bytes": finished,
                       # jobs run one after another here, so the grid's peak is the finished ones plus one running
                       "disk_during_run_bytes": None if None in during else
                       finished + max(d - j["disk"]["finished_bytes"] for d, j in zip(during, jobs, strict=True))}}
+
+
+def too_large(jobs: list[dict[str, Any]], device_memory_gb: float | None) -> list[int]:
+    """The indices of the jobs whose predicted peak per device exceeds ``device_memory_gb`` (GB = 10^9 bytes, as
+    GPU datasheets count)."""
+    if device_memory_gb is None:
+        return []
+    return [i for i, job in enumerate(jobs) if job["memory"]["peak_bytes"] > device_memory_gb * 1e9]
+
+
+# What lowers the predicted peak per device (lab.plan_memory's terms), in the order to try them.
+MEMORY_KNOBS = ("data.batch_size=<smaller> with trainer.accumulate_grad_batches=<k> (same tokens per step; activations scale "
+                "with the batch)", "data.seq_len=<shorter> (activations scale with it)", "trainer.precision=bf16-true "
+                "(2-byte weights, gradients and AdamW state instead of fp32 masters)", "loss_chunk_size=<fewer rows> "
+                "(the loss chunk's logits)")
+
+
+def fit_report(result: dict[str, Any]) -> list[str]:
+    """Lines saying whether the plan fits ``plan.device_memory_gb`` and, when it does not, which jobs and what to change."""
+    limit = result.get("device_memory_gb")
+    if limit is None:
+        return []
+    if not result["too_large"]:
+        return [f"fits: every job's predicted peak is within plan.device_memory_gb={limit:g} GB per device"]
+    lines = [f"does not fit: {len(result['too_large'])} of {len(result['jobs'])} job(s) predict more than plan.device_memory_gb="
+             f"{limit:g} GB per device:"]
+    for i in result["too_large"][:5]:
+        job = result["jobs"][i]
+        step = job["memory"]["step"]
+        largest = max(step, key=step.get)
+        lines.append(f"  {','.join(job['overrides'])[:60] or 'the job'}: {job['memory']['peak_bytes'] / 1e9:.3g} GB "
+                     f"(largest term: {largest} {step[largest] / 1e9:.3g} GB)")
+    lines.append("  to fit, try: " + "; ".join(MEMORY_KNOBS) + ". More devices split the grid, not one job's memory: "
+                 "DDP keeps a whole replica per device")
+    return lines
 
 
 def _human(value: float | None, unit: str = "") -> str:
@@ -217,6 +259,7 @@ def render(result: dict[str, Any]) -> str:
     lines.append(f"disk: a finished job's artifacts (lab.plan_disk); first job: stages {_gib(disk['stage_bytes'])} each, "
                  f"final checkpoint {_gib(disk['final_checkpoint_bytes'])}"
                  + (f", up to {_gib(disk['during_run_bytes'])} while its step checkpoints exist" if disk["during_run_bytes"] else ""))
+    lines.extend(fit_report(result))
     if any(job["tokens"] is None for job in result["jobs"]):
         lines.append("tokens ?: an epoch-bounded run (trainer.max_steps=-1) has no token count before its data is loaded; "
                      "plan it with trainer.max_steps=<steps per epoch x epochs>")
@@ -243,7 +286,11 @@ def main(argv: list[str] | None = None) -> None:
         result = plan(args.config_name, args.overrides)
     except Exception as err:
         if type(err).__module__.startswith(("hydra", "omegaconf")):
-            raise UserError(f"the overrides do not compose: {str(err).splitlines()[0]}") from None
+            message = str(err).splitlines()[0]
+            missing = re.search(r"Could not find '([\w/]+)/[^/']+'", message)
+            if missing and group_options(missing.group(1)):
+                message += f"; valid {missing.group(1)} options: {', '.join(group_options(missing.group(1)))}"
+            raise UserError(f"the overrides do not compose: {message}") from None
         raise
     print(json.dumps(result, indent=2) if args.json else render(result))
 

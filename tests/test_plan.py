@@ -78,3 +78,18 @@ def test_weights_dtype_keeps_fp32_masters_only_where_weights_train():
     assert weights_dtype("16-mixed", trains_weights=False) == torch.float16
     assert weights_dtype("bf16-true", trains_weights=True) == torch.bfloat16
     assert weights_dtype("32-true", trains_weights=False) == torch.float32
+
+
+def test_a_plan_says_whether_it_fits_the_stated_device_memory_and_what_to_change():
+    from lab.plan import render
+
+    big = ["model=qwen3_0.6b", "data.seq_len=2048", "data.batch_size=16"]
+    tight = plan("train", [*big, "plan.device_memory_gb=8"])
+    assert tight["too_large"] == [0] and tight["jobs"][0]["memory"]["peak_bytes"] > 8e9
+    text = render(tight)
+    assert "does not fit: 1 of 1 job(s) predict more than plan.device_memory_gb=8 GB" in text
+    assert "largest term: activations" in text and "data.batch_size=<smaller>" in text and "trainer.precision=bf16-true" in text
+    roomy = plan("train", [*big, "plan.device_memory_gb=141"])
+    assert roomy["too_large"] == [] and "fits: every job's predicted peak" in render(roomy)
+    unstated = render(plan("train", big))
+    assert "fits:" not in unstated and "does not fit" not in unstated  # no limit stated: no verdict

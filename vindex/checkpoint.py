@@ -32,6 +32,19 @@ def _download(repo_id: str) -> Path:
         raise UserError(f"cannot fetch {repo_id!r} from the Hugging Face hub{hint}: {str(err).splitlines()[0]}") from None
 
 
+def local_folder(source: str) -> Path | None:
+    """The checkpoint folder ``source`` names, or None when it is a hub id (``owner/name``). Every vindex command
+    checks its ``source=`` here first: a missing path or a file is refused with one line, never sent to the hub."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise UserError(f"source={source} is a file; pass the checkpoint's folder")
+        return path.resolve()
+    if source.startswith((".", "/", "~")) or source.count("/") != 1:
+        raise UserError(f"source={source} does not exist; pass a local checkpoint folder or a hub id like Qwen/Qwen3-8B")
+    return None
+
+
 @dataclass
 class Checkpoint:
     """A Qwen3 checkpoint on disk: its config and a map tensor name → safetensors file."""
@@ -43,15 +56,7 @@ class Checkpoint:
 
     @classmethod
     def open(cls, source: str) -> "Checkpoint":
-        path = Path(source).expanduser()
-        if path.exists():
-            if not path.is_dir():
-                raise UserError(f"source={source} is a file; pass the checkpoint's folder")
-            folder = path.resolve()
-        elif source.startswith((".", "/", "~")) or source.count("/") != 1:
-            raise UserError(f"source={source} does not exist; pass a local checkpoint folder or a hub id like Qwen/Qwen3-8B")
-        else:
-            folder = _download(source)
+        folder = local_folder(source) or _download(source)
         shards = sorted(folder.glob("*.safetensors"))
         if not shards:
             raise UserError(f"{folder} holds no *.safetensors file; the vindex reads safetensors checkpoints only")

@@ -10,7 +10,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, Qwen3ForCausa
 
 from lab.config import asset_path
 from lab.errors import UserError
-from lab.model import load_artifact, load_tokenizer, saved_variant
+from lab.model import load_artifact, load_pretrained_config, load_tokenizer, saved_variant
 
 DEFAULT_PROBE = "probe/factual.txt"
 
@@ -25,6 +25,7 @@ def load_model(source: str, cfg: DictConfig) -> tuple[PreTrainedModel, PreTraine
     if saved is not None and saved.name != "original":
         model = load_artifact(source)
     else:
+        load_pretrained_config(source)  # one line for a hub id that cannot be fetched or a non-Qwen3 checkpoint
         model = Qwen3ForCausalLM.from_pretrained(source, dtype=dtype)
     return model.to(device=device, dtype=dtype).eval(), load_tokenizer({"tokenizer": source})
 

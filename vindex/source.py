@@ -5,11 +5,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from lab.reference import ensure_tiny_reference
+from vindex.checkpoint import local_folder
 
 
 def resolve_source(cfg: DictConfig) -> str:
     """``source``, or the tiny reference model's folder (trained first through the ablation suite if missing)."""
     if cfg.get("source"):
+        local_folder(str(cfg.source))  # a missing path is refused here, before any model or hub call
         return str(cfg.source)
     return str(ensure_tiny_reference(cfg.paths.runs))
 
