@@ -15,7 +15,10 @@ collapsed (non-finite loss or gradient) counts as no better than the uniform pre
 - **above the best LR**   S⁺_s = 1/|H| · Σ_{η>η*_s} [c_s(η) − ℓ*_s]   (instability: too high a learning rate)
 - **below the best LR**   S⁻_s = 1/|H| · Σ_{η<η*_s} [c_s(η) − ℓ*_s]   (under-training: too few steps for it)
 
-so S_s = S⁺_s + S⁻_s. H is the study's grid: every η any run of the regime has. A seed counts only when it has a
+so S_s = S⁺_s + S⁻_s. A seed none of whose runs gets below ℓ₀ (every η collapsed or ended no better than the
+uniform predictor) has no best learning rate: its S is undefined, not 0 (the formula would give 0, "insensitive",
+to a model that trains at no η of the grid). Such a seed is counted in ``untrained_seeds``; a cell with one shows
+no S and gets no contrast, and its collapse counts are what it reports. H is the study's grid: every η any run of the regime has. A seed counts only when it has a
 finished or collapsed run at every η of H (a failed run, an error rather than a divergence, and a run not yet
 done leave the seed out, counted as incomplete), so cells are compared over the same learning rates.
 
@@ -167,7 +170,7 @@ def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str,
         "non_embedding_params": next((r["non_embedding_params"] for r in runs if r.get("non_embedding_params")), None),
         "hidden_size": next((r["hidden_size"] for r in runs if r.get("hidden_size")), None),
         "loss_after_surgery": _mean([(r.get("initial") or {}).get("loss") for r in runs]),
-        "per_seed": {key: {} for key in PER_SEED}, "best_lr_per_seed": {}, "incomplete_seeds": [],
+        "per_seed": {key: {} for key in PER_SEED}, "best_lr_per_seed": {}, "incomplete_seeds": [], "untrained_seeds": [],
     }
     if loss_ref is not None:
         for seed in seeds:
@@ -177,11 +180,14 @@ def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str,
                 summary["incomplete_seeds"].append(seed)
                 continue
             result = seed_sensitivity(curve)
+            if result["best_clipped_loss"] >= loss_ref:  # no η trains: no best LR, S undefined
+                summary["untrained_seeds"].append(seed)
+                continue
             for key in PER_SEED:
                 summary["per_seed"][key][str(seed)] = result[key]
             summary["best_lr_per_seed"][str(seed)] = result["best_lr"]
     for key in PER_SEED:
-        summary[key] = stat(list(summary["per_seed"][key].values()))
+        summary[key] = stat([] if summary["untrained_seeds"] else list(summary["per_seed"][key].values()))
     ok_by_lr = {lr: [r for r in runs if float(r["lr"]) == lr and r.get("status") == OK and _finite(r.get("final_val_loss"))] for lr in lrs}
     complete = {lr: group for lr, group in ok_by_lr.items()
                 if group and len(group) == sum(float(r["lr"]) == lr and r.get("status") != FAILED for r in runs)}
@@ -230,6 +236,8 @@ def add_contrasts(cells: dict[str, dict]) -> None:
         if control is None:
             continue
         cell["control"] = cell_name(*key)
+        if cell["untrained_seeds"] or control["untrained_seeds"]:  # an undefined S has no difference
+            continue
         cell["vs_control"] = {metric: difference(list(cell["per_seed"][metric].values()), list(control["per_seed"][metric].values()))
                               for metric in ("lr_sensitivity", "sensitivity_above", "sensitivity_below", "best_clipped_loss")}
 

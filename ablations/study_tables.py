@@ -45,8 +45,16 @@ def top_lr_attn_logit(cell: dict) -> str:
 
 
 def seeds_label(cell: dict) -> str:
-    n = cell["lr_sensitivity"]["n"]
-    return f"{n}" + (f" ({len(cell['incomplete_seeds'])} incomplete)" if cell.get("incomplete_seeds") else "")
+    untrained = cell.get("untrained_seeds") or []
+    n = cell["lr_sensitivity"]["n"] + len(untrained)
+    notes = [f"{len(cell['incomplete_seeds'])} incomplete"] if cell.get("incomplete_seeds") else []
+    notes += [f"{len(untrained)} with no LR that trains"] if untrained else []
+    return f"{n}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def sensitivity(cell: dict, key: str) -> str:
+    """S, S⁺ or S⁻ with its interval; "undefined" when a seed trains at no LR of the grid (study_metrics)."""
+    return "undefined (no LR trains)" if cell.get("untrained_seeds") else with_ci(cell[key])
 
 
 def regime_table(cells: dict[str, dict], regime: str) -> str:
@@ -60,9 +68,10 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
     for name, c in sorted(cells.items()):
         delta = c.get("vs_control", {}).get("lr_sensitivity")
         best_delta = c.get("vs_control", {}).get("best_clipped_loss")
-        row = [name, seeds_label(c), with_ci(c["lr_sensitivity"]), with_ci(c["sensitivity_above"]), with_ci(c["sensitivity_below"]),
-               with_ci(delta) if delta else "(control)", with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
-               with_ci(best_delta) if best_delta else "(control)", stable_lr(c),
+        no_contrast = "–" if c.get("control") else "(control)"
+        row = [name, seeds_label(c), sensitivity(c, "lr_sensitivity"), sensitivity(c, "sensitivity_above"),
+               sensitivity(c, "sensitivity_below"), with_ci(delta) if delta else no_contrast, with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
+               with_ci(best_delta) if best_delta else no_contrast, stable_lr(c),
                f"{c['collapsed']}/{c['runs']}", fmt(c.get("best_knowledge_acc"), ".1%"), fmt(c.get("best_reasoning_acc"), ".1%"),
                top_lr_attn_logit(c)]
         if surgery:
@@ -77,6 +86,13 @@ def findings(cells: dict[str, dict], regime: str) -> str:
     lines = []
     for name, c in sorted(cells.items()):
         vs = c.get("vs_control")
+        control = cells.get(c.get("control") or "")
+        if control is not None and (c.get("untrained_seeds") or control.get("untrained_seeds")):
+            counts = "; ".join(f"`{n}` {x['collapsed']}/{x['runs']} runs collapsed, no LR trains in {len(x['untrained_seeds'])} "
+                               f"of {len(x['seeds'])} seeds" for n, x in ((name, c), (c["control"], control)))
+            lines.append(f"- `{name}` vs `{c['control']}`: S is undefined where no learning rate of the grid trains, so "
+                         f"there is no contrast; {counts} ({regime} table, row `{name}`).")
+            continue
         if not vs or vs["lr_sensitivity"]["mean"] is None:
             continue
         delta, above, below = vs["lr_sensitivity"], vs["sensitivity_above"], vs["sensitivity_below"]
@@ -148,7 +164,8 @@ def compact_table(study: dict) -> str:
                 row += ["–"] * 3
                 continue
             delta = c.get("vs_control", {}).get("lr_sensitivity")
-            row += [with_ci(c["lr_sensitivity"]), with_ci(delta) if delta else "(control)", stable_lr(c)]
+            row += [sensitivity(c, "lr_sensitivity"), with_ci(delta) if delta else ("–" if c.get("control") else "(control)"),
+                    stable_lr(c)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -162,9 +179,12 @@ def compact_findings(study: dict) -> str:
         less = sorted(n for n, c in cells.items() if c.get("vs_control") and c["vs_control"]["lr_sensitivity"]["mean"] is not None
                       and excludes_zero(c["vs_control"]["lr_sensitivity"]["ci"]) and c["vs_control"]["lr_sensitivity"]["mean"] < 0)
         same = sorted(n for n, c in cells.items() if c.get("vs_control") and n not in more and n not in less)
+        undefined = sorted(n for n, c in cells.items() if c.get("control") and not c.get("vs_control"))
         parts = [f"more LR-sensitive than the control: {', '.join(f'`{n}`' for n in more) or 'none'}",
                  f"less: {', '.join(f'`{n}`' for n in less) or 'none'}",
                  f"no difference shown (interval includes 0, n < 2 or runs missing): {', '.join(f'`{n}`' for n in same) or 'none'}"]
+        if undefined:
+            parts.append(f"no contrast (no LR of the grid trains, in the cell or its control): {', '.join(f'`{n}`' for n in undefined)}")
         lines.append(f"- {regime} (rows of the table above): " + "; ".join(parts) + ".")
     return "\n".join(lines)
 

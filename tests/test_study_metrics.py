@@ -185,3 +185,26 @@ def test_a_cell_missing_learning_rates_has_no_sensitivity_and_no_contrast():
     assert partial["lrs"] == [1e-3, 1e-1] and partial["missing_lrs"] == [1e-1] and partial["incomplete_seeds"] == [0, 1, 2]
     assert partial["lr_sensitivity"] == {"mean": None, "ci": None, "n": 0} and partial["vs_control"]["lr_sensitivity"]["mean"] is None
     assert summary["original"]["lr_sensitivity"]["n"] == 3
+
+
+def test_a_cell_where_no_learning_rate_trains_has_an_undefined_sensitivity_not_zero():
+    """Every η collapsed (or ended at ℓ₀) in some seed: the formula would say S = 0, "insensitive"; it is undefined,
+    and neither the cell nor a cell compared with it as control gets a contrast."""
+    from ablations.study_tables import findings, regime_table
+
+    def runs(variant: str, intervention: str, statuses: dict[int, str]) -> list[dict]:
+        return [run(lr, seed, statuses.get(seed, "collapsed"), 1.5 + lr if statuses.get(seed) == "ok" else None, variant=variant,
+                    swept={"variant": variant, "intervention": intervention}) for seed in (0, 1, 2) for lr in (3e-2, 1e-1)]
+
+    entries = runs("no_layer_norm", "none", {}) + runs("no_layer_norm", "long_warmup", {0: "ok", 1: "ok"})
+    cells = summarize({f"r{i}": e for i, e in enumerate(entries)})["scratch"]
+    control, rescued = cells["no_layer_norm [intervention=none]"], cells["no_layer_norm [intervention=long_warmup]"]
+    assert control["untrained_seeds"] == [0, 1, 2] and control["lr_sensitivity"]["mean"] is None
+    assert rescued["untrained_seeds"] == [2] and rescued["lr_sensitivity"]["mean"] is None  # not a mean over the 2 seeds that train
+    assert rescued["control"] == "no_layer_norm [intervention=none]" and "vs_control" not in rescued
+    table = regime_table(cells, "scratch")
+    assert "| no_layer_norm [intervention=none] | 3 (3 with no LR that trains) | undefined (no LR trains) |" in table
+    assert "0.000" not in table.split("\n")[2]
+    text = findings(cells, "scratch")
+    assert "S is undefined where no learning rate of the grid trains, so there is no contrast" in text
+    assert "`no_layer_norm [intervention=long_warmup]` 2/6 runs collapsed, no LR trains in 1 of 3 seeds" in text
