@@ -14,6 +14,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
@@ -34,7 +35,6 @@ from ablations.layout import (
     write_train_metrics,
 )
 from lab.artifacts import read_json
-from lab.data.datamodule import CorpusDataModule
 from lab.errors import UserError, exit_on_user_error, hydra_cli
 from lab.model import build_model, load_tokenizer
 from lab.paths import job_dir
@@ -83,7 +83,7 @@ class NormAblation(Recipe):
         cfg = ctx.cfg
         variant = Variant.from_run_config(cfg.variant)
         tokenizer = load_tokenizer(cfg.model)
-        datamodule = CorpusDataModule(cfg.data, tokenizer, seed=int(cfg.seed))
+        datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, tokenizer)
         datamodule.setup("fit")
         calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)

@@ -108,6 +108,11 @@ def pad_collate(pad_id: int):
 class GateDataModule(L.LightningDataModule):
     """``{"forget": DataLoader, "retain": DataLoader}``: Lightning combines them, one batch of each per step."""
 
+    @classmethod
+    def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "GateDataModule":
+        """The data module a gate run's config names (``datamodule:`` in conf/gates_train.yaml)."""
+        return cls(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
+
     def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, retain_per_forget: int, seed: int = 0) -> None:
         super().__init__()
         self.cfg, self.tokenizer, self.seed = data_cfg, tokenizer, seed

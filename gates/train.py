@@ -19,11 +19,11 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from hydra.utils import get_class
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
-from gates.data import GateDataModule
 from gates.export import export, print_gate_summary, run_metadata
 from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
@@ -65,7 +65,7 @@ class GateTraining(Recipe):
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), dtype=weights_dtype(precision, trains_weights=False))
         patch_gates(model, float(cfg.gates.init_logit))
         model.train()
-        datamodule = GateDataModule(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
+        datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, tokenizer)
         datamodule.setup("fit")
         return Parts(model, datamodule, GateTrainingModule(model, cfg.gates), extra={"variant": variant})
 

@@ -10,8 +10,9 @@ and prints per job:
 
 - parameters N (all of them, and the embedding's);
 - tokens D = max_steps · batch_size · seq_len · devices · num_nodes · accumulate_grad_batches (``devices: -1`` or
-  ``auto``, every visible GPU, counts as ``plan.gpus``, default 8; an epoch-bounded run, ``max_steps: -1``, has
-  no token count before its data is loaded, and the plan says so);
+  ``auto``, every visible GPU, counts as ``plan.gpus``, default 8); an epoch-bounded run (``max_steps: -1``) counts
+  max_epochs · (batches per device and epoch) in place of max_steps, its data read as training reads it (bundled,
+  local, or the hub when reachable: :func:`epoch_batches`); where the data cannot be read the plan says so;
 - FLOPs = 6 · N_matmul · D + 6 · L · T · d_attn · D: every weight matrix once forward and twice backward
   (N_matmul counts the LM head's matrix, tied or not, and not the embedding lookup) plus the attention
   scores and mixing (Kaplan et al. 2020, with n_ctx = the sequence length T and d_attn = heads · head_dim);
@@ -35,6 +36,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -111,6 +113,30 @@ def architecture(model_cfg: DictConfig) -> Qwen3Config:
         raise
 
 
+_EPOCH_BATCHES: dict[str, int | None] = {}  # one data load per distinct data config within a plan
+
+
+def epoch_batches(cfg: DictConfig, world: int) -> int | None:
+    """Training batches per device in one epoch of ``cfg``'s data module (``datamodule:``, its ``from_run_config``),
+    with ``world`` devices splitting each epoch as Lightning's distributed sampler does (ceil(N / world) samples each,
+    incomplete batches dropped); None when the data cannot be read here (e.g. a hub dataset offline) or is streamed."""
+    parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+             for k in ("data", "datamodule", "model", "gates", "seed") if k in cfg}
+    key = json.dumps([parts, world], sort_keys=True, default=str)
+    if key not in _EPOCH_BATCHES:
+        try:
+            datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, load_tokenizer(cfg.model))
+            datamodule.setup("fit")
+            loaders = datamodule.train_dataloader()
+            loaders = list(loaders.values()) if isinstance(loaders, dict) else [loaders]
+            # Lightning cycles a dict of loaders to the longest one (mode max_size_cycle)
+            _EPOCH_BATCHES[key] = max(-(-len(loader.dataset) // world) // loader.batch_size for loader in loaders)
+        except (UserError, OSError, TypeError) as err:  # TypeError: a streamed dataset has no length
+            print(f"plan: the data of an epoch-bounded job cannot be counted here: {str(err).splitlines()[0][:160]}")
+            _EPOCH_BATCHES[key] = None
+    return _EPOCH_BATCHES[key]
+
+
 def device_count(devices: Any, gpus: float) -> int:
     """``trainer.devices`` as a count: -1 / ``auto`` (every visible GPU) is ``plan.gpus``, a list is its length."""
     if devices in (None, "auto", -1, "-1"):
@@ -131,10 +157,14 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     head = config.vocab_size * config.hidden_size
     matmul = params - embedding + (head if config.tie_word_embeddings else 0)
     t = cfg.trainer
-    steps = int(t.max_steps) if int(t.max_steps) > 0 else None  # None: epoch-bounded, unknown before the data loads
     seq, batch = int(cfg.data.seq_len), int(cfg.data.batch_size)
-    devices = device_count(t.get("devices"), gpus)
-    per_step = batch * seq * devices * int(t.get("num_nodes") or 1) * int(t.get("accumulate_grad_batches") or 1)
+    devices, accumulate = device_count(t.get("devices"), gpus), int(t.get("accumulate_grad_batches") or 1)
+    world = devices * int(t.get("num_nodes") or 1)
+    per_step = batch * seq * world * accumulate
+    steps = int(t.max_steps) if int(t.max_steps) > 0 else None
+    if steps is None and int(t.get("max_epochs") or -1) > 0:  # epoch-bounded: as many steps as its epochs hold
+        batches = epoch_batches(cfg, world)
+        steps = int(t.max_epochs) * batches // accumulate if batches is not None else None
     tokens = steps * per_step if steps else None
     d_attn = config.num_attention_heads * config.head_dim
     flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
@@ -261,8 +291,8 @@ def render(result: dict[str, Any]) -> str:
                  + (f", up to {_gib(disk['during_run_bytes'])} while its step checkpoints exist" if disk["during_run_bytes"] else ""))
     lines.extend(fit_report(result))
     if any(job["tokens"] is None for job in result["jobs"]):
-        lines.append("tokens ?: an epoch-bounded run (trainer.max_steps=-1) has no token count before its data is loaded; "
-                     "plan it with trainer.max_steps=<steps per epoch x epochs>")
+        lines.append("tokens ?: an epoch-bounded run (trainer.max_steps=-1) whose data cannot be read here (see above); "
+                     "plan it with trainer.max_steps=<steps per epoch x epochs>, which it also trains with")
     return "\n".join(lines)
 
 

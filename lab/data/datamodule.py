@@ -40,6 +40,11 @@ class CorpusDataModule(L.LightningDataModule):
     ``eval_rows`` keeps the graded rows: knowledge questions and held-out reasoning problems.
     """
 
+    @classmethod
+    def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "CorpusDataModule":
+        """The data module a run's config names (``datamodule:`` in conf/train.yaml), built from that config."""
+        return cls(cfg.data, tokenizer, seed=int(cfg.seed))
+
     def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> None:
         super().__init__()
         self.cfg = data_cfg

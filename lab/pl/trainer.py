@@ -3,7 +3,7 @@
 Every trainer also gets :class:`lab.pl.rng.RNGState` (generator states in each checkpoint) and
 :class:`lab.pl.checkpoint_io.AtomicCheckpointIO` (checkpoints renamed into place, never half-written).
 
-Three values are interpreted: ``precision: auto`` (``bf16-mixed`` on a GPU, ``32-true`` on CPU, where bf16
+Four values are interpreted: a fractional ``val_check_interval`` (:func:`validation_schedule`), ``precision: auto`` (``bf16-mixed`` on a GPU, ``32-true`` on CPU, where bf16
 matmuls are ~100x slower), ``deterministic: auto`` (``True`` on CPU, ``False`` on a GPU: see
 :func:`resolve_deterministic`) and ``strategy: ddp``, which becomes :class:`lab.ddp.HydraJobDDPStrategy` so
 that DDP works under Hydra multirun.
@@ -48,6 +48,20 @@ def resolve_deterministic(deterministic: bool | str | None, accelerator: str) ->
     return not runs_on_gpu(accelerator)
 
 
+def validation_schedule(trainer_kwargs: dict) -> dict:
+    """``val_check_interval`` as Lightning can run it. An integer is a step interval and stays. A fraction f of an
+    epoch (a float in (0, 1], e.g. seed001's 0.5: twice per epoch) needs ``check_val_every_n_epoch`` in Lightning:
+    an epoch-bounded run (``max_steps: -1``) gets 1; a step-bounded one (``trainer.max_steps=N``, e.g. a short look
+    at an epoch-bounded experiment) validates every max(1, round(f·N)) steps instead, as many validations per run
+    as f gives per epoch. Returns the updated keyword arguments."""
+    interval, steps = trainer_kwargs.get("val_check_interval"), int(trainer_kwargs.get("max_steps") or -1)
+    if not isinstance(interval, float) or not 0 < interval <= 1 or trainer_kwargs.get("check_val_every_n_epoch") is not None:
+        return trainer_kwargs
+    if steps > 0:
+        return {**trainer_kwargs, "val_check_interval": max(1, round(interval * steps))}
+    return {**trainer_kwargs, "check_val_every_n_epoch": 1}
+
+
 def match_slurm_cpus() -> None:
     """Under SLURM, compute on the cores the task was given (``SLURM_CPUS_PER_TASK``) unless ``OMP_NUM_THREADS``
     says otherwise: torch would start one thread per core of the node in every task, and tasks sharing a node
@@ -62,6 +76,7 @@ def build_trainer(
 ) -> L.Trainer:
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert isinstance(kwargs, dict)
+    kwargs = validation_schedule(kwargs)
     ddp_options = dict(kwargs.pop("ddp", None) or {})
     if ddp_options.get("timeout_s") is not None:
         ddp_options["timeout"] = timedelta(seconds=float(ddp_options.pop("timeout_s")))

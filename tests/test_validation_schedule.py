@@ -1,0 +1,35 @@
+"""A fractional val_check_interval (seed001's 0.5: twice per epoch) trains, epoch-bounded or step-bounded."""
+
+import json
+
+from ablations.train import train
+from lab.pl.trainer import validation_schedule
+from tests.conftest import FAST, compose_train
+
+
+def test_a_fraction_of_an_epoch_becomes_what_lightning_runs():
+    epochs = {"max_steps": -1, "max_epochs": 3, "val_check_interval": 0.5, "check_val_every_n_epoch": None}
+    assert validation_schedule(epochs)["check_val_every_n_epoch"] == 1
+    assert validation_schedule({**epochs, "max_steps": 10})["val_check_interval"] == 5
+    assert validation_schedule({**epochs, "max_steps": 1, "val_check_interval": 0.25})["val_check_interval"] == 1
+    steps = {"max_steps": 10, "val_check_interval": 600, "check_val_every_n_epoch": None}
+    assert validation_schedule(steps) == steps
+
+
+def validation_steps(tmp_path, *overrides: str) -> list[int]:
+    cfg = compose_train([*FAST, "logger=none", "eval.accuracy=false", *overrides], output_root=tmp_path)
+    entry = train(cfg)
+    assert entry["status"] == "ok", entry
+    rows = json.loads((tmp_path / "original_finetuned" / "train_metrics.json").read_text())
+    return [r["step"] for r in rows if "val/loss" in r]
+
+
+def test_a_step_bounded_look_at_an_epoch_bounded_experiment_validates_on_a_derived_step_interval(tmp_path):
+    # experiment=seed001 trainer.max_steps=4 on the tiny model: max_epochs 3, twice "per epoch" -> every 2 steps
+    assert validation_steps(tmp_path, "trainer.max_epochs=3", "trainer.val_check_interval=0.5", "trainer.max_steps=4") == [2, 4]
+
+
+def test_an_epoch_bounded_run_validates_at_each_fraction_of_its_epoch(tmp_path):
+    steps = validation_steps(tmp_path, "trainer.max_steps=-1", "trainer.max_epochs=1", "trainer.val_check_interval=0.5",
+                             "+trainer.limit_train_batches=4")
+    assert steps == [2, 4]
