@@ -10,7 +10,7 @@ Every number is a mean over seeds with its 95 % bootstrap interval in brackets (
 import math
 from typing import Any
 
-from ablations.study_metrics import excludes_zero
+from ablations.study_metrics import excludes_zero, stat
 
 
 def fmt(value: Any, spec: str = ".3f") -> str:
@@ -46,7 +46,7 @@ def top_lr_attn_logit(cell: dict) -> str:
 
 def seeds_label(cell: dict) -> str:
     untrained = cell.get("untrained_seeds") or []
-    n = cell["lr_sensitivity"]["n"] + len(untrained)
+    n = len(cell["per_seed"]["lr_sensitivity"]) + len(untrained)
     notes = [f"{len(cell['incomplete_seeds'])} incomplete"] if cell.get("incomplete_seeds") else []
     notes += [f"{len(untrained)} with no LR that trains"] if untrained else []
     return f"{n}" + (f" ({', '.join(notes)})" if notes else "")
@@ -189,8 +189,26 @@ def compact_findings(study: dict) -> str:
     return "\n".join(lines)
 
 
+def loss_table(cells: dict[str, dict], regime: str) -> str:
+    """Final validation loss per learning rate, per cell: the seed mean with its 95 % bootstrap interval over the
+    seeds that finished, and how many collapsed (the curves S summarises, for comparing cells at one LR)."""
+    lrs = sorted({lr for c in cells.values() for lr in c["lrs"]})
+    lines = ["| cell | " + " | ".join(f"lr {fmt(lr, 'g')}" for lr in lrs) + " |", "|" + "---|" * (len(lrs) + 1)]
+    for name, c in sorted(cells.items()):
+        row = [name]
+        for lr in lrs:
+            runs = [r for r in c["run_records"] if float(r["lr"]) == lr and r["status"] in ("ok", "collapsed")]
+            losses = [float(r["final_val_loss"]) for r in runs if r["status"] == "ok" and r["final_val_loss"] is not None]
+            collapsed = sum(r["status"] == "collapsed" for r in runs)
+            value = with_ci(stat(losses)) if losses else "–"
+            row.append(value + (f" ({collapsed}/{len(runs)} collapsed)" if collapsed else ""))
+        lines.append("| " + " | ".join(row) + " |")
+    return f"**{regime}: final val loss by learning rate**\n\n" + "\n".join(lines)
+
+
 def study_blocks(study: dict) -> dict[str, str]:
-    """Every generated block of one study: ``tables`` (header, per-regime tables and findings), ``departures``,
+    """Every generated block of one study: ``tables`` (header, per-regime tables and findings), ``losses`` (loss
+    by learning rate per cell), ``departures``,
     ``readme`` (header, the compact table and its findings)."""
     sections = [study_header(study)]
     for regime, cells in study["summary"].items():
@@ -198,5 +216,6 @@ def study_blocks(study: dict) -> dict[str, str]:
     departures = study.get("departures") or []
     counts = departure_counts(departures)
     return {"tables": "\n\n".join(sections),
+            "losses": "\n\n".join(loss_table(cells, regime) for regime, cells in study["summary"].items()),
             "departures": "\n\n".join(x for x in (counts, departures_table(departures)) if x),
             "readme": "\n\n".join([study_header(study), compact_table(study), compact_findings(study)])}

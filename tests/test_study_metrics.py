@@ -204,6 +204,7 @@ def test_a_cell_where_no_learning_rate_trains_has_an_undefined_sensitivity_not_z
     assert rescued["control"] == "no_layer_norm [intervention=none]" and "vs_control" not in rescued
     table = regime_table(cells, "scratch")
     assert "| no_layer_norm [intervention=none] | 3 (3 with no LR that trains) | undefined (no LR trains) |" in table
+    assert "| no_layer_norm [intervention=long_warmup] | 3 (1 with no LR that trains) |" in table
     assert "0.000" not in table.split("\n")[2]
     text = findings(cells, "scratch")
     assert "S is undefined where no learning rate of the grid trains, so there is no contrast" in text
