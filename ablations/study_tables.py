@@ -3,8 +3,9 @@ the sentences that state what the intervals show (each citing its row). :mod:`ab
 into README.md and docs/norm-study.md between markers; a test checks the committed text equals this output.
 
 Every number is a mean over seeds with its 95 % bootstrap interval in brackets (:mod:`ablations.study_metrics`);
-"n < 2" where fewer than two seeds finished the whole grid. "Δ best loss" compares each seed's best clipped loss
-ℓ*_s with the control's (per-seed bests, whatever LR each seed's best was at).
+"n < 2" where fewer than two seeds finished the whole grid. "Δ per-seed best loss" compares each seed's best clipped loss
+ℓ*_s with the control's (per-seed bests, whatever LR each seed's best was at); "best val loss" is the seed mean at
+one LR, the best one where every seed finished, so the two columns need not subtract to each other.
 """
 
 import math
@@ -48,20 +49,22 @@ def seeds_label(cell: dict) -> str:
     untrained = cell.get("untrained_seeds") or []
     n = len(cell["per_seed"]["lr_sensitivity"]) + len(untrained)
     notes = [f"{len(cell['incomplete_seeds'])} incomplete"] if cell.get("incomplete_seeds") else []
-    notes += [f"{len(untrained)} with no LR that trains"] if untrained else []
     return f"{n}" + (f" ({', '.join(notes)})" if notes else "")
 
 
 def sensitivity(cell: dict, key: str) -> str:
     """S, S⁺ or S⁻ with its interval; "undefined" when a seed trains at no LR of the grid (study_metrics)."""
-    return "undefined (no LR trains)" if cell.get("untrained_seeds") else with_ci(cell[key])
+    untrained = cell.get("untrained_seeds")
+    if untrained:
+        return f"undefined ({len(untrained)} of {len(untrained) + len(cell['per_seed']['lr_sensitivity'])} seeds train at no LR)"
+    return with_ci(cell[key])
 
 
 def regime_table(cells: dict[str, dict], regime: str) -> str:
     """The regime's table, one row per cell (variant, and the study's other factors)."""
     surgery = regime == "surgery"
     head = ["cell", "seeds", "LR sensitivity S", "above best LR S⁺", "below best LR S⁻", "Δ S vs control", "best val loss",
-            "at LR", "Δ best loss vs control", "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
+            "at LR", "Δ per-seed best loss vs control", "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
     if surgery:
         head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -78,6 +81,17 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
             row += [fmt(c.get("loss_after_surgery")), fmt(c.get("initial_knowledge_acc"), ".1%"), fmt(c.get("initial_reasoning_acc"), ".1%")]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def own_best_caveat(vs: dict) -> str:
+    """S is measured from each cell's own best loss: when the best loss differs the other way (an interval excluding
+    0), part of Δ S is that difference, and the sentence says so."""
+    delta, best = vs["lr_sensitivity"], vs["best_clipped_loss"]
+    if best["ci"] is None or not excludes_zero(best["ci"]) or (best["mean"] < 0) != (delta["mean"] > 0):
+        return ""
+    word = "lower" if best["mean"] < 0 else "higher"
+    return (f"; but its per-seed best loss is {word} (Δ = {with_ci(best)}), and S is measured from each cell's own "
+            f"best: part of Δ S is that difference, not the learning rate")
 
 
 def findings(cells: dict[str, dict], regime: str) -> str:
@@ -102,9 +116,11 @@ def findings(cells: dict[str, dict], regime: str) -> str:
                          f"no claim {cite}.")
         elif excludes_zero(delta["ci"]):
             word = "more" if delta["mean"] > 0 else "less"
-            parts = [part for part, d in (("above", above), ("below", below)) if excludes_zero(d["ci"])]
-            where = f"; the interval of the part {' and '.join(parts)} the best LR excludes 0 too" if parts else ""
-            lines.append(f"- `{name}` is {word} LR-sensitive than `{c['control']}`: Δ S = {with_ci(delta)}{where} {cite}.")
+            parts = [f"{part} the best LR (Δ S{sign} = {with_ci(d)}{'' if (d['mean'] > 0) == (delta['mean'] > 0) else ', the other way'})"
+                     for part, sign, d in (("above", "⁺", above), ("below", "⁻", below)) if excludes_zero(d["ci"])]
+            where = f"; the interval excludes 0 {' and '.join(parts)}" if parts else ""
+            lines.append(f"- `{name}` is {word} LR-sensitive than `{c['control']}`: Δ S = {with_ci(delta)}{where}"
+                         f"{own_best_caveat(vs)} {cite}.")
         else:
             lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {with_ci(delta)}, the interval includes 0: "
                          f"no difference shown {cite}.")

@@ -203,8 +203,8 @@ def test_a_cell_where_no_learning_rate_trains_has_an_undefined_sensitivity_not_z
     assert rescued["untrained_seeds"] == [2] and rescued["lr_sensitivity"]["mean"] is None  # not a mean over the 2 seeds that train
     assert rescued["control"] == "no_layer_norm [intervention=none]" and "vs_control" not in rescued
     table = regime_table(cells, "scratch")
-    assert "| no_layer_norm [intervention=none] | 3 (3 with no LR that trains) | undefined (no LR trains) |" in table
-    assert "| no_layer_norm [intervention=long_warmup] | 3 (1 with no LR that trains) |" in table
+    assert "| no_layer_norm [intervention=none] | 3 | undefined (3 of 3 seeds train at no LR) |" in table
+    assert "| no_layer_norm [intervention=long_warmup] | 3 | undefined (1 of 3 seeds train at no LR) |" in table
     assert "0.000" not in table.split("\n")[2]
     text = findings(cells, "scratch")
     assert "S is undefined where no learning rate of the grid trains, so there is no contrast" in text
