@@ -3,14 +3,8 @@
 import json
 
 from lab.artifacts import weight_settings
+from lab.cards import model_card
 from lab.variants import Variant
-
-
-def _front_matter(meta: dict) -> str:
-    base = str(meta.get("base_model") or "")
-    hub_base = f"base_model: {base}\n" if base.count("/") == 1 and not base.startswith((".", "/")) else ""
-    return (f"---\nlicense: apache-2.0\n{hub_base}library_name: transformers\npipeline_tag: text-generation\n"
-            f"tags:\n- qwen3\n- normalization-ablation\n- {meta['variant']}\n---\n")
 
 
 def ablation_card(meta: dict) -> str:
@@ -18,7 +12,6 @@ def ablation_card(meta: dict) -> str:
     variant, stage = meta["variant"], meta["stage"]
     result = meta.get("result") or {}
     lines = [
-        _front_matter(meta),
         f"# Qwen3 norm ablation `{variant}` ({stage})",
         "",
         Variant.from_config(meta["variant_spec"]).describe(),
@@ -37,7 +30,8 @@ def ablation_card(meta: dict) -> str:
                   f"| fact recall | {result.get('knowledge_acc')} |", f"| held-out arithmetic | {result.get('reasoning_acc')} |"]
     lines += ["", "## Load", "", "```python", "import ablations", "model = ablations.load(\"<this folder>\")  # rebuilds the variant, strict load",
               "```", "", f"{_weights_line(meta)} `metadata.json` holds the full config.", ""]
-    return "\n".join(lines)
+    return model_card("\n".join(lines), base_model=meta.get("base_model"), library_name="transformers",
+                      pipeline_tag="text-generation", tags=["qwen3", "normalization-ablation", variant])
 
 
 def _weights_line(meta: dict) -> str:

@@ -19,6 +19,7 @@ from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
 from lab.artifacts import atomic_dir, write_json
+from lab.cards import model_card
 from lab.checksums import write_sha256sums
 from lab.errors import UserError, exit_on_user_error, hydra_cli
 from lab.git import git_commit
@@ -55,10 +56,11 @@ def write_applied(cfg: DictConfig) -> Path:
             "stage": "gated", "base_model": meta["base_model"], "variant": meta["variant"], "variant_spec": meta["variant_spec"],
             "gates_dir": str(gates_dir), "mode": str(cfg.mode), "threshold": threshold, "git_commit": git_commit(),
         })
-        (tmp / "README.md").write_text(
-            f"---\nbase_model: {meta['base_model']}\ntags:\n- qwen3\n- lambda-gates\n---\n\n# {meta['base_model']} with lambda gates "
-            f"applied ({cfg.mode}, threshold {threshold})\n\nGates: `{gates_dir}`. Load with "
-            "`AutoModelForCausalLM.from_pretrained(folder)` (variant `original`) or `ablations.load(folder)`.\n")
+        (tmp / "README.md").write_text(model_card(
+            f"# {meta['base_model']} with lambda gates applied ({cfg.mode}, threshold {threshold})\n\nGates: `{gates_dir}`. "
+            "Load with `AutoModelForCausalLM.from_pretrained(folder)` (variant `original`) or `ablations.load(folder)`.\n",
+            base_model=meta["base_model"], library_name="transformers", pipeline_tag="text-generation",
+            tags=["qwen3", "lambda-gates"]))
         write_sha256sums(tmp)
     print(f"wrote {out}")
     return out

@@ -1,12 +1,7 @@
 """The model card (``README.md``) of a gate run, in the seed's layout, with Hugging Face front matter."""
 
 from gates.files import INDICES_FILE, LOGITS_FILE, STATS_FILE, THRESHOLDS_FILE
-
-
-def _front_matter(meta: dict) -> str:
-    base = meta.get("base_model") or "unknown"
-    hub_base = f"base_model: {base}\n" if base.count("/") == 1 and not base.startswith((".", "/")) else ""
-    return f"---\nlicense: apache-2.0\n{hub_base}library_name: pytorch\ntags:\n- qwen3\n- lambda-gates\n- knowledge-neurons\n- interpretability\n---\n"
+from lab.cards import model_card
 
 
 def gate_card(stats: dict, meta: dict, evaluation_table: str | None = None) -> str:
@@ -15,8 +10,7 @@ def gate_card(stats: dict, meta: dict, evaluation_table: str | None = None) -> s
     rows = "\n".join(f"| {p['threshold']:.3f} | {p['fraction_masked']:.1%} ({p['neurons_masked']:,}) | {p['role']} |"
                      for p in stats["selected_thresholds"])
     layers, width = stats["num_layers"], stats["intermediate_size"]
-    text = f"""{_front_matter(meta)}
-# Lambda gates for {meta.get('base_model', 'a Qwen3 model')} (variant `{meta.get('variant', 'original')}`)
+    text = f"""# Lambda gates for {meta.get('base_model', 'a Qwen3 model')} (variant `{meta.get('variant', 'original')}`)
 
 Per-neuron learnable sigmoid gates g = sigmoid(λ) on every FFN intermediate neuron, trained so that
 zeroing the neurons with low gates suppresses factual recall while preserving reasoning.
@@ -83,4 +77,5 @@ for layer_idx, neuron_idxs in knowledge_neurons.items():
 #   python -m gates.apply gates_dir=. mode=hard threshold=0.478
 ```
 """
-    return text
+    return model_card(text, base_model=meta.get("base_model"), library_name="pytorch",
+                      tags=["qwen3", "lambda-gates", "knowledge-neurons", "interpretability"])

@@ -1,0 +1,20 @@
+"""Hugging Face model cards: the YAML front matter written by ``huggingface_hub`` (``ModelCardData``), the body by
+the tool that owns the folder (``ablations.card``, ``gates.card``, ``gates.apply``)."""
+
+from huggingface_hub import ModelCard, ModelCardData
+
+
+def hub_id(base_model: str | None) -> str | None:
+    """``base_model`` when it is a hub id (``owner/name``); None for a local folder or nothing (the hub's
+    ``base_model`` field takes hub ids only)."""
+    base = str(base_model or "")
+    return base if base.count("/") == 1 and not base.startswith((".", "/", "~")) else None
+
+
+def model_card(body: str, *, base_model: str | None, library_name: str, tags: list[str],
+               pipeline_tag: str | None = None) -> str:
+    """``README.md`` text: front matter (license apache-2.0, base model if a hub id, library, pipeline, tags), then
+    ``body``."""
+    data = ModelCardData(license="apache-2.0", base_model=hub_id(base_model), library_name=library_name,
+                         pipeline_tag=pipeline_tag, tags=tags)
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
