@@ -21,9 +21,10 @@ from omegaconf import DictConfig
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
-from lab.data.formats import knowledge_documents, reasoning_document
+from lab.data.formats import knowledge_documents
 from lab.data.loaders import fit_epoch, resumable_loader
 from lab.data.packing import pack_documents
+from lab.data.schemas import schema_of
 from lab.data.sources import load_split, train_and_held_out
 from lab.data.subset import graded_subset
 from lab.errors import UserError
@@ -44,17 +45,15 @@ def load_gate_rows(data_cfg: DictConfig) -> GateRows:
     for name, src in (data_cfg.get("sources") or {}).items():
         if src.get("streaming"):
             raise UserError(f"data.sources.{name}: gate training needs map-style data; set streaming=false")
+        schema = schema_of(src)
         train = list(load_split(src, src.get("split") or "train"))
-        if src.schema == "popqa":
+        if schema.role == "knowledge":
             rows.knowledge += train
             continue
         train, held = train_and_held_out(src, train, data_cfg.get("val_docs", 200))
-        if src.schema == "numina":
-            rows.reasoning_train += [reasoning_document(r) for r in train]
+        rows.reasoning_train += schema.documents(train, src)
+        if schema.graded:
             rows.reasoning_eval += held
-        else:
-            column = src.get("text_column") or "text"
-            rows.reasoning_train += [str(r[column]) for r in train]
     if not rows.knowledge or not rows.reasoning_train:
         raise UserError("gates need a knowledge source (schema: popqa) and a reasoning source (schema: numina or text) "
                         "in data.sources; data=tiny and data=popqa_numina have both")

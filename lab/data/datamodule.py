@@ -11,20 +11,12 @@ from torch.utils.data import DataLoader
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
-from lab.data.formats import knowledge_documents, reasoning_document
 from lab.data.loaders import fit_epoch, resumable_loader
 from lab.data.packing import pack_documents
+from lab.data.schemas import schema_of
 from lab.data.sources import load_split, train_and_held_out
 from lab.data.subset import graded_subset
 from lab.errors import UserError
-
-
-def _documents(rows, schema: str, text_column: str) -> list[str]:
-    if schema == "popqa":
-        return [doc for row in rows for doc in knowledge_documents(row)]
-    if schema == "numina":
-        return [reasoning_document(row) for row in rows]
-    return [str(row[text_column]) for row in rows]
 
 
 def _collate(rows: list[dict]) -> dict[str, torch.Tensor]:
@@ -62,21 +54,21 @@ class CorpusDataModule(L.LightningDataModule):
         val_docs: list[str] = []
         streamed = []
         for src in self.cfg.sources.values():
-            schema, text_column = src.schema, src.get("text_column") or "text"
+            schema = schema_of(src)
             train = load_split(src, src.get("split") or "train")
             if isinstance(train, datasets.IterableDataset):
-                streamed.append(train.map(lambda r, s=schema, c=text_column: {"text": _documents([r], s, c)[0]}))
+                plain = {"text_column": src.get("text_column")}  # a plain dict: datasets fingerprints the function
+                streamed.append(train.map(lambda r, s=schema, c=plain: {"text": s.documents([r], c)[0]}))
                 continue
             rows = list(train)
-            held = None  # popqa without eval_split: recall is graded on the held-in facts themselves
-            if schema != "popqa" or src.get("eval_split"):
+            held = None  # a knowledge source without eval_split: recall is graded on the held-in facts themselves
+            if schema.role != "knowledge" or src.get("eval_split"):
                 rows, held = train_and_held_out(src, rows, self.cfg.get("val_docs", 200))
-            docs = _documents(rows, schema, text_column)
-            train_docs += docs * int(src.get("repeat") or 1)
-            val_docs += _documents(held if held is not None else rows, schema, text_column)
-            if schema == "popqa":
+            train_docs += schema.documents(rows, src) * int(src.get("repeat") or 1)
+            val_docs += schema.documents(held if held is not None else rows, src)
+            if schema.role == "knowledge":
                 self.eval_rows["knowledge"] += rows
-            elif schema == "numina" and held:
+            elif schema.graded and held:
                 self.eval_rows["reasoning"] += held
         if streamed and train_docs:
             raise UserError("mixing streaming and non-streaming sources is not supported; set streaming on all or none")

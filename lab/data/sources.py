@@ -14,21 +14,13 @@ from typing import Any
 import datasets
 from omegaconf import DictConfig, OmegaConf
 
-from lab.data.formats import KNOWLEDGE_COLUMNS, REASONING_COLUMNS
+from lab.data.schemas import schema_of
 from lab.errors import UserError
-
-SCHEMAS = ("popqa", "numina", "text")
 
 
 def required_columns(source: dict) -> tuple[str, ...]:
-    schema = source.get("schema")
-    if schema == "popqa":
-        return KNOWLEDGE_COLUMNS
-    if schema == "numina":
-        return REASONING_COLUMNS
-    if schema == "text":
-        return (str(source.get("text_column") or "text"),)
-    raise UserError(f"data source schema={schema!r}; valid: {', '.join(SCHEMAS)}")
+    """The columns the source's schema needs (:mod:`lab.data.schemas`)."""
+    return schema_of(source).columns(source)
 
 
 def _check_local_files(src: dict) -> None:
