@@ -3,6 +3,32 @@
 from gates.files import INDICES_FILE, LOGITS_FILE, STATS_FILE, THRESHOLDS_FILE
 from lab.cards import model_card
 
+# The card's usage section: the seed's snippet (hard masking from neuron_indices.json), then this suite's command.
+USAGE = """
+## Usage
+
+```python
+import torch, json
+from transformers import AutoModelForCausalLM
+
+model = AutoModelForCausalLM.from_pretrained(BASE_MODEL, torch_dtype=torch.bfloat16)
+gate_state = torch.load("lambda_logits.pt", map_location="cpu", weights_only=True)
+
+# Option 1: hard masking via neuron_indices at the default threshold
+with open("neuron_indices.json") as f:
+    knowledge_neurons = json.load(f)
+for layer_idx, neuron_idxs in knowledge_neurons.items():
+    layer = model.model.layers[int(layer_idx)]
+    with torch.no_grad():
+        layer.mlp.gate_proj.weight[neuron_idxs, :] = 0
+        layer.mlp.up_proj.weight[neuron_idxs, :] = 0
+
+# Option 2: soft gating (or hard masking at any threshold) with this suite:
+#   python -m gates.apply gates_dir=. mode=soft            -> a loadable model folder
+#   python -m gates.apply gates_dir=. mode=hard threshold=0.478
+```
+"""
+
 
 def gate_card(stats: dict, meta: dict, evaluation_table: str | None = None) -> str:
     """Markdown card: contents, gate statistics, thresholds, training setup, usage (the seed's snippet)."""
@@ -53,29 +79,6 @@ zeroing the neurons with low gates suppresses factual recall while preserving re
 """
     if evaluation_table:
         text += f"\n## Evaluation\n\n{evaluation_table}\n"
-    text += """
-## Usage
-
-```python
-import torch, json
-from transformers import AutoModelForCausalLM
-
-model = AutoModelForCausalLM.from_pretrained(BASE_MODEL, torch_dtype=torch.bfloat16)
-gate_state = torch.load("lambda_logits.pt", map_location="cpu", weights_only=True)
-
-# Option 1: hard masking via neuron_indices at the default threshold
-with open("neuron_indices.json") as f:
-    knowledge_neurons = json.load(f)
-for layer_idx, neuron_idxs in knowledge_neurons.items():
-    layer = model.model.layers[int(layer_idx)]
-    with torch.no_grad():
-        layer.mlp.gate_proj.weight[neuron_idxs, :] = 0
-        layer.mlp.up_proj.weight[neuron_idxs, :] = 0
-
-# Option 2: soft gating (or hard masking at any threshold) with this suite:
-#   python -m gates.apply gates_dir=. mode=soft            -> a loadable model folder
-#   python -m gates.apply gates_dir=. mode=hard threshold=0.478
-```
-"""
+    text += USAGE
     return model_card(text, base_model=meta.get("base_model"), library_name="pytorch",
                       tags=["qwen3", "lambda-gates", "knowledge-neurons", "interpretability"])

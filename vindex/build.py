@@ -69,11 +69,75 @@ def _copy_tokenizer(ckpt: Checkpoint, folder: Path) -> Path:
     return target
 
 
+def _write_layers(ckpt: Checkpoint, tmp: Path, embeddings: torch.Tensor, empty, cfg: DictConfig, mode: str, num_feats: int,
+                  dtype: str, top_k: int) -> tuple[list[dict], dict[str, list]]:
+    """``gate_vectors.bin``, ``down_features.bin`` and ``down_meta.bin``, one layer's matrices in memory at a time;
+    returns the layer table of ``index.json`` and the singular values per layer (svd mode)."""
+    num_layers = int(ckpt.config.num_hidden_layers)
+    layers, sigmas, offset = [], {"gate": [], "down": []}, 0
+    with open(tmp / "gate_vectors.bin", "wb") as gate_f, open(tmp / "down_features.bin", "wb") as down_f, \
+            open(tmp / "down_meta.bin", "wb") as meta_f:
+        meta_f.write(down_meta_header(num_layers, top_k))
+        for layer in tqdm(range(num_layers), desc=f"vindex {mode}", unit="layer"):
+            svd_args = (int(cfg.svd.oversample), int(cfg.svd.power_iters), int(cfg.seed) + 1000 * layer)
+            gate, gate_sigma = gate_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.gate_proj.weight")), mode, num_feats, *svd_args)
+            length = _write_rows(gate_f, gate, dtype)
+            layers.append({"layer": layer, "num_features": num_feats, "offset": offset, "length": length})
+            offset += length
+            del gate  # one layer matrix in memory at a time
+            down, down_sigma = down_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.down_proj.weight")), embeddings, mode,
+                                               num_feats, svd_args[0], svd_args[1], svd_args[2] + 1)
+            _write_rows(down_f, down, dtype)
+            meta_f.write(down_meta_layer(down_meta_records(down, embeddings, top_k, empty)))
+            del down
+            if gate_sigma is not None:
+                sigmas["gate"].append(gate_sigma.tolist())
+                sigmas["down"].append(down_sigma.tolist())
+    return layers, sigmas
+
+
+def _write_norms(ckpt: Checkpoint, tmp: Path) -> list[dict]:
+    """``norms.bin``: every norm weight as fp32, in checkpoint order; returns ``weight_manifest.json``'s entries."""
+    manifest, offset = [], 0
+    with open(tmp / "norms.bin", "wb") as f:
+        for key in ckpt.norm_keys():
+            vector = ckpt.tensor(key).float().numpy().astype("<f4")
+            f.write(vector.tobytes())
+            manifest.append({"key": key.removeprefix("model."), "kind": "vector", "shape": list(vector.shape),
+                             "offset": offset, "length": vector.nbytes, "file": "norms.bin"})
+            offset += vector.nbytes
+    return manifest
+
+
+def _index(ckpt: Checkpoint, tmp: Path, cfg: DictConfig, source: str, layers: list[dict], vocab: int, mode: str,
+           num_feats: int, dtype: str, top_k: int, extracted_at: str, source_hashes: dict[str, str]) -> dict:
+    """``index.json``: LarQL's fields (``../shared/vindex-format.md``), the checksums and the SVD settings."""
+    config = ckpt.config
+    num_layers = int(config.num_hidden_layers)
+    index = {
+        "version": INDEX_VERSION, "model": source, "family": config.model_type, "num_layers": num_layers,
+        "hidden_size": int(config.hidden_size), "intermediate_size": int(config.intermediate_size), "vocab_size": vocab,
+        "embed_scale": 1.0, "layers": layers, "down_top_k": top_k, "extract_level": "browse", "dtype": dtype, "quant": "none",
+        "num_feats": num_feats, "features": mode, "down_features_dtype": dtype,
+        "source": {"huggingface_repo": source, "huggingface_revision": ckpt.revision(),
+                   "safetensors_sha256": {k: v for k, v in source_hashes.items() if k.endswith(".safetensors")},
+                   "extracted_at": extracted_at, "larql_version": tool_version()},
+        "checksums": {name: sha256_file(tmp / name) for name in ("gate_vectors.bin", "embeddings.bin", "down_meta.bin", "norms.bin")},
+        "layer_bands": layer_bands(num_layers), "model_config": model_summary(config),
+    }
+    if mode == "svd":
+        index["svd"] = {"method": "randomized", "oversample": int(cfg.svd.oversample), "power_iters": int(cfg.svd.power_iters),
+                        "seed": int(cfg.seed), "seed_per_layer": "seed + 1000·layer (gate), +1 (down)",
+                        "sign_rule": {"gate": "largest-|.| neuron loading positive", "down": "largest-|.| vocabulary projection positive"}}
+    return index
+
+
 def build(cfg: DictConfig) -> Path:
+    """The vindex of ``source`` (or the tiny reference) into ``out`` (or ``<runs>/vindex/...``), written whole or not
+    at all."""
     source = resolve_source(cfg)
     ckpt = Checkpoint.open(source)
-    config = ckpt.config
-    num_layers, hidden, inter = int(config.num_hidden_layers), int(config.hidden_size), int(config.intermediate_size)
+    inter, hidden = int(ckpt.config.intermediate_size), int(ckpt.config.hidden_size)
     mode, dtype, top_k = str(cfg.features), str(cfg.dtype), int(cfg.down_top_k)
     if dtype not in DTYPES:
         raise UserError(f"dtype={dtype!r}; valid: {', '.join(DTYPES)}")
@@ -89,56 +153,15 @@ def build(cfg: DictConfig) -> Path:
         with open(tmp / "embeddings.bin", "wb") as f:
             _write_rows(f, embeddings, dtype)
         empty = empty_tokens(_copy_tokenizer(ckpt, tmp), vocab)
-        layers, sigmas = [], {"gate": [], "down": []}
-        offset = 0
-        with open(tmp / "gate_vectors.bin", "wb") as gate_f, open(tmp / "down_features.bin", "wb") as down_f, \
-                open(tmp / "down_meta.bin", "wb") as meta_f:
-            meta_f.write(down_meta_header(num_layers, top_k))
-            for layer in tqdm(range(num_layers), desc=f"vindex {mode}", unit="layer"):
-                svd_args = (int(cfg.svd.oversample), int(cfg.svd.power_iters), int(cfg.seed) + 1000 * layer)
-                gate, gate_sigma = gate_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.gate_proj.weight")), mode, num_feats, *svd_args)
-                length = _write_rows(gate_f, gate, dtype)
-                layers.append({"layer": layer, "num_features": num_feats, "offset": offset, "length": length})
-                offset += length
-                del gate  # one layer matrix in memory at a time
-                down, down_sigma = down_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.down_proj.weight")), embeddings, mode,
-                                                   num_feats, svd_args[0], svd_args[1], svd_args[2] + 1)
-                _write_rows(down_f, down, dtype)
-                meta_f.write(down_meta_layer(down_meta_records(down, embeddings, top_k, empty)))
-                del down
-                if gate_sigma is not None:
-                    sigmas["gate"].append(gate_sigma.tolist())
-                    sigmas["down"].append(down_sigma.tolist())
+        layers, sigmas = _write_layers(ckpt, tmp, embeddings, empty, cfg, mode, num_feats, dtype, top_k)
         del embeddings
-        weight_manifest, norm_offset = [], 0
-        with open(tmp / "norms.bin", "wb") as f:
-            for key in ckpt.norm_keys():
-                vector = ckpt.tensor(key).float().numpy().astype("<f4")
-                f.write(vector.tobytes())
-                weight_manifest.append({"key": key.removeprefix("model."), "kind": "vector", "shape": list(vector.shape),
-                                        "offset": norm_offset, "length": vector.nbytes, "file": "norms.bin"})
-                norm_offset += vector.nbytes
-        write_json(tmp / "weight_manifest.json", weight_manifest)
+        write_json(tmp / "weight_manifest.json", _write_norms(ckpt, tmp))
         if mode == "svd":
             write_json(tmp / "singular_values.json", {"gate": sigmas["gate"], "down": sigmas["down"],
                                                       "note": "sigma of each kept direction, per layer, descending"})
         extracted_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        source_hashes = ckpt.source_hashes()
-        index = {
-            "version": INDEX_VERSION, "model": source, "family": config.model_type, "num_layers": num_layers,
-            "hidden_size": hidden, "intermediate_size": inter, "vocab_size": vocab, "embed_scale": 1.0,
-            "layers": layers, "down_top_k": top_k, "extract_level": "browse", "dtype": dtype, "quant": "none",
-            "num_feats": num_feats, "features": mode, "down_features_dtype": dtype,
-            "source": {"huggingface_repo": source, "huggingface_revision": ckpt.revision(),
-                       "safetensors_sha256": {k: v for k, v in source_hashes.items() if k.endswith(".safetensors")},
-                       "extracted_at": extracted_at, "larql_version": tool_version()},
-            "checksums": {name: sha256_file(tmp / name) for name in ("gate_vectors.bin", "embeddings.bin", "down_meta.bin", "norms.bin")},
-            "layer_bands": layer_bands(num_layers), "model_config": model_summary(config),
-        }
-        if mode == "svd":
-            index["svd"] = {"method": "randomized", "oversample": int(cfg.svd.oversample), "power_iters": int(cfg.svd.power_iters),
-                            "seed": int(cfg.seed), "seed_per_layer": "seed + 1000·layer (gate), +1 (down)",
-                            "sign_rule": {"gate": "largest-|.| neuron loading positive", "down": "largest-|.| vocabulary projection positive"}}
+        source_hashes = ckpt.source_hashes()  # reads every shard: once
+        index = _index(ckpt, tmp, cfg, source, layers, vocab, mode, num_feats, dtype, top_k, extracted_at, source_hashes)
         write_json(tmp / "index.json", index)
         manifest = {"source": {"repo": source, "revision": ckpt.revision(), "folder": str(ckpt.folder), "files_sha256": source_hashes},
                     "extracted_at": extracted_at, "tool": tool_version(), "git_commit": git_commit(), "command": sys.argv,
