@@ -1,6 +1,8 @@
 """Shared fixtures: offline everything, tiny fast configs, composed the way Hydra composes them."""
 
+import logging
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +107,23 @@ def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+
+
+def run_module(module: str, args: list[str]) -> int:
+    """``python -m module args`` in this process (``runpy``: no 5-15 s interpreter start and imports per case);
+    returns the exit code. For commands that end early (bad input, a skip); read the output with ``capfd``."""
+    import lab.errors
+
+    for logger in [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]:
+        for handler in getattr(logger, "handlers", []):  # handlers made under an earlier test's (closed) capture
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = sys.stderr
+    saved = sys.argv
+    sys.argv, lab.errors._task_started = [module, *args], False
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    finally:
+        sys.argv = saved
+    return 0

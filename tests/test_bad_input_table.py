@@ -7,19 +7,16 @@ traceback, and leave every file that existed before untouched, with no new artif
 """
 
 import json
-import logging
-import runpy
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import LlamaConfig
 
-import lab.errors
 from gates.files import write_gate_files
 from lab.config import asset_path
+from tests.conftest import run_module
 
 pytestmark = pytest.mark.slow
 
@@ -144,23 +141,6 @@ def inputs(quick_reference, tmp_path_factory) -> dict[str, str]:
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*")
             if p.is_file() and not any(part in HYDRA_OWN for part in p.parts) and p.suffix != ".log"}
-
-
-def run_module(module: str, args: list[str]) -> int:
-    """``python -m module args`` in this process; returns the exit code."""
-    for logger in [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]:
-        for handler in getattr(logger, "handlers", []):  # handlers made under an earlier test's (closed) capture
-            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
-                handler.stream = sys.stderr
-    saved = sys.argv
-    sys.argv, lab.errors._task_started = [module, *args], False
-    try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    except SystemExit as stop:
-        return int(stop.code or 0)
-    finally:
-        sys.argv = saved
-    return 0
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from tests.conftest import FAST, run_cli
+from tests.conftest import FAST, run_cli, run_module
 
 NOISE = ["litlogger", "LeafSpec", "anonymous setting", "limit_val_batches=1.0", "/-2", "in eval mode at the start of training",
          "Traceback", "srun` command is available"]  # the last: wherever SLURM is installed (make test-scale installs it)
@@ -36,6 +36,8 @@ def test_every_command_answers_help(module, capsys):
 
 
 @pytest.mark.slow
-def test_hydra_commands_answer_help(tmp_path):
-    out = run_cli(["ablations.train", "--help"], cwd=tmp_path)
-    assert out.returncode == 0 and "== Configuration groups ==" in out.stdout and "variant: " in out.stdout
+def test_hydra_commands_answer_help(tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = run_module("ablations.train", ["--help"])  # in this process (runpy), as python -m would run it
+    out, _ = capfd.readouterr()
+    assert code == 0 and "== Configuration groups ==" in out and "variant: " in out

@@ -15,7 +15,7 @@ from gates.masking import apply_gates
 from lab.model import load_artifact
 from lab.reference import tiny_reference_dir
 from lab.wandb_offline import find_runs, read_run
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_module
 from tests.golden_values import check_golden, metric_series
 
 pytestmark = pytest.mark.slow
@@ -186,18 +186,21 @@ def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_p
     assert not re.search(r"Traceback", out.stderr)
 
 
-def test_a_gate_rerun_with_a_changed_config_is_refused(gate_run, quick_reference):
+def test_a_gate_rerun_with_a_changed_config_is_refused(gate_run, quick_reference, capfd, monkeypatch):
     """Issue 15's rule for gates: a finished gate run is reused only for its own config."""
     def stamps(skip: tuple[str, ...] = ()) -> dict:  # the lock and the job log are the invocation's own
         return {p: p.stat().st_mtime_ns for p in gate_run.iterdir() if p.is_file() and p.name not in (".lock", *skip)
                 and p.suffix != ".log"}
 
     files = stamps()
-    command = ["gates.train", *QUICK, f"paths.runs={quick_reference}", f"hydra.run.dir={gate_run}"]
-    changed = run_cli([*command, "gates.beta=8.0"], cwd=quick_reference.parent)
-    assert changed.returncode == 2, changed.stderr[-3000:]
-    assert "holds a finished run of another config (gates.beta: 4.0 -> 8.0)" in changed.stderr
+    args = [*QUICK, f"paths.runs={quick_reference}", f"hydra.run.dir={gate_run}"]
+    monkeypatch.chdir(quick_reference.parent)  # both reruns end before training: run in this process (runpy)
+    code = run_module("gates.train", [*args, "gates.beta=8.0"])
+    out, err = capfd.readouterr()
+    assert code == 2, err[-3000:]
+    assert "holds a finished run of another config (gates.beta: 4.0 -> 8.0)" in err
     assert stamps() == files
-    same = run_cli(command, cwd=quick_reference.parent)
-    assert same.returncode == 0 and "same config): skipping it" in same.stdout + same.stderr, same.stderr[-3000:]
+    code = run_module("gates.train", args)
+    out, err = capfd.readouterr()
+    assert code == 0 and "same config): skipping it" in out + err, err[-3000:]
     assert stamps(skip=("all_gate_runs.json",)) == {p: t for p, t in files.items() if p.name != "all_gate_runs.json"}

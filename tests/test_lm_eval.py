@@ -10,7 +10,7 @@ from lab.evaluation import greedy_generate, knowledge_accuracy, reasoning_accura
 from lab.lm_eval.harness import TASKS_DIR, prepare_for_generation, task_manager
 from lab.lm_eval.targets import load_stage
 from lab.reference import tiny_reference_dir
-from tests.conftest import compose_train, run_cli
+from tests.conftest import compose_train, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -60,9 +60,11 @@ def test_the_real_scale_groups_resolve_to_known_tasks():
     (["{empty}"], "is none of the folders this suite writes and not a Hugging Face model folder"),
     (["{run}", "tasks=[popqa]"], "need their dataset from the Hugging Face hub, which is not reachable"),
 ])
-def test_bad_input_is_one_line_and_exit_2(quick_reference, tmp_path, args, expected):
+def test_bad_input_is_one_line_and_exit_2(quick_reference, tmp_path, args, expected, capfd, monkeypatch):
     (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
     args = [a.format(run=tiny_reference_dir(quick_reference), empty=tmp_path / "empty") for a in args]
-    out = run_cli(["lab.lm_eval", *args], cwd=tmp_path)
-    assert out.returncode == 2, out.stderr[-3000:]
-    assert expected in out.stderr and "Traceback" not in out.stderr
+    code = run_module("lab.lm_eval", args)  # in this process: the harness's imports once per worker, not per case
+    _, err = capfd.readouterr()
+    assert code == 2, err[-3000:]
+    assert expected in err and "Traceback" not in err

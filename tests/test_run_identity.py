@@ -8,7 +8,7 @@ import pytest
 
 from lab.job_name import format_job_name, swept_keys
 from lab.run_identity import differences, identity, is_ignored
-from tests.conftest import FAST, compose_train, kill_when, run_cli
+from tests.conftest import FAST, compose_train, kill_when, run_cli, run_module
 
 pytestmark = pytest.mark.slow
 GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,3e-2"]
@@ -79,23 +79,26 @@ def test_a_second_sweep_over_seeds_adds_its_jobs_and_touches_nothing_finished(gr
     assert {k: v for k, v in after.items() if k in before} == before
 
 
-def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp_path):
+def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp_path, capfd, monkeypatch):
     run = tmp_path / "run"
     command = ["ablations.train", *FAST, "logger=none", f"hydra.run.dir={run}"]
     first = run_cli(command, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     before = artifact_stamps(run)
+    monkeypatch.chdir(tmp_path)  # the two reruns that end before training run in this process (runpy), as python -m would
 
-    changed = run_cli([*command, "optimizer.lr=1e-3"], cwd=tmp_path)
-    assert changed.returncode == 2, changed.stderr[-3000:]
-    (line,) = [x for x in changed.stderr.splitlines() if x.startswith("error:")]
+    code = run_module(command[0], [*command[1:], "optimizer.lr=1e-3"])
+    out, err = capfd.readouterr()
+    assert code == 2, err[-3000:]
+    (line,) = [x for x in err.splitlines() if x.startswith("error:")]
     assert "holds a finished run of another config (optimizer.lr: 0.0045 -> 0.001)" in line and "overwrite=true" in line
-    assert "Traceback" not in changed.stderr
+    assert "Traceback" not in out + err
     assert artifact_stamps(run) == before
 
-    same = run_cli([*command, "logger=csv"], cwd=tmp_path)  # the logger cannot change the result
-    assert same.returncode == 0, same.stderr[-3000:]
-    assert "is finished (SHA256SUMS intact, same config): skipping it" in same.stdout + same.stderr
+    code = run_module(command[0], [*command[1:], "logger=csv"])  # the logger cannot change the result
+    out, err = capfd.readouterr()
+    assert code == 0, err[-3000:]
+    assert "is finished (SHA256SUMS intact, same config): skipping it" in out + err
     assert artifact_stamps(run) == before
 
     replaced = run_cli([*command, "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
