@@ -126,4 +126,15 @@ def run_module(module: str, args: list[str]) -> int:
         return int(stop.code or 0)
     finally:
         sys.argv = saved
+        reset_hydra()
     return 0
+
+
+def reset_hydra() -> None:
+    """Forget the Hydra run a ``run_module`` call made: its config stays global (``HydraConfig``) otherwise, and a
+    later in-process ``train(cfg)`` in the same worker would take that run's output folder for its own."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    GlobalHydra.instance().clear()
+    HydraConfig.instance().cfg = None
