@@ -45,6 +45,13 @@ def top_lr_attn_logit(cell: dict) -> str:
     return fmt(value, ".3g") if value is not None else "collapsed"
 
 
+def contrast(cell: dict, metric: str) -> str:
+    """The cell's Δ against its control with its interval; "(control)" for a control, "–" for a cell whose contrast
+    is undefined (no LR trains in it or in its control)."""
+    delta = cell.get("vs_control", {}).get(metric)
+    return with_ci(delta) if delta else ("–" if cell.get("control") else "(control)")
+
+
 def seeds_label(cell: dict) -> str:
     untrained = cell.get("untrained_seeds") or []
     n = len(cell["per_seed"]["lr_sensitivity"]) + len(untrained)
@@ -69,12 +76,9 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
         head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, c in sorted(cells.items()):
-        delta = c.get("vs_control", {}).get("lr_sensitivity")
-        best_delta = c.get("vs_control", {}).get("best_clipped_loss")
-        no_contrast = "–" if c.get("control") else "(control)"
         row = [name, seeds_label(c), sensitivity(c, "lr_sensitivity"), sensitivity(c, "sensitivity_above"),
-               sensitivity(c, "sensitivity_below"), with_ci(delta) if delta else no_contrast, with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
-               with_ci(best_delta) if best_delta else no_contrast, stable_lr(c),
+               sensitivity(c, "sensitivity_below"), contrast(c, "lr_sensitivity"), with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
+               contrast(c, "best_clipped_loss"), stable_lr(c),
                f"{c['collapsed']}/{c['runs']}", fmt(c.get("best_knowledge_acc"), ".1%"), fmt(c.get("best_reasoning_acc"), ".1%"),
                top_lr_attn_logit(c)]
         if surgery:
@@ -179,9 +183,7 @@ def compact_table(study: dict) -> str:
             if c is None:
                 row += ["–"] * 3
                 continue
-            delta = c.get("vs_control", {}).get("lr_sensitivity")
-            row += [sensitivity(c, "lr_sensitivity"), with_ci(delta) if delta else ("–" if c.get("control") else "(control)"),
-                    stable_lr(c)]
+            row += [sensitivity(c, "lr_sensitivity"), contrast(c, "lr_sensitivity"), stable_lr(c)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

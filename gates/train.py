@@ -52,7 +52,7 @@ class GateTraining(Recipe):
         return out, out, ()
 
     def finished_entry(self, ctx: RunContext) -> dict:
-        summary = ctx.root / SUMMARY_FILE
+        summary = ctx.root / self.summary_file
         entry = read_json(summary).get(ctx.name) if summary.is_file() else None
         return entry or {"status": read_json(ctx.folder / "metadata.json").get("status", "ok"), "gates_dir": str(ctx.folder)}
 

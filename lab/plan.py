@@ -204,6 +204,7 @@ def gpu_hours(flops: float | None, mfu: float) -> dict[str, float | None]:
 def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     """The whole plan: one entry per job and the grid's totals."""
     overrides, options = split_plan_options(overrides)
+    _EPOCH_BATCHES.clear()  # the data is read again for each plan: its files may have changed in between
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = []

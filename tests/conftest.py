@@ -20,10 +20,11 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import lab  # noqa: E402,F401
+from lab.config import group_options  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
-VARIANTS = sorted(p.stem for p in (CONF / "variant").glob("*.yaml"))
+VARIANTS = group_options("variant")
 QWEN3_06B_CONFIG = REPO / "lab" / "assets" / "configs" / "qwen3-0.6b"
 
 # A few optimizer steps, two validations on a handful of graded rows: seconds on 2 cores.

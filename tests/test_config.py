@@ -4,12 +4,9 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
+from lab.config import group_options as options
 from lab.variants import Variant
 from tests.conftest import CONF, VARIANTS, compose_train
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", VARIANTS)

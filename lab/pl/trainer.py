@@ -3,8 +3,8 @@
 Every trainer also gets :class:`lab.pl.rng.RNGState` (generator states in each checkpoint) and
 :class:`lab.pl.checkpoint_io.AtomicCheckpointIO` (checkpoints renamed into place, never half-written).
 
-Four values are interpreted: a fractional ``val_check_interval`` (:func:`validation_schedule`), ``precision: auto`` (``bf16-mixed`` on a GPU, ``32-true`` on CPU, where bf16
-matmuls are ~100x slower), ``deterministic: auto`` (``True`` on CPU, ``False`` on a GPU: see
+Four values are interpreted: a fractional ``val_check_interval`` (:func:`validation_schedule`), ``precision:
+auto`` (``bf16-mixed`` on a GPU, ``32-true`` on CPU, where bf16 matmuls are ~100x slower), ``deterministic: auto`` (``True`` on CPU, ``False`` on a GPU: see
 :func:`resolve_deterministic`) and ``strategy: ddp``, which becomes :class:`lab.ddp.HydraJobDDPStrategy` so
 that DDP works under Hydra multirun.
 """
