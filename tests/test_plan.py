@@ -95,7 +95,7 @@ def test_a_plan_says_whether_it_fits_the_stated_device_memory_and_what_to_change
     assert "fits:" not in unstated and "does not fit" not in unstated  # no limit stated: no verdict
 
 
-def test_an_epoch_bounded_plan_counts_the_batches_its_data_holds():
+def test_an_epoch_bounded_plan_counts_the_batches_its_data_holds(quick_reference):
     from lab.data.datamodule import CorpusDataModule
     from lab.model import load_tokenizer
     from tests.conftest import compose_train
@@ -109,7 +109,8 @@ def test_an_epoch_bounded_plan_counts_the_batches_its_data_holds():
     # two devices split each epoch: half the batches each, the same tokens in all (up to the dropped last batch)
     (ddp,) = plan("train", ["trainer.max_steps=-1", "trainer.max_epochs=2", "trainer.devices=2"])["jobs"]
     assert 0 <= job["tokens"] - ddp["tokens"] <= 2 * 2 * int(cfg.data.batch_size) * int(cfg.data.seq_len)
-    gates = plan("gates_train", [])["jobs"][0]  # gate training is epoch-bounded (gates.epochs)
+    # gate training is epoch-bounded (gates.epochs); its data is read with the reference model's tokenizer
+    gates = plan("gates_train", [f"paths.runs={quick_reference}"])["jobs"][0]
     assert gates["tokens"] and gates["flops"]
     unreadable = plan("train", ["experiment=seed001"])  # Qwen3-0.6B's tokenizer and PopQA from the hub: offline here
     assert all(j["tokens"] is None for j in unreadable["jobs"]) and unreadable["total"]["flops"] is None
