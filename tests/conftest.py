@@ -31,6 +31,7 @@ QWEN3_06B_CONFIG = REPO / "lab" / "assets" / "configs" / "qwen3-0.6b"
 FAST = [
     "trainer.max_steps=6", "trainer.val_check_interval=3", "data.eval_limit=4", "data.batch_size=4",
     "checkpoint_every_n_steps=3", "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2",
+    "trainer.limit_val_batches=2",  # the val loss on 2 batches: every batch is most of a test job's time
 ]
 
 
@@ -76,12 +77,24 @@ QUICK_REFERENCE = ["trainer.max_steps=20", "trainer.val_check_interval=20", "dat
 
 
 @pytest.fixture(scope="session")
-def quick_reference(tmp_path_factory) -> Path:
-    """A ``runs/`` folder holding a tiny reference model trained for a few steps (the real one takes minutes)."""
+def quick_reference(tmp_path_factory, worker_id) -> Path:
+    """A ``runs/`` folder holding a tiny reference model trained for a few steps (the real one takes minutes).
+
+    Trained once for the whole session through ``ensure_tiny_reference`` into an empty runs folder, under a file
+    lock that pytest-xdist's workers share; each worker gets its own copy, so the outputs its tests write next to
+    it never meet another worker's."""
+    import shutil
+
+    from filelock import FileLock
+
     from lab.reference import ensure_tiny_reference
 
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    trained = shared / "quick_reference" / "runs"
+    with FileLock(str(shared / "quick_reference.lock")):
+        ensure_tiny_reference(runs=trained, overrides=QUICK_REFERENCE)
     runs = tmp_path_factory.mktemp("quick") / "runs"
-    ensure_tiny_reference(runs=runs, overrides=QUICK_REFERENCE)
+    shutil.copytree(trained, runs, copy_function=shutil.copy2)  # copy2 keeps the mtimes the cache check reads
     return runs
 
 

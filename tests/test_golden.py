@@ -6,7 +6,7 @@ from tests.golden_values import check_golden, metric_series
 
 
 def test_golden_main_job_keeps_its_recorded_losses(tmp_path):
-    cfg = compose_train([*FAST, "logger=none", "eval.accuracy=false"], output_root=tmp_path)
+    cfg = compose_train([*FAST, "trainer.limit_val_batches=null", "logger=none", "eval.accuracy=false"], output_root=tmp_path)
     train(cfg)
     check_golden("main_job", metric_series(tmp_path / "original_finetuned" / "train_metrics.json"))
 

@@ -22,7 +22,8 @@ from tests.conftest import CONF, REPO, child_env, compose_train, kill_when, run_
 pytestmark = pytest.mark.slow
 # 16 steps, a checkpoint every 4, validation every 8: a checkpoint lands both before and after a validation.
 LONG = ["trainer.max_steps=16", "trainer.val_check_interval=8", "data.eval_limit=4", "data.batch_size=4",
-        "checkpoint_every_n_steps=4", "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2"]
+        "checkpoint_every_n_steps=4", "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2",
+        "trainer.limit_val_batches=2"]
 TIMING = ("train/tokens_per_s", "train/peak_memory_gib", "train/step_s")  # measurements of the machine, not of the run
 
 

@@ -21,7 +21,7 @@ def test_a_run_killed_after_its_first_epoch_resumes_bit_equal(tmp_path):
     epoch; killed after the checkpoint at step 12."""
     args = ["~data.sources.reasoning", "data.sources.knowledge.repeat=1", "data.batch_size=8", "trainer.max_steps=16",
             "trainer.val_check_interval=8", "checkpoint_every_n_steps=4", "eval.accuracy=false", "trainer.enable_progress_bar=false",
-            "optimizer.warmup_steps=2", "logger=none"]
+            "optimizer.warmup_steps=2", "trainer.limit_val_batches=2", "logger=none"]
     reference, run = tmp_path / "reference", tmp_path / "run"
     train(compose_train(args, output_root=reference))
     rows = json.loads((reference / "original_finetuned" / "train_metrics.json").read_text())

@@ -15,7 +15,7 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 FEW = ["trainer.max_steps=4", "trainer.val_check_interval=4", "data.eval_limit=2", "diagnostics.every_n_steps=2", "diagnostics.dense_steps=2",
-       "model=tiny", "optimizer.warmup_steps=2"]
+       "model=tiny", "optimizer.warmup_steps=2", "trainer.limit_val_batches=2"]
 
 
 def study(tmp: Path, name: str, grid: list[str]) -> Path:

@@ -13,7 +13,7 @@ from tests.conftest import run_cli
 def test_a_failing_and_a_collapsing_job_do_not_stop_the_sweep(tmp_path):
     out = run_cli(["ablations.train", "-m", "optimizer.lr=1e30,nan,3e-3", "run_name=lr${optimizer.lr}", "trainer.max_steps=6",
                    "trainer.val_check_interval=3", "data.eval_limit=4", "data.batch_size=4", "trainer.enable_progress_bar=false",
-                   "optimizer.warmup_steps=0", "logger=none", f"paths.runs={tmp_path / 'runs'}"], cwd=tmp_path)
+                   "optimizer.warmup_steps=0", "trainer.limit_val_batches=2", "logger=none", f"paths.runs={tmp_path / 'runs'}"], cwd=tmp_path)
     assert out.returncode == 1, out.stderr[-2000:]
     (sweep,) = (tmp_path / "runs" / "ablations" / "multirun").iterdir()
     summary = json.loads((sweep / "all_train_metrics.json").read_text())
