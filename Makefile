@@ -40,7 +40,7 @@ plan: install  ## what a run or grid will cost before it runs: jobs, params, tok
 TASKS ?= tiny
 lm-eval: install  ## lm-evaluation-harness on a run, sweep, gate run or model: make lm-eval RUN=<folder | hub id> TASKS=tiny,hellaswag
 	@test -n "$(RUN)" || { echo "usage: make lm-eval RUN=<folder | hub id> [TASKS=tiny,...] [ARGS='limit=100 ...']"; exit 2; }
-	$(PY) -m lab.lm_eval $(RUN) 'tasks=[$(TASKS)]' $(ARGS)
+	$(PY) -m lab.evaluate.lm_eval $(RUN) 'tasks=[$(TASKS)]' $(ARGS)
 
 gates: install  ## train lambda gates on the tiny reference model (ARGS='model=qwen3_0.6b data=popqa_numina ...')
 	$(PY) -m gates.train $(ARGS)
@@ -63,7 +63,7 @@ report: install  ## figures + report.md of a run, sweep, gate run or vindex fold
 
 dashboard: install  ## a saved W&B workspace comparing the variants (online): make dashboard ENTITY=<e> [GROUP=<sweep>]
 	$(PY) -m pip install -q -e '.[dashboard]'
-	$(PY) -m lab.wandb_dashboard --entity $(ENTITY) $(if $(GROUP),--group $(GROUP))
+	$(PY) -m lab.report.wandb_dashboard --entity $(ENTITY) $(if $(GROUP),--group $(GROUP))
 
 bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.json; BENCH=svd runs one
 	$(PY) -m benchmarks $(BENCH)

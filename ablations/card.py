@@ -2,9 +2,9 @@
 
 import json
 
-from lab.artifacts import weight_settings
-from lab.cards import model_card
-from lab.variants import Variant
+from lab.model.variants import Variant
+from lab.report.cards import model_card
+from lab.runs.artifacts import weight_settings
 
 
 def ablation_card(meta: dict) -> str:

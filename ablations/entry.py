@@ -6,11 +6,11 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from ablations.layout import finetuned_dir
-from lab.job_name import swept_config
-from lab.paths import job_dir
-from lab.pl.history import MetricsHistory
-from lab.run import RunContext
-from lab.summary import print_summary, wandb_sync_hint
+from lab.runs.job_name import swept_config
+from lab.runs.paths import job_dir
+from lab.runs.summary import print_summary, wandb_sync_hint
+from lab.train.history import MetricsHistory
+from lab.train.run import RunContext
 
 
 def job_fields(cfg: DictConfig) -> dict:
@@ -27,7 +27,7 @@ def model_fields(model) -> dict:
     non_embedding = sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and not n.startswith("lm_head"))
     fields = {"vocab_size": int(model.config.vocab_size), "hidden_size": int(model.config.hidden_size), "non_embedding_params": int(non_embedding)}
     errors = getattr(model, "norm_fit_errors", None)
-    if errors:  # a fitted surgery: how far each site's DyT is from its RMSNorm (lab.norms.dyt_fit)
+    if errors:  # a fitted surgery: how far each site's DyT is from its RMSNorm (lab.model.norms.dyt_fit)
         fields["norm_fit_error"] = {"mean": sum(errors.values()) / len(errors), "max": max(errors.values())}
     return fields
 
@@ -64,7 +64,7 @@ def summary_entry(ctx: RunContext, trainer: L.Trainer | None, status: str, **ext
 
 
 def print_ablation_summary(cfg: DictConfig, entry: dict) -> None:
-    """The run's closing block (:mod:`lab.summary`): its metrics, or how it collapsed or failed, and where to look."""
+    """The run's closing block (:mod:`lab.runs.summary`): its metrics, or how it collapsed or failed, and where to look."""
     root = Path(str(cfg.output_root))
     finetuned = finetuned_dir(root, str(cfg.run_name))
     metrics = {"train loss": entry.get("final_train_loss"), "val loss": entry.get("final_val_loss"),

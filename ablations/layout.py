@@ -4,7 +4,7 @@
     <root>/<run>_finetuned/model.pt, model.safetensors, config.json, metadata.json,
                            train_metrics.json, tokenizer files,
                            checkpoints/step-N.ckpt + last.ckpt while training; once finished,
-                           checkpoints/last.ckpt alone (lab.pl.final_checkpoint)
+                           checkpoints/last.ckpt alone (lab.runs.final_checkpoint)
     <root>/all_train_metrics.json                                                one entry per run
 
 ``<run>`` is ``run_name`` (the variant's name by default).
@@ -18,10 +18,10 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from ablations.card import ablation_card
-from lab.artifacts import atomic_write, save_weights, weight_settings, write_json
-from lab.checksums import write_sha256sums
-from lab.git import git_commit
-from lab.variants import Variant, count_norms
+from lab.model.variants import Variant, count_norms
+from lab.runs.artifacts import atomic_write, save_weights, weight_settings, write_json
+from lab.runs.checksums import write_sha256sums
+from lab.runs.git import git_commit
 
 SUMMARY_FILE = "all_train_metrics.json"
 

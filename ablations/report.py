@@ -9,9 +9,9 @@ import math
 from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
-from lab.artifacts import read_json
-from lab.folder_kinds import FolderKind
-from lab.plots import finish_figure, plt
+from lab.report.plots import finish_figure, plt
+from lab.runs.artifacts import read_json
+from lab.runs.folder_kinds import FolderKind
 
 
 def is_ablation_folder(folder: Path) -> bool:
@@ -100,7 +100,7 @@ def table(runs: dict[str, dict]) -> str:
 
 
 def lm_eval_section(folder: Path) -> list[str]:
-    """The sweep's lm-evaluation-harness table (``python -m lab.lm_eval <sweep>``), when it has one."""
+    """The sweep's lm-evaluation-harness table (``python -m lab.evaluate.lm_eval <sweep>``), when it has one."""
     table = Path(folder) / "lm_eval" / "comparison.md"
     return ["## lm-evaluation-harness", table.read_text().strip()] if table.is_file() else []
 

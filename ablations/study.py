@@ -28,11 +28,11 @@ from ablations.study_departures import first_departure, normal_ranges
 from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
 from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_accuracies
 from ablations.study_tables import study_blocks
-from lab.artifacts import atomic_write, read_json, write_json
 from lab.config import CONF_DIR, WANDB_PROJECT
 from lab.errors import UserError, exit_on_user_error
-from lab.folder_kinds import FolderKind
-from lab.run_identity import RUN_CONFIG_FILE, flatten
+from lab.runs.artifacts import atomic_write, read_json, write_json
+from lab.runs.folder_kinds import FolderKind
+from lab.runs.identity import RUN_CONFIG_FILE, flatten
 
 STUDY_DIR = "report"  # where make report puts every report too
 REQUIRED = ("variant", "lr", "seed", "status")

@@ -170,7 +170,7 @@ def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str,
         "non_embedding_params": next((r["non_embedding_params"] for r in runs if r.get("non_embedding_params")), None),
         "hidden_size": next((r["hidden_size"] for r in runs if r.get("hidden_size")), None),
         "loss_after_surgery": _mean([(r.get("initial") or {}).get("loss") for r in runs]),
-        # a fitted surgery's relative error, mean over its sites and runs (replace_dyt_fit; lab.norms.dyt_fit)
+        # a fitted surgery's relative error, mean over its sites and runs (replace_dyt_fit; lab.model.norms.dyt_fit)
         "norm_fit_error": _mean([(r.get("norm_fit_error") or {}).get("mean") for r in runs]),
         "norm_fit_error_max": max([(r.get("norm_fit_error") or {}).get("max") or 0.0 for r in runs], default=0.0) or None,
         "per_seed": {key: {} for key in PER_SEED}, "best_lr_per_seed": {}, "incomplete_seeds": [], "untrained_seeds": [],

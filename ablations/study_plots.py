@@ -3,7 +3,7 @@
 import math
 from pathlib import Path
 
-from lab.plots import finish_figure, label_axes, plt, save_figure
+from lab.report.plots import finish_figure, label_axes, plt, save_figure
 
 REGIMES = ("scratch", "surgery")
 

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from ablations.study_tables import study_blocks
-from lab.artifacts import read_json
 from lab.errors import UserError, exit_on_user_error
+from lab.runs.artifacts import read_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "norm_study"

@@ -7,7 +7,7 @@
 
 Rerunning the same command in the same folder (``hydra.run.dir=`` / ``output_root=``, or the same sweep dir,
 as ``make sweep`` does) skips finished variants and resumes an interrupted one from its latest checkpoint,
-with the same optimizer, scheduler, data position, RNG state and W&B run (see :mod:`lab.resume`).
+with the same optimizer, scheduler, data position, RNG state and W&B run (see :mod:`lab.runs.resume`).
 """
 
 from pathlib import Path
@@ -34,18 +34,18 @@ from ablations.layout import (
     save_stage,
     write_train_metrics,
 )
-from lab.artifacts import read_json
 from lab.errors import UserError, exit_on_user_error, hydra_cli
 from lab.model import build_model, load_tokenizer
-from lab.paths import job_dir
-from lab.pl.compile_policy import should_compile
-from lab.pl.diagnostics import InstabilityDiagnostics
-from lab.pl.history import MetricsHistory
-from lab.pl.initial_eval import InitialEvaluation
-from lab.pl.module import CausalLMModule
-from lab.pl.trainer import runs_on_gpu
-from lab.run import Parts, Recipe, RunContext, print_run_summary, run
-from lab.variants import Variant
+from lab.model.variants import Variant
+from lab.runs.artifacts import read_json
+from lab.runs.paths import job_dir
+from lab.train.compile_policy import should_compile
+from lab.train.diagnostics import InstabilityDiagnostics
+from lab.train.history import MetricsHistory
+from lab.train.initial_eval import InitialEvaluation
+from lab.train.module import CausalLMModule
+from lab.train.run import Parts, Recipe, RunContext, print_run_summary, run
+from lab.train.trainer import runs_on_gpu
 
 
 def training_callbacks(cfg: DictConfig, history: MetricsHistory) -> list[L.Callback]:
@@ -120,7 +120,7 @@ RECIPE = NormAblation()
 
 
 def train(cfg: DictConfig) -> dict:
-    """Build the variant, train it, write base + finetuned artifacts and the sweep summary entry (:func:`lab.run.run`)."""
+    """Build the variant, train it, write base + finetuned artifacts and the sweep summary entry (:func:`lab.train.run.run`)."""
     return run(cfg, RECIPE)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from lab.memory import peak_rss_bytes, rss_bytes
+from lab.train.memory import peak_rss_bytes, rss_bytes
 
 RESULTS = Path(__file__).parent / "results"
 

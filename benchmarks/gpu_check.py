@@ -6,7 +6,7 @@ Three checks through the suite's own commands (``ablations.train``, ``gates.trai
    curves agree when the mean train loss of the last ``window`` steps differs by at most 5 % of the fp32 one and no
    step by more than 15 % (bf16 rounds every matmul to 8 bits of mantissa: the curves separate a little, never
    systematically).
-2. **throughput at Qwen3-0.6B's shape** (random weights from :mod:`lab.synthetic`, batch 8 × 1,024 tokens,
+2. **throughput at Qwen3-0.6B's shape** (random weights from :mod:`lab.dev.synthetic`, batch 8 × 1,024 tokens,
    ``bf16-mixed``): tokens/s over the steps after the warm-up, MFU = tokens/s · FLOPs per token / peak (FLOPs per
    token as :mod:`lab.plan` counts them; the peak from the GPU's name, A100 312 / H100 989 dense bf16 TFLOP/s, or
    ``--peak-tflops``), and the peak GPU memory (``torch.cuda.max_memory_allocated``) against ``lab.plan``'s
@@ -35,9 +35,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import RESULTS, print_table
+from lab.dev.synthetic import write_checkpoint
 from lab.plan import PEAK_TFLOPS, plan
-from lab.plan_memory import CUDA_CONTEXT_BYTES
-from lab.synthetic import write_checkpoint
+from lab.plan.memory import CUDA_CONTEXT_BYTES
 
 REPO = Path(__file__).resolve().parents[1]
 MEAN_TOLERANCE, STEP_TOLERANCE, MEMORY_TOLERANCE = 0.05, 0.15, 0.25

@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
-from lab.artifacts import read_json, write_json
-from lab.ddp import hydra_quoted
+from lab.runs.artifacts import read_json, write_json
+from lab.train.ddp import hydra_quoted
 
 
 def run(args: list[str]) -> None:

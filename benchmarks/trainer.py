@@ -7,7 +7,7 @@ cosine schedule, gradient clipping at 1.0):
 * data: the bundled corpus's variable-length documents (PopQA facts and NuminaMath solutions), tokenized and
   packed into 8 × 256 blocks the way both documentations recommend (``run_clm``'s ``group_texts``; our
   ``CorpusDataModule``): one packed dataset, fed to both;
-* ours: :class:`lab.pl.module.CausalLMModule` in a ``lightning.Trainer`` with the callbacks ``ablations.train``
+* ours: :class:`lab.train.module.CausalLMModule` in a ``lightning.Trainer`` with the callbacks ``ablations.train``
   uses (gradient-norm health check, metric history), logging every step, its loss in fused chunks
   (``loss_chunk_size: auto``) and fused AdamW (``optimizer.fused``): ``ours`` compiled, the default path of a
   run of at least ``compile.auto_min_steps`` (1,000) steps under ``compile.enabled: auto``, the main job's
@@ -113,9 +113,9 @@ def run_ours(vocab: int, steps: int, compile: bool, turns: tuple[Baton, int] | N
     from omegaconf import OmegaConf
     from torch.utils.data import DataLoader
 
-    from lab.pl.health import TrainingHealth
-    from lab.pl.history import MetricsHistory
-    from lab.pl.module import CausalLMModule
+    from lab.train.health import TrainingHealth
+    from lab.train.history import MetricsHistory
+    from lab.train.module import CausalLMModule
 
     blocks = packed_blocks()
     module = CausalLMModule(build_model(vocab), None, OmegaConf.create(OPTIM), OmegaConf.create({"accuracy": False}), "auto",
@@ -215,7 +215,7 @@ def default_job_path() -> dict:
     from hydra import compose, initialize_config_dir
 
     from lab.config import CONF_DIR
-    from lab.pl.compile_policy import should_compile
+    from lab.train.compile_policy import should_compile
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train")

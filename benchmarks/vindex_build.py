@@ -1,6 +1,6 @@
 """Benchmark 4: vindex build time and peak memory at Qwen3-8B's layer shapes, extrapolated to 36 layers.
 
-A synthetic bf16 checkpoint (:mod:`lab.synthetic`, hidden 4,096, intermediate 12,288, the tiny
+A synthetic bf16 checkpoint (:mod:`lab.dev.synthetic`, hidden 4,096, intermediate 12,288, the tiny
 vocabulary) of ``--layers`` layers is built in a fresh process (:mod:`vindex.build_memory`, ``svd`` mode, the
 default); its peak RSS over
 the imports and its seconds per layer are measured. The build streams one tensor at a time, so memory does not
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import matmul_gflops, print_table, write_result
-from lab.synthetic import write_checkpoint
+from lab.dev.synthetic import write_checkpoint
 
 HIDDEN, INTERMEDIATE, QWEN3_8B_LAYERS, TINY_VOCAB = 4096, 12288, 36, 1696
 

@@ -18,11 +18,11 @@ import lab  # noqa: F401
 from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
-from lab.artifacts import atomic_dir, write_json
-from lab.cards import model_card
-from lab.checksums import write_sha256sums
 from lab.errors import UserError, exit_on_user_error, hydra_cli
-from lab.git import git_commit
+from lab.report.cards import model_card
+from lab.runs.artifacts import atomic_dir, write_json
+from lab.runs.checksums import write_sha256sums
+from lab.runs.git import git_commit
 
 
 def applied_model(gates_dir: Path, mode: str, threshold: float | None, base_model: str | None = None):

@@ -1,7 +1,7 @@
 """The model card (``README.md``) of a gate run, in the seed's layout, with Hugging Face front matter."""
 
 from gates.files import INDICES_FILE, LOGITS_FILE, STATS_FILE, THRESHOLDS_FILE
-from lab.cards import model_card
+from lab.report.cards import model_card
 
 # The card's usage section: the seed's snippet (hard masking from neuron_indices.json), then this suite's command.
 USAGE = """

@@ -37,13 +37,13 @@ from gates.plots import tradeoff_plot
 from gates.runs import load_base_model, resolve_gates_dir
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
-from lab.artifacts import atomic_write, read_json, write_json
-from lab.checksums import SUMS_FILE, write_sha256sums
 from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
 from lab.errors import UserError, exit_on_user_error, hydra_cli
-from lab.evaluation import knowledge_accuracy, reasoning_accuracy
-from lab.lm_eval.harness import checked_task_manager, run_tasks, scores
+from lab.evaluate.graded import knowledge_accuracy, reasoning_accuracy
+from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
+from lab.runs.artifacts import atomic_write, read_json, write_json
+from lab.runs.checksums import SUMS_FILE, write_sha256sums
 
 METRICS = ("knowledge_acc", "reasoning_acc", "reasoning_loss", "kl_to_base")
 SETTING_KEYS = ("mode", "selection", "threshold", "seed", "fraction_masked")

@@ -10,12 +10,12 @@ from gates.card import gate_card
 from gates.files import write_gate_files
 from gates.gated_ffn import gate_logits
 from gates.plots import gate_histogram
-from lab.artifacts import atomic_write, write_json
-from lab.checksums import write_sha256sums
-from lab.git import git_commit
-from lab.pl.history import MetricsHistory
-from lab.run import Parts, RunContext
-from lab.summary import print_summary, wandb_sync_hint
+from lab.runs.artifacts import atomic_write, write_json
+from lab.runs.checksums import write_sha256sums
+from lab.runs.git import git_commit
+from lab.runs.summary import print_summary, wandb_sync_hint
+from lab.train.history import MetricsHistory
+from lab.train.run import Parts, RunContext
 
 
 def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory) -> dict:
@@ -46,7 +46,7 @@ def run_metadata(ctx: RunContext, parts: Parts, entry: dict) -> dict:
 
 
 def print_gate_summary(entry: dict) -> None:
-    """The gate run's closing block (:mod:`lab.summary`): losses, gate statistics, how to load and look."""
+    """The gate run's closing block (:mod:`lab.runs.summary`): losses, gate statistics, how to load and look."""
     out = Path(entry.get("gates_dir") or ".")
     metrics = {"loss": entry.get("final_loss"), "forget loss": entry.get("final_forget_loss"),
                "retain loss": entry.get("final_retain_loss"), "mean gate": entry.get("mean_gate"),

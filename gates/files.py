@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from gates.stats import DEFAULT_THRESHOLD, gate_stats, knowledge_neurons
-from lab.artifacts import atomic_write, write_json
-from lab.checksums import check_if_summed
 from lab.errors import UserError
+from lab.runs.artifacts import atomic_write, write_json
+from lab.runs.checksums import check_if_summed
 
 LOGITS_FILE = "lambda_logits.pt"
 INDICES_FILE = "neuron_indices.json"

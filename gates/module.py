@@ -21,7 +21,7 @@ from transformers import PreTrainedModel
 from gates.gated_ffn import gate_logits, gated_mlps
 from gates.losses import forget_loss, retain_loss, total_loss
 from gates.stats import OFF_FRACTIONS, fraction_below
-from lab.pl.module import total_optimizer_steps, warmup_cosine
+from lab.train.module import total_optimizer_steps, warmup_cosine
 
 LAMBDA_SUFFIX = "mlp.lambda_logits"
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from lab.plots import finish_figure, plt, save_figure
+from lab.report.plots import finish_figure, plt, save_figure
 
 
 def gate_histogram(gates: torch.Tensor, thresholds: list[dict], path: Path) -> Path:

@@ -11,9 +11,9 @@ import torch
 
 from gates.files import LOGITS_FILE, STATS_FILE, read_gate_stats, read_lambda_logits
 from gates.plots import gate_histogram, tradeoff_plot
-from lab.artifacts import read_json
-from lab.folder_kinds import FolderKind
-from lab.plots import finish_figure, plt
+from lab.report.plots import finish_figure, plt
+from lab.runs.artifacts import read_json
+from lab.runs.folder_kinds import FolderKind
 
 
 def is_gate_folder(folder: Path) -> bool:

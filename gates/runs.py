@@ -5,10 +5,10 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from gates.files import LOGITS_FILE
-from lab.artifacts import read_json
 from lab.errors import UserError
 from lab.model import build_model, load_tokenizer
-from lab.variants import Variant
+from lab.model.variants import Variant
+from lab.runs.artifacts import read_json
 
 
 def latest_gate_run(runs: str | Path) -> Path:

@@ -11,7 +11,7 @@ variant, config), ``train_metrics.json``, ``gate_histogram.png`` and ``checkpoin
 entry per job in ``<sweep>/all_gate_runs.json``.
 
 Rerunning the same command in the same folder (``hydra.run.dir=``, or the same sweep dir) skips a finished
-run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.resume`).
+run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.runs.resume`).
 """
 
 from pathlib import Path
@@ -27,14 +27,14 @@ import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from gates.export import export, print_gate_summary, run_metadata
 from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
-from lab.artifacts import read_json
 from lab.errors import exit_on_user_error, hydra_cli
-from lab.job_name import swept_config
 from lab.model import build_model, load_tokenizer, weights_dtype
-from lab.paths import job_dir
-from lab.pl.trainer import resolve_precision
-from lab.run import Parts, Recipe, RunContext, print_run_summary, run
-from lab.variants import Variant
+from lab.model.variants import Variant
+from lab.runs.artifacts import read_json
+from lab.runs.job_name import swept_config
+from lab.runs.paths import job_dir
+from lab.train.run import Parts, Recipe, RunContext, print_run_summary, run
+from lab.train.trainer import resolve_precision
 
 SUMMARY_FILE = "all_gate_runs.json"
 
@@ -101,7 +101,7 @@ RECIPE = GateTraining()
 
 
 def train_gates(cfg: DictConfig) -> dict:
-    """Gate the configured model, train the λ, export; returns the run's summary entry (:func:`lab.run.run`)."""
+    """Gate the configured model, train the λ, export; returns the run's summary entry (:func:`lab.train.run.run`)."""
     return run(cfg, RECIPE)
 
 

@@ -87,7 +87,7 @@ def quick_reference(tmp_path_factory, worker_id) -> Path:
 
     from filelock import FileLock
 
-    from lab.reference import ensure_tiny_reference
+    from lab.runs.reference import ensure_tiny_reference
 
     shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
     trained = shared / "quick_reference" / "runs"

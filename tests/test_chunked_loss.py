@@ -5,8 +5,8 @@ import torch
 from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from lab.pl.chunked_loss import chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
-from lab.pl.module import CausalLMModule, resolve_chunk_size
+from lab.train.chunked_loss import chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
+from lab.train.module import CausalLMModule, resolve_chunk_size
 
 
 def tiny_model(vocab: int = 300) -> Qwen3ForCausalLM:
@@ -75,7 +75,7 @@ def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_
 @pytest.mark.parametrize(("chunk", "compiled"), [(7, False), (1000, False), (7, True)])
 def test_the_z_loss_objective_and_its_gradients_equal_autograd_on_full_logits(chunk, compiled):
     """objective = CE + c · mean log² Z (PaLM's z-loss); the CE is reported apart, unchanged."""
-    from lab.pl.chunked_loss import chunked_lm_losses
+    from lab.train.chunked_loss import chunked_lm_losses
 
     chunk_fn = compiled_chunk_fn("aot_eager") if compiled else chunk_loss_and_grads
     c = 0.05  # large, so that the term matters in the gradients
@@ -103,7 +103,7 @@ def test_the_z_loss_objective_and_its_gradients_equal_autograd_on_full_logits(ch
 def test_independent_weight_decay_decays_by_the_schedule_not_the_learning_rate():
     """AdamW with zero gradients only decays: θ₁ = θ₀ (1 − η_t · wd). ``independent`` gives wd = λ/η, so the decay per
     step is (η_t/η) λ whatever the peak LR η; ``coupled`` scales it with η."""
-    from lab.pl.module import adamw_weight_decay
+    from lab.train.module import adamw_weight_decay
 
     decays = {}
     for mode in ("coupled", "independent"):

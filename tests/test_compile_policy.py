@@ -2,7 +2,7 @@
 
 import logging
 
-from lab.pl.compile_policy import cxx_available, should_compile
+from lab.train.compile_policy import cxx_available, should_compile
 
 AUTO = {"enabled": "auto", "auto_min_steps": 500, "backend": "inductor"}
 
@@ -20,7 +20,7 @@ def test_without_a_cxx_compiler_the_run_trains_eagerly_after_one_warning(monkeyp
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("CXX", raising=False)
     assert not cxx_available()
-    with caplog.at_level(logging.WARNING, logger="lab.pl.compile_policy"):
+    with caplog.at_level(logging.WARNING, logger="lab.train.compile_policy"):
         assert not should_compile(AUTO, 1000, on_gpu=False)
     assert [r.getMessage().split(";")[0] for r in caplog.records] == ["compile.enabled: no C++ compiler on this machine for Inductor"]
     assert should_compile({**AUTO, "backend": "aot_eager"}, 1000, on_gpu=False)  # needs no C++ compiler

@@ -5,7 +5,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from lab.config import group_options as options
-from lab.variants import Variant
+from lab.model.variants import Variant
 from tests.conftest import CONF, VARIANTS, compose_train
 
 

@@ -24,7 +24,7 @@ def test_a_default_run_ends_with_its_summary_and_prints_no_known_noise(tmp_path)
     assert f"look    make report RUN={tmp_path / 'run'}" in block and "wandb sync " in block
 
 
-@pytest.mark.parametrize("module", ["lab.plan", "lab.report", "lab.verify", "ablations.study", "benchmarks", "benchmarks.trainer",
+@pytest.mark.parametrize("module", ["lab.plan", "lab.report", "lab.runs.verify", "ablations.study", "benchmarks", "benchmarks.trainer",
                                     "benchmarks.gate_step", "benchmarks.scaling", "benchmarks.svd", "benchmarks.vindex_build",
                                     "ablations.dyt_check"])
 def test_every_command_answers_help(module, capsys):

@@ -4,7 +4,7 @@ import pytest
 
 from lab.errors import UserError
 from lab.report import write_report
-from lab.wandb_dashboard import STEP, dashboard_spec
+from lab.report.wandb_dashboard import STEP, dashboard_spec
 
 
 def test_the_ablation_dashboard_plots_the_logged_metrics_against_the_global_step():
@@ -24,10 +24,10 @@ def test_the_panels_name_metrics_the_training_code_logs():
     import ablations.entry
     import gates.module
     import gates.train
-    import lab.pl.health
-    import lab.pl.module
+    import lab.train.health
+    import lab.train.module
 
-    modules = (lab.pl.module, lab.pl.health, gates.module, gates.train, ablations.entry)  # ablations.entry: the summary's keys
+    modules = (lab.train.module, lab.train.health, gates.module, gates.train, ablations.entry)  # ablations.entry: the summary's keys
     source = "".join(inspect.getsource(m) for m in modules)
     for kind in ("ablation", "gates"):
         for section in dashboard_spec(kind)["sections"]:

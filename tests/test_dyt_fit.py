@@ -3,8 +3,8 @@
 import torch
 from transformers.models.qwen3.modeling_qwen3 import Qwen3RMSNorm
 
-from lab.norms.dyt import DynamicTanh
-from lab.norms.dyt_fit import fit_dyt
+from lab.model.norms.dyt import DynamicTanh
+from lab.model.norms.dyt_fit import fit_dyt
 
 
 def rmsnorm(d: int = 16) -> Qwen3RMSNorm:

@@ -12,7 +12,7 @@ from gates.files import read_lambda_logits, read_neuron_indices, write_gate_file
 from gates.masking import check_threshold
 from lab.config import asset_path
 from lab.errors import UserError
-from lab.reference import tiny_reference_dir
+from lab.runs.reference import tiny_reference_dir
 from tests.conftest import run_cli
 
 

@@ -12,9 +12,9 @@ from transformers import AutoModelForCausalLM
 import ablations
 from gates.files import KEY_FORMAT, read_lambda_logits
 from gates.masking import apply_gates
+from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import load_artifact
-from lab.reference import tiny_reference_dir
-from lab.wandb_offline import find_runs, read_run
+from lab.runs.reference import tiny_reference_dir
 from tests.conftest import run_cli, run_module
 from tests.golden_values import check_golden, metric_series
 

@@ -19,7 +19,7 @@ from gates.gated_ffn import (
 )
 from gates.losses import entity_cross_entropy, forget_loss, kl_from_logits, retain_loss, total_loss
 from gates.masking import apply_gates, hard_mask, multipliers
-from lab.variants import Variant, apply_variant
+from lab.model.variants import Variant, apply_variant
 
 CONFIG = dict(vocab_size=97, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
               num_key_value_heads=2, head_dim=8, max_position_embeddings=64,

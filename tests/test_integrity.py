@@ -1,4 +1,4 @@
-"""Integrity and untrusted files: SHA256SUMS in artifact folders, lab.verify, loaders that refuse tampering and pickles."""
+"""Integrity and untrusted files: SHA256SUMS in artifact folders, lab.runs.verify, loaders that refuse tampering and pickles."""
 
 import os
 import pickle
@@ -13,8 +13,8 @@ import torch
 import ablations
 from ablations.train import train
 from gates.files import read_lambda_logits, write_gate_files
-from lab.checksums import write_sha256sums
 from lab.errors import UserError
+from lab.runs.checksums import write_sha256sums
 from tests.conftest import FAST, REPO, compose_train, run_cli
 
 PACKAGES = ("lab", "ablations", "gates", "vindex")
@@ -55,10 +55,10 @@ def test_every_ablation_folder_carries_valid_sha256sums(ablation_run):
 def test_lab_verify_and_the_loaders_name_a_tampered_file(ablation_run, tmp_path):
     copy = tmp_path / "original_finetuned"
     shutil.copytree(ablation_run / "original_finetuned", copy)
-    ok = run_cli(["lab.verify", str(copy)], cwd=tmp_path)
+    ok = run_cli(["lab.runs.verify", str(copy)], cwd=tmp_path)
     assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {copy}")
     tamper(copy / "model.safetensors")
-    bad = run_cli(["lab.verify", str(copy)], cwd=tmp_path)
+    bad = run_cli(["lab.runs.verify", str(copy)], cwd=tmp_path)
     errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
     assert bad.returncode == 2 and len(errors) == 1 and "model.safetensors does not match" in errors[0]
     with pytest.raises(UserError, match="model.safetensors does not match its SHA256SUMS entry"):

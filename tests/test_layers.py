@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-from lab.folder_kinds import folder_kinds
+from lab.runs.folder_kinds import folder_kinds
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = {"ablations", "gates", "vindex"}
@@ -30,3 +30,31 @@ def test_each_tool_registers_its_folder_kinds():
     assert list(kinds) == ["study", "ablations", "gates", "vindex"]  # the study first: it is also an ablation sweep
     assert all(k.report is not None for k in kinds.values()) and kinds["vindex"].verify is not None
     assert {k.matches.__module__.split(".")[0] for k in kinds.values()} == TOOLS
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports (``import a.b``, ``from a.b import c``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+def test_the_tools_never_import_the_development_tooling():
+    """``lab.dev`` (local SLURM, synthetic checkpoints, the offline W&B reader) is for tests and benchmarks only."""
+    used = {str(p.relative_to(REPO)): sorted(m for m in imported_modules(p) if m == "lab.dev" or m.startswith("lab.dev."))
+            for tool in sorted(TOOLS) for p in sorted((REPO / tool).rglob("*.py"))}
+    assert {k: v for k, v in used.items() if v} == {}
+    product = {str(p.relative_to(REPO)) for p in (REPO / "lab").rglob("*.py") if "dev" not in p.relative_to(REPO / "lab").parts
+               and any(m.startswith("lab.dev") for m in imported_modules(p))}
+    assert product == set()
+
+
+def test_the_ground_floor_is_a_few_sub_packages():
+    entries = sorted(p.name for p in (REPO / "lab").iterdir() if p.name != "__pycache__")
+    assert entries == ["__init__.py", "assets", "conf", "config", "data", "dev", "errors.py", "evaluate", "model", "plan",
+                       "report", "runs", "train"]

@@ -6,10 +6,10 @@ import yaml
 
 from lab.data.datamodule import CorpusDataModule
 from lab.data.formats import qa_prompt, reasoning_prompt
-from lab.evaluation import greedy_generate, knowledge_accuracy, reasoning_accuracy
-from lab.lm_eval.harness import TASKS_DIR, prepare_for_generation, task_manager
-from lab.lm_eval.targets import load_stage
-from lab.reference import tiny_reference_dir
+from lab.evaluate.graded import greedy_generate, knowledge_accuracy, reasoning_accuracy
+from lab.evaluate.lm_eval.harness import TASKS_DIR, prepare_for_generation, task_manager
+from lab.evaluate.lm_eval.targets import load_stage
+from lab.runs.reference import tiny_reference_dir
 from tests.conftest import compose_train, run_module
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_bad_input_is_one_line_and_exit_2(quick_reference, tmp_path, args, expec
     (tmp_path / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     args = [a.format(run=tiny_reference_dir(quick_reference), empty=tmp_path / "empty") for a in args]
-    code = run_module("lab.lm_eval", args)  # in this process: the harness's imports once per worker, not per case
+    code = run_module("lab.evaluate.lm_eval", args)  # in this process: the harness's imports once per worker, not per case
     _, err = capfd.readouterr()
     assert code == 2, err[-3000:]
     assert expected in err and "Traceback" not in err

@@ -24,8 +24,8 @@ TASKS = "tasks=[tiny_facts,tiny_arith_text]"
 
 @pytest.fixture(scope="module")
 def on_the_fly(gates, quick_reference) -> dict:
-    """lab.lm_eval on the gate run, hard-masked at g < 0.5 on the fly: lm-eval's results."""
-    out = run_cli(["lab.lm_eval", str(gates), TASKS, "limit=24", "mode=hard", "threshold=0.5", f"paths.runs={quick_reference}"],
+    """lab.evaluate.lm_eval on the gate run, hard-masked at g < 0.5 on the fly: lm-eval's results."""
+    out = run_cli(["lab.evaluate.lm_eval", str(gates), TASKS, "limit=24", "mode=hard", "threshold=0.5", f"paths.runs={quick_reference}"],
                   cwd=gates.parent)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads((gates / "lm_eval" / "hard-0.5" / "results.json").read_text())["results"]
@@ -36,7 +36,7 @@ def test_gates_masked_on_the_fly_score_as_the_applied_model(gates, on_the_fly, q
     out = run_cli(["gates.apply", f"gates_dir={gates}", "mode=hard", "threshold=0.5", f"out={applied}", f"paths.runs={quick_reference}"],
                   cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    out = run_cli(["lab.lm_eval", str(applied), TASKS, "limit=24"], cwd=tmp_path)
+    out = run_cli(["lab.evaluate.lm_eval", str(applied), TASKS, "limit=24"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     written = json.loads((applied / "lm_eval" / "results.json").read_text())["results"]
     assert on_the_fly["tiny_facts"]["acc,none"] == written["tiny_facts"]["acc,none"]
@@ -54,7 +54,7 @@ def test_gates_evaluate_adds_lm_eval_tasks_to_the_tradeoff_beside_the_random_con
     assert report["tasks"] == ["tiny_facts", "tiny_arith_text"]
     assert report["tradeoff"] == {"knowledge": "knowledge_acc", "reasoning": "tiny_arith_text/bits_per_byte"}
     rows = {(r["mode"], r["selection"], r["seed"]): r for r in report["settings"]}
-    # the masked model lm-eval scored inside gates.evaluate is the one lab.lm_eval masks on the fly
+    # the masked model lm-eval scored inside gates.evaluate is the one lab.evaluate.lm_eval masks on the fly
     assert rows["hard", "gates", None]["tiny_arith_text/bits_per_byte"] == pytest.approx(on_the_fly["tiny_arith_text"]["bits_per_byte,none"], rel=1e-5)
     assert rows["hard", "gates", None]["tiny_facts/acc"] == on_the_fly["tiny_facts"]["acc,none"]
     unmasked = rows["none", "gates", None]["tiny_arith_text/bits_per_byte"]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCard
 
-from lab.checksums import check_sha256sums
-from lab.wandb_offline import find_runs, read_run
+from lab.dev.wandb_offline import find_runs, read_run
+from lab.runs.checksums import check_sha256sums
 from tests.conftest import FAST, run_cli
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ def sweep(tmp_path_factory) -> Path:
 
 
 def test_a_sweep_evaluates_every_run_and_writes_results_cards_wandb_and_a_table(sweep, tmp_path):
-    out = run_cli(["lab.lm_eval", str(sweep), "tasks=[tiny_facts]", "limit=16"], cwd=tmp_path)
+    out = run_cli(["lab.evaluate.lm_eval", str(sweep), "tasks=[tiny_facts]", "limit=16"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     table = (sweep / "lm_eval" / "comparison.md").read_text()
     assert "| original |" in table and "| replace_dyt |" in table and "tiny_facts acc" in table

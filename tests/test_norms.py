@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers.models.qwen3.modeling_qwen3 import Qwen3RMSNorm
 
-from lab.norms import REPLACEMENTS, DynamicTanh, L2Norm, LayerNorm, ScaleNorm, replacement_for
+from lab.model.norms import REPLACEMENTS, DynamicTanh, L2Norm, LayerNorm, ScaleNorm, replacement_for
 
 X = torch.tensor([[3.0, 4.0, 0.0, 0.0], [1.0, -1.0, 2.0, -2.0]])  # ‖row0‖=5, ‖row1‖=√10
 W = torch.tensor([1.0, 2.0, 0.5, -1.0])

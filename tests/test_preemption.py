@@ -1,4 +1,4 @@
-"""``lab.pl.preemption``: a signal asks for a checkpoint at the step's end; the handler that was there before runs after it."""
+"""``lab.runs.preemption``: a signal asks for a checkpoint at the step's end; the handler that was there before runs after it."""
 
 import os
 import signal
@@ -6,8 +6,8 @@ import signal
 import lightning as L
 from lightning.pytorch.demos.boring_classes import BoringModel
 
-from lab.pl.checkpointing import StepCheckpoint
-from lab.pl.preemption import PreemptionCheckpoint
+from lab.runs.checkpointing import StepCheckpoint
+from lab.runs.preemption import PreemptionCheckpoint
 
 
 class SignalAtStep(L.Callback):

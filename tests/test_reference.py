@@ -5,7 +5,7 @@ import json
 import pytest
 
 import ablations
-from lab.reference import ensure_tiny_reference, tiny_reference_dir
+from lab.runs.reference import ensure_tiny_reference, tiny_reference_dir
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from ablations.train import train
 from tests.conftest import FAST, child_env, compose_train, kill_when, run_cli
 
 SAVERS = {
-    "atomic_write": "from lab.artifacts import atomic_write\n"
+    "atomic_write": "from lab.runs.artifacts import atomic_write\n"
                     "save = lambda state, path: atomic_write(path, lambda tmp: torch.save(state, tmp))",
-    "lightning_checkpoint": "from lab.pl.checkpoint_io import AtomicCheckpointIO\n"
+    "lightning_checkpoint": "from lab.runs.checkpoint_io import AtomicCheckpointIO\n"
                             "save = AtomicCheckpointIO().save_checkpoint",
 }
 SAVER = """
@@ -48,7 +48,7 @@ def test_a_kill_during_a_large_save_leaves_the_previous_good_file(tmp_path, save
 
 @pytest.mark.slow
 def test_a_killed_vindex_build_leaves_the_previous_vindex_whole(quick_reference, tmp_path):
-    from lab.checksums import check_sha256sums
+    from lab.runs.checksums import check_sha256sums
 
     out = tmp_path / "tiny.vindex"
     args = ["vindex.build", f"paths.runs={quick_reference}", f"out={out}"]

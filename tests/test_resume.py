@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from ablations.train import train
 from gates.train import train_gates
-from lab.wandb_offline import read_run
+from lab.dev.wandb_offline import read_run
 from tests.conftest import CONF, REPO, child_env, compose_train, kill_when, run_cli
 
 pytestmark = pytest.mark.slow

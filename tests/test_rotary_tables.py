@@ -7,7 +7,7 @@ import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 from transformers.models.qwen3.modeling_qwen3 import Qwen3RotaryEmbedding
 
-from lab.pl.rotary_tables import rotary_cos_sin, tabulate_rotary
+from lab.train.rotary_tables import rotary_cos_sin, tabulate_rotary
 
 
 def config(**rope) -> Qwen3Config:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.job_name import format_job_name, swept_keys
-from lab.run_identity import differences, identity, is_ignored
+from lab.runs.identity import differences, identity, is_ignored
+from lab.runs.job_name import format_job_name, swept_keys
 from tests.conftest import FAST, compose_train, kill_when, run_cli, run_module
 
 pytestmark = pytest.mark.slow

@@ -48,7 +48,7 @@ def test_a_pretrained_model_starts_training_with_every_module_in_train_mode(tmp_
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     from lab.model import build_model
-    from lab.variants import Variant
+    from lab.model.variants import Variant
 
     config = Qwen3Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                          num_key_value_heads=1, head_dim=16)

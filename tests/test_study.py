@@ -11,11 +11,11 @@ from hydra import compose, initialize_config_dir
 
 from ablations.layout import finetuned_dir
 from lab.data.datamodule import CorpusDataModule
+from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import build_model, load_tokenizer
-from lab.pl.initial_eval import validation_loss
-from lab.pl.module import CausalLMModule
-from lab.variants import Variant
-from lab.wandb_offline import find_runs, read_run
+from lab.model.variants import Variant
+from lab.train.initial_eval import validation_loss
+from lab.train.module import CausalLMModule
 from tests.conftest import CONF, run_cli
 from tests.report_checks import assert_report
 

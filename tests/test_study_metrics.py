@@ -19,8 +19,8 @@ from ablations.study_metrics import (
     seed_sensitivity,
     summarize,
 )
-from lab.pl.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
-from lab.pl.history import MetricsHistory
+from lab.train.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
+from lab.train.history import MetricsHistory
 
 V = 1000  # ℓ₀ = ln 1000 = 6.9078
 

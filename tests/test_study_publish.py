@@ -2,7 +2,7 @@
 committed ``docs/results/norm_study/*/study.json`` (issue 24: tables written by the command that computed them)."""
 
 from ablations.study_publish import DOCS, FIGURES, MARKER, RESULTS, committed_blocks, stale_docs
-from lab.artifacts import read_json
+from lab.runs.artifacts import read_json
 
 
 def test_the_committed_study_blocks_equal_what_their_study_json_gives():

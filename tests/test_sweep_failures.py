@@ -5,7 +5,7 @@ import json
 import pytest
 from omegaconf import OmegaConf
 
-from lab.sweep_status import SweepStatus
+from lab.runs.sweep_status import SweepStatus
 from tests.conftest import run_cli
 
 

@@ -1,13 +1,13 @@
-"""``lab.synthetic``: random checkpoints of the real shapes load as those models; ``build_model`` reads them in any dtype."""
+"""``lab.dev.synthetic``: random checkpoints of the real shapes load as those models; ``build_model`` reads them in any dtype."""
 
 import json
 
 import torch
 from transformers import Qwen3ForCausalLM
 
+from lab.dev.synthetic import shapes, write_checkpoint
 from lab.model import build_model
-from lab.synthetic import shapes, write_checkpoint
-from lab.variants import Variant
+from lab.model.variants import Variant
 
 
 def test_a_cut_down_qwen3_06b_loads_with_every_weight_and_the_shapes_widths(tmp_path):

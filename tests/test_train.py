@@ -85,7 +85,7 @@ class PoisonWeights(L.Callback):
 
 
 def test_collapse_is_detected_and_recorded(tmp_path, monkeypatch):
-    import lab.run as lab_run
+    import lab.train.run as lab_run
 
     original_health = lab_run.TrainingHealth
 
@@ -192,7 +192,7 @@ def test_keep_optimizer_state_keeps_adamws_moments(tmp_path):
 def test_artifact_formats_and_dtype_are_config_and_load_back(tmp_path, fmt):
     from safetensors.torch import load_file
 
-    from lab.checksums import check_sha256sums
+    from lab.runs.checksums import check_sha256sums
 
     run(tmp_path, "trainer.max_steps=2", "eval.accuracy=false", f"artifacts.formats=[{fmt}]", "artifacts.dtype=bfloat16")
     for folder in (tmp_path / "original", tmp_path / "original_finetuned"):

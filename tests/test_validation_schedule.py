@@ -3,7 +3,7 @@
 import json
 
 from ablations.train import train
-from lab.pl.trainer import validation_schedule
+from lab.train.trainer import validation_schedule
 from tests.conftest import FAST, compose_train
 
 

@@ -5,7 +5,7 @@ import torch
 from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from lab.variants import Variant, apply_variant, count_norms
+from lab.model.variants import Variant, apply_variant, count_norms
 from tests.conftest import CONF, QWEN3_06B_CONFIG, VARIANTS
 
 # variant -> expected norm modules by class on Qwen3-0.6B (113 RMSNorms at start: 28*4 + 1)
@@ -112,8 +112,8 @@ def test_the_dyt_llm_recipe_sets_alpha_by_role_drops_beta_and_scales_the_embeddi
 
 
 def test_a_variant_with_options_round_trips_through_an_artifact(tmp_path):
-    from lab.artifacts import save_weights
     from lab.model import load_artifact
+    from lab.runs.artifacts import save_weights
 
     torch.manual_seed(0)
     model = Qwen3ForCausalLM(Qwen3Config(**{**tiny_config().to_dict(), "tie_word_embeddings": True})).eval()

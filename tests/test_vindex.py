@@ -176,7 +176,7 @@ def test_build_refuses_bad_sources(checkpoint, tmp_path):
 
 def test_an_existing_vindex_is_reused_only_for_its_own_build_config(built, checkpoint):
     """Issue 15's rule for the vindex: constants and Gate 3 reuse an index built with the same build keys."""
-    from lab.run_identity import ConfigChanged
+    from lab.runs.identity import ConfigChanged
     from vindex.update import ensure_vindex
 
     same = [f"source={checkpoint}", f"out={built}", "num_features=16", "svd.oversample=48"]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import vindex
-from lab.synthetic import write_checkpoint
+from lab.dev.synthetic import write_checkpoint
 from tests.conftest import run_cli
 from tests.larql_reader import read_vindex
 

@@ -22,10 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 import lab  # noqa: F401
-from lab.artifacts import atomic_dir, atomic_write, write_json
-from lab.checksums import sha256_file, write_sha256sums
 from lab.errors import UserError, exit_on_user_error, hydra_cli
-from lab.git import git_commit
+from lab.runs.artifacts import atomic_dir, atomic_write, write_json
+from lab.runs.checksums import sha256_file, write_sha256sums
+from lab.runs.git import git_commit
 from vindex.card import vindex_card
 from vindex.checkpoint import Checkpoint, model_summary
 from vindex.down_meta import down_meta_records, empty_tokens

@@ -14,7 +14,7 @@ from hydra import compose, initialize_config_dir
 
 import lab  # noqa: F401  (registers the config resolvers)
 from lab.config import CONF_DIR
-from lab.memory import peak_rss_bytes, rss_bytes
+from lab.train.memory import peak_rss_bytes, rss_bytes
 from vindex.build import build
 
 

@@ -15,8 +15,8 @@ import torch
 from safetensors import safe_open
 from transformers import AutoConfig, PretrainedConfig
 
-from lab.checksums import sha256_file
 from lab.errors import UserError
+from lab.runs.checksums import sha256_file
 
 NORM_KINDS = ("input_layernorm", "post_attention_layernorm")
 QK_NORM_KINDS = ("self_attn.q_norm", "self_attn.k_norm")

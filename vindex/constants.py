@@ -25,8 +25,8 @@ import torch
 from omegaconf import DictConfig
 
 import lab  # noqa: F401
-from lab.artifacts import write_json
 from lab.errors import exit_on_user_error, hydra_cli
+from lab.runs.artifacts import write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.reader import load
 from vindex.source import resolve_source

@@ -32,8 +32,8 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 import lab  # noqa: F401
-from lab.artifacts import atomic_write, write_json
 from lab.errors import UserError, exit_on_user_error, hydra_cli
+from lab.runs.artifacts import atomic_write, write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source
 from vindex.update import ensure_vindex, refresh_card

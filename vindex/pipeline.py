@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 import lab  # noqa: F401  (registers the config resolvers)
 from lab.errors import exit_on_user_error, hydra_cli
-from lab.summary import print_summary
+from lab.runs.summary import print_summary
 from vindex.constants import run_constants
 from vindex.gate3 import gate3_inputs, run_gate3
 from vindex.probe import load_model

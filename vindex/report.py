@@ -7,9 +7,9 @@ probabilities of the target and control tokens before and after the rank-1 DELET
 
 from pathlib import Path
 
-from lab.artifacts import read_json
-from lab.folder_kinds import FolderKind
-from lab.plots import finish_figure, plt
+from lab.report.plots import finish_figure, plt
+from lab.runs.artifacts import read_json
+from lab.runs.folder_kinds import FolderKind
 from vindex.format import is_vindex_folder
 
 __all__ = ["FOLDER_KIND", "constants_plot", "gate3_plot", "is_vindex_folder", "report", "verify_vindex"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from lab.reference import ensure_tiny_reference
+from lab.runs.reference import ensure_tiny_reference
 from vindex.checkpoint import local_folder
 
 

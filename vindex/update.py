@@ -5,9 +5,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from lab.artifacts import atomic_write, read_json
-from lab.checksums import write_sha256sums
-from lab.run_identity import ConfigChanged, differences, summarize
+from lab.runs.artifacts import atomic_write, read_json
+from lab.runs.checksums import write_sha256sums
+from lab.runs.identity import ConfigChanged, differences, summarize
 from vindex.card import vindex_card
 from vindex.reader import verify
 from vindex.source import vindex_dir
@@ -35,7 +35,7 @@ def ensure_vindex(cfg: DictConfig, source: str) -> Path:
     """The vindex folder of ``source`` (verified), built with ``cfg`` if it does not exist yet.
 
     An existing vindex is reused only when it was built from the same source with the same build keys; else
-    :class:`lab.run_identity.ConfigChanged`, unless ``overwrite=true`` rebuilds it.
+    :class:`lab.runs.identity.ConfigChanged`, unless ``overwrite=true`` rebuilds it.
     """
     from vindex.build import build
 

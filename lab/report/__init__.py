@@ -1,14 +1,14 @@
 """``python -m lab.report FOLDER``: figures and a ``report.md`` for any folder the suite writes.
 
-The folder's kind (:mod:`lab.folder_kinds`: an ablation run or sweep, a norm study, a gate run, a vindex) is
+The folder's kind (:mod:`lab.runs.folder_kinds`: an ablation run or sweep, a norm study, a gate run, a vindex) is
 recognised from its files, and its tool writes the report. Everything goes into ``FOLDER/report/`` (or ``--out``).
 """
 
 from pathlib import Path
 
-from lab.artifacts import atomic_write
 from lab.errors import UserError
-from lab.folder_kinds import require_kind
+from lab.runs.artifacts import atomic_write
+from lab.runs.folder_kinds import require_kind
 
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:

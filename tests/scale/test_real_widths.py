@@ -1,4 +1,4 @@
-"""Real widths on CPU (``make test-scale``): the seeds' model shapes, random weights written by :mod:`lab.synthetic`.
+"""Real widths on CPU (``make test-scale``): the seeds' model shapes, random weights written by :mod:`lab.dev.synthetic`.
 
 - Qwen3-0.6B's exact shape (28 layers, hidden 1,024, 151,936 vocabulary): 2 steps of a norm variant with seed
   001's artifact settings, 2 gate steps; each command's peak RSS within ±25 % of ``lab.plan``'s prediction, the
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lab.synthetic import write_checkpoint
+from lab.dev.synthetic import write_checkpoint
 from tests.conftest import child_env
 
 pytestmark = pytest.mark.scale

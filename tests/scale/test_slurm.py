@@ -1,10 +1,10 @@
-"""SLURM for real: a one-node cluster on this machine (:mod:`lab.local_slurm`), sweeps submitted through submitit.
+"""SLURM for real: a one-node cluster on this machine (:mod:`lab.dev.local_slurm`), sweeps submitted through submitit.
 
 - the variant grid as a SLURM array through ``hydra/launcher=submitit_slurm`` (GPU fields overridden) and through
   its CPU profile ``hydra/launcher=slurm_cpu``;
 - DDP with 2 tasks on the node: Lightning's ``SLURMEnvironment`` wires the ranks (gloo), nothing is launched by
   Lightning itself;
-- preemption: a signalled job saves, is requeued and resumes bit-equal (:mod:`lab.pl.preemption`).
+- preemption: a signalled job saves, is requeued and resumes bit-equal (:mod:`lab.runs.preemption`).
 """
 
 import json
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import local_slurm
+from lab.dev import local_slurm
 from tests.conftest import child_env, run_cli
 
 pytestmark = pytest.mark.scale

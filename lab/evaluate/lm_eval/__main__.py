@@ -1,0 +1,68 @@
+"""``python -m lab.evaluate.lm_eval <folder | hub id> [tasks=[...]] [limit=...] [mode=... threshold=...]`` (``make lm-eval``).
+
+Evaluates with lm-evaluation-harness every model the source holds (:mod:`lab.evaluate.lm_eval.targets`), writes each
+one's results where :mod:`lab.evaluate.lm_eval.results` says, prints a table, and for a sweep writes
+``<sweep>/lm_eval/comparison.md``. Options: ``conf/lm_eval.yaml``.
+"""
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+import lab  # noqa: F401
+from lab.errors import exit_on_user_error, hydra_cli
+from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
+from lab.evaluate.lm_eval.results import (
+    comparison,
+    update_card,
+    update_wandb,
+    write_comparison,
+    write_results,
+)
+from lab.evaluate.lm_eval.targets import place, targets
+from lab.train.ddp import hydra_quoted
+
+
+def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
+    """Every target of ``cfg.folder`` evaluated on ``cfg.tasks``; returns ``{name: {task: {metric: value}}}``."""
+    found, sweep = targets(str(cfg.folder), cfg)
+    manager = checked_task_manager(list(cfg.tasks))  # before any model loads: a bad task costs no model load
+    table = {}
+    for target in found:
+        model, tokenizer = target.load()
+        model, device = place(model, str(cfg.device), str(cfg.dtype))
+        results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=cfg.batch_size, device=device, limit=cfg.get("limit"),
+                            num_fewshot=cfg.get("num_fewshot"), manager=manager, checked=True)
+        folder = target.folder or Path(str(cfg.out or Path(str(cfg.paths.runs), "lm_eval", target.name.replace("/", "--"))))
+        path = write_results(folder, results, target.setting)
+        update_card(folder, results, target.name, target.setting)
+        if cfg.get("wandb", True):
+            update_wandb(folder, results, target.setting)
+        table[target.name] = scores(results)
+        print(f"{target.name}: {path}", flush=True)
+        del model
+    print(comparison(table), flush=True)
+    if sweep is not None:
+        print(f"wrote {write_comparison(sweep, table)}", flush=True)
+    return table
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="lm_eval")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    evaluate_source(cfg)
+
+
+def positional_folder(argv: list[str]) -> list[str]:
+    """``python -m lab.evaluate.lm_eval <folder> ...``: a first argument without ``=`` is the ``folder=`` override (quoted, as
+    sweep folders hold ``=`` and ``,``)."""
+    if len(argv) > 1 and "=" not in argv[1] and not argv[1].startswith("-"):
+        return [argv[0], f"folder={hydra_quoted(argv[1])}", *argv[2:]]
+    return argv
+
+
+if __name__ == "__main__":
+    sys.argv = positional_folder(sys.argv)
+    hydra_cli(main)

@@ -1,1 +1,0 @@
-"""Lightning pieces shared by every training entry point: the module, callbacks, trainer assembly."""

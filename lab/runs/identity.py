@@ -1,0 +1,124 @@
+"""A run's identity is its config: a folder's finished or interrupted run is reused only for the config it was run with.
+
+When training starts, the job's config (as composed, interpolations kept, so the record does not depend on
+where the checkout lives) is written to ``<run folder>/.run_config.json``. A rerun into the same folder
+compares its own config with that record, key by key, ignoring :data:`IGNORED_KEYS`:
+
+* equal: a finished run is skipped, an interrupted one resumes;
+* different: :class:`ConfigChanged`, one line naming the differing keys (exit 2; a sweep records the job
+  ``failed`` and runs the others), and nothing in the folder is touched;
+* ``overwrite=true``: the old run is discarded and the job starts afresh.
+
+A finished run written before the record existed is compared through the resolved config in its
+``metadata.json``.
+"""
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from lab.errors import UserError
+from lab.runs.artifacts import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+RUN_CONFIG_FILE = ".run_config.json"
+
+# Keys (and every key under them) that cannot change what a run computes: where things are written and
+# logged, how often progress is shown or a checkpoint is saved (resumes are bit-equal), how long a DDP
+# collective waits, how many loader workers feed the same batches; and the tool's data module class, which is the
+# tool's (conf/train.yaml, conf/gates_train.yaml), not a choice of one run: runs recorded before the key existed resume.
+IGNORED_KEYS = (
+    "hydra", "paths", "output_root", "run_name", "logger", "ckpt_path", "overwrite", "checkpoint_every_n_steps", "artifacts",
+    "datamodule",
+    "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps", "trainer.default_root_dir",
+    "trainer.ddp.timeout_s", "data.num_workers",
+)
+SHOWN_DIFFERENCES = 4
+
+
+class ConfigChanged(UserError):
+    """The folder holds a run of another config."""
+
+
+def is_ignored(key: str) -> bool:
+    """Whether ``key`` (dotted) is one of :data:`IGNORED_KEYS` or lies under one."""
+    return any(key == k or key.startswith(k + ".") for k in IGNORED_KEYS)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": leaf}`` of nested dicts; lists and scalars are leaves."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def identity(cfg: DictConfig | dict, resolve: bool = False) -> dict[str, Any]:
+    """The flat config that defines a run: every key but the ignored ones."""
+    tree = OmegaConf.to_container(cfg, resolve=resolve) if OmegaConf.is_config(cfg) else cfg
+    return {k: v for k, v in flatten(tree).items() if not is_ignored(k)}
+
+
+def differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:
+    """``key: old -> new`` for each key whose value differs (``(absent)`` where a side lacks it), sorted."""
+    missing = "(absent)"
+    return [f"{k}: {recorded.get(k, missing)!r} -> {requested.get(k, missing)!r}"
+            for k in sorted(set(recorded) | set(requested)) if recorded.get(k, missing) != requested.get(k, missing)]
+
+
+def summarize(diff: list[str]) -> str:
+    """The first :data:`SHOWN_DIFFERENCES` differences, then how many more."""
+    more = len(diff) - SHOWN_DIFFERENCES
+    return "; ".join(diff[:SHOWN_DIFFERENCES]) + (f"; and {more} more" if more > 0 else "")
+
+
+def record_config(folder: Path, cfg: DictConfig) -> Path:
+    """Write ``folder/.run_config.json`` (the identity of the run about to start)."""
+    return write_json(Path(folder) / RUN_CONFIG_FILE, identity(cfg))
+
+
+def recorded_identity(folder: Path, cfg: DictConfig) -> tuple[dict | None, dict]:
+    """``(recorded, requested)`` identities, compared like with like: the unresolved record of ``.run_config.json``,
+    else the resolved config of ``metadata.json``; ``(None, ...)`` when the folder records no config."""
+    folder = Path(folder)
+    if (folder / RUN_CONFIG_FILE).is_file():
+        return read_json(folder / RUN_CONFIG_FILE), identity(cfg)
+    meta = folder / "metadata.json"
+    if meta.is_file() and isinstance(read_json(meta).get("config"), dict):
+        return identity(read_json(meta)["config"]), identity(cfg, resolve=True)
+    return None, identity(cfg)
+
+
+def check_unchanged(folder: Path, cfg: DictConfig, what: str) -> None:
+    """Raise :class:`ConfigChanged` when ``folder`` records a config other than ``cfg`` (``what``: "a finished
+    run", "an interrupted run"); a folder that records none passes, with a warning."""
+    recorded, requested = recorded_identity(folder, cfg)
+    if recorded is None:
+        log.warning("%s holds %s that records no config (written by an older version); reusing it unchecked", folder, what)
+        return
+    diff = differences(recorded, requested)
+    if diff:
+        raise ConfigChanged(f"{folder} holds {what} of another config ({summarize(diff)}); choose another folder "
+                            "(hydra.run.dir=, hydra.sweep.dir= or make sweep SWEEP=<name>) or pass overwrite=true to replace it")
+
+
+def discard_run(folder: Path, keep: tuple[str, ...] = (".hydra", ".lock")) -> None:
+    """Delete what a run left in ``folder`` (``overwrite=true``), keeping Hydra's records of this job (``keep``, logs)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    log.info("overwrite=true: discarding the run in %s", folder)
+    for child in folder.iterdir():
+        if child.name in keep or child.suffix == ".log":
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+

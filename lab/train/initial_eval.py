@@ -1,0 +1,71 @@
+"""``InitialEvaluation``: the model as it starts training, evaluated before the first optimizer step.
+
+For a surgery (a trained model with a norm patch applied) this is the zero-shot effect of the patch; for a
+random init it is ``loss_init``, the reference of the LR-sensitivity metric (:mod:`ablations.study`). The
+metrics are those of every validation, logged at step 0: ``val/loss`` (the mean token cross-entropy over the
+validation blocks, batches weighted by size, as Lightning averages ``validation_step``, over the batches
+``trainer.limit_val_batches`` lets Lightning's validations see) and, with
+``accuracy``, ``val/knowledge_acc`` and ``val/reasoning_acc``. A resumed run keeps the values measured
+before it was interrupted (they travel in the checkpoint).
+"""
+
+import itertools
+from typing import Any
+
+import lightning as L
+import torch
+
+from lab.train.history import MetricsHistory
+
+
+def limited_batches(num_batches: int, limit: int | float | None) -> int:
+    """How many of ``num_batches`` a Lightning validation runs under ``limit_val_batches``: an int is a count, a
+    float a fraction (``int(num_batches · limit)``), None or 1.0 all of them."""
+    if limit is None:
+        return num_batches
+    if isinstance(limit, int):
+        return min(num_batches, limit)
+    return int(num_batches * float(limit))
+
+
+@torch.no_grad()
+def validation_loss(module: L.LightningModule, loader, max_batches: int | None = None) -> float:
+    """The batch-size-weighted mean of ``module(**batch).loss`` over ``loader`` (its first ``max_batches``), in eval mode."""
+    was_training = module.training
+    module.eval()
+    total, count = 0.0, 0
+    try:
+        for batch in itertools.islice(loader, max_batches):
+            batch = {k: v.to(module.device) for k, v in batch.items()}
+            size = batch["input_ids"].shape[0]
+            total += float(module(**batch).loss) * size
+            count += size
+    finally:
+        module.train(was_training)
+    return total / max(count, 1)
+
+
+class InitialEvaluation(L.Callback):
+    """Evaluate at step 0 (rank 0; nothing collective, so other ranks just start training)."""
+
+    def __init__(self, history: MetricsHistory, accuracy: bool = True) -> None:
+        self.history, self.accuracy = history, accuracy
+        self.result: dict[str, float] | None = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.result is not None or trainer.global_step > 0 or not trainer.is_global_zero:
+            return
+        loader = trainer.datamodule.val_dataloader()
+        metrics = {"val/loss": validation_loss(pl_module, loader, limited_batches(len(loader), trainer.limit_val_batches))}
+        if self.accuracy:
+            metrics.update(pl_module.graded_accuracies())
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=0)
+        self.history.record(0, metrics)
+        self.result = {key.removeprefix("val/"): value for key, value in metrics.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"result": self.result}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.result = state_dict.get("result")

@@ -1,0 +1,183 @@
+"""One run lifecycle for every tool that trains (``ablations.train``, ``gates.train``): the tool gives a
+:class:`Recipe`, :func:`run` does the rest, in this order:
+
+1. the run folder: output root, config checks, identity and reuse (a finished run of the same config is skipped,
+   another config is refused), the checkpoint to resume from, the W&B id (:mod:`lab.runs.resume`);
+2. the reference model it needs, seeding, then the recipe's model, data and Lightning module;
+3. the standard callbacks (health, metrics history, step checkpoints, preemption, the run record), the logger,
+   the trainer, fit;
+4. the final checkpoint, the summary entry, the recipe's export (global rank 0), the W&B summary;
+5. on failure, the failure entry (every job of a sweep is recorded; a single run raises), and the logger closed.
+
+The tool's Hydra main then prints :meth:`Recipe.print_summary` through :func:`print_run_summary`.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig
+from torch import nn
+
+from lab.config.checks import check_training_config
+from lab.errors import UserError, in_multirun, print_job_failure
+from lab.runs.artifacts import update_json_entry
+from lab.runs.checkpointing import StepCheckpoint
+from lab.runs.final_checkpoint import keep_final_checkpoint
+from lab.runs.paths import resolve_output_root
+from lab.runs.preemption import PreemptionCheckpoint
+from lab.runs.reference import ensure_reference_model
+from lab.runs.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
+from lab.train.ddp import is_ddp_child, isolated_distributed_env, wait_for_child_ranks
+from lab.train.health import TrainingHealth
+from lab.train.history import MetricsHistory
+from lab.train.loggers import build_logger, finish_logger
+from lab.train.trainer import build_trainer, fit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    """One run as the lifecycle sees it. ``folder`` holds what must survive (checkpoints, W&B id, run record);
+    ``log_dir`` is the job's own folder (Hydra's output dir: logs, W&B files, the DDP child's config)."""
+
+    cfg: DictConfig
+    root: Path
+    name: str
+    folder: Path
+    log_dir: Path
+    history: MetricsHistory
+    health: TrainingHealth
+    start: float = field(default_factory=time.time)
+    logger: Logger | None = None
+    fields: dict = field(default_factory=dict)  # what the recipe learns while building, for every entry (failure too)
+
+    def wall(self) -> float:
+        return round(time.time() - self.start, 2)
+
+
+@dataclass
+class Parts:
+    """What a recipe builds: the model (``model``, for the final zero_grad and export), the data, the Lightning
+    module, and the recipe's own callbacks (placed after health and history, before the checkpoints)."""
+
+    model: nn.Module
+    datamodule: L.LightningDataModule
+    module: L.LightningModule
+    callbacks: list[L.Callback] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+class Recipe:
+    """What one training tool adds to the lifecycle. Subclasses set ``entry_module`` and override the hooks."""
+
+    entry_module: str = ""  # the ``python -m`` module a DDP child rank is started with
+    summary_file: str = ""  # ``<root>/<summary_file>``: one entry per run of the folder (sweep)
+    history_prefixes: tuple[str, ...] = ("train/",)  # which logged scalars a training row of train_metrics.json keeps
+
+    def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
+        """(folder, log_dir, other folders a discarded run also clears)."""
+        raise NotImplementedError
+
+    def check(self, cfg: DictConfig) -> None:
+        """Refuse a config this tool cannot run (raise :class:`lab.errors.UserError`)."""
+
+    def finished_entry(self, ctx: RunContext) -> dict:
+        """The summary entry of a finished run that is skipped."""
+        raise NotImplementedError
+
+    def build(self, ctx: RunContext) -> Parts:
+        raise NotImplementedError
+
+    def keep_optimizer_state(self, cfg: DictConfig) -> bool:
+        return False
+
+    def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
+        """The summary entry of a run that trained (status ``ok`` or ``collapsed``)."""
+        raise NotImplementedError
+
+    def export(self, ctx: RunContext, parts: Parts, entry: dict) -> None:
+        """Write the tool's artifacts (global rank 0 only); may add fields to ``entry``."""
+
+    def failure_entry(self, ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:
+        raise NotImplementedError
+
+    def record(self, ctx: RunContext, entry: dict) -> None:
+        """Add ``entry`` to ``<root>/<summary_file>`` (safe when sweep jobs finish together)."""
+        update_json_entry(ctx.root / self.summary_file, ctx.name, entry)
+
+    def print_summary(self, cfg: DictConfig, entry: dict) -> None:
+        """The run's closing block (:mod:`lab.runs.summary`)."""
+
+
+def run(cfg: DictConfig, recipe: Recipe) -> dict:
+    """Train ``recipe`` under ``cfg`` (the module docstring's five steps); returns the run's summary entry."""
+    root = resolve_output_root(cfg)
+    folder, log_dir, others = recipe.folders(cfg, root)
+    ctx = RunContext(cfg, root, str(cfg.run_name), folder, log_dir, MetricsHistory(prefixes=recipe.history_prefixes),
+                     TrainingHealth())
+    trainer = None
+    try:
+        check_training_config(cfg)
+        recipe.check(cfg)
+        if reuse_previous_run(cfg, folder, *others):
+            return skip_finished(ctx, recipe)
+        ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), folder / "checkpoints")
+        ensure_reference_model(cfg.model, cfg.paths.runs)
+        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        parts = recipe.build(ctx)
+        checkpoints = StepCheckpoint(folder / "checkpoints", int(cfg.checkpoint_every_n_steps))
+        run_id = wandb_run_id(folder)
+        callbacks = [ctx.health, ctx.history, *parts.callbacks, checkpoints, PreemptionCheckpoint(checkpoints),
+                     RememberRun(folder, run_id, cfg)]
+        log_dir.mkdir(parents=True, exist_ok=True)
+        ctx.logger = build_logger(cfg.logger, name=ctx.name, group=root.name, save_dir=log_dir, config=cfg, run_id=run_id)
+        with isolated_distributed_env():
+            trainer = build_trainer(cfg, callbacks=callbacks, logger=ctx.logger, entry_module=recipe.entry_module, job_dir=log_dir)
+            fit(trainer, parts.module, parts.datamodule, ckpt_path)
+            parts.model.zero_grad(set_to_none=True)  # the last step's gradients: tensors no export needs
+            keep_final_checkpoint(trainer, folder / "checkpoints", recipe.keep_optimizer_state(cfg))
+            entry = recipe.result(ctx, parts, trainer)
+            if trainer.is_global_zero:
+                recipe.export(ctx, parts, entry)
+                recipe.record(ctx, entry)
+                log_final_summary(ctx.logger, entry)
+            wait_for_child_ranks(trainer)
+    except Exception as err:
+        if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
+            entry = recipe.failure_entry(ctx, trainer, err)
+            recipe.record(ctx, entry)
+            if in_multirun():  # recorded: the sweep goes on, and ends with its report and exit code 1 (lab.runs.sweep_status)
+                print_job_failure(err)
+                return entry
+        raise
+    finally:
+        finish_logger(ctx.logger)
+    return entry
+
+
+def skip_finished(ctx: RunContext, recipe: Recipe) -> dict:
+    """A rerun (of a sweep) leaves a finished, intact run of the same config as it is and keeps its summary entry."""
+    entry = recipe.finished_entry(ctx)
+    if rank_zero_only.rank == 0:
+        log.info("%s is finished (SHA256SUMS intact, same config): skipping it; overwrite=true trains it again", ctx.folder)
+        recipe.record(ctx, entry)
+    return entry
+
+
+def log_final_summary(logger: Logger | None, entry: dict) -> None:
+    """The entry's values as the W&B run's ``final/<key>`` summary (nothing for other loggers)."""
+    experiment = getattr(logger, "experiment", None) if logger is not None else None
+    if experiment is not None and hasattr(experiment, "summary"):
+        experiment.summary.update({f"final/{k}": v for k, v in entry.items() if v is not None})
+
+
+def print_run_summary(recipe: Recipe, cfg: DictConfig, entry: dict) -> None:
+    """The closing block, printed once: by global rank 0 of the process that owns the run (not a DDP child)."""
+    if rank_zero_only.rank == 0 and not is_ddp_child():
+        recipe.print_summary(cfg, entry)
