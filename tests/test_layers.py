@@ -58,3 +58,13 @@ def test_the_ground_floor_is_a_few_sub_packages():
     entries = sorted(p.name for p in (REPO / "lab").iterdir() if p.name != "__pycache__")
     assert entries == ["__init__.py", "assets", "conf", "config", "data", "dev", "errors.py", "evaluate", "model", "plan",
                        "report", "runs", "train"]
+
+
+def test_the_ground_floor_holds_no_gate_rules():
+    """Gates register their config rules (``GateTraining.config_rules``); lab's own rules name no ``gates.*`` key."""
+    from gates.checks import GATE_RULES
+    from gates.train import GateTraining
+    from lab.config.checks import TRAINING_RULES
+
+    assert not any(key.startswith("gates.") for key in TRAINING_RULES)
+    assert GateTraining.config_rules is GATE_RULES and all(key.startswith("gates.") for key in GATE_RULES)

@@ -16,11 +16,11 @@ from lab.train.loggers import KINDS as LOGGER_KINDS
 from lab.train.module import WEIGHT_DECAY_MODES
 
 
-def _int(low: int) -> Callable[[Any], bool]:
+def integer(low: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
-def _number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> Callable[[Any], bool]:
+def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False) -> Callable[[Any], bool]:
     def ok(v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             return False
@@ -29,12 +29,12 @@ def _number(low: float, high: float = math.inf, low_open: bool = False, high_ope
     return ok
 
 
-def _betas(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(0, 1, high_open=True)(b) for b in v)
+def betas(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 2 and all(number(0, 1, high_open=True)(b) for b in v)
 
 
 def _steps(v: Any) -> bool:
-    return _int(1)(v) or v == -1
+    return integer(1)(v) or v == -1
 
 
 _ABSENT = object()
@@ -45,49 +45,40 @@ def _compile_backends() -> list[str]:
     return torch.compiler.list_backends(exclude_tags=())
 
 
-# key: (test, what a valid value is)
+# key: (test, what a valid value is); the rules of every training run (a tool adds its own: Recipe.config_rules)
 TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "seed": (_int(0), "a non-negative integer"),
-    "checkpoint_every_n_steps": (_int(1), "a positive integer"),
+    "seed": (integer(0), "a non-negative integer"),
+    "checkpoint_every_n_steps": (integer(1), "a positive integer"),
     "trainer.max_steps": (_steps, "a positive integer, or -1 (then trainer.max_epochs decides)"),
-    "loss_chunk_size": (lambda v: v in ("auto", None) or _int(1)(v), "auto, null or a positive integer"),
+    "loss_chunk_size": (lambda v: v in ("auto", None) or integer(1)(v), "auto, null or a positive integer"),
     "optimizer.fused": (lambda v: isinstance(v, bool), "true or false"),
     "compile.enabled": (lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
-    "compile.auto_min_steps": (_int(1), "a positive integer"),
+    "compile.auto_min_steps": (integer(1), "a positive integer"),
     "compile.backend": (lambda v: v in _compile_backends(), "a torch.compile backend: torch.compiler.list_backends(exclude_tags=())"),
     "compile.mode": (lambda v: v in COMPILE_MODES, f"one of {', '.join(map(str, COMPILE_MODES))}"),
-    "data.seq_len": (_int(2), "an integer >= 2"),
-    "data.batch_size": (_int(1), "a positive integer"),
-    "data.num_workers": (_int(0), "a non-negative integer"),
-    "optimizer.lr": (_number(0, low_open=True), "a positive finite number"),
-    "optimizer.betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.95]"),
-    "optimizer.eps": (_number(0, low_open=True), "a positive number"),
-    "optimizer.weight_decay": (_number(0), "a non-negative number"),
-    "optimizer.warmup_steps": (_int(0), "a non-negative integer"),
-    "optimizer.min_lr_ratio": (_number(0, 1), "a number in [0, 1]"),
-    "optimizer.z_loss": (_number(0), "a non-negative number (PaLM's z-loss coefficient, e.g. 1e-4; 0: off)"),
+    "data.seq_len": (integer(2), "an integer >= 2"),
+    "data.batch_size": (integer(1), "a positive integer"),
+    "data.num_workers": (integer(0), "a non-negative integer"),
+    "optimizer.lr": (number(0, low_open=True), "a positive finite number"),
+    "optimizer.betas": (betas, "two numbers in [0, 1), e.g. [0.9, 0.95]"),
+    "optimizer.eps": (number(0, low_open=True), "a positive number"),
+    "optimizer.weight_decay": (number(0), "a non-negative number"),
+    "optimizer.warmup_steps": (integer(0), "a non-negative integer"),
+    "optimizer.min_lr_ratio": (number(0, 1), "a number in [0, 1]"),
+    "optimizer.z_loss": (number(0), "a non-negative number (PaLM's z-loss coefficient, e.g. 1e-4; 0: off)"),
     "optimizer.weight_decay_mode": (lambda v: v in WEIGHT_DECAY_MODES, f"one of {', '.join(WEIGHT_DECAY_MODES)}"),
-    "diagnostics.dense_steps": (_int(0), "a non-negative integer"),
-    "gates.lr": (_number(0, low_open=True), "a positive finite number"),
-    "gates.betas": (_betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
-    "gates.beta": (_number(0), "a non-negative number (the forget margin)"),
-    "gates.lambda_forget": (_number(0), "a non-negative number"),
-    "gates.lambda_retain": (_number(0), "a non-negative number"),
-    "gates.temperature": (_number(0, low_open=True), "a positive number"),
-    "gates.retain_per_forget": (_int(1), "a positive integer"),
-    "gates.epochs": (_int(1), "a positive integer"),
-    "gates.kl_chunk_size": (_int(1), "a positive integer"),
-    "gates.warmup_steps": (_int(0), "a non-negative integer"),
-    "gates.min_lr_ratio": (_number(0, 1), "a number in [0, 1]"),
-    "gates.init_logit": (_number(-math.inf), "a finite number"),
+    "diagnostics.dense_steps": (integer(0), "a non-negative integer"),
     "logger.kind": (lambda v: v in LOGGER_KINDS, f"one of {', '.join(LOGGER_KINDS)}"),
-    "gates.default_threshold": (_number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
 }
 
 
-def check_training_config(cfg: DictConfig) -> None:
-    """Check every key of :data:`TRAINING_RULES` the config has; raise on the first wrong one."""
-    for key, (valid, expected) in TRAINING_RULES.items():
+Rules = dict[str, tuple[Callable[[Any], bool], str]]
+
+
+def check_training_config(cfg: DictConfig, extra: Rules | None = None) -> None:
+    """Check every key of :data:`TRAINING_RULES` and of a tool's ``extra`` rules (``Recipe.config_rules``) the
+    config has; raise on the first wrong one."""
+    for key, (valid, expected) in {**TRAINING_RULES, **(extra or {})}.items():
         value = OmegaConf.select(cfg, key, default=_ABSENT)
         if value is _ABSENT:
             continue
