@@ -23,7 +23,7 @@ def should_compile(compile_cfg: dict, max_steps: int, on_gpu: bool) -> bool:
     """The decision of the module docstring for a run of ``max_steps`` optimizer steps (-1: bounded by epochs)."""
     enabled = compile_cfg.get("enabled", False)
     if enabled == "auto":
-        enabled = max_steps >= int(compile_cfg["auto_min_steps"])  # its one default: conf/train.yaml or max_steps < 0
+        enabled = max_steps >= int(compile_cfg["auto_min_steps"]) or max_steps < 0  # its one default: conf/train.yaml
     if not enabled:
         return False
     if (compile_cfg.get("backend") or "inductor") == "inductor" and not on_gpu and not cxx_available():
