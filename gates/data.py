@@ -22,7 +22,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
 from lab.data.formats import knowledge_documents
-from lab.data.loaders import fit_epoch, resumable_loader
+from lab.data.loaders import fit_resume, resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.schemas import schema_of
 from lab.data.sources import load_split, train_and_held_out
@@ -140,9 +140,9 @@ class GateDataModule(L.LightningDataModule):
         """Resumable loaders (see :mod:`lab.data.loaders`): a resumed run continues both streams where they were."""
         batch = int(self.cfg.batch_size)
         collate = pad_collate(self.tokenizer.pad_token_id)
-        workers, epoch = int(self.cfg.get("num_workers", 0)), fit_epoch(self)
+        workers, resume = int(self.cfg.get("num_workers", 0)), fit_resume(self)
         return {
-            "forget": resumable_loader(self.forget, batch, collate=collate, seed=self.seed, num_workers=workers, epoch=epoch),
+            "forget": resumable_loader(self.forget, batch, collate=collate, seed=self.seed, num_workers=workers, resume=resume),
             "retain": resumable_loader(self.retain, batch * self.retain_per_forget, collate=collate, seed=self.seed + 1,
-                                       num_workers=workers, epoch=epoch),
+                                       num_workers=workers, resume=resume),
         }

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from ablations.train import train
 from tests.conftest import compose_train, kill_when, run_cli
-from tests.test_resume import assert_same_weights
+from tests.test_resume import assert_same_weights, deterministic
 
 pytestmark = pytest.mark.slow
 
@@ -34,3 +34,41 @@ def test_a_run_killed_after_its_first_epoch_resumes_bit_equal(tmp_path):
     assert "Restoring states from the checkpoint path" in again.stdout + again.stderr
     done, ref = run / "original_finetuned", reference / "original_finetuned"
     assert_same_weights(load_file(done / "model.safetensors"), load_file(ref / "model.safetensors"))
+
+
+DDP_ARGS = ["~data.sources.reasoning", "data.sources.knowledge.repeat=1", "data.batch_size=8", "trainer.max_steps=12",
+            "trainer.val_check_interval=6", "trainer.limit_val_batches=2", "checkpoint_every_n_steps=2", "eval.accuracy=false",
+            "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2", "logger=none",
+            "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu"]
+
+
+@pytest.fixture(scope="module")
+def ddp_reference(tmp_path_factory):
+    """The uninterrupted DDP run both kills are compared with."""
+    reference = tmp_path_factory.mktemp("ddp") / "reference"
+    first = run_cli(["ablations.train", *DDP_ARGS, f"hydra.run.dir={reference}"], cwd=reference.parent)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return reference
+
+
+@pytest.mark.parametrize("kill_after", [6, 8])
+def test_a_ddp_run_killed_in_a_later_epoch_resumes_bit_equal(ddp_reference, tmp_path, kill_after):
+    """Two gloo ranks, each reading its half of every epoch through Lightning's ``DistributedSampler``
+    (reseeded by ``set_epoch``), 4 steps an epoch: killed after the checkpoint at step 6 (mid epoch 1) or 8 (the
+    last batch of epoch 1, which Lightning resumes in epoch 2), the rerun resumes there and ends with the weights
+    and metrics of an uninterrupted DDP run."""
+    args, reference, run = DDP_ARGS, ddp_reference, tmp_path / "run"
+    rows = json.loads((reference / "original_finetuned" / "train_metrics.json").read_text())
+    epochs = {r["step"]: r["epoch"] for r in rows if "train/loss" in r}
+    assert [epochs[step] for step in (1, 5, 8, 9)] == [0, 1, 1, 2]
+
+    command = ["ablations.train", *args, f"hydra.run.dir={run}"]
+    checkpoint = run / "original_finetuned" / "checkpoints" / f"step-{kill_after:06d}.ckpt"
+    kill_when(command, checkpoint.is_file, cwd=tmp_path)
+    again = run_cli(command, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"Restoring states from the checkpoint path at {checkpoint}" in again.stdout + again.stderr
+    done, ref = run / "original_finetuned", reference / "original_finetuned"
+    assert_same_weights(load_file(done / "model.safetensors"), load_file(ref / "model.safetensors"))
+    resumed, ref_rows = (json.loads((d / "train_metrics.json").read_text()) for d in (done, ref))
+    assert deterministic(resumed) == deterministic(ref_rows) and json.loads((done / "metadata.json").read_text())["result"]["world_size"] == 2

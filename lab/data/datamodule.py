@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
-from lab.data.loaders import fit_epoch, resumable_loader
+from lab.data.loaders import fit_resume, resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.schemas import schema_of
 from lab.data.sources import load_split, train_and_held_out
@@ -95,7 +95,7 @@ class CorpusDataModule(L.LightningDataModule):
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""
         shuffle = not isinstance(self.train_set, datasets.IterableDataset)
         return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=_collate, seed=self.seed, shuffle=shuffle,
-                                num_workers=int(self.cfg.get("num_workers", 0)), epoch=fit_epoch(self))
+                                num_workers=int(self.cfg.get("num_workers", 0)), resume=fit_resume(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None or len(self.val_set) == 0:
