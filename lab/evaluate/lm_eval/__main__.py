@@ -49,7 +49,7 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     return table
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="lm_eval")
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="lm_eval")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     evaluate_source(cfg)
