@@ -37,6 +37,7 @@ def _steps(v: Any) -> bool:
     return integer(1)(v) or v == -1
 
 
+Rules = dict[str, tuple[Callable[[Any], bool], str]]  # key: (test, what a valid value is)
 _ABSENT = object()
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -45,8 +46,8 @@ def _compile_backends() -> list[str]:
     return torch.compiler.list_backends(exclude_tags=())
 
 
-# key: (test, what a valid value is); the rules of every training run (a tool adds its own: Recipe.config_rules)
-TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+# the rules of every training run (a tool adds its own: Recipe.config_rules)
+TRAINING_RULES: Rules = {
     "seed": (integer(0), "a non-negative integer"),
     "checkpoint_every_n_steps": (integer(1), "a positive integer"),
     "trainer.max_steps": (_steps, "a positive integer, or -1 (then trainer.max_epochs decides)"),
@@ -70,9 +71,6 @@ TRAINING_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "diagnostics.dense_steps": (integer(0), "a non-negative integer"),
     "logger.kind": (lambda v: v in LOGGER_KINDS, f"one of {', '.join(LOGGER_KINDS)}"),
 }
-
-
-Rules = dict[str, tuple[Callable[[Any], bool], str]]
 
 
 def check_training_config(cfg: DictConfig, extra: Rules | None = None) -> None:

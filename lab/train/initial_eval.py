@@ -14,18 +14,10 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.trainer.connectors.data_connector import _parse_num_batches
+from lightning.pytorch.trainer.states import RunningStage
 
 from lab.train.history import MetricsHistory
-
-
-def limited_batches(num_batches: int, limit: int | float | None) -> int:
-    """How many of ``num_batches`` a Lightning validation runs under ``limit_val_batches``: an int is a count, a
-    float a fraction (``int(num_batches · limit)``), None or 1.0 all of them."""
-    if limit is None:
-        return num_batches
-    if isinstance(limit, int):
-        return min(num_batches, limit)
-    return int(num_batches * float(limit))
 
 
 @torch.no_grad()
@@ -56,7 +48,8 @@ class InitialEvaluation(L.Callback):
         if self.result is not None or trainer.global_step > 0 or not trainer.is_global_zero:
             return
         loader = trainer.datamodule.val_dataloader()
-        metrics = {"val/loss": validation_loss(pl_module, loader, limited_batches(len(loader), trainer.limit_val_batches))}
+        batches = _parse_num_batches(RunningStage.VALIDATING, len(loader), trainer.limit_val_batches)  # Lightning's own rule
+        metrics = {"val/loss": validation_loss(pl_module, loader, int(batches))}
         if self.accuracy:
             metrics.update(pl_module.graded_accuracies())
         for logger in trainer.loggers:
