@@ -6,7 +6,8 @@
 
 For each cell (regime, variant and the study's other swept factor; the numbers are defined in
 :mod:`ablations.study_metrics`): the LR sensitivity against ℓ₀ = ln V and its parts above and below the best LR,
-per seed and as a mean with a 95 % bootstrap interval, its difference to the cell's control, the best final
+per seed and as a mean with a 95 % bootstrap interval, its difference to the cell's control (and, for a width
+sweep, how that difference changes with width: :mod:`ablations.study_trends`), the best final
 validation loss, the largest LR at which every seed finished, the collapsed runs, fact recall and arithmetic at
 the best LR, the post-surgery (zero-shot) metrics, the largest attention logit, and for each collapsed run the
 diagnostic that left its normal range first (:mod:`ablations.study_departures`). A folder whose runs differ in a
@@ -28,6 +29,7 @@ from ablations.study_departures import first_departure, normal_ranges
 from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
 from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_accuracies
 from ablations.study_tables import study_blocks
+from ablations.study_trends import width_trends
 from lab.config import CONF_DIR, WANDB_PROJECT
 from lab.errors import UserError, exit_on_user_error
 from lab.runs.artifacts import atomic_write, read_json, write_json
@@ -167,6 +169,7 @@ def compute_study(folder: Path) -> dict:
             "failed": sum(e["status"] == FAILED for e in runs), "steps": max((int(e.get("steps") or 0) for e in runs), default=0),
             "summary": summary, "departures": departures(folder, entries),
             "attention": {"regime": regime, "lr": lr, "curves": curves},
+            "width_trends": {r: trends for r, cells in summary.items() if (trends := width_trends(cells))},
             "definitions": "ablations.study_metrics (LR sensitivity: Wortsman et al. 2023; ℓ₀ = ln V; 95 % bootstrap intervals over seeds)"}
 
 

@@ -88,18 +88,28 @@ def stat(values: list[float]) -> dict[str, Any]:
     return {"mean": statistics.fmean(values) if values else None, "ci": bootstrap_ci(values), "n": len(values)}
 
 
+def contrast(terms: list[tuple[float, list[float]]], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
+             seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
+    """A linear contrast Σ_k w_k · mean(x_k) of independent groups of per-seed values ``[(w_k, x_k)]``, with the
+    percentile bootstrap interval that resamples each group's seeds independently (in the order given, from one
+    generator). ``ci`` is None when a group has fewer than 2 values, ``mean`` None when one is empty; ``n`` is each
+    group's size."""
+    sizes = tuple(len(values) for _, values in terms)
+    if not all(sizes):
+        return {"mean": None, "ci": None, "n": sizes}
+    mean = sum(weight * statistics.fmean(values) for weight, values in terms)
+    if min(sizes) < 2:
+        return {"mean": mean, "ci": None, "n": sizes}
+    rng = np.random.default_rng(seed)
+    samples = sum(weight * _resampled_means(values, rng, resamples) for weight, values in terms)
+    return {"mean": mean, "ci": _percentile_interval(samples, level), "n": sizes}
+
+
 def difference(a: list[float], b: list[float], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
                seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
-    """``mean(a) − mean(b)`` with the percentile bootstrap interval over independent resamples of each; the
-    interval is None when either side has fewer than 2 values."""
-    if not a or not b:
-        return {"mean": None, "ci": None, "n": (len(a), len(b))}
-    delta = statistics.fmean(a) - statistics.fmean(b)
-    if len(a) < 2 or len(b) < 2:
-        return {"mean": delta, "ci": None, "n": (len(a), len(b))}
-    rng = np.random.default_rng(seed)
-    diffs = _resampled_means(a, rng, resamples) - _resampled_means(b, rng, resamples)
-    return {"mean": delta, "ci": _percentile_interval(diffs, level), "n": (len(a), len(b))}
+    """``mean(a) − mean(b)`` with the percentile bootstrap interval over independent resamples of each
+    (:func:`contrast` with weights +1, −1)."""
+    return contrast([(1.0, a), (-1.0, b)], resamples, level, seed)
 
 
 def excludes_zero(ci: tuple[float, float] | list[float] | None) -> bool:

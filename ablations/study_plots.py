@@ -3,6 +3,8 @@
 import math
 from pathlib import Path
 
+from matplotlib.ticker import NullFormatter
+
 from lab.report.plots import finish_figure, label_axes, plt, save_figure
 
 REGIMES = ("scratch", "surgery")
@@ -67,7 +69,9 @@ def _ci_error(stat: dict) -> tuple[float, float]:
 
 def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
     """Wortsman et al.'s Figure 1 on a width sweep (cells told apart by the ``factor`` swept), three panels: (a) final loss vs LR per width, qk-norm on (solid)
-    and off (dashed); (b) LR sensitivity vs non-embedding parameters, with 95 % intervals; (c) the largest attention
+    and off (dashed); (b) LR sensitivity above the best LR S⁺ (the instability part;
+    the total S dotted, whose fall with width is mostly under-training below the best LR) vs non-embedding
+    parameters, with 95 % intervals; (c) the largest attention
     logit at the top LR vs width (seed mean of the finished runs; × where every run there collapsed)."""
     fig, axes = plt.subplots(1, 3, figsize=(19, 5.2))
     widths = sorted({c["factors"][factor] for c in cells.values() if factor in c["factors"]},
@@ -83,12 +87,13 @@ def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
     label_axes(axes[0], title="(a) final val loss vs learning rate", xlabel="peak learning rate",
                ylabel="final val loss (band: min-max over seeds; ×: collapsed)")
     for j, variant in enumerate(variants):
-        rows = sorted((c["non_embedding_params"], c["lr_sensitivity"]) for c in cells.values()
-                      if c["variant"] == variant and c.get("non_embedding_params") and c["lr_sensitivity"]["mean"] is not None)
-        if rows:
-            xs = [x for x, _ in rows]
-            errors = list(zip(*[_ci_error(s) for _, s in rows], strict=True))
-            axes[1].errorbar(xs, [s["mean"] for _, s in rows], yerr=errors, fmt="o-", color=f"C{j}", label=variant, capsize=4)
+        for key, style, alpha, label in (("sensitivity_above", "o-", 1.0, "S⁺ (above best LR)"), ("lr_sensitivity", "s:", 0.45, "S (total)")):
+            rows = sorted((c["non_embedding_params"], c[key]) for c in cells.values()
+                          if c["variant"] == variant and c.get("non_embedding_params") and c[key]["mean"] is not None)
+            if rows:
+                errors = list(zip(*[_ci_error(s) for _, s in rows], strict=True))
+                axes[1].errorbar([x for x, _ in rows], [s["mean"] for _, s in rows], yerr=errors, fmt=style, color=f"C{j}",
+                                 alpha=alpha, label=f"{variant}: {label}", capsize=4)
         top = []
         for cell in (c for c in cells.values() if c["variant"] == variant and factor in c["factors"]):
             value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
@@ -101,8 +106,9 @@ def scaling(cells: dict[str, dict], path: Path, factor: str = "width") -> Path:
         if dead:
             axes[2].plot(dead, [1.0] * len(dead), "x", color=f"C{j}", markersize=10, markeredgewidth=2)
     axes[1].set_xscale("log")
+    axes[1].xaxis.set_minor_formatter(NullFormatter())  # the log axis's minor labels overlap over 1.2 decades
     label_axes(axes[1], title="(b) LR sensitivity vs model size", xlabel="non-embedding parameters",
-               ylabel="LR sensitivity (mean, 95 % bootstrap CI)")
+               ylabel="S⁺ (instability) and S (mean, 95 % bootstrap CI)")
     axes[2].set_xscale("log", base=2)
     axes[2].set_yscale("log")
     label_axes(axes[2], title="(c) max attention logit at the top LR", xlabel="hidden size",

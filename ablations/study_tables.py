@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ablations.study_metrics import excludes_zero, stat
+from ablations.study_trends import width_trends
 
 
 def fmt(value: Any, spec: str = ".3f") -> str:
@@ -67,6 +68,11 @@ def sensitivity(cell: dict, key: str) -> str:
     return with_ci(cell[key])
 
 
+def rows(cells: dict[str, dict]) -> list[tuple[str, dict]]:
+    """The cells in row order: by variant, then narrowest first (hidden size), then by name."""
+    return sorted(cells.items(), key=lambda item: (item[1].get("variant", item[0]), item[1].get("hidden_size") or 0, item[0]))
+
+
 def regime_table(cells: dict[str, dict], regime: str) -> str:
     """The regime's table, one row per cell (variant, and the study's other factors)."""
     surgery = regime == "surgery"
@@ -75,7 +81,7 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
     if surgery:
         head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, c in sorted(cells.items()):
+    for name, c in rows(cells):
         row = [name, seeds_label(c), sensitivity(c, "lr_sensitivity"), sensitivity(c, "sensitivity_above"),
                sensitivity(c, "sensitivity_below"), contrast(c, "lr_sensitivity"), with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
                contrast(c, "best_clipped_loss"), stable_lr(c),
@@ -102,7 +108,7 @@ def findings(cells: dict[str, dict], regime: str) -> str:
     """One sentence per non-control cell: its Δ S against its control, called a difference only when the 95 %
     interval excludes 0, and where the difference sits (above or below the best LR)."""
     lines = []
-    for name, c in sorted(cells.items()):
+    for name, c in rows(cells):
         vs = c.get("vs_control")
         control = cells.get(c.get("control") or "")
         if control is not None and (c.get("untrained_seeds") or control.get("untrained_seeds")):
@@ -129,6 +135,32 @@ def findings(cells: dict[str, dict], regime: str) -> str:
             lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {with_ci(delta)}, the interval includes 0: "
                          f"no difference shown {cite}.")
     return "\n".join(lines) if lines else "- no cell has a control in this regime."
+
+
+def trend_table(cells: dict[str, dict], regime: str) -> str:
+    """The width trend (:mod:`ablations.study_trends`): per variant and wider width, T = Δ_w − Δ_narrowest for S, S⁺
+    and S⁻ with 95 % intervals, and one sentence per row saying whether the gap grows, narrows or neither is shown;
+    "" for a study that sweeps no width."""
+    trends = width_trends(cells)
+    if not trends:
+        return ""
+    head = ["trend", "T for S", "T for S⁺ (above best LR)", "T for S⁻ (below best LR)"]
+    lines = [f"**{regime}: width trend, T = Δ S at the wider width − Δ S at the narrowest (Δ S: variant − control)**", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    sentences = []
+    for t in trends:
+        label = f"{t['variant']} vs {t['control']}, {t['from']} → {t['to']}"
+        lines.append(f"| {label} | " + " | ".join(with_ci(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
+        total = t["lr_sensitivity"]
+        cite = f"({regime} width-trend table, row `{label}`)"
+        if total["ci"] is None:
+            verdict = f"T = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
+        elif excludes_zero(total["ci"]):
+            verdict = f"the gap {'grows' if total['mean'] > 0 else 'narrows'} with width: T = {with_ci(total)}"
+        else:
+            verdict = f"T = {with_ci(total)}, the interval includes 0: neither growth nor narrowing shown"
+        sentences.append(f"- `{t['variant']}` vs `{t['control']}` from {t['from']} to {t['to']}: {verdict} {cite}.")
+    return "\n".join(lines) + "\n\n" + "\n".join(sentences)
 
 
 def departures_table(departures: list[dict]) -> str:
@@ -212,7 +244,7 @@ def loss_table(cells: dict[str, dict], regime: str) -> str:
     seeds that finished, and how many collapsed (the curves S summarises, for comparing cells at one LR)."""
     lrs = sorted({lr for c in cells.values() for lr in c["lrs"]})
     lines = ["| cell | " + " | ".join(f"lr {fmt(lr, 'g')}" for lr in lrs) + " |", "|" + "---|" * (len(lrs) + 1)]
-    for name, c in sorted(cells.items()):
+    for name, c in rows(cells):
         row = [name]
         for lr in lrs:
             runs = [r for r in c["run_records"] if float(r["lr"]) == lr and r["status"] in ("ok", "collapsed")]
@@ -231,6 +263,7 @@ def study_blocks(study: dict) -> dict[str, str]:
     sections = [study_header(study)]
     for regime, cells in study["summary"].items():
         sections += [f"**{regime}**", regime_table(cells, regime), findings(cells, regime)]
+        sections += [trend for trend in [trend_table(cells, regime)] if trend]
     departures = study.get("departures") or []
     counts = departure_counts(departures)
     return {"tables": "\n\n".join(sections),

@@ -20,3 +20,15 @@ def test_every_committed_study_is_published_with_its_figures():
         assert study["name"] == name and (FIGURES / f"norm_study_{name}_lr_sweep.png").is_file()
         seeds = {len(c["seeds"]) for cells in study["summary"].values() for c in cells.values()}
         assert min(seeds) >= 3, f"{name}: a published study has at least 3 seeds per cell"
+
+
+def test_each_committed_width_trend_is_what_its_summary_gives():
+    import json
+
+    from ablations.study_trends import width_trends
+
+    for path in sorted(RESULTS.glob("*/study.json")):
+        study = read_json(path)
+        expected = {r: t for r, cells in study["summary"].items() if (t := width_trends(cells))}
+        assert study.get("width_trends", {}) == json.loads(json.dumps(expected)), path
+    assert read_json(RESULTS / "scaling" / "study.json")["width_trends"]["scratch"], "the scaling study has a trend"

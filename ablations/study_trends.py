@@ -1,0 +1,61 @@
+"""The width trend of a study that sweeps a size factor (``study=scaling``): does a variant's gap to its control
+grow or shrink as the model widens? Wortsman et al. 2023 (Figure 1) find that without qk-layernorm the LR
+sensitivity grows with model size and with it stays flat; this module states that as a number with an interval.
+
+For a variant V with control C (:func:`ablations.study_metrics.control_key`) and the widths w₀ < w₁ < … ordered by
+hidden size, the gap at width w is Δ_w = S̄(V, w) − S̄(C, w), S̄ the mean over seeds. The trend from the narrowest
+width to a width w is
+
+    T(w) = Δ_w − Δ_{w₀} = S̄(V, w) − S̄(C, w) − S̄(V, w₀) + S̄(C, w₀),
+
+a contrast of four independent groups of seeds; its 95 % interval is the percentile bootstrap that resamples each
+group's seeds independently (:func:`ablations.study_metrics.contrast`). T > 0 with an interval excluding 0: the gap
+grows with width (Wortsman et al.'s finding); T < 0 excluding 0: it narrows. The same for S⁺ (above the best LR,
+the instability part) and S⁻ (below it, under-training). The widths compared are the study's own: the narrowest
+against each other one, fixed by the grid before the run, never picked afterwards.
+"""
+
+from typing import Any
+
+from ablations.study_metrics import cell_name, contrast, control_key
+
+METRICS = ("lr_sensitivity", "sensitivity_above", "sensitivity_below")
+FACTOR = "width"
+
+
+def ordered_widths(cells: dict[str, dict], factor: str = FACTOR) -> list[str]:
+    """The factor's values, narrowest first (by the cells' hidden size, then by name)."""
+    size = {c["factors"][factor]: c.get("hidden_size") or 0 for c in cells.values() if factor in c["factors"]}
+    return sorted(size, key=lambda w: (size[w], w))
+
+
+def _seeds(cell: dict, metric: str) -> list[float]:
+    return list(cell["per_seed"][metric].values())
+
+
+def width_trends(cells: dict[str, dict], factor: str = FACTOR) -> list[dict[str, Any]]:
+    """``[{"variant", "control", "from", "to", metric: contrast}]``: T(w) of the module docstring for each variant
+    that has a control at every width, from the narrowest width to each wider one; [] when the factor is not swept
+    or a cell has an undefined S (a seed that trains at no LR)."""
+    widths = ordered_widths(cells, factor)
+    if len(widths) < 2:
+        return []
+    trends = []
+    variants = sorted({c["variant"] for c in cells.values() if factor in c["factors"]})
+    for variant in variants:
+        pairs = []
+        for width in widths:
+            cell = next((c for c in cells.values() if c["variant"] == variant and c["factors"].get(factor) == width), None)
+            key = control_key(variant, cell["factors"]) if cell else None
+            control = cells.get(cell_name(*key)) if key else None
+            pairs.append((cell, control))
+        if any(c is None or k is None or c["untrained_seeds"] or k["untrained_seeds"] for c, k in pairs):
+            continue
+        (narrow, narrow_control), control_variant = pairs[0], pairs[0][1]["variant"]
+        for width, (cell, control) in zip(widths[1:], pairs[1:], strict=True):
+            trend: dict[str, Any] = {"variant": variant, "control": control_variant, "from": widths[0], "to": width}
+            for metric in METRICS:
+                trend[metric] = contrast([(1.0, _seeds(cell, metric)), (-1.0, _seeds(control, metric)),
+                                          (-1.0, _seeds(narrow, metric)), (1.0, _seeds(narrow_control, metric))])
+            trends.append(trend)
+    return trends

@@ -1,0 +1,63 @@
+"""The width trend of a size sweep (ablations.study_trends): T(w) = Δ_w − Δ_narrowest, checked by hand."""
+
+import pytest
+
+from ablations.study_metrics import contrast, difference
+from ablations.study_tables import trend_table
+from ablations.study_trends import ordered_widths, width_trends
+
+
+def cell(variant: str, width: str, hidden: int, s: list[float], above: list[float] | None = None, untrained=()) -> dict:
+    above = above if above is not None else s
+    below = [a - b for a, b in zip(s, above, strict=True)]
+    per_seed = {key: {str(i): v for i, v in enumerate(values)}
+                for key, values in (("lr_sensitivity", s), ("sensitivity_above", above), ("sensitivity_below", below))}
+    return {"variant": variant, "factors": {"width": width}, "hidden_size": hidden, "per_seed": per_seed,
+            "untrained_seeds": list(untrained)}
+
+
+def grid(**overrides) -> dict[str, dict]:
+    cells = {
+        "original [width=h64]": cell("original", "h64", 64, [0.50, 0.55, 0.60]),
+        "no_qk_norm [width=h64]": cell("no_qk_norm", "h64", 64, [1.10, 1.15, 1.20], above=[0.80, 0.85, 0.90]),
+        "original [width=h128]": cell("original", "h128", 128, [0.50, 0.52, 0.54]),
+        "no_qk_norm [width=h128]": cell("no_qk_norm", "h128", 128, [0.60, 0.61, 0.62], above=[0.55, 0.56, 0.57]),
+    }
+    cells.update(overrides)
+    return cells
+
+
+def test_a_contrast_of_two_groups_is_their_difference():
+    a, b = [1.0, 1.2, 1.4], [0.2, 0.3, 0.7]
+    assert contrast([(1.0, a), (-1.0, b)]) == difference(a, b)
+    assert contrast([(1.0, a), (-1.0, [])])["mean"] is None and contrast([(1.0, a), (1.0, [2.0])])["ci"] is None
+
+
+def test_the_trend_is_the_gap_at_the_wider_width_minus_the_gap_at_the_narrowest():
+    cells = grid()
+    assert ordered_widths(cells) == ["h64", "h128"]  # by hidden size, not by name ("h128" < "h64")
+    (trend,) = width_trends(cells)
+    assert (trend["variant"], trend["control"], trend["from"], trend["to"]) == ("no_qk_norm", "original", "h64", "h128")
+    # Δ_h64 = 1.15 − 0.55 = 0.60; Δ_h128 = 0.61 − 0.52 = 0.09; T = −0.51
+    assert trend["lr_sensitivity"]["mean"] == pytest.approx(-0.51)
+    low, high = trend["lr_sensitivity"]["ci"]
+    assert low <= -0.51 <= high < 0  # narrows, and the interval says so
+    # S⁺: (0.56 − 0.52) − (0.85 − 0.55) = −0.26; S⁻ = T − T⁺
+    assert trend["sensitivity_above"]["mean"] == pytest.approx(-0.26)
+    assert trend["sensitivity_below"]["mean"] == pytest.approx(-0.25)
+    assert trend["lr_sensitivity"]["n"] == (3, 3, 3, 3)
+
+
+def test_no_trend_without_two_widths_or_with_an_undefined_sensitivity():
+    cells = grid()
+    assert width_trends({k: v for k, v in cells.items() if "h64" in k}) == []
+    broken = grid(**{"original [width=h128]": cell("original", "h128", 128, [0.5, 0.5, 0.5], untrained=[2])})
+    assert width_trends(broken) == [] and trend_table(broken, "scratch") == ""
+
+
+def test_the_trend_table_states_only_what_its_interval_shows():
+    text = trend_table(grid(), "scratch")
+    assert "| no_qk_norm vs original, h64 → h128 | -0.510 [" in text
+    assert "the gap narrows with width: T = -0.510" in text and "row `no_qk_norm vs original, h64 → h128`" in text
+    flat = grid(**{"no_qk_norm [width=h128]": cell("no_qk_norm", "h128", 128, [0.9, 1.1, 1.4])})
+    assert "the interval includes 0: neither growth nor narrowing shown" in trend_table(flat, "scratch")
