@@ -12,9 +12,7 @@ with the same optimizer, scheduler, data position, RNG state and W&B run (see :m
 
 from pathlib import Path
 
-import hydra
 import lightning as L
-from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
@@ -34,30 +32,16 @@ from ablations.layout import (
     save_stage,
     write_train_metrics,
 )
-from lab.errors import UserError, exit_on_user_error, hydra_cli
-from lab.model import build_model, load_tokenizer
+from lab.errors import UserError, hydra_cli
+from lab.model import build_model
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json
 from lab.runs.paths import job_dir
 from lab.train.compile_policy import should_compile
-from lab.train.diagnostics import InstabilityDiagnostics
-from lab.train.history import MetricsHistory
 from lab.train.initial_eval import InitialEvaluation
 from lab.train.module import CausalLMModule
-from lab.train.run import Parts, Recipe, RunContext, print_run_summary, run
+from lab.train.run import Parts, Recipe, RunContext, recipe_main, run
 from lab.train.trainer import runs_on_gpu
-
-
-def training_callbacks(cfg: DictConfig, history: MetricsHistory) -> list[L.Callback]:
-    """The optional measurements: the step-0 evaluation (``regime.initial_eval``) and the instability diagnostics."""
-    callbacks: list[L.Callback] = []
-    initial = OmegaConf.select(cfg, "regime.initial_eval")
-    if initial:
-        callbacks.append(InitialEvaluation(history, accuracy=initial == "full" and bool(cfg.eval.get("accuracy", True))))
-    every = int(OmegaConf.select(cfg, "diagnostics.every_n_steps", default=0) or 0)
-    if every > 0:
-        callbacks.append(InstabilityDiagnostics(history, every, int(cfg.diagnostics.rows), dense_steps=int(cfg.diagnostics.dense_steps)))
-    return callbacks
 
 
 class NormAblation(Recipe):
@@ -81,10 +65,7 @@ class NormAblation(Recipe):
 
     def build(self, ctx: RunContext) -> Parts:
         cfg = ctx.cfg
-        variant = Variant.from_run_config(cfg.variant)
-        tokenizer = load_tokenizer(cfg.model)
-        datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, tokenizer)
-        datamodule.setup("fit")
+        variant, tokenizer, datamodule = Variant.from_run_config(cfg.variant), ctx.tokenizer, ctx.datamodule
         calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)
         ctx.fields.update(model_fields(model))
@@ -93,21 +74,21 @@ class NormAblation(Recipe):
         module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"), compile_cfg)
         module.eval_rows = datamodule.eval_rows
         base = base_dir(ctx.root, ctx.name)
-        callbacks = [SaveBaseStage(base, metadata(model, variant, cfg, stage="base")), *training_callbacks(cfg, ctx.history)]
-        return Parts(model, datamodule, module, callbacks, extra={"variant": variant, "tokenizer": tokenizer})
+        callbacks = [SaveBaseStage(base, metadata(model, variant, cfg, stage="base"))]
+        return Parts(model, module, callbacks, extra={"variant": variant})
 
     def keep_optimizer_state(self, cfg: DictConfig) -> bool:
         return bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state"))
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
-        initial = next((c.result for c in parts.callbacks if isinstance(c, InitialEvaluation)), None)
+        initial = next((c.result for c in trainer.callbacks if isinstance(c, InitialEvaluation)), None)
         return summary_entry(ctx, trainer, "collapsed" if ctx.health.collapsed else "ok", collapse_reason=ctx.health.reason,
                              initial=initial, **diagnostic_summary(ctx.history), **job_fields(ctx.cfg), **ctx.fields)
 
     def export(self, ctx: RunContext, parts: Parts, entry: dict) -> None:
         write_train_metrics(ctx.folder, ctx.history.rows)
         meta = metadata(parts.model, parts.extra["variant"], ctx.cfg, stage="finetuned", result=entry)
-        save_stage(ctx.folder, parts.model, meta, parts.extra["tokenizer"])
+        save_stage(ctx.folder, parts.model, meta, ctx.tokenizer)
 
     def failure_entry(self, ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:
         return summary_entry(ctx, trainer, "failed", error=f"{type(err).__name__}: {err}", **job_fields(ctx.cfg), **ctx.fields)
@@ -124,12 +105,7 @@ def train(cfg: DictConfig) -> dict:
     return run(cfg, RECIPE)
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="train")
-@exit_on_user_error
-def main(cfg: DictConfig) -> dict:
-    entry = train(cfg)
-    print_run_summary(RECIPE, cfg, entry)
-    return entry
+main = recipe_main(RECIPE, "train")
 
 
 if __name__ == "__main__":

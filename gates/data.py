@@ -107,6 +107,8 @@ def pad_collate(pad_id: int):
 class GateDataModule(L.LightningDataModule):
     """``{"forget": DataLoader, "retain": DataLoader}``: Lightning combines them, one batch of each per step."""
 
+    run_config_keys = ("data", "model", "seed", "gates")  # the run config's nodes from_run_config reads
+
     @classmethod
     def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "GateDataModule":
         """The data module a gate run's config names (``datamodule:`` in conf/gates_train.yaml)."""

@@ -32,7 +32,7 @@ def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHis
 
 def run_metadata(ctx: RunContext, parts: Parts, entry: dict) -> dict:
     """``metadata.json`` of a gate run: base model, variant, gate settings, data, provenance, the resolved config."""
-    cfg, model, datamodule = ctx.cfg, parts.model, parts.datamodule
+    cfg, model, datamodule = ctx.cfg, parts.model, ctx.datamodule
     variant = parts.extra["variant"]
     return {
         "base_model": str(cfg.model.get("pretrained") or f"{cfg.model.name} (random init)"),

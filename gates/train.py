@@ -16,10 +16,8 @@ run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.run
 
 from pathlib import Path
 
-import hydra
 import lightning as L
 import torch
-from hydra.utils import get_class
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
@@ -28,13 +26,13 @@ from gates.checks import GATE_RULES
 from gates.export import export, print_gate_summary, run_metadata
 from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
-from lab.errors import exit_on_user_error, hydra_cli
-from lab.model import build_model, load_tokenizer, weights_dtype
+from lab.errors import hydra_cli
+from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json
 from lab.runs.job_name import swept_config
 from lab.runs.paths import job_dir
-from lab.train.run import Parts, Recipe, RunContext, print_run_summary, run
+from lab.train.run import Parts, Recipe, RunContext, recipe_main, run
 from lab.train.trainer import resolve_precision
 
 SUMMARY_FILE = "all_gate_runs.json"
@@ -59,17 +57,14 @@ class GateTraining(Recipe):
         return entry or {"status": read_json(ctx.folder / "metadata.json").get("status", "ok"), "gates_dir": str(ctx.folder)}
 
     def build(self, ctx: RunContext) -> Parts:
-        cfg = ctx.cfg
-        tokenizer = load_tokenizer(cfg.model)
+        cfg, tokenizer = ctx.cfg, ctx.tokenizer
         variant = Variant.from_run_config(cfg.variant)
         precision = resolve_precision(str(cfg.trainer.precision), str(cfg.trainer.accelerator))
         # the base model is frozen: no fp32 masters needed, load it in the precision's 16-bit type if it has one
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), dtype=weights_dtype(precision, trains_weights=False))
         patch_gates(model, float(cfg.gates.init_logit))
         model.train()
-        datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, tokenizer)
-        datamodule.setup("fit")
-        return Parts(model, datamodule, GateTrainingModule(model, cfg.gates), extra={"variant": variant})
+        return Parts(model, GateTrainingModule(model, cfg.gates), extra={"variant": variant})
 
     def keep_optimizer_state(self, cfg: DictConfig) -> bool:
         return True  # AdamW's state is λ-sized (kilobytes): the gates can be continued
@@ -107,12 +102,7 @@ def train_gates(cfg: DictConfig) -> dict:
     return run(cfg, RECIPE)
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="gates_train")
-@exit_on_user_error
-def main(cfg: DictConfig) -> dict:
-    entry = train_gates(cfg)
-    print_run_summary(RECIPE, cfg, entry)
-    return entry
+main = recipe_main(RECIPE, "gates_train")
 
 
 if __name__ == "__main__":

@@ -68,3 +68,14 @@ def test_the_ground_floor_holds_no_gate_rules():
 
     assert not any(key.startswith("gates.") for key in TRAINING_RULES)
     assert GateTraining.config_rules is GATE_RULES and all(key.startswith("gates.") for key in GATE_RULES)
+
+
+def test_the_ground_floor_reads_no_gate_config():
+    """The planner's gate terms are the tool's (``plan_terms: gates.plan.gate_terms``): no lab module reads a
+    ``gates`` config node or branches on one."""
+    import re
+
+    pattern = re.compile(r"cfg\.gates\b|[\"']gates[\"'] in cfg|cfg\[[\"']gates[\"']\]")
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "lab").rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+    assert (REPO / "conf" / "gates_train.yaml").read_text().count("plan_terms: gates.plan.gate_terms") == 1

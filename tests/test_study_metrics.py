@@ -20,7 +20,6 @@ from ablations.study_metrics import (
     summarize,
 )
 from lab.train.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
-from lab.train.history import MetricsHistory
 
 V = 1000  # ℓ₀ = ln 1000 = 6.9078
 
@@ -170,9 +169,9 @@ def test_block_gradient_norms_partition_the_gradient():
 
 
 def test_probes_run_every_step_through_dense_steps_then_every_n():
-    probe = InstabilityDiagnostics(MetricsHistory(), every_n_steps=10, dense_steps=30)
+    probe = InstabilityDiagnostics(every_n_steps=10, dense_steps=30)
     assert [s for s in range(60) if probe.due(s)] == list(range(30)) + [30, 40, 50]
-    assert [s for s in range(25) if InstabilityDiagnostics(MetricsHistory(), every_n_steps=10).due(s)] == [0, 10, 20]
+    assert [s for s in range(25) if InstabilityDiagnostics(every_n_steps=10).due(s)] == [0, 10, 20]
 
 
 def test_a_cell_missing_learning_rates_has_no_sensitivity_and_no_contrast():

@@ -32,6 +32,8 @@ class CorpusDataModule(L.LightningDataModule):
     ``eval_rows`` keeps the graded rows: knowledge questions and held-out reasoning problems.
     """
 
+    run_config_keys = ("data", "model", "seed")  # the run config's nodes from_run_config reads (lab.plan caches on them)
+
     @classmethod
     def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "CorpusDataModule":
         """The data module a run's config names (``datamodule:`` in conf/train.yaml), built from that config."""

@@ -22,6 +22,9 @@ and prints per job:
 - the predicted peak memory per device (:mod:`lab.plan.memory`) at the job's precision, on a GPU unless
   ``trainer.accelerator=cpu``;
 - the disk of its artifacts, finished and at most while running (:mod:`lab.plan.disk`); the grid's in total.
+
+What a job trains and writes (its memory's trained parameters, its disk) is the tool's: the run config's
+``plan_terms:`` names the function (:mod:`lab.plan.terms`).
 """
 
 import argparse
@@ -36,18 +39,16 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.utils import get_class
+from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import CONF_DIR, asset_path, group_options
 from lab.errors import UserError, exit_on_user_error
-from lab.model import load_tokenizer, model_config, weights_dtype
+from lab.model import load_tokenizer, model_config
 from lab.model.variants import Variant, apply_variant
-from lab.plan.disk import ablation_disk, gate_disk
-from lab.plan.memory import Job, predict_memory
-from lab.runs.artifacts import weight_settings
-from lab.train.module import resolve_chunk_size
+from lab.plan.memory import predict_memory
+from lab.plan.terms import JobShape, JobTerms
 from lab.train.trainer import resolve_precision
 
 PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0}  # dense bf16 per GPU (NVIDIA datasheets; H100 SXM)
@@ -120,12 +121,13 @@ def epoch_batches(cfg: DictConfig, world: int) -> int | None:
     """Training batches per device in one epoch of ``cfg``'s data module (``datamodule:``, its ``from_run_config``),
     with ``world`` devices splitting each epoch as Lightning's distributed sampler does (ceil(N / world) samples each,
     incomplete batches dropped); None when the data cannot be read here (e.g. a hub dataset offline) or is streamed."""
+    datamodule_class = get_class(str(cfg.datamodule))
     parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-             for k in ("data", "datamodule", "model", "gates", "seed") if k in cfg}
+             for k in ("datamodule", *datamodule_class.run_config_keys) if k in cfg}
     key = json.dumps([parts, world], sort_keys=True, default=str)
     if key not in _EPOCH_BATCHES:
         try:
-            datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, load_tokenizer(cfg.model))
+            datamodule = datamodule_class.from_run_config(cfg, load_tokenizer(cfg.model))
             datamodule.setup("fit")
             loaders = datamodule.train_dataloader()
             loaders = list(loaders.values()) if isinstance(loaders, dict) else [loaders]
@@ -171,21 +173,9 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     gpu = runs_on_gpu_planned(str(t.get("accelerator") or "auto"))
     precision = resolve_precision(str(t.get("precision") or "auto"), "gpu" if gpu else "cpu")
     ddp = str(t.get("strategy") or "auto").startswith("ddp") and devices * int(t.get("num_nodes") or 1) > 1
-    every = int(cfg.get("checkpoint_every_n_steps") or 1)
-    if "gates" in cfg:  # gate training: the λ train, the model is frozen; forget + retain batches share one backward
-        gates = config.num_hidden_layers * config.intermediate_size
-        retain = int(cfg.gates.retain_per_forget)
-        frozen = torch.finfo(weights_dtype(precision, trains_weights=False)).bits // 8
-        job = Job(params, matmul, gates, batch * seq * (1 + retain), batch * retain * int(cfg.gates.kl_chunk_size), precision, ddp,
-                  gpu, gated=True, frozen_bytes=frozen)
-        disk = gate_disk(gates, steps, every)
-    else:
-        formats, save_dtype = weight_settings(OmegaConf.to_container(cfg, resolve=True))
-        chunk = resolve_chunk_size(cfg.get("loss_chunk_size", "auto"), config.vocab_size) or batch * seq
-        job = Job(params, matmul, params, batch * seq, min(chunk, batch * seq), precision, ddp, gpu, save_params=params,
-                  save_dtype=save_dtype)
-        disk = ablation_disk(params, params, precision, len(formats), save_dtype,
-                             bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state")), steps, every)
+    shape = JobShape(config, params, matmul, batch, seq, steps, precision, ddp, gpu, int(cfg.get("checkpoint_every_n_steps") or 1))
+    terms: JobTerms = get_method(str(cfg.plan_terms))
+    job, disk = terms(cfg, shape)
     return {"variant": cfg.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,
             "tokens": tokens, "flops_per_token": flops_per_token, "flops": flops_per_token * tokens if tokens else None,
             "memory": predict_memory(config, job), "disk": disk}

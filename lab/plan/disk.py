@@ -9,9 +9,9 @@ ones, p bytes per parameter in training (4, or 2 under ``bf16-true``/``16-true``
     finished    = 2 · stage + final ckpt
     during run  = 2 · stage + (⌊steps / checkpoint_every_n_steps⌋ + 1) · (N · p + 2 · N_t · p)
 
-(step checkpoints carry AdamW's state and are all kept until the run finishes, then removed). A gate job
-(``gates.train``) trains the λ only (L · I logits) and writes them in the seed's files, its checkpoints
-carry the λ and their AdamW state: kilobytes to megabytes, whatever the model's size.
+(step checkpoints carry AdamW's state and are all kept until the run finishes, then removed). A tool that
+trains and writes something else states its own disk with its plan terms (:mod:`lab.plan.terms`; gates:
+``gates.plan``).
 """
 
 from typing import Any
@@ -29,12 +29,3 @@ def ablation_disk(params: int, trainable: int, precision: str, formats: int, sav
     during = 2 * stage + (steps // max(every, 1) + 1) * full_checkpoint if steps and steps > 0 else None
     return {"stage_bytes": stage, "final_checkpoint_bytes": final, "finished_bytes": 2 * stage + final, "during_run_bytes": during}
 
-
-def gate_disk(gates: int, steps: int | None, every: int) -> dict[str, Any]:
-    """Bytes of a gate job: exports (``lambda_logits.pt``, 4 bytes per gate; ``neuron_indices.json``, at most ~8) and
-    λ-only checkpoints (the λ and AdamW's two moments, 12 bytes per gate)."""
-    exports = 4 * gates * 3
-    checkpoint = 3 * 4 * gates
-    during = exports + (steps // max(every, 1) + 1) * checkpoint if steps and steps > 0 else None
-    return {"stage_bytes": exports, "final_checkpoint_bytes": checkpoint, "finished_bytes": exports + checkpoint,
-            "during_run_bytes": during}

@@ -9,7 +9,7 @@ and a bytes per activation (4 under ``32-true``, else 2)::
     optimizer    = 2 · N_t · p                  AdamW's exp_avg and exp_avg_sq, in the parameters' dtype
     autocast     = 2 · N_matmul                 *-mixed over fp32 weights: autocast keeps a 16-bit copy of each matmul weight
     ddp buckets  = N_t · p                      strategy ddp: DDP's gradient buckets (gradient_as_bucket_view off)
-    activations  = L · R · (4d + 4·h·d_h + 4·k·d_h + 4I [+ 2I gated]) · a + 2 · R · d · a
+    activations  = L · R · (4d + 4·h·d_h + 4·k·d_h + 4I + e) · a + 2 · R · d · a
     loss chunk   = 2 · c · V · 4 + R · d · 4    one chunk's fp32 logits and softmax, and the hidden states' gradient
     runtime      = the process itself: torch, transformers, Lightning, the data (CPU); the CUDA context (GPU)
 
@@ -19,7 +19,8 @@ query / key-value heads of width d_h, c the loss chunk's rows (``loss_chunk_size
 gates), V the vocabulary. The activation count is what a Qwen3 decoder layer saves for its backward with
 fused (flash / memory-efficient) attention, per token: both RMSNorms' inputs and outputs (4d), q and k before
 and after their norm and RoPE with the attention output (4·h·d_h + 4·k·d_h, counting v), and the SwiGLU's
-gate, up, activation and product (4I); a gate multiplies the activation once more (2I).
+gate, up, activation and product (4I); e is what a tool adds per row and layer (``Job.extra_layer_activations``;
+gates: each gate multiplies the activation once more, 2I).
 
 At the end of a run on rank 0 the weights are written while the optimizer still lives (the gradients are freed
 first): on CPU ``save`` = weights + optimizer + the written copy (safetensors serialises a whole byte copy of
@@ -52,16 +53,16 @@ class Job:
     precision: str
     ddp: bool
     gpu: bool
-    gated: bool = False
+    extra_layer_activations: int = 0  # e: activation elements per row and layer a tool's modules add (gates: 2I)
     save_params: int = 0      # parameters written at the end (tied weights once); 0: nothing written
     save_dtype: str = "float32"
     frozen_bytes: int | None = None  # bytes per weight of a frozen model (lab.model.weights_dtype), else p
 
 
-def _activation_elements_per_row(config: Qwen3Config, gated: bool) -> int:
+def _activation_elements_per_row(config: Qwen3Config, extra_per_layer: int) -> int:
     d, inter, d_h = config.hidden_size, config.intermediate_size, config.head_dim
     per_layer = 4 * d + 4 * config.num_attention_heads * d_h + 4 * config.num_key_value_heads * d_h + 4 * inter
-    return config.num_hidden_layers * (per_layer + (2 * inter if gated else 0)) + 2 * d
+    return config.num_hidden_layers * (per_layer + extra_per_layer) + 2 * d
 
 
 def predict_memory(config: Qwen3Config, job: Job) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def predict_memory(config: Qwen3Config, job: Job) -> dict[str, Any]:
         "optimizer": 2 * job.trainable * p,
         "autocast": 2 * job.matmul_params if job.precision.endswith("mixed") and weight == 4 else 0,
         "ddp_buckets": job.trainable * p if job.ddp else 0,
-        "activations": job.rows * _activation_elements_per_row(config, job.gated) * act,
+        "activations": job.rows * _activation_elements_per_row(config, job.extra_layer_activations) * act,
         "loss_chunk": 2 * job.loss_rows * config.vocab_size * 4 + job.rows * config.hidden_size * 4,
         "runtime": runtime,
     }

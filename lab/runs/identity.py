@@ -29,11 +29,11 @@ RUN_CONFIG_FILE = ".run_config.json"
 
 # Keys (and every key under them) that cannot change what a run computes: where things are written and
 # logged, how often progress is shown or a checkpoint is saved (resumes are bit-equal), how long a DDP
-# collective waits, how many loader workers feed the same batches; and the tool's data module class, which is the
+# collective waits, how many loader workers feed the same batches; and the tool's data module class and plan terms, which are the
 # tool's (conf/train.yaml, conf/gates_train.yaml), not a choice of one run: runs recorded before the key existed resume.
 IGNORED_KEYS = (
     "hydra", "paths", "output_root", "run_name", "logger", "ckpt_path", "overwrite", "checkpoint_every_n_steps", "artifacts",
-    "datamodule",
+    "datamodule", "plan_terms",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps", "trainer.default_root_dir",
     "trainer.ddp.timeout_s", "data.num_workers",
 )

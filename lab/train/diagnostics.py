@@ -33,7 +33,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.models.qwen3.modeling_qwen3 import eager_attention_forward, repeat_kv
 
-from lab.train.history import MetricsHistory
+from lab.train.history import MetricsHistory, history_of
 
 PROBE = "lab_logit_probe"
 _recording: dict[int, float] | None = None
@@ -147,9 +147,12 @@ class InstabilityDiagnostics(L.Callback):
     """Measure the metrics of the module docstring every ``every_n_steps`` optimizer steps (and at the first), and
     at every step before ``dense_steps`` (the warmup, where high-LR runs collapse)."""
 
-    def __init__(self, history: MetricsHistory, every_n_steps: int = 25, rows: int = 2, chunk_rows: int = 256,
-                 dense_steps: int = 0) -> None:
-        self.history, self.every, self.rows, self.chunk_rows = history, int(every_n_steps), int(rows), int(chunk_rows)
+    def __init__(self, every_n_steps: int = 25, rows: int = 2, chunk_rows: int = 256, dense_steps: int = 0,
+                 history: MetricsHistory | None = None) -> None:
+        if int(every_n_steps) < 1:
+            raise ValueError(f"InstabilityDiagnostics every_n_steps={every_n_steps}; at least 1 (leave the callback out instead)")
+        self.history = history  # None: the run's, found among the trainer's callbacks
+        self.every, self.rows, self.chunk_rows = int(every_n_steps), int(rows), int(chunk_rows)
         self.dense_steps = int(dense_steps)
         self._pending: dict[str, float] | None = None
 
@@ -175,4 +178,4 @@ class InstabilityDiagnostics(L.Callback):
         step, metrics, self._pending = trainer.global_step, self._pending, None
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
-        self.history.record(step, metrics)
+        (self.history or history_of(trainer)).record(step, metrics)

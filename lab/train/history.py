@@ -46,3 +46,12 @@ class MetricsHistory(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rows = list(state_dict.get("rows", []))
+
+
+def history_of(trainer: L.Trainer) -> MetricsHistory:
+    """The run's :class:`MetricsHistory` among ``trainer.callbacks`` (the lifecycle adds one to every run), for the
+    callbacks that add rows to it and are instantiated from config, where no history exists yet."""
+    history = next((c for c in trainer.callbacks if isinstance(c, MetricsHistory)), None)
+    if history is None:
+        raise RuntimeError("no MetricsHistory among the trainer's callbacks: lab.train.run.run adds one to every run")
+    return history

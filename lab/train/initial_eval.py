@@ -4,8 +4,9 @@ For a surgery (a trained model with a norm patch applied) this is the zero-shot 
 random init it is ``loss_init``, the reference of the LR-sensitivity metric (:mod:`ablations.study`). The
 metrics are those of every validation, logged at step 0: ``val/loss`` (the mean token cross-entropy over the
 validation blocks, batches weighted by size, as Lightning averages ``validation_step``, over the batches
-``trainer.limit_val_batches`` lets Lightning's validations see) and, with
-``accuracy``, ``val/knowledge_acc`` and ``val/reasoning_acc``. A resumed run keeps the values measured
+``trainer.limit_val_batches`` lets Lightning's validations see) and, in mode ``full`` with ``accuracy``,
+``val/knowledge_acc`` and ``val/reasoning_acc``. Configured in ``conf/callbacks/default.yaml`` from
+``regime.initial_eval`` (``loss`` | ``full``; null: no initial evaluation) and ``eval.accuracy``. A resumed run keeps the values measured
 before it was interrupted (they travel in the checkpoint).
 """
 
@@ -17,7 +18,7 @@ import torch
 from lightning.pytorch.trainer.connectors.data_connector import _parse_num_batches
 from lightning.pytorch.trainer.states import RunningStage
 
-from lab.train.history import MetricsHistory
+from lab.train.history import MetricsHistory, history_of
 
 
 @torch.no_grad()
@@ -40,8 +41,11 @@ def validation_loss(module: L.LightningModule, loader, max_batches: int | None =
 class InitialEvaluation(L.Callback):
     """Evaluate at step 0 (rank 0; nothing collective, so other ranks just start training)."""
 
-    def __init__(self, history: MetricsHistory, accuracy: bool = True) -> None:
-        self.history, self.accuracy = history, accuracy
+    def __init__(self, mode: str = "full", accuracy: bool = True, history: MetricsHistory | None = None) -> None:
+        if mode not in ("loss", "full"):
+            raise ValueError(f"InitialEvaluation mode {mode!r}; expected loss or full")
+        self.accuracy = mode == "full" and bool(accuracy)
+        self.history = history  # None: the run's, found among the trainer's callbacks
         self.result: dict[str, float] | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -54,7 +58,7 @@ class InitialEvaluation(L.Callback):
             metrics.update(pl_module.graded_accuracies())
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=0)
-        self.history.record(0, metrics)
+        (self.history or history_of(trainer)).record(0, metrics)
         self.result = {key.removeprefix("val/"): value for key, value in metrics.items()}
 
     def state_dict(self) -> dict[str, Any]:

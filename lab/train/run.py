@@ -3,28 +3,36 @@
 
 1. the run folder: output root, config checks, identity and reuse (a finished run of the same config is skipped,
    another config is refused), the checkpoint to resume from, the W&B id (:mod:`lab.runs.resume`);
-2. the reference model it needs, seeding, then the recipe's model, data and Lightning module;
-3. the standard callbacks (health, metrics history, step checkpoints, preemption, the run record), the logger,
-   the trainer, fit;
+2. the reference model it needs, seeding, the tokenizer and the data module the config names (``datamodule:``,
+   its ``from_run_config``, set up for fit), then the recipe's model and Lightning module;
+3. the standard callbacks (health, metrics history, then the recipe's and the config's ``callbacks`` group
+   (:mod:`lab.train.callbacks`), step checkpoints, preemption, the run record), the logger, the trainer, fit;
 4. the final checkpoint, the summary entry, the recipe's export (global rank 0), the W&B summary;
 5. on failure, the failure entry (every job of a sweep is recorded; a single run raises), and the logger closed.
 
-The tool's Hydra main then prints :meth:`Recipe.print_summary` through :func:`print_run_summary`.
+A tool's command is :func:`recipe_main`: Hydra composes its config, :func:`run` trains, and
+:meth:`Recipe.print_summary` closes, printed once (:func:`print_run_summary`).
 """
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import hydra
 import lightning as L
+from hydra.utils import get_class
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 from torch import nn
 
+from lab.config import CONF_DIR
 from lab.config.checks import Rules, check_training_config
-from lab.errors import UserError, in_multirun, print_job_failure
+from lab.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
+from lab.model import load_tokenizer
 from lab.runs.artifacts import update_json_entry
 from lab.runs.checkpointing import StepCheckpoint
 from lab.runs.final_checkpoint import keep_final_checkpoint
@@ -32,6 +40,7 @@ from lab.runs.paths import resolve_output_root
 from lab.runs.preemption import PreemptionCheckpoint
 from lab.runs.reference import ensure_reference_model
 from lab.runs.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
+from lab.train.callbacks import instantiate_callbacks
 from lab.train.ddp import is_ddp_child, isolated_distributed_env, wait_for_child_ranks
 from lab.train.health import TrainingHealth
 from lab.train.history import MetricsHistory
@@ -56,6 +65,8 @@ class RunContext:
     start: float = field(default_factory=time.time)
     logger: Logger | None = None
     fields: dict = field(default_factory=dict)  # what the recipe learns while building, for every entry (failure too)
+    tokenizer: Any = None                        # the model's tokenizer (lab.model.load_tokenizer), before build
+    datamodule: L.LightningDataModule | None = None  # the config's data module, set up for fit, before build
 
     def wall(self) -> float:
         return round(time.time() - self.start, 2)
@@ -63,11 +74,11 @@ class RunContext:
 
 @dataclass
 class Parts:
-    """What a recipe builds: the model (``model``, for the final zero_grad and export), the data, the Lightning
-    module, and the recipe's own callbacks (placed after health and history, before the checkpoints)."""
+    """What a recipe builds: the model (``model``, for the final zero_grad and export), the Lightning module, and
+    the recipe's own callbacks (those that need what it built; placed after health and history, before
+    the config's ``callbacks`` and the checkpoints)."""
 
     model: nn.Module
-    datamodule: L.LightningDataModule
     module: L.LightningModule
     callbacks: list[L.Callback] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
@@ -93,6 +104,7 @@ class Recipe:
         raise NotImplementedError
 
     def build(self, ctx: RunContext) -> Parts:
+        """The model and Lightning module (``ctx.tokenizer`` and ``ctx.datamodule`` are set)."""
         raise NotImplementedError
 
     def keep_optimizer_state(self, cfg: DictConfig) -> bool:
@@ -128,19 +140,23 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
         recipe.check(cfg)
         if reuse_previous_run(cfg, folder, *others):
             return skip_finished(ctx, recipe)
+        configured = instantiate_callbacks(cfg.get("callbacks"))
         ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), folder / "checkpoints")
         ensure_reference_model(cfg.model, cfg.paths.runs)
         L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        ctx.tokenizer = load_tokenizer(cfg.model)
+        ctx.datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, ctx.tokenizer)
+        ctx.datamodule.setup("fit")
         parts = recipe.build(ctx)
         checkpoints = StepCheckpoint(folder / "checkpoints", int(cfg.checkpoint_every_n_steps))
         run_id = wandb_run_id(folder)
-        callbacks = [ctx.health, ctx.history, *parts.callbacks, checkpoints, PreemptionCheckpoint(checkpoints),
+        callbacks = [ctx.health, ctx.history, *parts.callbacks, *configured, checkpoints, PreemptionCheckpoint(checkpoints),
                      RememberRun(folder, run_id, cfg)]
         log_dir.mkdir(parents=True, exist_ok=True)
         ctx.logger = build_logger(cfg.logger, name=ctx.name, group=root.name, save_dir=log_dir, config=cfg, run_id=run_id)
         with isolated_distributed_env():
             trainer = build_trainer(cfg, callbacks=callbacks, logger=ctx.logger, entry_module=recipe.entry_module, job_dir=log_dir)
-            fit(trainer, parts.module, parts.datamodule, ckpt_path)
+            fit(trainer, parts.module, ctx.datamodule, ckpt_path)
             parts.model.zero_grad(set_to_none=True)  # the last step's gradients: tensors no export needs
             keep_final_checkpoint(trainer, folder / "checkpoints", recipe.keep_optimizer_state(cfg))
             entry = recipe.result(ctx, parts, trainer)
@@ -182,3 +198,16 @@ def print_run_summary(recipe: Recipe, cfg: DictConfig, entry: dict) -> None:
     """The closing block, printed once: by global rank 0 of the process that owns the run (not a DDP child)."""
     if rank_zero_only.rank == 0 and not is_ddp_child():
         recipe.print_summary(cfg, entry)
+
+
+def recipe_main(recipe: Recipe, config_name: str) -> Callable[[], Any]:
+    """A tool's command: ``@hydra.main`` over the suite's configs (``config_name``), :func:`run`, the closing block;
+    a :class:`lab.errors.UserError` is one line and exit 2. Run it with :func:`lab.errors.hydra_cli`."""
+
+    def main(cfg: DictConfig) -> dict:
+        entry = run(cfg, recipe)
+        print_run_summary(recipe, cfg, entry)
+        return entry
+
+    main.__module__ = recipe.entry_module  # Hydra names the job (hydra.job.name, <job>.log) after the task's module
+    return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(main))
