@@ -19,12 +19,21 @@ def fmt(value: Any, spec: str = ".3f") -> str:
     return format(value, spec) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else "–"
 
 
+def bound(value: Any, spec: str = ".3f") -> str:
+    """An interval's bound: ``fmt``, except that a bound the fixed-point format would round to 0 keeps its sign and
+    size (``2.8e-05``, ``-3.1e-04``), so a reader sees which side of 0 an interval lies on."""
+    text = fmt(value, spec)
+    if spec.endswith("f") and text.lstrip("-").strip("0.") == "" and value != 0:
+        return format(value, ".1e")
+    return text
+
+
 def with_ci(stat: dict | None, spec: str = ".3f") -> str:
     """``mean [lo, hi]``, ``mean (n < 2)`` or ``–``."""
     if not stat or stat.get("mean") is None:
         return "–"
     ci = stat.get("ci")
-    return f"{fmt(stat['mean'], spec)} [{fmt(ci[0], spec)}, {fmt(ci[1], spec)}]" if ci else f"{fmt(stat['mean'], spec)} (n < 2)"
+    return f"{fmt(stat['mean'], spec)} [{bound(ci[0], spec)}, {bound(ci[1], spec)}]" if ci else f"{fmt(stat['mean'], spec)} (n < 2)"
 
 
 def stable_lr(cell: dict) -> str:
@@ -145,21 +154,25 @@ def trend_table(cells: dict[str, dict], regime: str) -> str:
     if not trends:
         return ""
     head = ["trend", "T for S", "T for S⁺ (above best LR)", "T for S⁻ (below best LR)"]
-    lines = [f"**{regime}: width trend, T = Δ S at the wider width − Δ S at the narrowest (Δ S: variant − control)**", "",
+    lines = [f"**{regime}: width trend, T = Δ S at the wider width − Δ S at the narrowest (Δ S: variant − control); "
+             f"a variant alone: T = its S at the wider width − its S at the narrowest**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sentences = []
     for t in trends:
-        label = f"{t['variant']} vs {t['control']}, {t['from']} → {t['to']}"
+        alone = t["control"] is None
+        label = f"{t['variant']} {'alone' if alone else 'vs ' + t['control']}, {t['from']} → {t['to']}"
         lines.append(f"| {label} | " + " | ".join(with_ci(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
         total = t["lr_sensitivity"]
+        what = "its S" if alone else "the gap"
         cite = f"({regime} width-trend table, row `{label}`)"
         if total["ci"] is None:
             verdict = f"T = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
         elif excludes_zero(total["ci"]):
-            verdict = f"the gap {'grows' if total['mean'] > 0 else 'narrows'} with width: T = {with_ci(total)}"
+            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with width: T = {with_ci(total)}"
         else:
-            verdict = f"T = {with_ci(total)}, the interval includes 0: neither growth nor narrowing shown"
-        sentences.append(f"- `{t['variant']}` vs `{t['control']}` from {t['from']} to {t['to']}: {verdict} {cite}.")
+            verdict = f"T = {with_ci(total)}, the interval includes 0: neither growth nor shrinking shown"
+        subject = f"`{t['variant']}` alone" if alone else f"`{t['variant']}` vs `{t['control']}`"
+        sentences.append(f"- {subject} from {t['from']} to {t['to']}: {verdict} {cite}.")
     return "\n".join(lines) + "\n\n" + "\n".join(sentences)
 
 

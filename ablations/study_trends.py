@@ -13,6 +13,10 @@ group's seeds independently (:func:`ablations.study_metrics.contrast`). T > 0 wi
 grows with width (Wortsman et al.'s finding); T < 0 excluding 0: it narrows. The same for S⁺ (above the best LR,
 the instability part) and S⁻ (below it, under-training). The widths compared are the study's own: the narrowest
 against each other one, fixed by the grid before the run, never picked afterwards.
+
+Where a gap changes, which side moved: each variant alone, controls included, gets its own change
+U(V, w) = S̄(V, w) − S̄(V, w₀), a contrast of two groups of seeds with the same bootstrap (entries with
+``"control": None``).
 """
 
 from typing import Any
@@ -35,8 +39,8 @@ def _seeds(cell: dict, metric: str) -> list[float]:
 
 def width_trends(cells: dict[str, dict], factor: str = FACTOR) -> list[dict[str, Any]]:
     """``[{"variant", "control", "from", "to", metric: contrast}]``: T(w) of the module docstring for each variant
-    that has a control at every width, from the narrowest width to each wider one; [] when the factor is not swept
-    or a cell has an undefined S (a seed that trains at no LR)."""
+    that has a control at every width, from the narrowest width to each wider one, then U(V, w) for every variant
+    (``control`` None); [] when the factor is not swept or a cell has an undefined S (a seed that trains at no LR)."""
     widths = ordered_widths(cells, factor)
     if len(widths) < 2:
         return []
@@ -58,4 +62,19 @@ def width_trends(cells: dict[str, dict], factor: str = FACTOR) -> list[dict[str,
                 trend[metric] = contrast([(1.0, _seeds(cell, metric)), (-1.0, _seeds(control, metric)),
                                           (-1.0, _seeds(narrow, metric)), (1.0, _seeds(narrow_control, metric))])
             trends.append(trend)
-    return trends
+    return trends + variant_changes(cells, widths, variants, factor) if trends else []
+
+
+def variant_changes(cells: dict[str, dict], widths: list[str], variants: list[str], factor: str = FACTOR) -> list[dict[str, Any]]:
+    """U(V, w) of the module docstring: each variant's own change from the narrowest width, for S, S⁺ and S⁻."""
+    changes = []
+    for variant in variants:
+        mine = [next((c for c in cells.values() if c["variant"] == variant and c["factors"].get(factor) == w), None) for w in widths]
+        if any(c is None or c["untrained_seeds"] for c in mine):
+            continue
+        for width, cell in zip(widths[1:], mine[1:], strict=True):
+            change: dict[str, Any] = {"variant": variant, "control": None, "from": widths[0], "to": width}
+            for metric in METRICS:
+                change[metric] = contrast([(1.0, _seeds(cell, metric)), (-1.0, _seeds(mine[0], metric))])
+            changes.append(change)
+    return changes

@@ -41,3 +41,16 @@ def test_unknown_kinds_and_folders_are_one_clear_error(tmp_path):
         dashboard_spec("vindex")
     with pytest.raises(UserError, match="is none of the folders this suite writes"):
         write_report(tmp_path)
+
+
+def test_each_tool_states_its_own_panels():
+    """The ground floor holds no tool's metric names: ablations and gates register theirs (qwen3_internals.dashboards)."""
+    import inspect
+
+    import lab.report.wandb_dashboard
+    from ablations.dashboard import PANELS as ABLATION
+    from gates.dashboard import PANELS as GATES
+    from lab.report.wandb_dashboard import panel_sets
+
+    assert panel_sets() == {"ablation": ABLATION, "gates": GATES}
+    assert "gates/" not in inspect.getsource(lab.report.wandb_dashboard)

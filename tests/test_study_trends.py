@@ -36,7 +36,7 @@ def test_a_contrast_of_two_groups_is_their_difference():
 def test_the_trend_is_the_gap_at_the_wider_width_minus_the_gap_at_the_narrowest():
     cells = grid()
     assert ordered_widths(cells) == ["h64", "h128"]  # by hidden size, not by name ("h128" < "h64")
-    (trend,) = width_trends(cells)
+    trend, *alone = width_trends(cells)
     assert (trend["variant"], trend["control"], trend["from"], trend["to"]) == ("no_qk_norm", "original", "h64", "h128")
     # Δ_h64 = 1.15 − 0.55 = 0.60; Δ_h128 = 0.61 − 0.52 = 0.09; T = −0.51
     assert trend["lr_sensitivity"]["mean"] == pytest.approx(-0.51)
@@ -46,6 +46,10 @@ def test_the_trend_is_the_gap_at_the_wider_width_minus_the_gap_at_the_narrowest(
     assert trend["sensitivity_above"]["mean"] == pytest.approx(-0.26)
     assert trend["sensitivity_below"]["mean"] == pytest.approx(-0.25)
     assert trend["lr_sensitivity"]["n"] == (3, 3, 3, 3)
+    # each variant alone: U = its S at h128 − its S at h64 (which side of the gap moved)
+    changes = {(c["variant"], c["control"]): c["lr_sensitivity"] for c in alone}
+    assert changes[("no_qk_norm", None)]["mean"] == pytest.approx(0.61 - 1.15)
+    assert changes[("original", None)]["mean"] == pytest.approx(0.52 - 0.55) and changes[("original", None)]["n"] == (3, 3)
 
 
 def test_no_trend_without_two_widths_or_with_an_undefined_sensitivity():
@@ -58,6 +62,7 @@ def test_no_trend_without_two_widths_or_with_an_undefined_sensitivity():
 def test_the_trend_table_states_only_what_its_interval_shows():
     text = trend_table(grid(), "scratch")
     assert "| no_qk_norm vs original, h64 → h128 | -0.510 [" in text
-    assert "the gap narrows with width: T = -0.510" in text and "row `no_qk_norm vs original, h64 → h128`" in text
+    assert "the gap shrinks with width: T = -0.510" in text and "row `no_qk_norm vs original, h64 → h128`" in text
+    assert "- `no_qk_norm` alone from h64 to h128: its S shrinks with width: T = -0.540" in text
     flat = grid(**{"no_qk_norm [width=h128]": cell("no_qk_norm", "h128", 128, [0.9, 1.1, 1.4])})
-    assert "the interval includes 0: neither growth nor narrowing shown" in trend_table(flat, "scratch")
+    assert "the interval includes 0: neither growth nor shrinking shown" in trend_table(flat, "scratch")

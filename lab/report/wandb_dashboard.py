@@ -6,42 +6,32 @@ Runs are already named after their variant, grouped per sweep (``group`` = the s
 the resolved config and ``final/*`` summary (see :mod:`lab.train.loggers`); this builds a workspace with the
 loss-curve panels against ``trainer/global_step``, the accuracy curves and bar charts of the final metrics,
 through ``wandb-workspaces`` (``pip install wandb-workspaces``; needs ``wandb login``). The panel spec is plain
-data (:func:`dashboard_spec`), so it can be checked or reused without the network.
+data (:func:`dashboard_spec`), so it can be checked or reused without the network; each tool states its own panels
+(``ablations.dashboard``, ``gates.dashboard``) under the entry-point group ``qwen3_internals.dashboards``.
 """
 
 import argparse
+from importlib.metadata import entry_points
 from typing import Any
 
 from lab.errors import UserError, exit_on_user_error
 
 STEP = "trainer/global_step"
-PANELS: dict[str, list[dict[str, Any]]] = {
-    "ablation": [
-        {"section": "Loss", "kind": "line", "title": "train loss", "y": ["train/loss"], "log_y": True},
-        {"section": "Loss", "kind": "line", "title": "validation loss", "y": ["val/loss"], "log_y": True},
-        {"section": "Loss", "kind": "line", "title": "gradient norm", "y": ["train/grad_norm"], "log_y": True},
-        {"section": "Accuracy", "kind": "line", "title": "fact recall", "y": ["val/knowledge_acc"]},
-        {"section": "Accuracy", "kind": "line", "title": "held-out arithmetic", "y": ["val/reasoning_acc"]},
-        {"section": "Final", "kind": "bar", "title": "final losses", "metrics": ["final/final_train_loss", "final/final_val_loss"]},
-        {"section": "Final", "kind": "bar", "title": "final accuracies", "metrics": ["final/knowledge_acc", "final/reasoning_acc"]},
-        {"section": "Throughput", "kind": "line", "title": "tokens/s", "y": ["train/tokens_per_s"]},
-    ],
-    "gates": [
-        {"section": "Loss", "kind": "line", "title": "total loss", "y": ["train/loss"], "log_y": True},
-        {"section": "Loss", "kind": "line", "title": "forget and retain losses", "y": ["train/forget_loss", "train/retain_loss"], "log_y": True},
-        {"section": "Gates", "kind": "line", "title": "fraction of gates below each threshold", "y_regex": "gates/frac_below_.*"},
-        {"section": "Gates", "kind": "line", "title": "mean gate", "y": ["gates/mean"]},
-        {"section": "Final", "kind": "bar", "title": "final losses", "metrics": ["final/final_forget_loss", "final/final_retain_loss"]},
-    ],
-}
+GROUP = "qwen3_internals.dashboards"  # each tool's panels: name = "package.module:PANELS" (pyproject.toml)
+
+
+def panel_sets() -> dict[str, list[dict[str, Any]]]:
+    """``{kind: panels}`` of every tool that registers a dashboard (installed entry points, as folder kinds)."""
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name)}
 
 
 def dashboard_spec(kind: str = "ablation", group: str | None = None) -> dict[str, Any]:
     """The workspace as data: name, runset filter (one sweep's group), grouping and the panels per section."""
-    if kind not in PANELS:
-        raise UserError(f"--kind {kind}; valid: {', '.join(PANELS)}")
+    panels = panel_sets()
+    if kind not in panels:
+        raise UserError(f"--kind {kind}; valid: {', '.join(panels)}")
     sections: dict[str, list[dict]] = {}
-    for panel in PANELS[kind]:
+    for panel in panels[kind]:
         body = {k: v for k, v in panel.items() if k != "section"}
         if body["kind"] == "line":
             body["x"] = STEP
@@ -85,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entity", required=True)
     parser.add_argument("--project", default="qwen3-internals")
     parser.add_argument("--group", help="show one sweep: its W&B group (the sweep folder's name)")
-    parser.add_argument("--kind", default="ablation", choices=sorted(PANELS))
+    parser.add_argument("--kind", default="ablation", choices=sorted(panel_sets()))
     args = parser.parse_args(argv)
     workspace = build_workspace(dashboard_spec(args.kind, args.group), args.entity, args.project)
     workspace.save()
