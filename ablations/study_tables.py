@@ -47,12 +47,23 @@ def stable_lr(cell: dict) -> str:
     return f"≥ {value} (top of grid)" if cell.get("max_stable_lr_censored") else value
 
 
+def at_lr(cell: dict, key: str, lr: float | None, spec: str) -> str:
+    """A run metric (``knowledge_acc``, ``max_attn_logit``, ...) of the cell's finished runs at ``lr``: the seed mean
+    with its 95 % bootstrap interval, from the run records; "–" when no run finished there."""
+    if lr is None:
+        return "–"
+    values = [float(r[key]) for r in cell.get("run_records", []) if float(r["lr"]) == float(lr) and r.get("status") == "ok"
+              and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    return with_ci(stat(values), spec) if values else "–"
+
+
 def top_lr_attn_logit(cell: dict) -> str:
-    """The seed-mean largest attention logit of the finished runs at the grid's top LR ("collapsed" if none)."""
+    """The largest attention logit of the finished runs at the grid's top LR, mean and interval over seeds
+    ("collapsed" if none finished there)."""
     if not cell.get("lrs"):
         return "–"
-    value = cell["max_attn_logit_by_lr"].get(str(max(cell["lrs"])))
-    return fmt(value, ".3g") if value is not None else "collapsed"
+    value = at_lr(cell, "max_attn_logit", max(cell["lrs"]), ".3g")
+    return "collapsed" if value == "–" else value
 
 
 def contrast(cell: dict, metric: str) -> str:
@@ -94,7 +105,8 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
         row = [name, seeds_label(c), sensitivity(c, "lr_sensitivity"), sensitivity(c, "sensitivity_above"),
                sensitivity(c, "sensitivity_below"), contrast(c, "lr_sensitivity"), with_ci(c["best_val_loss"]), fmt(c.get("best_lr"), "g"),
                contrast(c, "best_clipped_loss"), stable_lr(c),
-               f"{c['collapsed']}/{c['runs']}", fmt(c.get("best_knowledge_acc"), ".1%"), fmt(c.get("best_reasoning_acc"), ".1%"),
+               f"{c['collapsed']}/{c['runs']}", at_lr(c, "knowledge_acc", c.get("best_lr"), ".1%"),
+               at_lr(c, "reasoning_acc", c.get("best_lr"), ".1%"),
                top_lr_attn_logit(c)]
         if surgery:
             row += [fmt(c.get("loss_after_surgery")), fmt(c.get("initial_knowledge_acc"), ".1%"), fmt(c.get("initial_reasoning_acc"), ".1%")]
