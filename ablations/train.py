@@ -69,7 +69,7 @@ class NormAblation(Recipe):
         calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)
         ctx.fields.update(model_fields(model))
-        compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True) if cfg.get("compile") else {}
+        compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True)
         compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
         module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"), compile_cfg)
         module.eval_rows = datamodule.eval_rows

@@ -3,7 +3,8 @@
 
 import math
 
-from lab.config.checks import Rules, betas, integer, number
+from lab.config.checks import Rules
+from lab.config.schema import betas, integer, number
 
 GATE_RULES: Rules = {
     "gates.lr": (number(0, low_open=True), "a positive finite number"),

@@ -26,7 +26,7 @@ CASES = {
     "train/unknown_key": ("ablations.train", ["optimizer.lrr=1"], "Could not override 'optimizer.lrr'"),
     "train/unparsable_value": ("ablations.train", ["data.batch_size=abc"], "data.batch_size='abc' is invalid"),
     "train/zero_batch_size": ("ablations.train", ["data.batch_size=0"], "data.batch_size=0 is invalid; expected a positive integer"),
-    "train/negative_lr": ("ablations.train", ["optimizer.lr=-1"], "optimizer.lr=-1 is invalid"),
+    "train/negative_lr": ("ablations.train", ["optimizer.lr=-1"], "optimizer.lr=-1.0 is invalid"),
     "train/betas": ("ablations.train", ["optimizer.betas=[0.9,1.5]"], "optimizer.betas=[0.9, 1.5] is invalid"),
     "train/compile_backend": ("ablations.train", ["compile.backend=indcutor"], "compile.backend='indcutor' is invalid"),
     "train/unknown_logger": ("ablations.train", ["logger.kind=tensorboard"], "logger.kind='tensorboard' is invalid"),

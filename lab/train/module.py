@@ -34,6 +34,7 @@ from omegaconf import DictConfig
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from lab.config.schema import WEIGHT_DECAY_MODES
 from lab.evaluate.graded import knowledge_accuracy, reasoning_accuracy
 from lab.train.chunked_loss import (
     ChunkFn,
@@ -69,7 +70,6 @@ def total_optimizer_steps(trainer: L.Trainer) -> int:
     return int(trainer.estimated_stepping_batches)
 
 
-WEIGHT_DECAY_MODES = ("coupled", "independent")
 
 
 def adamw_weight_decay(weight_decay: float, lr: float, mode: str) -> float:

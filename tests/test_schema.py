@@ -1,0 +1,51 @@
+"""Typed config (lab.config.schema): the typed nodes' keys, defaults and checks are their dataclasses', stated once."""
+
+from dataclasses import fields
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from lab.config import CONF_DIR
+from lab.config.checks import check_training_config
+from lab.config.schema import TRAINING_NODES, CompileConfig, OptimizerConfig
+from lab.errors import UserError
+from tests.conftest import compose_train
+
+
+def test_each_typed_node_is_its_dataclass_with_the_dataclass_defaults():
+    cfg = compose_train([])
+    for node, schema in TRAINING_NODES.items():
+        assert OmegaConf.get_type(cfg[node]) is schema
+        assert set(cfg[node]) == {f.name for f in fields(schema)}
+    assert OmegaConf.to_object(cfg.optimizer) == OptimizerConfig() and OmegaConf.to_object(cfg.compile) == CompileConfig()
+    train_yaml = OmegaConf.load(CONF_DIR / "train.yaml")
+    assert not set(TRAINING_NODES) & set(train_yaml), "a typed node's defaults live in lab/config/schema.py only"
+
+
+def test_experiments_set_only_what_differs_and_keep_the_types():
+    cfg = compose_train(["experiment=norm_study", "intervention=z_loss"])
+    assert OmegaConf.get_type(cfg.optimizer) is OptimizerConfig and cfg.optimizer.z_loss == pytest.approx(1e-4)
+    assert cfg.diagnostics.dense_steps > 0 and cfg.optimizer.betas == [0.9, 0.95]  # the dataclass's, untouched
+
+
+@pytest.mark.parametrize("override", ["optimizer.lrr=1", "optimizer.lr=abc", "diagnostics.rows=two", "eval.accuracy=maybe"])
+def test_hydra_refuses_unknown_keys_and_wrong_types_while_composing(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_train([override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optimizer.min_lr_ratio=2", "optimizer.min_lr_ratio=2.0 is invalid; expected a number in [0, 1]"),
+    ("optimizer.betas=[0.9,1.5]", "optimizer.betas=[0.9, 1.5] is invalid"),
+    ("optimizer.weight_decay_mode=decoupled", "expected one of coupled, independent"),
+    ("compile.enabled=maybe", "compile.enabled='maybe' is invalid; expected true, false or auto"),
+    ("compile.auto_min_steps=0", "compile.auto_min_steps=0 is invalid"),
+    ("diagnostics.rows=0", "diagnostics.rows=0 is invalid; expected a positive integer"),
+    ("diagnostics.every_n_steps=-1", "diagnostics.every_n_steps=-1 is invalid"),
+])
+def test_each_node_checks_its_own_values_in_one_line(override, message):
+    cfg = compose_train([override])
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        check_training_config(cfg)
+    check_training_config(compose_train([]))  # the defaults pass
