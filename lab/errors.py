@@ -61,11 +61,17 @@ def hydra_cli(main: Callable[[], Any]) -> None:
 
     Hydra reports a config that does not compose (an unknown group option such as ``variant=no_qk_nrom``,
     an unknown key, a value of the wrong type) in one message and exits with code 1; that is a usage error,
-    so it exits with code 2 here. Code 1 from a job that ran (a failed sweep) is kept.
+    so it exits with code 2 here, after naming a typed node's valid keys when the unknown key is one of its
+    (:func:`lab.config.schema.unknown_key_hint`). Code 1 from a job that ran (a failed sweep) is kept.
     """
     try:
         main()
     except SystemExit as stop:
         if stop.code == 1 and not _task_started:
+            from lab.config.schema import unknown_key_hint  # lab.config imports this module
+
+            hint = unknown_key_hint(sys.argv[1:])
+            if hint:
+                print(hint, file=sys.stderr)
             sys.exit(USAGE_EXIT_CODE)
         raise

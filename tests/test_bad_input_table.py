@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 # id: (module, arguments, what the message must contain)
 CASES = {
     "train/unknown_variant": ("ablations.train", ["variant=no_qk_nrom"], "Could not find 'variant/no_qk_nrom'"),
-    "train/unknown_key": ("ablations.train", ["optimizer.lrr=1"], "Could not override 'optimizer.lrr'"),
+    "train/unknown_key": ("ablations.train", ["optimizer.lrr=1"], "valid optimizer keys: lr, betas, eps"),
     "train/unparsable_value": ("ablations.train", ["data.batch_size=abc"], "data.batch_size='abc' is invalid"),
     "train/zero_batch_size": ("ablations.train", ["data.batch_size=0"], "data.batch_size=0 is invalid; expected a positive integer"),
     "train/negative_lr": ("ablations.train", ["optimizer.lr=-1"], "optimizer.lr=-1.0 is invalid"),
@@ -75,7 +75,7 @@ CASES = {
     "lab.plan/unknown_experiment": ("lab.plan", ["experiment=nonexistent"], "valid experiment options: "),
     "lab.plan/device_memory_not_a_number": ("lab.plan", ["plan.device_memory_gb=x"], "plan.device_memory_gb='x' is invalid"),
     "train/unknown_intervention": ("ablations.train", ["intervention=z_los"], "Could not find 'intervention/z_los'"),
-    "train/unknown_intervention_key": ("ablations.train", ["optimizer.z_los=1e-4"], "Could not override 'optimizer.z_los'"),
+    "train/unknown_intervention_key": ("ablations.train", ["optimizer.z_los=1e-4"], "did you mean optimizer.z_loss?"),
     "train/weight_decay_mode": ("ablations.train", ["optimizer.weight_decay_mode=decoupled"],
                                 "optimizer.weight_decay_mode='decoupled' is invalid; expected one of coupled, independent"),
 }

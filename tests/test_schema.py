@@ -49,3 +49,12 @@ def test_each_node_checks_its_own_values_in_one_line(override, message):
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
         check_training_config(cfg)
     check_training_config(compose_train([]))  # the defaults pass
+
+
+def test_a_mistyped_typed_key_is_answered_with_the_valid_keys():
+    from lab.config.schema import unknown_key_hint
+
+    assert unknown_key_hint(["variant=original", "diagnostics.dense_step=30"]) == (
+        "valid diagnostics keys: every_n_steps, dense_steps, rows; did you mean diagnostics.dense_steps?")
+    assert unknown_key_hint(["optimizer.lr=1e-3", "+compile.zzz=1"]).startswith("valid compile keys: enabled")
+    assert unknown_key_hint(["optimizer.lr=1e-3", "data.seq_len=64"]) is None  # valid, or not a typed node

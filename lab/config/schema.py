@@ -11,8 +11,9 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 ``python -m ablations.train --cfg job`` prints the composed config with every default.
 """
 
+import difflib
 import math
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -148,3 +149,17 @@ def validate(cfg: DictConfig) -> None:
         if OmegaConf.is_dict(value) and is_dataclass(OmegaConf.get_type(value)):
             OmegaConf.to_object(value)
 
+
+
+def unknown_key_hint(overrides: list[str]) -> str | None:
+    """For a command-line override of a typed node's key that is not one of its fields (``optimizer.lrr=1``): the
+    node's valid keys, the closest first named (what Hydra's "Key 'lrr' not in 'OptimizerConfig'" leaves out)."""
+    for item in overrides:
+        node, _, name = item.lstrip("+~").partition("=")[0].partition(".")
+        if node not in TRAINING_NODES or not name or "." in name:
+            continue
+        valid = [f.name for f in fields(TRAINING_NODES[node])]
+        if name not in valid:
+            close = difflib.get_close_matches(name, valid, n=1)
+            return f"valid {node} keys: {', '.join(valid)}" + (f"; did you mean {node}.{close[0]}?" if close else "")
+    return None
