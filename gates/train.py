@@ -22,7 +22,6 @@ from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
 import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
-from gates.checks import GATE_RULES
 from gates.export import export, print_gate_summary, run_metadata
 from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
@@ -45,7 +44,6 @@ class GateTraining(Recipe):
     entry_module = "gates.train"
     summary_file = SUMMARY_FILE
     history_prefixes = ("train/", "gates/")
-    config_rules = GATE_RULES
 
     def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
         out = job_dir(cfg, root)

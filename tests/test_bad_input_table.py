@@ -42,7 +42,7 @@ CASES = {
     "train/bad_precision": ("ablations.train", ["trainer.precision=fp99"], "bad trainer configuration"),
     "train/missing_ckpt": ("ablations.train", ["ckpt_path=/no/such.ckpt"], "ckpt_path=/no/such.ckpt is not a file"),
     "train/pickle_ckpt": ("ablations.train", ["ckpt_path={pickle}"], "is not a plain checkpoint; refusing to unpickle it"),
-    "gates.train/zero_temperature": ("gates.train", ["gates.temperature=0"], "gates.temperature=0 is invalid"),
+    "gates.train/zero_temperature": ("gates.train", ["gates.temperature=0"], "gates.temperature=0.0 is invalid"),
     "gates.train/no_knowledge_columns": ("gates.train", ["data=hf", "data.sources.text.path=parquet",
                                                          "data.sources.text.data_files={numina}"], "lacks column(s)"),
     "gates.apply/threshold": ("gates.apply", ["gates_dir={gates}", "threshold=1.5"], "threshold=1.5 is outside (0, 1)"),

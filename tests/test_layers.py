@@ -61,13 +61,13 @@ def test_the_ground_floor_is_a_few_sub_packages():
 
 
 def test_the_ground_floor_holds_no_gate_rules():
-    """Gates register their config rules (``GateTraining.config_rules``); lab's own rules name no ``gates.*`` key."""
-    from gates.checks import GATE_RULES
-    from gates.train import GateTraining
+    """Gates type their own node (``gates.schema.GatesConfig``, an entry point); lab's rules and schema name none."""
+    from gates.schema import GatesConfig
     from lab.config.checks import TRAINING_RULES
+    from lab.config.schema import TRAINING_NODES, typed_nodes
 
-    assert not any(key.startswith("gates.") for key in TRAINING_RULES)
-    assert GateTraining.config_rules is GATE_RULES and all(key.startswith("gates.") for key in GATE_RULES)
+    assert not any(key.startswith("gates.") for key in TRAINING_RULES) and "gates" not in TRAINING_NODES
+    assert typed_nodes()["gates"] is GatesConfig
 
 
 def test_the_ground_floor_reads_no_gate_config():

@@ -58,3 +58,19 @@ def test_a_mistyped_typed_key_is_answered_with_the_valid_keys():
         "valid diagnostics keys: every_n_steps, dense_steps, rows; did you mean diagnostics.dense_steps?")
     assert unknown_key_hint(["optimizer.lr=1e-3", "+compile.zzz=1"]).startswith("valid compile keys: enabled")
     assert unknown_key_hint(["optimizer.lr=1e-3", "data.seq_len=64"]) is None  # valid, or not a typed node
+
+
+def test_a_tool_types_its_own_node_through_an_entry_point():
+    """gates.schema.GatesConfig is registered as qwen3_internals.schemas: the gate config composes typed, with the
+    seed's defaults, and its checks run with the training run's."""
+    from hydra import compose, initialize_config_dir
+
+    from gates.schema import GatesConfig
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="gates_train", overrides=["gates.temperature=0"])
+        assert OmegaConf.get_type(cfg.gates) is GatesConfig and cfg.gates.beta == 4.0 and cfg.gates.retain_per_forget == 2
+        with pytest.raises(UserError, match=r"gates\.temperature=0\.0 is invalid; expected a positive number"):
+            check_training_config(cfg)
+        with pytest.raises(ConfigCompositionException):
+            compose(config_name="gates_train", overrides=["gates.tempreature=1"])

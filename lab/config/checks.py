@@ -23,7 +23,7 @@ def _steps(v: Any) -> bool:
     return integer(1)(v) or v == -1
 
 
-# the rules of every training run (a tool adds its own: Recipe.config_rules)
+# the rules of every training run's keys not typed yet (a tool types its own node: lab.config.schema.typed_nodes)
 TRAINING_RULES: Rules = {
     "seed": (integer(0), "a non-negative integer"),
     "checkpoint_every_n_steps": (integer(1), "a positive integer"),
@@ -36,11 +36,11 @@ TRAINING_RULES: Rules = {
 }
 
 
-def check_training_config(cfg: DictConfig, extra: Rules | None = None) -> None:
-    """Check the typed nodes (:func:`lab.config.schema.validate`), then every key of :data:`TRAINING_RULES` and of a
-    tool's ``extra`` rules (``Recipe.config_rules``) the config has; raise on the first wrong one."""
+def check_training_config(cfg: DictConfig) -> None:
+    """Check the typed nodes (:func:`lab.config.schema.validate`: the run's and the tool's), then every key of
+    :data:`TRAINING_RULES` the config has; raise on the first wrong one."""
     validate(cfg)
-    for key, (valid, expected) in {**TRAINING_RULES, **(extra or {})}.items():
+    for key, (valid, expected) in TRAINING_RULES.items():
         value = OmegaConf.select(cfg, key, default=_ABSENT)
         if value is _ABSENT:
             continue

@@ -14,6 +14,7 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 import difflib
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
+from importlib.metadata import entry_points
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -135,10 +136,19 @@ class DiagnosticsConfig:
 TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig}
 
 
+SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
+
+
+def typed_nodes() -> dict[str, type]:
+    """Every typed node: the training run's (:data:`TRAINING_NODES`) and each tool's, registered as entry points
+    (gates: ``gates.schema:GatesConfig``), so the ground floor types a tool's node without importing the tool."""
+    return {**TRAINING_NODES, **{ep.name: ep.load() for ep in entry_points(group=SCHEMA_GROUP)}}
+
+
 def register_schemas() -> None:
-    """Store each node's dataclass as ``schema/<node>`` (package ``<node>``), for the configs' defaults lists."""
+    """Store each typed node's dataclass as ``schema/<node>`` (package ``<node>``), for the configs' defaults lists."""
     store = ConfigStore.instance()
-    for node, schema in TRAINING_NODES.items():
+    for node, schema in typed_nodes().items():
         store.store(group="schema", name=node, node=schema, package=node)
 
 
@@ -154,11 +164,12 @@ def validate(cfg: DictConfig) -> None:
 def unknown_key_hint(overrides: list[str]) -> str | None:
     """For a command-line override of a typed node's key that is not one of its fields (``optimizer.lrr=1``): the
     node's valid keys, the closest first named (what Hydra's "Key 'lrr' not in 'OptimizerConfig'" leaves out)."""
+    nodes = typed_nodes()
     for item in overrides:
         node, _, name = item.lstrip("+~").partition("=")[0].partition(".")
-        if node not in TRAINING_NODES or not name or "." in name:
+        if node not in nodes or not name or "." in name:
             continue
-        valid = [f.name for f in fields(TRAINING_NODES[node])]
+        valid = [f.name for f in fields(nodes[node])]
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=1)
             return f"valid {node} keys: {', '.join(valid)}" + (f"; did you mean {node}.{close[0]}?" if close else "")

@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from lab.config import CONF_DIR
-from lab.config.checks import Rules, check_training_config
+from lab.config.checks import check_training_config
 from lab.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
 from lab.model import load_tokenizer
 from lab.runs.artifacts import update_json_entry
@@ -90,7 +90,6 @@ class Recipe:
     entry_module: str = ""  # the ``python -m`` module a DDP child rank is started with
     summary_file: str = ""  # ``<root>/<summary_file>``: one entry per run of the folder (sweep)
     history_prefixes: tuple[str, ...] = ("train/",)  # which logged scalars a training row of train_metrics.json keeps
-    config_rules: Rules = {}  # the tool's value rules, checked with lab.config.checks.TRAINING_RULES before anything runs
 
     def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
         """(folder, log_dir, other folders a discarded run also clears)."""
@@ -136,7 +135,7 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
                      TrainingHealth())
     trainer = None
     try:
-        check_training_config(cfg, recipe.config_rules)
+        check_training_config(cfg)
         recipe.check(cfg)
         if reuse_previous_run(cfg, folder, *others):
             return skip_finished(ctx, recipe)

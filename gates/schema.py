@@ -1,0 +1,53 @@
+"""The gate run's typed ``gates`` node: its keys, types, one default each (the seed's,
+hyunseoki/qwen3-0.6b-lambda-gates-baseline) and its checks (:mod:`lab.config.schema` states the pattern).
+
+Registered by the gates package as ``schema/gates`` through the entry point ``qwen3_internals.schemas`` in
+pyproject.toml, so the ground floor composes ``conf/gates_train.yaml`` (``lab.plan --config-name gates_train``
+too) without knowing gates. The losses the keys parameterise are in :mod:`gates.losses`.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from lab.config.schema import betas, integer, number, require
+
+
+@dataclass
+class GatesConfig:
+    """One sigmoid gate g = σ(λ) per FFN neuron of a frozen model; λ trained with AdamW (``lr``, ``betas``, a linear
+    ``warmup_steps`` then a cosine to ``min_lr_ratio · lr``) for ``epochs`` passes over the forget examples, on
+    λ_f · softplus(β − entity CE) over the forget batch plus λ_r · T² · KL(teacher ‖ gated, temperature T) over
+    ``retain_per_forget`` retain batches."""
+
+    init_logit: float = 0.0           # λ at start: g = sigmoid(0) = 0.5 on every neuron
+    beta: float = 4.0                 # forget margin β
+    lambda_forget: float = 0.1        # λ_f
+    lambda_retain: float = 0.5        # λ_r
+    temperature: float = 2.0          # distillation T (the KL is multiplied by T²)
+    retain_per_forget: int = 2        # forget:retain batches = 1:2
+    lr: float = 1.0e-2
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0         # cosine to 0
+    epochs: int = 3                   # passes over the forget examples
+    kl_chunk_size: int = 128          # positions per vocabulary-projection chunk in the retain KL
+    default_threshold: float = 0.5    # neuron_indices.json: neurons with g < this
+    log_thresholds: list[float] = field(default_factory=lambda: [0.432, 0.478, 0.502, 0.525, 0.568])  # the seed's; logged every step
+
+    def __post_init__(self) -> None:
+        for key, test, expected in (
+            ("lr", number(0, low_open=True), "a positive finite number"),
+            ("betas", betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+            ("beta", number(0), "a non-negative number (the forget margin)"),
+            ("lambda_forget", number(0), "a non-negative number"),
+            ("lambda_retain", number(0), "a non-negative number"),
+            ("temperature", number(0, low_open=True), "a positive number"),
+            ("retain_per_forget", integer(1), "a positive integer"),
+            ("epochs", integer(1), "a positive integer"),
+            ("kl_chunk_size", integer(1), "a positive integer"),
+            ("warmup_steps", integer(0), "a non-negative integer"),
+            ("min_lr_ratio", number(0, 1), "a number in [0, 1]"),
+            ("init_logit", number(-math.inf), "a finite number"),
+            ("default_threshold", number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
+        ):
+            require("gates", key, getattr(self, key), test(getattr(self, key)), expected)
