@@ -29,6 +29,7 @@ CASES = {
     "train/negative_lr": ("ablations.train", ["optimizer.lr=-1"], "optimizer.lr=-1.0 is invalid"),
     "train/betas": ("ablations.train", ["optimizer.betas=[0.9,1.5]"], "optimizer.betas=[0.9, 1.5] is invalid"),
     "train/compile_backend": ("ablations.train", ["compile.backend=indcutor"], "compile.backend='indcutor' is invalid"),
+    "train/artifacts_dtype": ("ablations.train", ["artifacts.dtype=float8"], "artifacts.dtype='float8' is invalid; expected one of float32"),
     "train/unknown_logger": ("ablations.train", ["logger.kind=tensorboard"], "logger.kind='tensorboard' is invalid"),
     "train/missing_model": ("ablations.train", ["model.init=pretrained", "model.pretrained=/no/such/model"],
                             "model path /no/such/model does not exist"),

@@ -43,6 +43,7 @@ def test_hydra_refuses_unknown_keys_and_wrong_types_while_composing(override):
     ("compile.auto_min_steps=0", "compile.auto_min_steps=0 is invalid"),
     ("diagnostics.rows=0", "diagnostics.rows=0 is invalid; expected a positive integer"),
     ("diagnostics.every_n_steps=-1", "diagnostics.every_n_steps=-1 is invalid"),
+    ("artifacts.formats=[onnx]", "artifacts.formats=['onnx'] is invalid; expected one or more of safetensors, pt"),
 ])
 def test_each_node_checks_its_own_values_in_one_line(override, message):
     cfg = compose_train([override])

@@ -133,7 +133,25 @@ class DiagnosticsConfig:
             require("diagnostics", key, getattr(self, key), test(getattr(self, key)), expected)
 
 
-TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig}
+@dataclass
+class ArtifactsConfig:
+    """What a run writes (docs/ablations.md "Output layout"); none of it changes training, so it is not part of a
+    run's identity (:mod:`lab.runs.identity`). Checked before training, not when the weights are saved."""
+
+    formats: list[str] = field(default_factory=lambda: ["safetensors", "pt"])  # model.safetensors (from_pretrained), model.pt (the seed's layout)
+    dtype: str = "float32"              # the saved weights' dtype: float32 | bfloat16 | float16 (half the disk)
+    keep_optimizer_state: bool = False  # a finished run keeps checkpoints/last.ckpt; with AdamW's state if true
+
+    def __post_init__(self) -> None:
+        from lab.runs.artifacts import WEIGHT_DTYPES, WEIGHT_FORMATS
+
+        require("artifacts", "formats", self.formats, bool(self.formats) and set(self.formats) <= set(WEIGHT_FORMATS),
+                f"one or more of {', '.join(WEIGHT_FORMATS)}")
+        require("artifacts", "dtype", self.dtype, self.dtype in WEIGHT_DTYPES, f"one of {', '.join(WEIGHT_DTYPES)}")
+
+
+TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig,
+                  "artifacts": ArtifactsConfig}
 
 
 SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
