@@ -71,14 +71,14 @@ class NormAblation(Recipe):
         ctx.fields.update(model_fields(model))
         compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True)
         compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
-        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.get("loss_chunk_size", "auto"), compile_cfg)
+        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.loss_chunk_size, compile_cfg)
         module.eval_rows = datamodule.eval_rows
         base = base_dir(ctx.root, ctx.name)
         callbacks = [SaveBaseStage(base, metadata(model, variant, cfg, stage="base"))]
         return Parts(model, module, callbacks, extra={"variant": variant})
 
     def keep_optimizer_state(self, cfg: DictConfig) -> bool:
-        return bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state"))
+        return bool(cfg.artifacts.keep_optimizer_state)
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
         initial = next((c.result for c in trainer.callbacks if isinstance(c, InitialEvaluation)), None)
