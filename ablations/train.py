@@ -40,7 +40,7 @@ from lab.runs.paths import job_dir
 from lab.train.compile_policy import should_compile
 from lab.train.initial_eval import InitialEvaluation
 from lab.train.module import CausalLMModule
-from lab.train.run import Parts, Recipe, RunContext, recipe_main, run
+from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train
 from lab.train.trainer import runs_on_gpu
 
 
@@ -98,13 +98,7 @@ class NormAblation(Recipe):
 
 
 RECIPE = NormAblation()
-
-
-def train(cfg: DictConfig) -> dict:
-    """Build the variant, train it, write base + finetuned artifacts and the sweep summary entry (:func:`lab.train.run.run`)."""
-    return run(cfg, RECIPE)
-
-
+train = recipe_train(RECIPE)  # train(cfg): build the variant, train it, write both stages and the summary entry
 main = recipe_main(RECIPE, "train")
 
 

@@ -31,7 +31,7 @@ from lab.model.variants import Variant
 from lab.runs.artifacts import read_json
 from lab.runs.job_name import swept_config
 from lab.runs.paths import job_dir
-from lab.train.run import Parts, Recipe, RunContext, recipe_main, run
+from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train
 from lab.train.trainer import resolve_precision
 
 SUMMARY_FILE = "all_gate_runs.json"
@@ -93,13 +93,7 @@ class GateTraining(Recipe):
 
 
 RECIPE = GateTraining()
-
-
-def train_gates(cfg: DictConfig) -> dict:
-    """Gate the configured model, train the λ, export; returns the run's summary entry (:func:`lab.train.run.run`)."""
-    return run(cfg, RECIPE)
-
-
+train_gates = recipe_train(RECIPE)  # train_gates(cfg): gate the model, train the λ, export the seed's files
 main = recipe_main(RECIPE, "gates_train")
 
 

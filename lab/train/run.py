@@ -199,6 +199,17 @@ def print_run_summary(recipe: Recipe, cfg: DictConfig, entry: dict) -> None:
         recipe.print_summary(cfg, entry)
 
 
+def recipe_train(recipe: Recipe) -> Callable[[DictConfig], dict]:
+    """A tool's ``train(cfg)``: :func:`run` with its recipe, returning the run's summary entry (tests and scripts
+    call it with a composed config)."""
+
+    def train(cfg: DictConfig) -> dict:
+        return run(cfg, recipe)
+
+    train.__doc__ = f"Train {type(recipe).__name__} under ``cfg`` (:func:`lab.train.run.run`); returns the summary entry."
+    return train
+
+
 def recipe_main(recipe: Recipe, config_name: str) -> Callable[[], Any]:
     """A tool's command: ``@hydra.main`` over the suite's configs (``config_name``), :func:`run`, the closing block;
     a :class:`lab.errors.UserError` is one line and exit 2. Run it with :func:`lab.errors.hydra_cli`."""
