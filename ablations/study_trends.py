@@ -40,7 +40,8 @@ def _seeds(cell: dict, metric: str) -> list[float]:
 def width_trends(cells: dict[str, dict], factor: str = FACTOR) -> list[dict[str, Any]]:
     """``[{"variant", "control", "from", "to", metric: contrast}]``: T(w) of the module docstring for each variant
     that has a control at every width, from the narrowest width to each wider one, then U(V, w) for every variant
-    (``control`` None); [] when the factor is not swept or a cell has an undefined S (a seed that trains at no LR)."""
+    (``control`` None); [] when the factor is not swept; a variant or gap with an undefined S (a seed that trains
+    at no LR) at some width is left out."""
     widths = ordered_widths(cells, factor)
     if len(widths) < 2:
         return []
@@ -62,7 +63,7 @@ def width_trends(cells: dict[str, dict], factor: str = FACTOR) -> list[dict[str,
                 trend[metric] = contrast([(1.0, _seeds(cell, metric)), (-1.0, _seeds(control, metric)),
                                           (-1.0, _seeds(narrow, metric)), (1.0, _seeds(narrow_control, metric))])
             trends.append(trend)
-    return trends + variant_changes(cells, widths, variants, factor) if trends else []
+    return trends + variant_changes(cells, widths, variants, factor)
 
 
 def variant_changes(cells: dict[str, dict], widths: list[str], variants: list[str], factor: str = FACTOR) -> list[dict[str, Any]]:

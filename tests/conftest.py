@@ -21,6 +21,9 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import lab  # noqa: E402,F401
 from lab.config import group_options  # noqa: E402
+from lab.config.schema import register_tool_schemas  # noqa: E402
+
+register_tool_schemas()  # the tests compose gates_train directly, as lab.plan does
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

@@ -33,6 +33,7 @@ def test_entries_are_instantiated_in_order_and_switched_off_by_null_or_enabled()
     ({"logging_interval": "step"}, "callbacks.bad has no _target_"),
     ({"_target_": "collections.OrderedDict"}, "callbacks.bad: collections.OrderedDict is not a Lightning callback"),
     ({"_target_": MONITOR, "no_such_argument": 1}, "callbacks.bad: "),
+    ("LearningRateMonitor", "callbacks.bad='LearningRateMonitor': a callback entry is a mapping with a _target_"),
 ])
 def test_a_bad_entry_is_one_line_naming_it(entry, message):
     with pytest.raises(UserError, match=message.replace(".", r"\.")):

@@ -79,3 +79,14 @@ def test_the_ground_floor_reads_no_gate_config():
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "lab").rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
     assert (REPO / "conf" / "gates_train.yaml").read_text().count("plan_terms: gates.plan.gate_terms") == 1
+
+
+def test_importing_the_ground_floor_imports_no_tool():
+    """``import lab`` registers lab's typed nodes only; a tool's (gates) are loaded by the commands that compose
+    its config (lab.config.schema.register_tool_schemas)."""
+    import subprocess
+    import sys
+
+    code = "import sys, lab; print(sorted(m for m in ('gates', 'ablations', 'vindex') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

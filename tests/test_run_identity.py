@@ -138,3 +138,17 @@ def test_an_interrupted_run_with_a_changed_config_does_not_resume(tmp_path):
     assert "Restoring states" not in fresh.stdout + fresh.stderr  # started afresh, the old checkpoints discarded
     rows = json.loads((run / "original_finetuned" / "train_metrics.json").read_text())
     assert [r["step"] for r in rows if "train/loss" in r] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_recorded_before_the_callbacks_group_still_matches(tmp_path):
+    """A .run_config.json written before conf/callbacks existed has no callbacks.* key: the default option's
+    entries (interpolations of recorded keys) are no difference; a changed callbacks node is one."""
+    from lab.runs.identity import RUN_CONFIG_FILE, differences, identity, recorded_identity
+    from tests.conftest import compose_train
+
+    cfg = compose_train(["trainer.max_steps=3"])
+    old = {k: v for k, v in identity(cfg).items() if not k.startswith("callbacks.")}
+    (tmp_path / RUN_CONFIG_FILE).write_text(__import__("json").dumps(old))
+    assert differences(*recorded_identity(tmp_path, cfg)) == []
+    changed = compose_train(["trainer.max_steps=3", "callbacks.diagnostics=null"])
+    assert differences(*recorded_identity(tmp_path, changed))  # not the option earlier runs had: refused

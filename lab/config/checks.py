@@ -2,7 +2,7 @@
 
 Hydra already refuses unknown groups, unknown keys and values that do not parse; these are the values that
 parse but cannot work (a zero batch size, a negative learning rate, a beta outside [0, 1)). The typed nodes
-(:mod:`lab.config.schema`: optimizer, compile, eval, diagnostics) check their own values; the rules here are for
+(:mod:`lab.config.schema`: optimizer, compile, eval, diagnostics, artifacts; a tool's, e.g. gates) check their own values; the rules here are for
 the keys not typed yet.
 """
 

@@ -120,7 +120,8 @@ class EvalConfig:
 class DiagnosticsConfig:
     """The instability probes (:mod:`lab.train.diagnostics`): attention-logit max per layer, log Z, residual and
     norm-input RMS, per-block gradient norms, from an extra no-grad forward pass on ``rows`` sequences of the
-    training batch, every ``every_n_steps`` steps (0: off) and at every step before ``dense_steps``."""
+    training batch, every ``every_n_steps`` steps and at every step before ``dense_steps``; ``every_n_steps: 0``
+    leaves the probe out (``enabled:`` of ``conf/callbacks/default.yaml``), the one way to turn it off."""
 
     every_n_steps: int = 25
     dense_steps: int = 0         # the norm study probes its warmup densely: where high-LR runs collapse
@@ -157,17 +158,33 @@ TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval"
 SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
 
 
+def tool_nodes() -> dict[str, type]:
+    """Each tool's typed nodes, registered as entry points (gates: ``gates.schema:GatesConfig``): loading them
+    imports the tool, so only the commands that compose a tool's config call this (:func:`register_tool_schemas`)."""
+    return {ep.name: ep.load() for ep in entry_points(group=SCHEMA_GROUP)}
+
+
 def typed_nodes() -> dict[str, type]:
-    """Every typed node: the training run's (:data:`TRAINING_NODES`) and each tool's, registered as entry points
-    (gates: ``gates.schema:GatesConfig``), so the ground floor types a tool's node without importing the tool."""
-    return {**TRAINING_NODES, **{ep.name: ep.load() for ep in entry_points(group=SCHEMA_GROUP)}}
+    """Every typed node: the training run's (:data:`TRAINING_NODES`) and each tool's."""
+    return {**TRAINING_NODES, **tool_nodes()}
+
+
+def _store(nodes: dict[str, type]) -> None:
+    store = ConfigStore.instance()
+    for node, schema in nodes.items():
+        store.store(group="schema", name=node, node=schema, package=node)
 
 
 def register_schemas() -> None:
-    """Store each typed node's dataclass as ``schema/<node>`` (package ``<node>``), for the configs' defaults lists."""
-    store = ConfigStore.instance()
-    for node, schema in typed_nodes().items():
-        store.store(group="schema", name=node, node=schema, package=node)
+    """Store the training run's typed nodes as ``schema/<node>`` (package ``<node>``), for the configs' defaults
+    lists; ``import lab`` does this, and imports no tool."""
+    _store(TRAINING_NODES)
+
+
+def register_tool_schemas() -> None:
+    """Store each tool's typed nodes too (``schema/gates``): called by a tool's command (:func:`lab.train.run.
+    recipe_main`) and by ``lab.plan`` before they compose, since a tool's config lists its node's schema."""
+    _store(tool_nodes())
 
 
 def validate(cfg: DictConfig) -> None:

@@ -44,6 +44,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import CONF_DIR, asset_path, group_options
+from lab.config.schema import register_tool_schemas
 from lab.errors import UserError, exit_on_user_error
 from lab.model import load_tokenizer, model_config
 from lab.model.variants import Variant, apply_variant
@@ -123,7 +124,7 @@ def epoch_batches(cfg: DictConfig, world: int) -> int | None:
     incomplete batches dropped); None when the data cannot be read here (e.g. a hub dataset offline) or is streamed."""
     datamodule_class = get_class(str(cfg.datamodule))
     parts = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-             for k in ("datamodule", *datamodule_class.run_config_keys) if k in cfg}
+             for k in ("datamodule", *getattr(datamodule_class, "run_config_keys", tuple(cfg))) if k in cfg}
     key = json.dumps([parts, world], sort_keys=True, default=str)
     if key not in _EPOCH_BATCHES:
         try:
@@ -196,6 +197,7 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     overrides, options = split_plan_options(overrides)
     _EPOCH_BATCHES.clear()  # the data is read again for each plan: its files may have changed in between
     GlobalHydra.instance().clear()
+    register_tool_schemas()  # a tool's config (gates_train) lists its typed node
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = []
         for job in expand_grid(config_name, overrides):

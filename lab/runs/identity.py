@@ -83,15 +83,38 @@ def record_config(folder: Path, cfg: DictConfig) -> Path:
     return write_json(Path(folder) / RUN_CONFIG_FILE, identity(cfg))
 
 
+# Nodes added after runs were recorded, with the option every earlier run had in effect: a record without the
+# node matches a request whose node is that option unchanged (its values are interpolations of keys the identity
+# already holds), so runs recorded before the node existed still resume and skip.
+ADDED_NODES = {"callbacks": "callbacks/default.yaml"}
+
+
+def without_added_nodes(recorded: dict[str, Any], requested: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
+    """``requested`` less the keys of each :data:`ADDED_NODES` node that ``recorded`` predates and ``cfg`` leaves at
+    the option earlier runs had."""
+    from lab.config import CONF_DIR
+
+    for node, option in ADDED_NODES.items():
+        if any(k == node or k.startswith(node + ".") for k in recorded) or node not in cfg:
+            continue
+        if OmegaConf.to_container(cfg[node], resolve=False) == OmegaConf.to_container(OmegaConf.load(CONF_DIR / option)):
+            requested = {k: v for k, v in requested.items() if not (k == node or k.startswith(node + "."))}
+    return requested
+
+
 def recorded_identity(folder: Path, cfg: DictConfig) -> tuple[dict | None, dict]:
     """``(recorded, requested)`` identities, compared like with like: the unresolved record of ``.run_config.json``,
-    else the resolved config of ``metadata.json``; ``(None, ...)`` when the folder records no config."""
+    else the resolved config of ``metadata.json``; ``(None, ...)`` when the folder records no config. A node added
+    since the record was written is left out of the request when it holds what the recorded run had
+    (:data:`ADDED_NODES`)."""
     folder = Path(folder)
     if (folder / RUN_CONFIG_FILE).is_file():
-        return read_json(folder / RUN_CONFIG_FILE), identity(cfg)
+        recorded = read_json(folder / RUN_CONFIG_FILE)
+        return recorded, without_added_nodes(recorded, identity(cfg), cfg)
     meta = folder / "metadata.json"
     if meta.is_file() and isinstance(read_json(meta).get("config"), dict):
-        return identity(read_json(meta)["config"]), identity(cfg, resolve=True)
+        recorded = identity(read_json(meta)["config"])
+        return recorded, without_added_nodes(recorded, identity(cfg, resolve=True), cfg)
     return None, identity(cfg)
 
 

@@ -1,8 +1,9 @@
 """Callbacks from config: the ``callbacks`` group (``conf/callbacks/``), instantiated with Hydra's ``_target_``, as
 lightning-hydra-template's ``instantiate_callbacks`` does.
 
-Each entry of ``cfg.callbacks`` is one Lightning callback, added to a run in the order of the entries, after the
-lifecycle's own (:mod:`lab.train.run`) and the recipe's. An entry that is null, or whose ``enabled`` is false, null
+Each entry of ``cfg.callbacks`` is one Lightning callback, added to a run in the order of the entries, after
+health, the metrics history and the recipe's callbacks, before the step checkpoints, preemption and the run record
+(:mod:`lab.train.run`). An entry that is null, or whose ``enabled`` is false, null
 or 0, is left out (``enabled`` is read here, never passed on), so a config can switch a callback with a value
 it already has::
 
@@ -25,7 +26,12 @@ def instantiate_callbacks(callbacks: DictConfig | None) -> list[L.Callback]:
     :class:`lab.errors.UserError` naming it."""
     result: list[L.Callback] = []
     for name, entry in (callbacks or {}).items():
-        if entry is None or not entry.get("enabled", True):
+        if entry is None:
+            continue
+        if not OmegaConf.is_dict(entry):
+            raise UserError(f"callbacks.{name}={entry!r}: a callback entry is a mapping with a _target_, e.g. "
+                            f"+callbacks.{name}._target_=lightning.pytorch.callbacks.LearningRateMonitor")
+        if not entry.get("enabled", True):
             continue
         if "_target_" not in entry:
             raise UserError(f"callbacks.{name} has no _target_; give the callback's class, e.g. "

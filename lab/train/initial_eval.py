@@ -42,6 +42,7 @@ class InitialEvaluation(L.Callback):
     """Evaluate at step 0 (rank 0; nothing collective, so other ranks just start training)."""
 
     def __init__(self, mode: str = "full", accuracy: bool = True, history: MetricsHistory | None = None) -> None:
+        mode = "loss" if mode is True else mode  # regime.initial_eval=true: the loss, as before the callbacks group
         if mode not in ("loss", "full"):
             raise ValueError(f"InitialEvaluation mode {mode!r}; expected loss or full")
         self.accuracy = mode == "full" and bool(accuracy)

@@ -31,6 +31,7 @@ from torch import nn
 
 from lab.config import CONF_DIR
 from lab.config.checks import check_training_config
+from lab.config.schema import register_tool_schemas
 from lab.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
 from lab.model import load_tokenizer
 from lab.runs.artifacts import update_json_entry
@@ -219,5 +220,6 @@ def recipe_main(recipe: Recipe, config_name: str) -> Callable[[], Any]:
         print_run_summary(recipe, cfg, entry)
         return entry
 
-    main.__module__ = recipe.entry_module  # Hydra names the job (hydra.job.name, <job>.log) after the task's module
+    register_tool_schemas()  # a tool's config lists its typed node (schema/gates)
+    main.__module__ = recipe.entry_module or type(recipe).__module__  # Hydra names the job (<job>.log) after it
     return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(main))
