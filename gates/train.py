@@ -25,6 +25,7 @@ import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
 from gates.export import export, print_gate_summary, run_metadata
 from gates.gated_ffn import gate_logits, patch_gates
 from gates.module import GateTrainingModule
+from gates.schema import GatesConfig
 from lab.errors import hydra_cli
 from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
@@ -44,6 +45,7 @@ class GateTraining(Recipe):
     entry_module = "gates.train"
     summary_file = SUMMARY_FILE
     history_prefixes = ("train/", "gates/")
+    typed_nodes = {"gates": GatesConfig}
 
     def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
         out = job_dir(cfg, root)

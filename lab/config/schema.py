@@ -181,6 +181,11 @@ def register_schemas() -> None:
     _store(TRAINING_NODES)
 
 
+def register_nodes(nodes: dict[str, type]) -> None:
+    """Store the given typed nodes (a tool's own, named by its recipe: ``Recipe.typed_nodes``)."""
+    _store(nodes)
+
+
 def register_tool_schemas() -> None:
     """Store each tool's typed nodes too (``schema/gates``): called by a tool's command (:func:`lab.train.run.
     recipe_main`) and by ``lab.plan`` before they compose, since a tool's config lists its node's schema."""
