@@ -28,7 +28,7 @@ sweep: install  ## every variant of conf/variant into runs/ablations/sweeps/$(SW
 	$(PY) -m ablations.train -m 'variant=$(VARIANTS)' 'hydra.sweep.dir=$${paths.runs}/ablations/sweeps/$(SWEEP)' $(ARGS)
 
 STUDY ?= default
-study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_surgery)
+study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_sites | dyt_surgery)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
 
 docs: install  ## README and docs/norm-study.md study blocks regenerated from docs/results/norm_study/*/study.json (publish a study: python -m ablations.study <folder> --publish)

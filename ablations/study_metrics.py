@@ -37,7 +37,7 @@ Besides:
   grid (the grid did not find the limit: "≥ top of grid");
 - collapsed: how many runs of the cell collapsed;
 - the control of a cell (:func:`control_key`): the same cell with ``intervention=none`` for an intervention
-  (``dyt=default`` for a DyT setting), else with ``variant=original``; each cell's Δ S against it.
+  (``dyt=default`` for a DyT setting, ``dyt_sites=none`` for a set of DyT sites), else with ``variant=original``; each cell's Δ S against it.
 """
 
 import math
@@ -49,7 +49,7 @@ import numpy as np
 
 OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
 CONTROL_VARIANT = "original"
-REFERENCE_OPTIONS = {"intervention": "none", "dyt": "default"}  # a swept group's option that its other options are compared to
+REFERENCE_OPTIONS = {"intervention": "none", "dyt": "default", "dyt_sites": "none"}  # a swept group's option that its other options are compared to
 CELL_AXES = ("optimizer.lr", "seed", "variant", "regime")  # swept within or across cells; other swept keys are factors
 BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL = 10_000, 0, 0.95
 PER_SEED = ("lr_sensitivity", "sensitivity_above", "sensitivity_below", "best_clipped_loss")

@@ -20,7 +20,7 @@ def test_variant_group(name):
 EXPERIMENT_ENTRY = {"seed000": "gates_train", "seed002": "vindex"}
 
 
-@pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment", "width", "intervention", "dyt"])
+@pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment", "width", "intervention", "dyt", "dyt_sites"])
 def test_every_option_of_every_group_composes(group):
     from hydra import compose, initialize_config_dir
 
@@ -98,6 +98,10 @@ def test_the_studies_grids_are_the_documented_ones():
     interventions = study_grid("interventions")
     assert sorted(interventions["intervention"]) == options("intervention") and len(interventions["seed"]) >= 3
     assert sorted(study_grid("dyt")["dyt"]) == options("dyt") and len(study_grid("quick")["seed"]) >= 3
+    sites = study_grid("dyt_sites")
+    assert sorted(sites["dyt_sites"]) == options("dyt_sites") and len(sites["seed"]) >= 3
+    assert {o: list(compose_train(["variant=replace_dyt", f"dyt_sites={o}"]).variant.sites) for o in ("none", "qk_layer")} == {
+        "none": [], "qk_layer": ["qk", "layer"]}
     widths = {w: compose_train([f"width={w}"]).model.config for w in ("h64", "h128", "h256")}
     assert {w: (c.hidden_size, c.num_attention_heads * c.head_dim) for w, c in widths.items()} == {
         "h64": (64, 64), "h128": (128, 128), "h256": (256, 256)}
