@@ -5,21 +5,34 @@ stock ``transformers`` Qwen3 at the tiny model's size, trained by a plain PyTorc
 betas, weight decay and clipping; no Lightning, no ``lab`` model code, no chunked loss) on the bundled
 arithmetic text, with ``model.norm`` replaced by a DyT written here from the paper's equation,
 ``γ ⊙ tanh(α x) + β`` (α₀ = 0.5), against two controls: the stock RMSNorm kept, and the identity (no final
-norm). Prints, every 15 steps, the training loss and the RMS of the final norm's input.
+norm). Prints, every 15 steps, the training loss and the RMS of the final norm's input, for each seed.
 
-    python -m ablations.dyt_check                 # all three, 150 steps each, a few minutes on 2 cores
-    python -m ablations.dyt_check --steps 300 --lr 1e-3
+    python -m ablations.dyt_check                 # all three, seeds 0-2, 150 steps each, about 5 minutes on 2 cores
+    python -m ablations.dyt_check --steps 300 --lr 1e-3 --seeds 0
+    python -m ablations.dyt_check --publish       # also docs/results/norm_study/dyt_check/dyt_check.json and the
+                                                  # docs block <!-- study:dyt_check:table --> (make docs redraws it)
+
+The published table gives, at steps 15, 60 and 150, the seed mean of the training loss and of the input RMS with
+its 95 % percentile bootstrap interval over the seeds (:func:`ablations.study_metrics.stat`).
 """
 
 import argparse
 import math
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import torch
 from torch import nn
 from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
+from ablations.study_metrics import stat
+from ablations.study_tables import with_ci
 from lab.config import asset_path
+from lab.runs.artifacts import write_json
+
+KINDS = {"rmsnorm": "stock RMSNorm", "dyt": "DyT (γ ⊙ tanh(αx) + β, α₀ = 0.5)", "identity": "identity (no final norm)"}
+REPORTED_STEPS = (15, 60, 150)
+RESULT = Path(__file__).resolve().parents[1] / "docs" / "results" / "norm_study" / "dyt_check" / "dyt_check.json"
 
 
 class PlainDyT(nn.Module):
@@ -68,16 +81,57 @@ def train(final_norm: str, steps: int, lr: float, seed: int = 0, every: int = 15
     return trace
 
 
+def run_check(steps: int, lr: float, seeds: list[int], echo: bool = True) -> dict:
+    """Every final norm of :data:`KINDS` trained for each seed: ``{"steps", "lr", "seeds", "traces": {kind: {seed:
+    [[step, loss, rms], ...]}}}``, printing each trace as it ends when ``echo``."""
+    traces: dict[str, dict[str, list]] = {}
+    if echo:
+        print(f"{'final norm':<10} {'seed':>4} {'step':>5} {'train loss':>10} {'final-norm input RMS':>21}")
+    for kind in KINDS:
+        for seed in seeds:
+            trace = train(kind, steps, lr, seed)
+            traces.setdefault(kind, {})[str(seed)] = [list(point) for point in trace]
+            for step, loss, rms in trace if echo else ():
+                print(f"{kind:<10} {seed:>4} {step:>5} {loss:>10.3f} {rms:>21.2f}" if math.isfinite(loss) else f"{kind:<10} {seed:>4} {step:>5} {'nan':>10}")
+    return {"steps": steps, "lr": lr, "seeds": seeds, "traces": traces}
+
+
+def _at(result: dict, kind: str, step: int, column: int) -> dict:
+    values = [point[column] for trace in result["traces"][kind].values() for point in trace if point[0] == step and math.isfinite(point[column])]
+    return stat(values)
+
+
+def check_table(result: dict) -> str:
+    """The markdown table of a :func:`run_check` result: per final norm, the training loss and the final norm's
+    input RMS at :data:`REPORTED_STEPS`, seed means with 95 % intervals."""
+    steps = [s for s in REPORTED_STEPS if s <= result["steps"]]
+    head = ["final norm"] + [f"train loss, step {s}" for s in steps] + [f"input RMS, step {s}" for s in steps]
+    lines = [f"`python -m ablations.dyt_check`: lr {result['lr']:g}, {result['steps']} steps of 16 × 128 tokens, seeds "
+             f"{', '.join(map(str, result['seeds']))}; seed means with 95 % bootstrap intervals.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for kind, label in KINDS.items():
+        cells = [with_ci(_at(result, kind, s, 1)) for s in steps] + [with_ci(_at(result, kind, s, 2), ".3g") for s in steps]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ablations.dyt_check", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--publish", action="store_true", help=f"write {RESULT.relative_to(RESULT.parents[3])} and the docs' block")
     args = parser.parse_args(argv)
-    print(f"{'final norm':<10} {'step':>5} {'train loss':>10} {'final-norm input RMS':>21}")
-    for kind in ("rmsnorm", "dyt", "identity"):
-        for step, loss, rms in train(kind, args.steps, args.lr):
-            print(f"{kind:<10} {step:>5} {loss:>10.3f} {rms:>21.2f}" if math.isfinite(loss) else f"{kind:<10} {step:>5} {'nan':>10}")
+    result = run_check(args.steps, args.lr, args.seeds)
+    print(check_table(result))
+    if args.publish:
+        from ablations.study_publish import update_docs
+
+        write_json(RESULT, result)
+        print(f"wrote {RESULT}")
+        for doc in update_docs():
+            print(f"wrote {doc}")
 
 
 if __name__ == "__main__":

@@ -238,13 +238,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-wandb", action="store_true", help="skip the W&B summary run")
     parser.add_argument("--publish", action="store_true",
                         help="also copy study.json into docs/results/norm_study/<name>/ and regenerate README.md and docs/ (make docs)")
+    parser.add_argument("--replicates", metavar="NAME",
+                        help="publish this folder as a rerun of the committed study NAME (docs/results/norm_study/NAME_replication), "
+                             "compared with it conclusion by conclusion")
     args = parser.parse_args(argv)
     report = write_study(args.folder, args.out, wandb_log=not args.no_wandb)
     print(f"wrote {report}")
-    if args.publish:
+    if args.publish or args.replicates:
         from ablations.study_publish import publish_study
 
-        for path in publish_study(report.parent / "study.json"):
+        for path in publish_study(report.parent / "study.json", replicates=args.replicates):
             print(f"wrote {path}")
 
 

@@ -4,7 +4,8 @@ study's other swept factors (a width, an intervention).
 
 **One reference point for every variant.** ℓ₀ = ln V, the loss of the uniform predictor over the vocabulary
 (Wortsman et al. use the loss at initialisation, which is ln V up to noise), in both regimes. No variant gets a
-ceiling of its own: the loss right after a surgery is reported (``loss_after_surgery``) but bounds nothing.
+ceiling of its own: the loss right after a surgery is reported (``loss_after_surgery``) but bounds nothing. It is
+the same at every seed and LR (a deterministic surgery evaluated on fixed data), so it is a mean with no interval.
 
 For a seed s, its runs over the learning-rate grid η ∈ H give final validation losses ℓ_s(η). A run that
 collapsed (non-finite loss or gradient) counts as no better than the uniform predictor:

@@ -10,7 +10,10 @@ between two markers::
 
 ``python -m ablations.study <folder> --publish`` copies a finished study's ``study.json`` there, draws its figures
 into ``docs/figures/norm_study_<name>_*.png`` and rewrites the blocks; ``--check`` exits 1 when a committed block
-differs from what the committed ``study.json`` gives (the test suite runs that check).
+differs from what the committed ``study.json`` gives (the test suite runs that check). A rerun published with
+``--replicates <name>`` also gets a ``replication`` block comparing it with ``<name>``
+(:mod:`ablations.study_replication`); ``dyt_check/dyt_check.json`` (``python -m ablations.dyt_check --publish``) gives the
+``dyt_check:table`` block.
 """
 
 import argparse
@@ -19,9 +22,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from ablations.study_replication import replication_block
 from ablations.study_tables import study_blocks
 from lab.errors import UserError, exit_on_user_error
-from lab.runs.artifacts import read_json
+from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "norm_study"
@@ -37,6 +41,15 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
         study = read_json(path)
         for block, text in study_blocks(study).items():
             blocks[(path.parent.name, block)] = text
+        if study.get("replicates"):
+            original = results / study["replicates"] / "study.json"
+            if not original.is_file():
+                raise UserError(f"{path}: replicates {study['replicates']!r}, which has no {original}")
+            blocks[(path.parent.name, "replication")] = replication_block(read_json(original), study)
+    for path in sorted(results.glob("dyt_check/dyt_check.json")):
+        from ablations.dyt_check import check_table
+
+        blocks[("dyt_check", "table")] = check_table(read_json(path))
     return blocks
 
 
@@ -70,14 +83,24 @@ def update_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[
     return changed
 
 
-def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS) -> list[Path]:
-    """Copy a study's ``study.json`` under ``results``, draw its figures into ``figures`` and rewrite ``docs``."""
+def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS,
+                  replicates: str | None = None) -> list[Path]:
+    """Copy a study's ``study.json`` under ``results``, draw its figures into ``figures`` and rewrite ``docs``; with
+    ``replicates``, as ``<replicates>_replication``, a rerun of that committed study."""
     from ablations.study import write_figures
 
     study = read_json(study_json)
+    if replicates:
+        if not (results / replicates / "study.json").is_file():
+            raise UserError(f"--replicates {replicates}: no committed {results / replicates / 'study.json'} to compare with")
+        if study["name"] != replicates:
+            raise UserError(f"--replicates {replicates}: this folder ran study={study['name']}, not a rerun of {replicates}")
+        study = {**study, "name": f"{replicates}_replication", "replicates": replicates}
     target = results / study["name"] / "study.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    if Path(study_json).resolve() != target.resolve():
+    if replicates:
+        write_json(target, study)
+    elif Path(study_json).resolve() != target.resolve():
         shutil.copyfile(study_json, target)
     drawn = write_figures(study, figures, prefix=f"norm_study_{study['name']}_")
     return [target, *drawn, *update_docs(docs, results)]
