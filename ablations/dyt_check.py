@@ -7,7 +7,7 @@ arithmetic text, with ``model.norm`` replaced by a DyT written here from the pap
 ``γ ⊙ tanh(α x) + β`` (α₀ = 0.5), against two controls: the stock RMSNorm kept, and the identity (no final
 norm). Prints, every 15 steps, the training loss and the RMS of the final norm's input, for each seed.
 
-    python -m ablations.dyt_check                 # all three, seeds 0-2, 150 steps each, about 5 minutes on 2 cores
+    python -m ablations.dyt_check                 # all three, seeds 0-2, 150 steps each (22 min measured on 2 cores with a study beside it)
     python -m ablations.dyt_check --steps 300 --lr 1e-3 --seeds 0
     python -m ablations.dyt_check --publish       # also docs/results/norm_study/dyt_check/dyt_check.json and the
                                                   # docs block <!-- study:dyt_check:table --> (make docs redraws it)

@@ -4,8 +4,8 @@ study's other swept factors (a width, an intervention).
 
 **One reference point for every variant.** ℓ₀ = ln V, the loss of the uniform predictor over the vocabulary
 (Wortsman et al. use the loss at initialisation, which is ln V up to noise), in both regimes. No variant gets a
-ceiling of its own: the loss right after a surgery is reported (``loss_after_surgery``) but bounds nothing. It is
-the same at every seed and LR (a deterministic surgery evaluated on fixed data), so it is a mean with no interval.
+ceiling of its own: the loss right after a surgery is reported (``loss_after_surgery``, and per seed with an interval
+in ``after_surgery``: :func:`after_surgery`) but bounds nothing.
 
 For a seed s, its runs over the learning-rate grid η ∈ H give final validation losses ℓ_s(η). A run that
 collapsed (non-finite loss or gradient) counts as no better than the uniform predictor:
@@ -165,6 +165,20 @@ def run_record(run: dict) -> dict[str, Any]:
     return {k: run.get(k) for k in keys}
 
 
+def after_surgery(runs: list[dict], seeds: list[int]) -> dict[str, dict]:
+    """The surgery's own numbers (loss, fact recall and arithmetic right after it, and a fitted surgery's relative
+    error) per seed, each the mean of that seed's runs (the LR does not enter them), then over seeds with a 95 %
+    bootstrap interval. A rule surgery gives every seed the same value; a fitted one (``replace_dyt_fit``) does not,
+    since its calibration blocks are the first training blocks, and the training documents are shuffled by the seed."""
+    def per_seed(value: Any) -> list[float]:
+        means = [_mean([value(r) for r in runs if int(r["seed"]) == seed]) for seed in seeds]
+        return [m for m in means if m is not None]
+
+    initial = {key: per_seed(lambda r, k=key: (r.get("initial") or {}).get(k)) for key in ("loss", "knowledge_acc", "reasoning_acc")}
+    initial["norm_fit_error"] = per_seed(lambda r: (r.get("norm_fit_error") or {}).get("mean"))
+    return {key: stat(values) for key, values in initial.items() if values}
+
+
 def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str, Any]:
     """Every number of the module docstring for the runs of one cell, over the LR ``grid`` (default: the cell's own)."""
     vocab = next((r["vocab_size"] for r in runs if r.get("vocab_size")), None)
@@ -214,6 +228,8 @@ def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str,
     initial = [r["initial"] for r in runs if r.get("initial")]
     for key in ("knowledge_acc", "reasoning_acc"):
         summary[f"initial_{key}"] = _mean([i.get(key) for i in initial])
+    if initial:
+        summary["after_surgery"] = after_surgery(runs, seeds)
     summary["val_loss_by_lr"] = {str(lr): _mean([r["final_val_loss"] for r in group_]) for lr, group_ in ok_by_lr.items()}
     # Runs that finished only: one that collapsed before its first probe would report a random init's logits.
     summary["max_attn_logit_by_lr"] = {str(lr): _mean([r.get("max_attn_logit") for r in group_]) for lr, group_ in ok_by_lr.items()}

@@ -88,6 +88,15 @@ def sensitivity(cell: dict, key: str) -> str:
     return with_ci(cell[key])
 
 
+def after_surgery_cells(cell: dict) -> list[str]:
+    """Loss, fact recall and arithmetic right after the surgery: seed means with intervals (``after_surgery``), or
+    the plain means of a study summarised before those were kept per seed."""
+    per_seed = cell.get("after_surgery")
+    if per_seed:
+        return [with_ci(per_seed.get("loss")), with_ci(per_seed.get("knowledge_acc"), ".1%"), with_ci(per_seed.get("reasoning_acc"), ".1%")]
+    return [fmt(cell.get("loss_after_surgery")), fmt(cell.get("initial_knowledge_acc"), ".1%"), fmt(cell.get("initial_reasoning_acc"), ".1%")]
+
+
 def rows(cells: dict[str, dict]) -> list[tuple[str, dict]]:
     """The cells in row order: by variant, then narrowest first (hidden size), then by name."""
     return sorted(cells.items(), key=lambda item: (item[1].get("variant", item[0]), item[1].get("hidden_size") or 0, item[0]))
@@ -109,7 +118,7 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
                at_lr(c, "reasoning_acc", c.get("best_lr"), ".1%"),
                top_lr_attn_logit(c)]
         if surgery:
-            row += [fmt(c.get("loss_after_surgery")), fmt(c.get("initial_knowledge_acc"), ".1%"), fmt(c.get("initial_reasoning_acc"), ".1%")]
+            row += after_surgery_cells(c)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -69,8 +69,8 @@ def test_the_summary_command_and_make_report_write_the_tables_and_figures(study,
 
 
 def test_the_post_surgery_metrics_equal_a_separate_evaluation_of_the_patched_reference(study):
-    """... whatever the seed and the LR: the surgery and its evaluation involve no randomness, so the loss after
-    surgery is one number per variant, published without an interval (docs/norm-study.md)."""
+    """... whatever the seed and the LR: a rule surgery and its evaluation involve no randomness, so its loss after
+    surgery is one number per variant (a fitted surgery's calibration blocks follow the seed: docs/norm-study.md)."""
     folder, _ = study
     entries = json.loads((folder / "all_train_metrics.json").read_text())
     surgeries = [e for e in entries.values() if e["variant"] == "no_qk_norm" and e["regime"] == "surgery"]

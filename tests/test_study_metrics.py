@@ -208,3 +208,17 @@ def test_a_cell_where_no_learning_rate_trains_has_an_undefined_sensitivity_not_z
     text = findings(cells, "scratch")
     assert "S is undefined where no learning rate of the grid trains, so there is no contrast" in text
     assert "`no_layer_norm [intervention=long_warmup]` 2/6 runs collapsed, no LR trains in 1 of 3 seeds" in text
+
+
+def test_the_numbers_right_after_a_surgery_are_kept_per_seed_with_an_interval():
+    """A rule surgery gives every seed the same loss (a zero-width interval); a fitted one varies with the seed
+    (its calibration blocks follow the seed's shuffle), so its mean gets an interval over the seeds."""
+    rule = [{**run(lr, seed, "ok", 1.0), "initial": {"loss": 0.6, "knowledge_acc": 0.9}} for lr in (1e-3, 1e-2) for seed in (0, 1, 2)]
+    after = cell_summary(rule)["after_surgery"]
+    assert after["loss"]["mean"] == pytest.approx(0.6) and after["loss"]["ci"] == pytest.approx([0.6, 0.6])
+    assert after["knowledge_acc"]["n"] == 3 and "norm_fit_error" not in after
+    fitted = [{**run(lr, seed, "ok", 1.0), "initial": {"loss": 2.0 + seed}, "norm_fit_error": {"mean": 0.05, "max": 0.07}}
+              for lr in (1e-3, 1e-2) for seed in (0, 1, 2)]
+    after = cell_summary(fitted)["after_surgery"]
+    assert after["loss"]["mean"] == pytest.approx(3.0) and 2.0 <= after["loss"]["ci"][0] < after["loss"]["ci"][1] <= 4.0
+    assert after["norm_fit_error"]["mean"] == pytest.approx(0.05)
