@@ -15,23 +15,7 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
-import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
-from ablations.entry import (
-    diagnostic_summary,
-    job_fields,
-    model_fields,
-    print_ablation_summary,
-    summary_entry,
-)
-from ablations.layout import (
-    SUMMARY_FILE,
-    SaveBaseStage,
-    base_dir,
-    finetuned_dir,
-    metadata,
-    save_stage,
-    write_train_metrics,
-)
+from ablations import entry, layout
 from lab.errors import UserError, hydra_cli
 from lab.model import build_model
 from lab.model.variants import Variant
@@ -49,14 +33,14 @@ class NormAblation(Recipe):
     trained as a causal LM; writes the base and finetuned stages (:mod:`ablations.layout`)."""
 
     entry_module = "ablations.train"
-    summary_file = SUMMARY_FILE
+    summary_file = layout.SUMMARY_FILE
 
     def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
-        finetuned = finetuned_dir(root, str(cfg.run_name))
-        return finetuned, job_dir(cfg, finetuned), (base_dir(root, str(cfg.run_name)),)
+        finetuned = layout.finetuned_dir(root, str(cfg.run_name))
+        return finetuned, job_dir(cfg, finetuned), (layout.base_dir(root, str(cfg.run_name)),)
 
     def check(self, cfg: DictConfig) -> None:
-        if OmegaConf.select(cfg, "regime.name") == "surgery" and not cfg.model.get("pretrained"):
+        if OmegaConf.select(cfg, "regime.name") == "surgery" and not cfg.model.pretrained:
             raise UserError(f"regime=surgery starts from a trained model, and model={cfg.model.name} has none; pass "
                             "model=tiny_reference, model=qwen3_0.6b or model.pretrained=<folder>")
 
@@ -68,13 +52,13 @@ class NormAblation(Recipe):
         variant, tokenizer, datamodule = Variant.from_run_config(cfg.variant), ctx.tokenizer, ctx.datamodule
         calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)
-        ctx.fields.update(model_fields(model))
+        ctx.fields.update(entry.model_fields(model))
         compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True)
         compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
         module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.loss_chunk_size, compile_cfg)
         module.eval_rows = datamodule.eval_rows
-        base = base_dir(ctx.root, ctx.name)
-        callbacks = [SaveBaseStage(base, metadata(model, variant, cfg, stage="base"))]
+        base = layout.base_dir(ctx.root, ctx.name)
+        callbacks = [layout.SaveBaseStage(base, layout.metadata(model, variant, cfg, stage="base"))]
         return Parts(model, module, callbacks, extra={"variant": variant})
 
     def keep_optimizer_state(self, cfg: DictConfig) -> bool:
@@ -82,19 +66,19 @@ class NormAblation(Recipe):
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
         initial = next((c.result for c in trainer.callbacks if isinstance(c, InitialEvaluation)), None)
-        return summary_entry(ctx, trainer, "collapsed" if ctx.health.collapsed else "ok", collapse_reason=ctx.health.reason,
-                             initial=initial, **diagnostic_summary(ctx.history), **job_fields(ctx.cfg), **ctx.fields)
+        return entry.summary_entry(ctx, trainer, "collapsed" if ctx.health.collapsed else "ok", collapse_reason=ctx.health.reason,
+                             initial=initial, **entry.diagnostic_summary(ctx.history), **entry.job_fields(ctx.cfg), **ctx.fields)
 
-    def export(self, ctx: RunContext, parts: Parts, entry: dict) -> None:
-        write_train_metrics(ctx.folder, ctx.history.rows)
-        meta = metadata(parts.model, parts.extra["variant"], ctx.cfg, stage="finetuned", result=entry)
-        save_stage(ctx.folder, parts.model, meta, ctx.tokenizer)
+    def export(self, ctx: RunContext, parts: Parts, result: dict) -> None:
+        layout.write_train_metrics(ctx.folder, ctx.history.rows)
+        meta = layout.metadata(parts.model, parts.extra["variant"], ctx.cfg, stage="finetuned", result=result)
+        layout.save_stage(ctx.folder, parts.model, meta, ctx.tokenizer)
 
     def failure_entry(self, ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:
-        return summary_entry(ctx, trainer, "failed", error=f"{type(err).__name__}: {err}", **job_fields(ctx.cfg), **ctx.fields)
+        return entry.summary_entry(ctx, trainer, "failed", error=f"{type(err).__name__}: {err}", **entry.job_fields(ctx.cfg), **ctx.fields)
 
-    def print_summary(self, cfg: DictConfig, entry: dict) -> None:
-        print_ablation_summary(cfg, entry)
+    def print_summary(self, cfg: DictConfig, result: dict) -> None:
+        entry.print_ablation_summary(cfg, result)
 
 
 RECIPE = NormAblation()

@@ -11,14 +11,14 @@ variant loads with ``ablations.load``), the tokenizer, ``metadata.json`` and a `
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 import lab  # noqa: F401
 from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
-from lab.errors import UserError, exit_on_user_error, hydra_cli
+from lab.config.command import hydra_command
+from lab.errors import UserError, hydra_cli
 from lab.report.cards import model_card
 from lab.runs.artifacts import atomic_dir, write_json
 from lab.runs.checksums import write_sha256sums
@@ -66,8 +66,7 @@ def write_applied(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="gates_apply")
-@exit_on_user_error
+@hydra_command("gates_apply")
 def main(cfg: DictConfig) -> None:
     write_applied(cfg)
 

@@ -42,22 +42,22 @@ class GateRows:
 def load_gate_rows(data_cfg: DictConfig) -> GateRows:
     """Split the configured sources by schema; a reasoning source's ``eval_split`` (or its tail) is held out."""
     rows = GateRows()
-    for name, src in (data_cfg.get("sources") or {}).items():
-        if src.get("streaming"):
+    for name, src in data_cfg.sources.items():
+        if src.streaming:
             raise UserError(f"data.sources.{name}: gate training needs map-style data; set streaming=false")
         schema = schema_of(src)
-        train = list(load_split(src, src.get("split") or "train"))
+        train = list(load_split(src, src.split))
         if schema.role == "knowledge":
             rows.knowledge += train
             continue
-        train, held = train_and_held_out(src, train, data_cfg.get("val_docs", 200))
+        train, held = train_and_held_out(src, train, data_cfg.val_docs)
         rows.reasoning_train += schema.documents(train, src)
         if schema.graded:
             rows.reasoning_eval += held
     if not rows.knowledge or not rows.reasoning_train:
         raise UserError("gates need a knowledge source (schema: popqa) and a reasoning source (schema: numina or text) "
                         "in data.sources; data=tiny and data=popqa_numina have both")
-    rows.reasoning_eval = graded_subset(rows.reasoning_eval, data_cfg.get("eval_limit"))
+    rows.reasoning_eval = graded_subset(rows.reasoning_eval, data_cfg.eval_limit)
     return rows
 
 
@@ -142,7 +142,7 @@ class GateDataModule(L.LightningDataModule):
         """Resumable loaders (see :mod:`lab.data.loaders`): a resumed run continues both streams where they were."""
         batch = int(self.cfg.batch_size)
         collate = pad_collate(self.tokenizer.pad_token_id)
-        workers, resume = int(self.cfg.get("num_workers", 0)), fit_resume(self)
+        workers, resume = int(self.cfg.num_workers), fit_resume(self)
         return {
             "forget": resumable_loader(self.forget, batch, collate=collate, seed=self.seed, num_workers=workers, resume=resume),
             "retain": resumable_loader(self.retain, batch * self.retain_per_forget, collate=collate, seed=self.seed + 1,

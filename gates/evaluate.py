@@ -22,7 +22,6 @@ the same multipliers (soft), but not the neurons the gates chose. Writes ``evalu
 import statistics
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
@@ -37,9 +36,10 @@ from gates.plots import tradeoff_plot
 from gates.runs import load_base_model, resolve_gates_dir
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
+from lab.config.command import hydra_command
 from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
-from lab.errors import UserError, exit_on_user_error, hydra_cli
+from lab.errors import UserError, hydra_cli
 from lab.evaluate.graded import knowledge_accuracy, reasoning_accuracy
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import atomic_write, read_json, write_json
@@ -183,8 +183,7 @@ def _update_card(gates_dir: Path, table: str) -> None:
             write_sha256sums(gates_dir)
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="gates_evaluate")
-@exit_on_user_error
+@hydra_command("gates_evaluate")
 def main(cfg: DictConfig) -> None:
     evaluate_gates(cfg)
 

@@ -2,6 +2,7 @@
 ``metadata.json``, the card, ``SHA256SUMS``; and the closing block that points at them."""
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import OmegaConf
@@ -13,6 +14,7 @@ from gates.plots import gate_histogram
 from lab.runs.artifacts import atomic_write, write_json
 from lab.runs.checksums import write_sha256sums
 from lab.runs.git import git_commit
+from lab.runs.job_name import swept_config
 from lab.runs.summary import print_summary, wandb_sync_hint
 from lab.train.history import MetricsHistory
 from lab.train.run import Parts, RunContext
@@ -30,12 +32,36 @@ def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHis
     return stats
 
 
+def run_entry(ctx: RunContext, trainer: Any) -> dict:
+    """The summary entry of a gate run that trained: its status, steps and final losses (``all_gate_runs.json``)."""
+    history = ctx.history
+    return {"status": "collapsed" if ctx.health.collapsed else "ok", "collapse_reason": ctx.health.reason,
+            "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(ctx.folder),
+            "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),
+            "final_retain_loss": history.last("train/retain_loss"), "wall_time_s": ctx.wall(), "swept": swept_config(ctx.cfg)}
+
+
+def failed_entry(ctx: RunContext, err: BaseException) -> dict:
+    """The summary entry of a gate run that raised."""
+    return {"status": "failed", "error": f"{type(err).__name__}: {err}", "gates_dir": str(ctx.folder), "swept": swept_config(ctx.cfg)}
+
+
+def log_gate_histogram(logger: Any, model: torch.nn.Module) -> None:
+    """The trained gate values as a W&B histogram (``gates/histogram``), when the run logs to W&B."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    if isinstance(logger, WandbLogger):
+        import wandb
+
+        logger.experiment.log({"gates/histogram": wandb.Histogram(torch.sigmoid(gate_logits(model)).numpy().ravel())})
+
+
 def run_metadata(ctx: RunContext, parts: Parts, entry: dict) -> dict:
     """``metadata.json`` of a gate run: base model, variant, gate settings, data, provenance, the resolved config."""
     cfg, model, datamodule = ctx.cfg, parts.model, ctx.datamodule
     variant = parts.extra["variant"]
     return {
-        "base_model": str(cfg.model.get("pretrained") or f"{cfg.model.name} (random init)"),
+        "base_model": str(cfg.model.pretrained or f"{cfg.model.name} (random init)"),
         "variant": variant.name, "variant_spec": variant.to_dict(), "model_config": model.config.to_dict(),
         "gates": OmegaConf.to_container(cfg.gates, resolve=True),
         "data": {"name": cfg.data.get("name"), "seq_len": int(cfg.data.seq_len), "batch_size": int(cfg.data.batch_size)},

@@ -5,10 +5,8 @@
     python -m gates.train -m gates.beta=2,4,8               # a sweep, one folder per job
     python -m gates.train -m variant=original,no_qk_norm trainer=ddp trainer.devices=2 trainer.accelerator=cpu
 
-Writes into the job's folder: the seed's ``lambda_logits.pt``, ``neuron_indices.json``,
-``gate_stats.json``, ``selected_thresholds.txt``, a ``README.md`` card, ``metadata.json`` (base model,
-variant, config), ``train_metrics.json``, ``gate_histogram.png`` and ``checkpoints/``; under ``-m`` one
-entry per job in ``<sweep>/all_gate_runs.json``.
+Writes the seed's files (``lambda_logits.pt``, ``neuron_indices.json``, ``gate_stats.json``,
+``selected_thresholds.txt``) and a card, metadata, metrics and plots into the job's folder (docs/gates.md).
 
 Rerunning the same command in the same folder (``hydra.run.dir=``, or the same sweep dir) skips a finished
 run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.runs.resume`).
@@ -17,20 +15,16 @@ run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.run
 from pathlib import Path
 
 import lightning as L
-import torch
-from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
 
-import lab  # noqa: F401  (registers the config resolvers before Hydra composes)
-from gates.export import export, print_gate_summary, run_metadata
-from gates.gated_ffn import gate_logits, patch_gates
+from gates.export import export, failed_entry, log_gate_histogram, print_gate_summary, run_entry, run_metadata
+from gates.gated_ffn import patch_gates
 from gates.module import GateTrainingModule
 from gates.schema import GatesConfig
 from lab.errors import hydra_cli
 from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json
-from lab.runs.job_name import swept_config
 from lab.runs.paths import job_dir
 from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train
 from lab.train.trainer import resolve_precision
@@ -70,25 +64,15 @@ class GateTraining(Recipe):
         return True  # AdamW's state is λ-sized (kilobytes): the gates can be continued
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
-        history = ctx.history
-        return {"status": "collapsed" if ctx.health.collapsed else "ok", "collapse_reason": ctx.health.reason,
-                "steps": trainer.global_step, "world_size": trainer.world_size, "gates_dir": str(ctx.folder),
-                "final_loss": history.last("train/loss"), "final_forget_loss": history.last("train/forget_loss"),
-                "final_retain_loss": history.last("train/retain_loss"), "wall_time_s": ctx.wall(),
-                "swept": swept_config(ctx.cfg)}
+        return run_entry(ctx, trainer)
 
     def export(self, ctx: RunContext, parts: Parts, entry: dict) -> None:
         stats = export(ctx.folder, parts.model, run_metadata(ctx, parts, entry), ctx.history)
         entry.update(mean_gate=stats["mean"], knowledge_neurons=stats["knowledge_neurons_at_default"])
-        if isinstance(ctx.logger, WandbLogger):
-            import wandb
-
-            gates = torch.sigmoid(gate_logits(parts.model)).numpy().ravel()
-            ctx.logger.experiment.log({"gates/histogram": wandb.Histogram(gates)})
+        log_gate_histogram(ctx.logger, parts.model)
 
     def failure_entry(self, ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:
-        return {"status": "failed", "error": f"{type(err).__name__}: {err}", "gates_dir": str(ctx.folder),
-                "swept": swept_config(ctx.cfg)}
+        return failed_entry(ctx, err)
 
     def print_summary(self, cfg: DictConfig, entry: dict) -> None:
         print_gate_summary(entry)

@@ -53,7 +53,7 @@ CASES = {
     "vindex.build/missing_source": ("vindex.build", ["source=/no/such/model"], "/no/such/model"),
     "vindex.build/non_qwen3_source": ("vindex.build", ["source={llama}"], "llama"),
     "vindex.build/offline_hub_id": ("vindex.build", ["source=Qwen/Qwen3-8B"], "Qwen/Qwen3-8B"),
-    "vindex.build/bad_dtype": ("vindex.build", ["dtype=f8"], "dtype='f8'; valid: f16, f32"),
+    "vindex.build/bad_dtype": ("vindex.build", ["dtype=f8"], "dtype='f8' is invalid; expected one of f16, f32"),
     "vindex.build/out_exists": ("vindex.build", ["out={existing}"], "exists; pass overwrite=true or another out="),
     "vindex.build/too_many_features": ("vindex.build", ["vindex.num_features=100000"], "100000"),
     "vindex.constants/short_probe": ("vindex.constants", ["probe={short_probe}"], "tokens; at least"),

@@ -5,8 +5,11 @@ import torch
 from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+from lab.config.schema import EvalConfig, OptimizerConfig
 from lab.train.chunked_loss import chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
 from lab.train.module import CausalLMModule, resolve_chunk_size
+
+EVAL = OmegaConf.structured(EvalConfig())
 
 
 def tiny_model(vocab: int = 300) -> Qwen3ForCausalLM:
@@ -43,21 +46,20 @@ def test_the_module_loss_is_the_stock_loss_chunked_or_not():
     assert resolve_chunk_size("auto", 4096) == 1024 and resolve_chunk_size("auto", 300) == 13_981
     assert resolve_chunk_size(None, 4096) is None and resolve_chunk_size(64, 4096) == 64
     model = tiny_model()
-    optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "min_lr_ratio": 0.1})
+    optim = OmegaConf.structured(OptimizerConfig(lr=1e-3, weight_decay=0.0, warmup_steps=0))
     ids = torch.randint(0, 300, (2, 16))
-    chunked = CausalLMModule(model, None, optim, OmegaConf.create({}), loss_chunk_size=4)(ids, labels=ids).loss
-    stock = CausalLMModule(model, None, optim, OmegaConf.create({}), loss_chunk_size=None)(ids, labels=ids).loss
+    chunked = CausalLMModule(model, None, optim, EVAL, loss_chunk_size=4)(ids, labels=ids).loss
+    stock = CausalLMModule(model, None, optim, EVAL, loss_chunk_size=None)(ids, labels=ids).loss
     torch.testing.assert_close(chunked, stock, rtol=1e-5, atol=1e-6)
 
 
 def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_alone():
     """``compile.enabled``: the decoder and the loss chunk are compiled for gradient steps only (aot_eager:
     Dynamo + AOTAutograd, no C++ toolchain needed); loss and gradients equal the eager ones, validation stays eager."""
-    optim = OmegaConf.create({"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
-                              "min_lr_ratio": 0.1, "fused": True})
+    optim = OmegaConf.structured(OptimizerConfig(lr=1e-3, weight_decay=0.0, warmup_steps=0, fused=True))
     ids = torch.randint(0, 300, (2, 16))
-    eager = CausalLMModule(tiny_model(), None, optim, OmegaConf.create({}))
-    compiled = CausalLMModule(tiny_model(), None, optim, OmegaConf.create({}),
+    eager = CausalLMModule(tiny_model(), None, optim, EVAL)
+    compiled = CausalLMModule(tiny_model(), None, optim, EVAL,
                               compile_cfg={"enabled": True, "backend": "aot_eager", "mode": None})
     for module in (eager, compiled):
         module(ids, labels=ids).loss.backward()

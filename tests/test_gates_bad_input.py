@@ -11,6 +11,7 @@ from gates.data import load_gate_rows
 from gates.files import read_lambda_logits, read_neuron_indices, write_gate_files
 from gates.masking import check_threshold
 from lab.config import asset_path
+from lab.config.schema import DataConfig
 from lab.errors import UserError
 from lab.runs.reference import tiny_reference_dir
 from tests.conftest import run_cli
@@ -61,10 +62,10 @@ def test_missing_or_malformed_neuron_indices_are_refused(gate_files, text, messa
 
 
 def test_a_dataset_without_the_needed_columns_is_refused():
-    data = OmegaConf.create({"seq_len": 64, "sources": {
+    data = OmegaConf.merge(OmegaConf.structured(DataConfig), {"seq_len": 64, "sources": {
         "knowledge": {"schema": "popqa", "path": "parquet", "data_files": {"train": asset_path("tiny_corpus/numina/train.parquet")}},
         "reasoning": {"schema": "numina", "path": "parquet", "data_files": {"train": asset_path("tiny_corpus/numina/train.parquet")}},
-    }})
+    }})  # typed, as a composed run config is
     with pytest.raises(UserError, match=r"lacks column\(s\) \['subj', 'prop', 'obj', 'question', 'possible_answers'\]"):
         load_gate_rows(data)
     data.sources.pop("reasoning")

@@ -152,3 +152,20 @@ def test_a_run_recorded_before_the_callbacks_group_still_matches(tmp_path):
     assert differences(*recorded_identity(tmp_path, cfg)) == []
     changed = compose_train(["trainer.max_steps=3", "callbacks.diagnostics=null"])
     assert differences(*recorded_identity(tmp_path, changed))  # not the option earlier runs had: refused
+
+
+def test_a_run_recorded_before_a_node_was_typed_still_matches(tmp_path):
+    """Typing model, data and variant added keys at their defaults (``model.reference: null``,
+    ``data.sources.*.streaming: false``): a record without them is no different; the same key at another value is."""
+    from lab.runs.identity import RUN_CONFIG_FILE, differences, identity, recorded_identity
+    from tests.conftest import compose_train
+
+    cfg = compose_train(["trainer.max_steps=3"])
+    added = ("model.reference", "model.reference_overrides", "variant.carry_over", "variant.calibration_rows",
+             "data.sources.knowledge.streaming", "data.sources.reasoning.limit")
+    assert set(added) <= set(identity(cfg))
+    old = {k: v for k, v in identity(cfg).items() if k not in added}
+    (tmp_path / RUN_CONFIG_FILE).write_text(__import__("json").dumps(old))
+    assert differences(*recorded_identity(tmp_path, cfg)) == []
+    changed = compose_train(["trainer.max_steps=3", "data.sources.reasoning.limit=50"])
+    assert differences(*recorded_identity(tmp_path, changed)) == ["data.sources.reasoning.limit: '(absent)' -> 50"]

@@ -15,14 +15,14 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 import lab  # noqa: F401
-from lab.errors import UserError, exit_on_user_error, hydra_cli
+from lab.config.command import hydra_command
+from lab.errors import UserError, hydra_cli
 from lab.runs.artifacts import atomic_dir, atomic_write, write_json
 from lab.runs.checksums import sha256_file, write_sha256sums
 from lab.runs.git import git_commit
@@ -173,8 +173,7 @@ def build(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
-@exit_on_user_error
+@hydra_command("vindex")
 def main(cfg: DictConfig) -> None:
     build(cfg)
 

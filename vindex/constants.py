@@ -19,13 +19,13 @@ G_l ∈ R^{F×H} the vindex's unit gate directions, p_t the next-token distribut
 
 import math
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
 import lab  # noqa: F401
-from lab.errors import exit_on_user_error, hydra_cli
+from lab.config.command import hydra_command
+from lab.errors import hydra_cli
 from lab.runs.artifacts import write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.reader import load
@@ -108,8 +108,7 @@ def run_constants(cfg: DictConfig, loaded: tuple | None = None) -> dict:
     return result
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
-@exit_on_user_error
+@hydra_command("vindex")
 def main(cfg: DictConfig) -> None:
     run_constants(cfg)
 

@@ -24,7 +24,6 @@
 
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig
 from safetensors.torch import load_file, save_file
@@ -32,7 +31,8 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 import lab  # noqa: F401
-from lab.errors import UserError, exit_on_user_error, hydra_cli
+from lab.config.command import hydra_command
+from lab.errors import UserError, hydra_cli
 from lab.runs.artifacts import atomic_write, write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source
@@ -170,8 +170,7 @@ def run_gate3(cfg: DictConfig, loaded: tuple | None = None) -> dict:
     return report
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
-@exit_on_user_error
+@hydra_command("vindex")
 def main(cfg: DictConfig) -> None:
     run_gate3(cfg)
 

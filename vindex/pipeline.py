@@ -11,11 +11,11 @@ prompts and layers) is checked before the build starts. Ends with a summary bloc
 
 import time
 
-import hydra
 from omegaconf import DictConfig
 
 import lab  # noqa: F401  (registers the config resolvers)
-from lab.errors import exit_on_user_error, hydra_cli
+from lab.config.command import hydra_command
+from lab.errors import hydra_cli
 from lab.runs.summary import print_summary
 from vindex.constants import run_constants
 from vindex.gate3 import gate3_inputs, run_gate3
@@ -41,8 +41,7 @@ def run_pipeline(cfg: DictConfig) -> dict:
     return {"folder": folder, "constants": constants, "gate3": gate3}
 
 
-@hydra.main(version_base="1.3", config_path="../lab/conf", config_name="vindex")
-@exit_on_user_error
+@hydra_command("vindex")
 def main(cfg: DictConfig) -> None:
     run_pipeline(cfg)
 

@@ -2,7 +2,7 @@
 
 Hydra already refuses unknown groups, unknown keys and values that do not parse; these are the values that
 parse but cannot work (a zero batch size, a negative learning rate, a beta outside [0, 1)). The typed nodes
-(:mod:`lab.config.schema`: optimizer, compile, eval, diagnostics, artifacts; a tool's, e.g. gates) check their own values; the rules here are for
+(:mod:`lab.config.schema`: optimizer, compile, eval, diagnostics, artifacts, variant, model, data, logger; a tool's, e.g. gates) check their own values; the rules here are for
 the keys not typed yet.
 """
 
@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.config.schema import integer, validate
 from lab.errors import UserError
-from lab.train.loggers import KINDS as LOGGER_KINDS
 
 Rules = dict[str, tuple[Callable[[Any], bool], str]]  # key: (test, what a valid value is)
 _ABSENT = object()
@@ -29,10 +28,6 @@ TRAINING_RULES: Rules = {
     "checkpoint_every_n_steps": (integer(1), "a positive integer"),
     "trainer.max_steps": (_steps, "a positive integer, or -1 (then trainer.max_epochs decides)"),
     "loss_chunk_size": (lambda v: v in ("auto", None) or integer(1)(v), "auto, null or a positive integer"),
-    "data.seq_len": (integer(2), "an integer >= 2"),
-    "data.batch_size": (integer(1), "a positive integer"),
-    "data.num_workers": (integer(0), "a non-negative integer"),
-    "logger.kind": (lambda v: v in LOGGER_KINDS, f"one of {', '.join(LOGGER_KINDS)}"),
 }
 
 

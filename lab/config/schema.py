@@ -13,12 +13,13 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 
 import difflib
 import math
+from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from lab.errors import UserError
 
@@ -47,10 +48,10 @@ def betas(v: Any) -> bool:
 
 
 def require(node: str, key: str, value: Any, valid: bool, expected: str) -> None:
-    """Raise the one-line error of a value that parses but cannot work."""
+    """Raise the one-line error of a value that parses but cannot work (``node`` "": a top-level key)."""
     if not valid:
         shown = list(value) if isinstance(value, (list, tuple)) else value
-        raise UserError(f"{node}.{key}={shown!r} is invalid; expected {expected}")
+        raise UserError(f"{node + '.' if node else ''}{key}={shown!r} is invalid; expected {expected}")
 
 
 @dataclass
@@ -151,8 +152,128 @@ class ArtifactsConfig:
         require("artifacts", "dtype", self.dtype, self.dtype in WEIGHT_DTYPES, f"one of {', '.join(WEIGHT_DTYPES)}")
 
 
+INITS = ("random", "pretrained")
+LOGGER_KINDS = ("wandb", "csv", "none")
+
+
+@dataclass
+class LoggerConfig:
+    """The run's experiment logger (:mod:`lab.train.loggers`): ``wandb`` (project, entity, mode, job type, tags;
+    ``flush_interval_s`` between writes of the offline ``.wandb`` file, null: W&B's 15 s), ``csv`` or ``none``."""
+
+    kind: str = "none"           # wandb | csv | none
+    project: str = "qwen3-internals"
+    entity: str | None = None
+    mode: str = "offline"        # conf/logger/wandb.yaml: ${oc.env:WANDB_MODE,offline}
+    job_type: str | None = None
+    tags: list[str] = field(default_factory=list)
+    flush_interval_s: float | None = None
+
+    def __post_init__(self) -> None:
+        require("logger", "kind", self.kind, self.kind in LOGGER_KINDS, f"one of {', '.join(LOGGER_KINDS)}")
+        require("logger", "flush_interval_s", self.flush_interval_s,
+                self.flush_interval_s is None or number(0, low_open=True)(self.flush_interval_s), "null or a positive number of seconds")
+
+
+@dataclass
+class VariantConfig:
+    """A norm ablation (:class:`lab.model.variants.Variant`, whose defaults these are): every RMSNorm at ``sites``
+    (qk, layer, final) becomes ``replacement`` (none, identity, dyt, l2norm, layernorm, scalenorm) with its
+    ``options``; ``embedding_scale`` puts a learnable scalar after the embedding; ``carry_over`` is how a surgery
+    sets the new norm's parameters (rule, or fit on ``calibration_rows`` training blocks)."""
+
+    name: str = "original"
+    sites: list[str] = field(default_factory=list)
+    replacement: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+    embedding_scale: Any = None  # null, sqrt_d or a number
+    carry_over: str = "rule"
+    calibration_rows: int = 16
+
+    def __post_init__(self) -> None:
+        from lab.model.variants import Variant
+
+        require("variant", "calibration_rows", self.calibration_rows, integer(1)(self.calibration_rows), "a positive integer")
+        try:
+            Variant.from_config(self.__dict__)
+        except ValueError as err:
+            raise UserError(f"bad variant config: {err}") from None
+
+
+@dataclass
+class ModelConfig:
+    """The model a run starts from (:func:`lab.model.build_model`): stock Qwen3 built from ``config`` (a
+    ``transformers.Qwen3Config``'s keys; ``vocab_size: null`` takes the tokenizer's) with random weights, or loaded
+    from ``pretrained`` (a hub id or a local folder) when ``init: pretrained`` (checked when the model is built,
+    after a tool's own, more specific checks: ``regime=surgery`` on a model with no weights). A model with a ``reference`` is
+    trained first by the suite when missing (``experiment=<reference>_reference`` with ``reference_overrides``)."""
+
+    name: str = MISSING
+    pretrained: str | None = None
+    init: str = "random"         # random | pretrained
+    tokenizer: str = MISSING     # a folder or hub id
+    config: dict[str, Any] = field(default_factory=dict)
+    reference: str | None = None
+    reference_overrides: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        require("model", "init", self.init, self.init in INITS, " or ".join(INITS))
+
+
+@dataclass
+class SourceConfig:
+    """One data source (:mod:`lab.data.sources`, :mod:`lab.data.schemas`): ``datasets.load_dataset(path, name=,
+    data_files=, data_dir=, revision=, split=, streaming=)``, read by its ``schema`` (popqa, numina or text with
+    ``text_column``), optionally shuffled with ``shuffle_seed`` and cut to ``limit`` rows, each document seen
+    ``repeat`` times per epoch; ``eval_split`` holds out graded rows."""
+
+    schema: str = MISSING
+    path: str = MISSING
+    name: str | None = None
+    data_files: Any = None
+    data_dir: str | None = None
+    revision: str | None = None
+    split: str = "train"
+    eval_split: str | None = None
+    text_column: str = "text"   # the text schema's column
+    streaming: bool = False
+    repeat: int = 1
+    shuffle_seed: int | None = None
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        from lab.data.schemas import SCHEMAS
+
+        require("data.sources", "schema", self.schema, self.schema in SCHEMAS, f"one of {', '.join(sorted(SCHEMAS))}")
+        require("data.sources", "repeat", self.repeat, integer(1)(self.repeat), "a positive integer")
+        require("data.sources", "limit", self.limit, self.limit is None or integer(1)(self.limit), "null or a positive integer")
+
+
+@dataclass
+class DataConfig:
+    """The training text (:class:`lab.data.datamodule.CorpusDataModule`): the ``sources`` packed into blocks of
+    ``seq_len`` tokens, ``batch_size`` blocks a step; ``val_docs`` documents of each source held out for the
+    validation loss, and at most ``eval_limit`` rows of each kind graded (null: all)."""
+
+    name: str = MISSING
+    seq_len: int = MISSING       # each data option states its own
+    batch_size: int = MISSING
+    num_workers: int = 0
+    val_docs: int = 200
+    eval_limit: int | None = None
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, test, expected in (("seq_len", integer(2), "an integer >= 2"), ("batch_size", integer(1), "a positive integer"),
+                                    ("num_workers", integer(0), "a non-negative integer"), ("val_docs", integer(0), "a non-negative integer")):
+            require("data", key, getattr(self, key), test(getattr(self, key)), expected)
+        require("data", "eval_limit", self.eval_limit, self.eval_limit is None or integer(1)(self.eval_limit), "null or a positive integer")
+
+
 TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig,
-                  "artifacts": ArtifactsConfig}
+                  "artifacts": ArtifactsConfig, "variant": VariantConfig, "model": ModelConfig, "data": DataConfig,
+                  "logger": LoggerConfig}
+RUN_NODES = ("variant", "model", "data", "logger")  # typed nodes every tool's run reads (a tool's defaults list names their schema)
 
 
 SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
@@ -172,7 +293,8 @@ def typed_nodes() -> dict[str, type]:
 def _store(nodes: dict[str, type]) -> None:
     store = ConfigStore.instance()
     for node, schema in nodes.items():
-        store.store(group="schema", name=node, node=schema, package=node)
+        # a node whose schema is the whole config (vindex's) says so: PACKAGE = "_global_"
+        store.store(group="schema", name=node, node=schema, package=getattr(schema, "PACKAGE", node))
 
 
 def register_schemas() -> None:
@@ -192,18 +314,56 @@ def register_tool_schemas() -> None:
     _store(tool_nodes())
 
 
+def with_defaults(schema: type, values: dict) -> Any:
+    """``values`` (a plain mapping, e.g. a saved run's config or a spec built in code) as a ``schema`` instance: the
+    keys it leaves out take the schema's defaults, keys the schema lacks are dropped, and its checks run."""
+    names = {f.name for f in fields(schema)}
+    return schema(**{k: v for k, v in values.items() if k in names})
+
+
+def field_default(schema: type, name: str) -> Any:
+    """The default of ``schema``'s field ``name`` (a fresh one for a factory); :data:`NO_DEFAULT` when it has none."""
+    for f in fields(schema):
+        if f.name == name:
+            return f.default_factory() if f.default_factory is not NO_DEFAULT else f.default
+    return NO_DEFAULT
+
+
 def validate(cfg: DictConfig) -> None:
-    """Run every typed node's own checks (``__post_init__``) on the composed ``cfg``."""
+    """Run every typed node's own checks (``__post_init__``) on the composed ``cfg`` (the whole of it when its
+    schema is the whole config)."""
+    if is_dataclass(OmegaConf.get_type(cfg)):
+        OmegaConf.to_object(cfg)
+        return
     for node in cfg:
         value = cfg[node]
         if OmegaConf.is_dict(value) and is_dataclass(OmegaConf.get_type(value)):
             OmegaConf.to_object(value)
 
 
+TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _wrong_type(schema: type, name: str, item: str) -> str | None:
+    """``node.key=value is invalid; expected ...`` when ``value`` does not convert to the field's type, else None."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf.errors import ValidationError
+
+    try:
+        value = OverridesParser.create().parse_override(item).value()
+        OmegaConf.structured(schema)[name] = value
+    except ValidationError:
+        kind = next(f.type for f in fields(schema) if f.name == name)
+        return f"{item.partition('=')[0]}={value!r} is invalid; expected {TYPE_NAMES.get(kind, kind)}"
+    except Exception:  # noqa: BLE001 - a value Hydra's parser or the schema's checks refuse is reported by Hydra
+        return None
+    return None
+
 
 def unknown_key_hint(overrides: list[str]) -> str | None:
     """For a command-line override of a typed node's key that is not one of its fields (``optimizer.lrr=1``): the
-    node's valid keys, the closest first named (what Hydra's "Key 'lrr' not in 'OptimizerConfig'" leaves out)."""
+    node's valid keys, the closest first named (what Hydra's "Key 'lrr' not in 'OptimizerConfig'" leaves out); for
+    a value of the wrong type (``data.batch_size=abc``): the key, the value and the type expected."""
     nodes = typed_nodes()
     for item in overrides:
         node, _, name = item.lstrip("+~").partition("=")[0].partition(".")
@@ -213,4 +373,7 @@ def unknown_key_hint(overrides: list[str]) -> str | None:
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=1)
             return f"valid {node} keys: {', '.join(valid)}" + (f"; did you mean {node}.{close[0]}?" if close else "")
+        wrong = _wrong_type(nodes[node], name, item.lstrip("+~"))
+        if wrong:
+            return wrong
     return None

@@ -50,23 +50,23 @@ class CorpusDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        if not self.cfg.get("sources"):
+        if not self.cfg.sources:
             raise UserError("data config has no sources; pick data=tiny, data=hf dataset=..., or data=popqa_numina")
         train_docs: list[str] = []
         val_docs: list[str] = []
         streamed = []
         for src in self.cfg.sources.values():
             schema = schema_of(src)
-            train = load_split(src, src.get("split") or "train")
+            train = load_split(src, src.split)
             if isinstance(train, datasets.IterableDataset):
-                plain = {"text_column": src.get("text_column")}  # a plain dict: datasets fingerprints the function
+                plain = {"text_column": src.text_column}  # a plain dict: datasets fingerprints the function
                 streamed.append(train.map(lambda r, s=schema, c=plain: {"text": s.documents([r], c)[0]}))
                 continue
             rows = list(train)
             held = None  # a knowledge source without eval_split: recall is graded on the held-in facts themselves
-            if schema.role != "knowledge" or src.get("eval_split"):
-                rows, held = train_and_held_out(src, rows, self.cfg.get("val_docs", 200))
-            train_docs += schema.documents(rows, src) * int(src.get("repeat") or 1)
+            if schema.role != "knowledge" or src.eval_split:
+                rows, held = train_and_held_out(src, rows, self.cfg.val_docs)
+            train_docs += schema.documents(rows, src) * int(src.repeat)
             val_docs += schema.documents(held if held is not None else rows, src)
             if schema.role == "knowledge":
                 self.eval_rows["knowledge"] += rows
@@ -86,7 +86,7 @@ class CorpusDataModule(L.LightningDataModule):
             if len(self.train_set) == 0:
                 raise UserError(f"the training data holds fewer than data.seq_len={seq_len} tokens; lower seq_len or add data")
         for key, rows in self.eval_rows.items():
-            self.eval_rows[key] = graded_subset(rows, self.cfg.get("eval_limit"))
+            self.eval_rows[key] = graded_subset(rows, self.cfg.eval_limit)
 
     def calibration_ids(self, rows: int) -> torch.Tensor:
         """The first ``rows`` packed training blocks, [rows, seq_len]: what a fitted norm surgery is fitted on."""
@@ -97,10 +97,10 @@ class CorpusDataModule(L.LightningDataModule):
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""
         shuffle = not isinstance(self.train_set, datasets.IterableDataset)
         return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=_collate, seed=self.seed, shuffle=shuffle,
-                                num_workers=int(self.cfg.get("num_workers", 0)), resume=fit_resume(self))
+                                num_workers=int(self.cfg.num_workers), resume=fit_resume(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None or len(self.val_set) == 0:
             return []
         return DataLoader(self.val_set, batch_size=int(self.cfg.batch_size), collate_fn=_collate,
-                          num_workers=int(self.cfg.get("num_workers", 0)))
+                          num_workers=int(self.cfg.num_workers))

@@ -17,7 +17,7 @@ from lab.errors import UserError
 
 
 def text_column(source: Any) -> str:
-    return str(source.get("text_column") or "text")
+    return str(source["text_column"])
 
 
 @dataclass(frozen=True)

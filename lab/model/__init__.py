@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
+from lab.config.schema import ModelConfig, with_defaults
 from lab.errors import UserError
 from lab.model.variants import Variant, apply_variant
 from lab.runs.artifacts import load_weights, read_json
@@ -131,10 +132,7 @@ def build_model(model_cfg: DictConfig | dict, variant: Variant, vocab_size: int 
     any more); asking for a different variant on it is refused.
     """
     cfg = _as_dict(model_cfg)
-    init = cfg.get("init", "random")
-    if init not in ("random", "pretrained"):
-        raise UserError(f"model.init={init!r}; valid: random, pretrained")
-    if init == "pretrained":
+    if with_defaults(ModelConfig, cfg).init == "pretrained":  # a plain dict too: the typed defaults and checks
         if not cfg.get("pretrained"):
             raise UserError("model.init=pretrained needs model.pretrained (a hub id or local folder)")
         saved = saved_variant(check_pretrained_source(str(cfg["pretrained"])))

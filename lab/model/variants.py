@@ -23,13 +23,14 @@ passes no calibration data and uses the rule: its saved weights replace the carr
 """
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from lab.config.schema import VariantConfig
 from lab.errors import UserError
 from lab.model.embedding_scale import scale_embeddings
 from lab.model.norms import replacement_for, replacement_options
@@ -54,11 +55,11 @@ class Variant:
 
     name: str
     sites: tuple[str, ...] = field(default_factory=tuple)
-    replacement: str = "none"
+    replacement: str = VariantConfig.replacement  # each default stated once, in the typed config
     options: dict[str, Any] = field(default_factory=dict)
-    embedding_scale: float | str | None = None
-    carry_over: str = "rule"
-    calibration_rows: int = 16
+    embedding_scale: float | str | None = VariantConfig.embedding_scale
+    carry_over: str = VariantConfig.carry_over
+    calibration_rows: int = VariantConfig.calibration_rows
 
     def __post_init__(self) -> None:
         if self.carry_over not in CARRY_OVERS:
@@ -82,9 +83,10 @@ class Variant:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Variant":
-        return cls(name=str(cfg["name"]), sites=tuple(cfg.get("sites") or ()), replacement=str(cfg.get("replacement", "none")),
-                   options=dict(cfg.get("options") or {}), embedding_scale=cfg.get("embedding_scale"),
-                   carry_over=str(cfg.get("carry_over") or "rule"), calibration_rows=int(cfg.get("calibration_rows") or 16))
+        """A variant from its config or saved spec (:meth:`to_dict` leaves out what is at its default)."""
+        names = {f.name for f in fields(cls)}
+        spec = {k: v for k, v in cfg.items() if k in names}
+        return cls(**{**spec, "name": str(cfg["name"]), "sites": tuple(spec.get("sites") or ()), "options": dict(spec.get("options") or {})})
 
     @classmethod
     def from_run_config(cls, variant_cfg) -> "Variant":

@@ -15,6 +15,7 @@ A finished run written before the record existed is compared through the resolve
 
 import logging
 import shutil
+from dataclasses import is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,19 +103,37 @@ def without_added_nodes(recorded: dict[str, Any], requested: dict[str, Any], cfg
     return requested
 
 
+def without_new_defaults(recorded: dict[str, Any], requested: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
+    """``requested`` less the keys ``recorded`` lacks whose value is their typed node's default (a key the typed
+    config added since the record was written, e.g. ``model.reference: null``, is no difference)."""
+    from lab.config.schema import NO_DEFAULT, field_default
+
+    kept = {}
+    for key, value in requested.items():
+        if key not in recorded and "." in key:
+            parent, leaf = key.rsplit(".", 1)
+            node = OmegaConf.select(cfg, parent, default=None)
+            schema = OmegaConf.get_type(node) if OmegaConf.is_dict(node) else None
+            default = field_default(schema, leaf) if is_dataclass(schema) else NO_DEFAULT
+            if default is not NO_DEFAULT and default == value:
+                continue
+        kept[key] = value
+    return kept
+
+
 def recorded_identity(folder: Path, cfg: DictConfig) -> tuple[dict | None, dict]:
     """``(recorded, requested)`` identities, compared like with like: the unresolved record of ``.run_config.json``,
     else the resolved config of ``metadata.json``; ``(None, ...)`` when the folder records no config. A node added
     since the record was written is left out of the request when it holds what the recorded run had
-    (:data:`ADDED_NODES`)."""
+    (:data:`ADDED_NODES`), and so is a key the typed config added at its default (:func:`without_new_defaults`)."""
     folder = Path(folder)
     if (folder / RUN_CONFIG_FILE).is_file():
         recorded = read_json(folder / RUN_CONFIG_FILE)
-        return recorded, without_added_nodes(recorded, identity(cfg), cfg)
+        return recorded, without_new_defaults(recorded, without_added_nodes(recorded, identity(cfg), cfg), cfg)
     meta = folder / "metadata.json"
     if meta.is_file() and isinstance(read_json(meta).get("config"), dict):
         recorded = identity(read_json(meta)["config"])
-        return recorded, without_added_nodes(recorded, identity(cfg, resolve=True), cfg)
+        return recorded, without_new_defaults(recorded, without_added_nodes(recorded, identity(cfg, resolve=True), cfg), cfg)
     return None, identity(cfg)
 
 

@@ -5,9 +5,8 @@ from pathlib import Path
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from lab.config.schema import LOGGER_KINDS as KINDS
 from lab.errors import UserError
-
-KINDS = ("wandb", "csv", "none")
 
 
 def build_logger(logger_cfg: DictConfig, *, name: str, group: str, save_dir: Path, config: DictConfig,
@@ -17,15 +16,15 @@ def build_logger(logger_cfg: DictConfig, *, name: str, group: str, save_dir: Pat
     ``run_id`` (see :func:`lab.runs.resume.wandb_run_id`) makes a resumed job continue its W&B run (``resume="allow"``)
     instead of starting a second one.
     """
-    kind = logger_cfg.get("kind", "none")
+    kind = logger_cfg.kind
     if kind == "none":
         return None
     if kind == "csv":
         return CSVLogger(save_dir=str(save_dir), name="csv", version="")
     if kind == "wandb":
         logger = WandbLogger(
-            project=logger_cfg.project, entity=logger_cfg.get("entity"), name=name, group=group,
-            job_type=logger_cfg.get("job_type"), tags=list(logger_cfg.get("tags") or []), mode=logger_cfg.mode,
+            project=logger_cfg.project, entity=logger_cfg.entity, name=name, group=group,
+            job_type=logger_cfg.job_type, tags=list(logger_cfg.tags), mode=logger_cfg.mode,
             save_dir=str(save_dir), config=OmegaConf.to_container(config, resolve=True), log_model=False,
             id=run_id, resume="allow" if run_id else None, **_wandb_settings(logger_cfg),
         )
@@ -36,7 +35,7 @@ def build_logger(logger_cfg: DictConfig, *, name: str, group: str, save_dir: Pat
 
 def _wandb_settings(logger_cfg: DictConfig) -> dict:
     """``flush_interval_s``: how often W&B writes the run's ``.wandb`` file (what a kill can lose offline)."""
-    interval = logger_cfg.get("flush_interval_s")
+    interval = logger_cfg.flush_interval_s
     if interval is None:
         return {}
     import wandb

@@ -117,7 +117,7 @@ class CausalLMModule(L.LightningModule):
 
     def _compile_options(self) -> dict:
         """``torch.compile``'s backend and mode from the ``compile`` config (both parts get the same)."""
-        return {"backend": self.compile_cfg.get("backend") or "inductor", "mode": self.compile_cfg.get("mode")}
+        return {"backend": self.compile_cfg["backend"], "mode": self.compile_cfg.get("mode")}
 
     def decoder(self) -> Callable:
         """The decoder body (embeddings, layers, final norm) for this call: compiled for gradient steps when
@@ -140,7 +140,7 @@ class CausalLMModule(L.LightningModule):
 
     def z_loss(self) -> float:
         """The z-loss coefficient ``optimizer.z_loss`` for this call: 0 outside gradient steps (validation reports CE)."""
-        return float(self.optim.get("z_loss") or 0.0) if torch.is_grad_enabled() else 0.0
+        return float(self.optim.z_loss) if torch.is_grad_enabled() else 0.0
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
         """Without labels, the model's own output; with them, ``loss`` (the objective), ``ce`` (the mean
@@ -188,7 +188,7 @@ class CausalLMModule(L.LightningModule):
         return accuracies
 
     def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking or not self.eval_cfg.get("accuracy", True):
+        if self.trainer.sanity_checking or not self.eval_cfg.accuracy:
             return
         for key, value in self.graded_accuracies().items():
             self.log(key, value, sync_dist=True)
@@ -197,7 +197,7 @@ class CausalLMModule(L.LightningModule):
         cfg = self.optim
         decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
-        weight_decay = adamw_weight_decay(float(cfg.weight_decay), float(cfg.lr), str(cfg.get("weight_decay_mode") or "coupled"))
+        weight_decay = adamw_weight_decay(float(cfg.weight_decay), float(cfg.lr), str(cfg.weight_decay_mode))
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps), fused=self._fused() or None,
@@ -209,7 +209,7 @@ class CausalLMModule(L.LightningModule):
     def _fused(self) -> bool:
         """``optimizer.fused``, except under ``16-mixed``: fp16's GradScaler would unscale inside the fused step,
         after the gradients were clipped in their scaled form."""
-        return bool(self.optim.get("fused", False)) and str(self.trainer.precision) != "16-mixed"
+        return bool(self.optim.fused) and str(self.trainer.precision) != "16-mixed"
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:

@@ -8,11 +8,11 @@ one's results where :mod:`lab.evaluate.lm_eval.results` says, prints a table, an
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 import lab  # noqa: F401
-from lab.errors import exit_on_user_error, hydra_cli
+from lab.config.command import hydra_command
+from lab.errors import hydra_cli
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.evaluate.lm_eval.results import (
     comparison,
@@ -49,8 +49,7 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     return table
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="lm_eval")
-@exit_on_user_error
+@hydra_command("lm_eval")
 def main(cfg: DictConfig) -> None:
     evaluate_source(cfg)
 

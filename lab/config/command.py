@@ -1,0 +1,38 @@
+"""The entry point of a Hydra command outside the training lifecycle (``vindex.*``, ``gates.apply``,
+``gates.evaluate``, ``lab.evaluate.lm_eval``; training has :func:`lab.train.run.recipe_main`)::
+
+    @hydra_command("vindex")
+    def main(cfg: DictConfig) -> None:
+        build(cfg)
+
+    if __name__ == "__main__":
+        hydra_cli(main)
+
+It is ``@hydra.main`` on the shipped configs (:data:`lab.config.CONF_DIR`), the typed nodes' checks
+(:func:`lab.config.schema.validate`) before the command runs, and a :class:`lab.errors.UserError` as one
+``error:`` line with exit code 2 (:func:`lab.errors.exit_on_user_error`).
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from lab.config import CONF_DIR
+from lab.config.schema import validate
+from lab.errors import exit_on_user_error
+
+
+def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """Decorate ``fn(cfg)`` as the Hydra command of ``conf/<config_name>.yaml`` (module docstring)."""
+    def decorate(fn: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+        @functools.wraps(fn)
+        def checked(cfg: DictConfig) -> Any:
+            validate(cfg)
+            return fn(cfg)
+
+        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(checked))
+
+    return decorate
