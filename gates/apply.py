@@ -17,6 +17,7 @@ import lab  # noqa: F401
 from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
+from gates.schema import ApplyConfig
 from lab.config.command import hydra_command
 from lab.errors import UserError, hydra_cli
 from lab.report.cards import model_card
@@ -42,14 +43,14 @@ def applied_model(gates_dir: Path, mode: str, threshold: float | None, base_mode
 
 
 def write_applied(cfg: DictConfig) -> Path:
-    gates_dir = resolve_gates_dir(cfg.get("gates_dir"), cfg.paths.runs)
-    threshold = cfg.get("threshold")
+    gates_dir = resolve_gates_dir(cfg.gates_dir, cfg.paths.runs)
+    threshold = cfg.threshold
     label = f"{cfg.mode}-{'indices' if threshold is None and cfg.mode == 'hard' else threshold if threshold is not None else 1.0}"
-    out = Path(cfg.out).expanduser() if cfg.get("out") else gates_dir / "applied" / label
-    if out.exists() and not cfg.get("overwrite"):
+    out = Path(cfg.out).expanduser() if cfg.out else gates_dir / "applied" / label
+    if out.exists() and not cfg.overwrite:
         raise UserError(f"{out} exists; pass overwrite=true or another out=")
-    model, tokenizer, meta = applied_model(gates_dir, str(cfg.mode), threshold, cfg.get("base_model"))
-    with atomic_dir(out, overwrite=bool(cfg.get("overwrite"))) as tmp:
+    model, tokenizer, meta = applied_model(gates_dir, str(cfg.mode), threshold, cfg.base_model)
+    with atomic_dir(out, overwrite=bool(cfg.overwrite)) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         write_json(tmp / "metadata.json", {
@@ -66,7 +67,7 @@ def write_applied(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra_command("gates_apply")
+@hydra_command("gates_apply", ApplyConfig)
 def main(cfg: DictConfig) -> None:
     write_applied(cfg)
 

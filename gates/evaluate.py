@@ -34,6 +34,7 @@ from gates.gated_ffn import patch_gates, set_multipliers
 from gates.masking import check_threshold, model_shape, multipliers
 from gates.plots import tradeoff_plot
 from gates.runs import load_base_model, resolve_gates_dir
+from gates.schema import EvaluateConfig
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
 from lab.config.command import hydra_command
@@ -69,7 +70,7 @@ def score(model, tokenizer, rows, cfg: DictConfig, manager=None) -> dict:
     if manager is not None:
         options = cfg.lm_eval
         results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=options.batch_size, device=str(model.device),
-                            limit=options.get("limit"), num_fewshot=options.get("num_fewshot"), manager=manager, checked=True)
+                            limit=options.limit, num_fewshot=options.num_fewshot, manager=manager, checked=True)
         result |= {f"{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()}
         model.eval()
     return result
@@ -86,11 +87,11 @@ def check_tradeoff_axes(cfg: DictConfig, scored: dict) -> tuple[str, str]:
 
 
 def evaluate_gates(cfg: DictConfig) -> dict:
-    gates_dir = resolve_gates_dir(cfg.get("gates_dir"), cfg.paths.runs)
-    model, tokenizer, meta = load_base_model(gates_dir, cfg.get("base_model"))
+    gates_dir = resolve_gates_dir(cfg.gates_dir, cfg.paths.runs)
+    model, tokenizer, meta = load_base_model(gates_dir, cfg.base_model)
     logits = read_lambda_logits(gates_dir, model_shape(model))
     modes = [str(m) for m in cfg.modes]
-    if cfg.get("thresholds"):
+    if cfg.thresholds:
         thresholds = [float(t) for t in cfg.thresholds]
     elif (gates_dir / "gate_stats.json").is_file():
         thresholds = [p["threshold"] for p in read_gate_stats(gates_dir)["selected_thresholds"]]
@@ -101,7 +102,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             check_threshold(t, mode)
     rows = load_gate_rows(cfg.data)
     rows.knowledge = graded_subset(rows.knowledge, cfg.data.get("eval_limit"))
-    manager = checked_task_manager(list(cfg.tasks)) if cfg.get("tasks") else None
+    manager = checked_task_manager(list(cfg.tasks)) if cfg.tasks else None
     patch_gates(model)
 
     settings = [("none", "gates", 0.0, None)]
@@ -121,10 +122,10 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             axes = check_tradeoff_axes(cfg, results[0])
 
     summary = summarize(results)
-    out = Path(cfg.out).expanduser() if cfg.get("out") else gates_dir / "evaluation"
+    out = Path(cfg.out).expanduser() if cfg.out else gates_dir / "evaluation"
     report = {"gates_dir": str(gates_dir), "base_model": meta["base_model"], "variant": meta["variant"],
               "num_knowledge": len(rows.knowledge), "num_reasoning": len(rows.reasoning_eval),
-              "thresholds": thresholds, "random_seeds": list(cfg.random_seeds), "tasks": list(cfg.get("tasks") or []),
+              "thresholds": thresholds, "random_seeds": list(cfg.random_seeds), "tasks": list(cfg.tasks),
               "tradeoff": {"knowledge": axes[0], "reasoning": axes[1]}, "settings": results, "summary": summary}
     write_json(out / "evaluation.json", report)
     table = markdown_table(summary)
@@ -183,7 +184,7 @@ def _update_card(gates_dir: Path, table: str) -> None:
             write_sha256sums(gates_dir)
 
 
-@hydra_command("gates_evaluate")
+@hydra_command("gates_evaluate", EvaluateConfig)
 def main(cfg: DictConfig) -> None:
     evaluate_gates(cfg)
 

@@ -8,6 +8,7 @@ too) without knowing gates. The losses the keys parameterise are in :mod:`gates.
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from lab.config.schema import betas, integer, number, require
 
@@ -51,3 +52,85 @@ class GatesConfig:
             ("default_threshold", number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
         ):
             require("gates", key, getattr(self, key), test(getattr(self, key)), expected)
+
+
+MASK_MODES = ("hard", "soft")  # gates.masking: hard zeroes the neurons with g < threshold, soft scales each by g
+
+
+def _paths() -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class ApplyConfig:
+    """``python -m gates.apply`` (conf/gates_apply.yaml): the gate run in ``gates_dir`` (null: the latest under
+    runs/gates) applied to its base model (``base_model``, null: the one its metadata.json records) as ``mode``
+    masking at ``threshold`` (hard, null: its neuron_indices.json as is; soft, null: 1.0), written to ``out`` (null:
+    ``<gates_dir>/applied/<mode>-<threshold>``)."""
+
+    PACKAGE: ClassVar[str] = "_global_"
+
+    gates_dir: str | None = None
+    mode: str = "hard"
+    threshold: float | None = None
+    base_model: str | None = None
+    out: str | None = None
+    overwrite: bool = False
+    paths: dict[str, Any] = field(default_factory=_paths)
+
+    def __post_init__(self) -> None:
+        require("", "mode", self.mode, self.mode in MASK_MODES, f"one of {', '.join(MASK_MODES)}")
+
+
+@dataclass
+class GenerationLengths:
+    """Greedy tokens generated per graded answer."""
+
+    knowledge: int = 12
+    reasoning: int = 40
+
+
+@dataclass
+class LmEvalOptions:
+    """lm-evaluation-harness's options at every setting (as in conf/lm_eval.yaml)."""
+
+    batch_size: Any = 64           # or auto
+    limit: Any = None              # documents per task (a fraction < 1: that share); null: all
+    num_fewshot: int | None = None
+
+
+@dataclass
+class TradeoffAxes:
+    """The trade-off plot's axes: our metrics or lm-eval's ``<task>/<metric>`` (e.g. popqa/exact_match)."""
+
+    knowledge: str = "knowledge_acc"
+    reasoning: str = "reasoning_acc"
+
+
+@dataclass
+class EvaluateConfig:
+    """``python -m gates.evaluate`` (conf/gates_evaluate.yaml): the gate run in ``gates_dir`` masked at each of
+    ``thresholds`` (null: the five of its gate_stats.json) in each of ``modes``, against the control of each layer's
+    gate values assigned to random neurons (one per ``random_seeds``), scored on ``data``'s graded rows and on
+    lm-eval's ``tasks``; written to ``out`` (null: ``<gates_dir>/evaluation``)."""
+
+    PACKAGE: ClassVar[str] = "_global_"
+
+    gates_dir: str | None = None
+    base_model: str | None = None
+    thresholds: list[float] | None = None
+    modes: list[str] = field(default_factory=lambda: list(MASK_MODES))
+    random_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
+    batch_size: int = 64
+    out: str | None = None
+    tasks: list[str] = field(default_factory=list)   # [tiny] offline, [popqa, gsm8k] at real scale
+    lm_eval: LmEvalOptions = field(default_factory=LmEvalOptions)
+    tradeoff: TradeoffAxes = field(default_factory=TradeoffAxes)
+    data: Any = None               # the data group's option, typed by schema/data (lab/config/schema.py)
+    paths: dict[str, Any] = field(default_factory=_paths)
+
+    def __post_init__(self) -> None:
+        require("", "modes", self.modes, bool(self.modes) and set(self.modes) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}")
+        require("", "random_seeds", self.random_seeds, bool(self.random_seeds), "at least one seed (the random-mask control)")
+        require("", "batch_size", self.batch_size, integer(1)(self.batch_size), "a positive integer")

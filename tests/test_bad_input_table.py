@@ -47,7 +47,7 @@ CASES = {
     "gates.train/no_knowledge_columns": ("gates.train", ["data=hf", "data.sources.text.path=parquet",
                                                          "data.sources.text.data_files={numina}"], "lacks column(s)"),
     "gates.apply/threshold": ("gates.apply", ["gates_dir={gates}", "threshold=1.5"], "threshold=1.5 is outside (0, 1)"),
-    "gates.apply/mode": ("gates.apply", ["gates_dir={gates}", "mode=medium"], "valid: hard, soft"),
+    "gates.apply/mode": ("gates.apply", ["gates_dir={gates}", "mode=medium"], "mode='medium' is invalid; expected one of hard, soft"),
     "gates.apply/missing_gates_dir": ("gates.apply", ["gates_dir=/no/such/run"], "/no/such/run"),
     "gates.evaluate/missing_gates_dir": ("gates.evaluate", ["gates_dir=/no/such/run"], "/no/such/run"),
     "vindex.build/missing_source": ("vindex.build", ["source=/no/such/model"], "/no/such/model"),

@@ -75,3 +75,30 @@ def test_a_tool_types_its_own_node_through_an_entry_point():
             check_training_config(cfg)
         with pytest.raises(ConfigCompositionException):
             compose(config_name="gates_train", overrides=["gates.tempreature=1"])
+
+
+@pytest.mark.parametrize("config, schema, override, message", [
+    ("vindex", "vindex.schema:VindexConfig", "dtype=f8", "dtype='f8' is invalid; expected one of f16, f32"),
+    ("vindex", "vindex.schema:VindexConfig", "constants.cka_threshold=2", "constants.cka_threshold=2.0 is invalid"),
+    ("gates_apply", "gates.schema:ApplyConfig", "mode=medium", "mode='medium' is invalid; expected one of hard, soft"),
+    ("gates_evaluate", "gates.schema:EvaluateConfig", "data.seq_len=1", "data.seq_len=1 is invalid; expected an integer >= 2"),
+    ("lm_eval", "lab.evaluate.lm_eval.schema:LmEvalConfig", "dtype=fp8", "dtype='fp8' is invalid; expected one of auto"),
+])
+def test_every_command_s_config_is_typed_and_checked(config, schema, override, message):
+    """The non-training commands' configs are typed as a whole (vindex, gates.apply, gates.evaluate, lm_eval): each
+    default is the dataclass's, a mistyped key is refused while composing, a wrong value is one line."""
+    from importlib import import_module
+
+    from hydra import compose, initialize_config_dir
+
+    from lab.config.schema import validate
+
+    module, name = schema.split(":")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name=config, overrides=["folder=x"] if config == "lm_eval" else [])
+        assert OmegaConf.get_type(cfg) is getattr(import_module(module), name)
+        with pytest.raises(ConfigCompositionException):
+            compose(config_name=config, overrides=["not_a_key=1"])
+        bad = compose(config_name=config, overrides=[override, *(["folder=x"] if config == "lm_eval" else [])])
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        validate(bad)

@@ -144,10 +144,10 @@ def build(cfg: DictConfig) -> Path:
     num_feats = inter if mode == "full" else int(cfg.num_features)
     check_num_features(mode, num_feats, inter, hidden)
     out = vindex_dir(cfg, source)
-    if out.exists() and not cfg.get("overwrite"):
+    if out.exists() and not cfg.overwrite:
         raise UserError(f"{out} exists; pass overwrite=true or another out=")
 
-    with atomic_dir(out, overwrite=bool(cfg.get("overwrite"))) as tmp:
+    with atomic_dir(out, overwrite=bool(cfg.overwrite)) as tmp:
         embeddings = ckpt.tensor("model.embed_tokens.weight").float()
         vocab = embeddings.shape[0]
         with open(tmp / "embeddings.bin", "wb") as f:

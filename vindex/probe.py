@@ -32,13 +32,13 @@ def load_model(source: str, cfg: DictConfig) -> tuple[PreTrainedModel, PreTraine
 
 def probe_ids(tokenizer: PreTrainedTokenizerBase, cfg: DictConfig) -> tuple[torch.Tensor, str]:
     """The probe's first ``constants.probe_tokens`` token ids [1, T] and its name; refuses one under ``min_tokens``."""
-    path = Path(str(cfg.probe)).expanduser() if cfg.get("probe") else Path(asset_path(DEFAULT_PROBE))
+    path = Path(str(cfg.probe)).expanduser() if cfg.probe else Path(asset_path(DEFAULT_PROBE))
     if not path.is_file():
         raise UserError(f"probe={cfg.probe} is not a file")
     ids = tokenizer(path.read_text(), add_special_tokens=False)["input_ids"][: int(cfg.constants.probe_tokens)]
     if len(ids) < int(cfg.constants.min_tokens):
         raise UserError(f"probe {path} has {len(ids)} tokens; at least constants.min_tokens={cfg.constants.min_tokens} are needed")
-    return torch.tensor([ids]), path.name if cfg.get("probe") else f"bundled {DEFAULT_PROBE}"
+    return torch.tensor([ids]), path.name if cfg.probe else f"bundled {DEFAULT_PROBE}"
 
 
 @dataclass

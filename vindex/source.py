@@ -10,7 +10,7 @@ from vindex.checkpoint import local_folder
 
 def resolve_source(cfg: DictConfig) -> str:
     """``source``, or the tiny reference model's folder (trained first through the ablation suite if missing)."""
-    if cfg.get("source"):
+    if cfg.source:
         local_folder(str(cfg.source))  # a missing path is refused here, before any model or hub call
         return str(cfg.source)
     return str(ensure_tiny_reference(cfg.paths.runs))
@@ -18,7 +18,7 @@ def resolve_source(cfg: DictConfig) -> str:
 
 def vindex_dir(cfg: DictConfig, source: str) -> Path:
     """``out``, or ``<runs>/vindex/<source name>-<features><F>``."""
-    if cfg.get("out"):
+    if cfg.out:
         return Path(str(cfg.out)).expanduser().resolve()
     name = Path(source.rstrip("/")).name if Path(source).expanduser().exists() else source.replace("/", "--")
     feats = f"svd{cfg.num_features}" if cfg.features == "svd" else "full"

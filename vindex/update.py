@@ -42,7 +42,7 @@ def ensure_vindex(cfg: DictConfig, source: str) -> Path:
     folder = vindex_dir(cfg, source)
     if not folder.exists():
         build(cfg)
-    elif (diff := check_built_with(folder, cfg, source)) and cfg.get("overwrite"):
+    elif (diff := check_built_with(folder, cfg, source)) and cfg.overwrite:
         build(cfg)
     elif diff:
         raise ConfigChanged(f"{folder} is a vindex built with another config ({summarize(diff)}); "

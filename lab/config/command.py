@@ -21,12 +21,16 @@ import hydra
 from omegaconf import DictConfig
 
 from lab.config import CONF_DIR
-from lab.config.schema import validate
+from lab.config.schema import register_nodes, validate
 from lab.errors import exit_on_user_error
 
 
-def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
-    """Decorate ``fn(cfg)`` as the Hydra command of ``conf/<config_name>.yaml`` (module docstring)."""
+def hydra_command(config_name: str, schema: type | None = None) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """Decorate ``fn(cfg)`` as the Hydra command of ``conf/<config_name>.yaml`` (module docstring); ``schema``, the
+    command's typed config, is registered as ``schema/<config_name>``, which that file lists first in its defaults."""
+    if schema is not None:
+        register_nodes({config_name: schema})
+
     def decorate(fn: Callable[[DictConfig], Any]) -> Callable[[], Any]:
         @functools.wraps(fn)
         def checked(cfg: DictConfig) -> Any:

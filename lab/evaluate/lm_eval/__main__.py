@@ -21,6 +21,7 @@ from lab.evaluate.lm_eval.results import (
     write_comparison,
     write_results,
 )
+from lab.evaluate.lm_eval.schema import LmEvalConfig
 from lab.evaluate.lm_eval.targets import place, targets
 from lab.train.ddp import hydra_quoted
 
@@ -33,12 +34,12 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     for target in found:
         model, tokenizer = target.load()
         model, device = place(model, str(cfg.device), str(cfg.dtype))
-        results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=cfg.batch_size, device=device, limit=cfg.get("limit"),
-                            num_fewshot=cfg.get("num_fewshot"), manager=manager, checked=True)
+        results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=cfg.batch_size, device=device, limit=cfg.limit,
+                            num_fewshot=cfg.num_fewshot, manager=manager, checked=True)
         folder = target.folder or Path(str(cfg.out or Path(str(cfg.paths.runs), "lm_eval", target.name.replace("/", "--"))))
         path = write_results(folder, results, target.setting)
         update_card(folder, results, target.name, target.setting)
-        if cfg.get("wandb", True):
+        if cfg.wandb:
             update_wandb(folder, results, target.setting)
         table[target.name] = scores(results)
         print(f"{target.name}: {path}", flush=True)
@@ -49,7 +50,7 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     return table
 
 
-@hydra_command("lm_eval")
+@hydra_command("lm_eval", LmEvalConfig)
 def main(cfg: DictConfig) -> None:
     evaluate_source(cfg)
 
