@@ -102,3 +102,19 @@ def test_every_command_s_config_is_typed_and_checked(config, schema, override, m
         bad = compose(config_name=config, overrides=[override, *(["folder=x"] if config == "lm_eval" else [])])
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("(", r"\(")):
         validate(bad)
+
+
+def test_the_trainer_node_types_the_suite_s_arguments_and_passes_any_other_lightning_one():
+    """``trainer``: the arguments the suite sets are typed (a wrong one is one line before anything runs); any
+    other lightning.Trainer argument is added with ``+trainer.<arg>=`` and reaches the Trainer as before."""
+    from lab.config.schema import TrainerConfig, unknown_key_hint
+
+    cfg = compose_train(["+trainer.fast_dev_run=true", "trainer=ddp"])
+    assert OmegaConf.get_type(cfg.trainer) is TrainerConfig and cfg.trainer.fast_dev_run is True
+    assert cfg.trainer.ddp.timeout_s == 1800 and cfg.trainer.strategy == "ddp"
+    check_training_config(cfg)  # the extra argument is Lightning's to check
+    with pytest.raises(ConfigCompositionException):
+        compose_train(["trainer.fast_dev_run=true"])
+    assert unknown_key_hint(["trainer.fast_dev_run=true"]).endswith("any other lightning.Trainer argument: +trainer.<argument>=<value>")
+    with pytest.raises(UserError, match=r"trainer.max_steps=0 is invalid; expected a positive integer, or -1"):
+        check_training_config(compose_train(["trainer.max_steps=0"]))

@@ -2,7 +2,7 @@
 
 Hydra already refuses unknown groups, unknown keys and values that do not parse; these are the values that
 parse but cannot work (a zero batch size, a negative learning rate, a beta outside [0, 1)). The typed nodes
-(:mod:`lab.config.schema`: optimizer, compile, eval, diagnostics, artifacts, variant, model, data, logger; a tool's, e.g. gates) check their own values; the rules here are for
+(:mod:`lab.config.schema`: optimizer, compile, eval, diagnostics, artifacts, variant, model, data, logger, trainer; a tool's, e.g. gates) check their own values; the rules here are for
 the keys not typed yet.
 """
 
@@ -18,15 +18,10 @@ Rules = dict[str, tuple[Callable[[Any], bool], str]]  # key: (test, what a valid
 _ABSENT = object()
 
 
-def _steps(v: Any) -> bool:
-    return integer(1)(v) or v == -1
-
-
 # the rules of every training run's keys not typed yet (a tool types its own node: lab.config.schema.typed_nodes)
 TRAINING_RULES: Rules = {
     "seed": (integer(0), "a non-negative integer"),
     "checkpoint_every_n_steps": (integer(1), "a positive integer"),
-    "trainer.max_steps": (_steps, "a positive integer, or -1 (then trainer.max_epochs decides)"),
     "loss_chunk_size": (lambda v: v in ("auto", None) or integer(1)(v), "auto, null or a positive integer"),
 }
 

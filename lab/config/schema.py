@@ -16,7 +16,7 @@ import math
 from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, ClassVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -153,6 +153,55 @@ class ArtifactsConfig:
 
 
 INITS = ("random", "pretrained")
+
+
+@dataclass
+class DDPConfig:
+    """Extra ``lightning.pytorch.strategies.DDPStrategy`` arguments of ``strategy: ddp`` (:mod:`lab.train.ddp`);
+    add others with ``+trainer.ddp.<arg>=``."""
+
+    find_unused_parameters: bool = False
+    timeout_s: float | None = 1800    # a collective waiting this long for a dead or stuck rank fails the job (no hang)
+
+
+@dataclass
+class TrainerConfig:
+    """``lightning.Trainer``'s arguments that the suite sets (:func:`lab.train.trainer.build_trainer`); every other
+    Trainer argument is added as ``+trainer.<arg>=...`` and passed through, checked by Lightning. Interpreted here:
+    ``precision: auto`` (bf16-mixed on a GPU, 32-true on CPU), ``deterministic: auto`` (true on CPU, for bit-identical
+    reruns, compiled ones too; Lightning's false on a GPU), ``strategy: ddp`` (DDP under Hydra multirun, with
+    ``ddp``'s options) and a fractional ``val_check_interval`` (:func:`lab.train.trainer.validation_schedule`)."""
+
+    OPEN_HINT: ClassVar[str] = "any other lightning.Trainer argument: +trainer.<argument>=<value>"
+
+    accelerator: str = "auto"
+    devices: Any = 1                  # a count, a list of ids, or auto
+    num_nodes: int = 1
+    strategy: str = "auto"            # auto | ddp | any Lightning strategy name
+    precision: str = "auto"
+    max_steps: int = 1200             # the main job (with optimizer.lr 4.5e-3): >= 90 % fact recall (docs/ablations.md)
+    max_epochs: int | None = -1
+    val_check_interval: Any = 600     # steps, or a fraction of an epoch
+    check_val_every_n_epoch: int | None = None
+    num_sanity_val_steps: int = 0
+    limit_val_batches: Any = None     # null: every validation batch (Lightning's default)
+    gradient_clip_val: float | None = 1.0
+    accumulate_grad_batches: int = 1
+    log_every_n_steps: int = 1
+    enable_progress_bar: bool = True
+    enable_model_summary: bool = False
+    deterministic: Any = "auto"       # auto | true | false | warn
+    ddp: DDPConfig = field(default_factory=DDPConfig)
+
+    def __post_init__(self) -> None:
+        for key, valid, expected in (
+            ("max_steps", integer(1)(self.max_steps) or self.max_steps == -1, "a positive integer, or -1 (then trainer.max_epochs decides)"),
+            ("num_nodes", integer(1)(self.num_nodes), "a positive integer"),
+            ("accumulate_grad_batches", integer(1)(self.accumulate_grad_batches), "a positive integer"),
+            ("log_every_n_steps", integer(1)(self.log_every_n_steps), "a positive integer"),
+            ("deterministic", self.deterministic in (True, False, "warn", "auto"), "auto, true, false or warn"),
+        ):
+            require("trainer", key, getattr(self, key), valid, expected)
 LOGGER_KINDS = ("wandb", "csv", "none")
 
 
@@ -272,8 +321,8 @@ class DataConfig:
 
 TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig,
                   "artifacts": ArtifactsConfig, "variant": VariantConfig, "model": ModelConfig, "data": DataConfig,
-                  "logger": LoggerConfig}
-RUN_NODES = ("variant", "model", "data", "logger")  # typed nodes every tool's run reads (a tool's defaults list names their schema)
+                  "logger": LoggerConfig, "trainer": TrainerConfig}
+RUN_NODES = ("variant", "model", "data", "logger", "trainer")  # typed nodes every tool's run reads (a tool's defaults list names their schema)
 
 
 SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
@@ -372,7 +421,8 @@ def unknown_key_hint(overrides: list[str]) -> str | None:
         valid = [f.name for f in fields(nodes[node])]
         if name not in valid:
             close = difflib.get_close_matches(name, valid, n=1)
-            return f"valid {node} keys: {', '.join(valid)}" + (f"; did you mean {node}.{close[0]}?" if close else "")
+            hint = f"valid {node} keys: {', '.join(valid)}" + (f"; did you mean {node}.{close[0]}?" if close else "")
+            return hint + (f"; {nodes[node].OPEN_HINT}" if hasattr(nodes[node], "OPEN_HINT") else "")
         wrong = _wrong_type(nodes[node], name, item.lstrip("+~"))
         if wrong:
             return wrong
