@@ -12,8 +12,6 @@ Rerunning the same command in the same folder (``hydra.run.dir=``, or the same s
 run and resumes an interrupted one from its latest checkpoint (see :mod:`lab.runs.resume`).
 """
 
-from pathlib import Path
-
 import lightning as L
 from omegaconf import DictConfig
 
@@ -24,8 +22,6 @@ from gates.schema import GatesConfig
 from lab.errors import hydra_cli
 from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
-from lab.runs.artifacts import read_json
-from lab.runs.paths import job_dir
 from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train
 from lab.train.trainer import resolve_precision
 
@@ -41,14 +37,8 @@ class GateTraining(Recipe):
     history_prefixes = ("train/", "gates/")
     typed_nodes = {"gates": GatesConfig}
 
-    def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
-        out = job_dir(cfg, root)
-        return out, out, ()
-
     def finished_entry(self, ctx: RunContext) -> dict:
-        summary = ctx.root / self.summary_file
-        entry = read_json(summary).get(ctx.name) if summary.is_file() else None
-        return entry or {"status": read_json(ctx.folder / "metadata.json").get("status", "ok"), "gates_dir": str(ctx.folder)}
+        return {"gates_dir": str(ctx.folder), **super().finished_entry(ctx)}
 
     def build(self, ctx: RunContext) -> Parts:
         cfg, tokenizer = ctx.cfg, ctx.tokenizer

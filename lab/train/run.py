@@ -34,10 +34,10 @@ from lab.config.checks import check_training_config
 from lab.config.schema import register_nodes
 from lab.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
 from lab.model import load_tokenizer
-from lab.runs.artifacts import update_json_entry
+from lab.runs.artifacts import read_json, update_json_entry
 from lab.runs.checkpointing import StepCheckpoint
 from lab.runs.final_checkpoint import keep_final_checkpoint
-from lab.runs.paths import resolve_output_root
+from lab.runs.paths import job_dir, resolve_output_root
 from lab.runs.preemption import PreemptionCheckpoint
 from lab.runs.reference import ensure_reference_model
 from lab.runs.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
@@ -94,15 +94,20 @@ class Recipe:
     history_prefixes: tuple[str, ...] = ("train/",)  # which logged scalars a training row of train_metrics.json keeps
 
     def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
-        """(folder, log_dir, other folders a discarded run also clears)."""
-        raise NotImplementedError
+        """(folder, log_dir, other folders a discarded run also clears); by default the Hydra job's folder holds
+        both the run and its logs (``root`` outside Hydra)."""
+        folder = job_dir(cfg, root)
+        return folder, folder, ()
 
     def check(self, cfg: DictConfig) -> None:
         """Refuse a config this tool cannot run (raise :class:`lab.errors.UserError`)."""
 
     def finished_entry(self, ctx: RunContext) -> dict:
-        """The summary entry of a finished run that is skipped."""
-        raise NotImplementedError
+        """The summary entry of a finished run that is skipped: the one ``<root>/<summary_file>`` holds, else its
+        ``metadata.json``'s status."""
+        summary = ctx.root / self.summary_file
+        entry = read_json(summary).get(ctx.name) if summary.is_file() else None
+        return entry or {"status": read_json(ctx.folder / "metadata.json").get("status", "ok")}
 
     def build(self, ctx: RunContext) -> Parts:
         """The model and Lightning module (``ctx.tokenizer`` and ``ctx.datamodule`` are set)."""
