@@ -11,6 +11,7 @@ import torch
 
 from gates.files import LOGITS_FILE, STATS_FILE, read_gate_stats, read_lambda_logits
 from gates.plots import gate_histogram, tradeoff_plot
+from gates.schema import ApplyConfig
 from lab.report.plots import finish_figure, plt
 from lab.runs.artifacts import read_json
 from lab.runs.folder_kinds import FolderKind
@@ -61,10 +62,20 @@ def masked_model(folder: Path, options) -> tuple:
     ``options.base_model`` as for ``gates.apply``), in eval mode."""
     from gates.apply import applied_model
 
-    model, tokenizer, _ = applied_model(Path(folder), str(options.get("mode") or "hard"), options.get("threshold"),
-                                        options.get("base_model"))
+    model, tokenizer, _ = applied_model(Path(folder), masking_mode(options), options.get("threshold"), options.get("base_model"))
     return model.eval(), tokenizer
 
 
+def masking_mode(options) -> str:
+    """``options.mode``, or gates.apply's default (:class:`gates.schema.ApplyConfig`) when it is null."""
+    return str(options.get("mode") or ApplyConfig.mode)
+
+
+def masked_setting(options) -> str:
+    """The label of a masked evaluation: ``<mode>-<threshold>`` (``default``: the run's own neuron set)."""
+    threshold = options.get("threshold")
+    return f"{masking_mode(options)}-{threshold if threshold is not None else 'default'}"
+
+
 FOLDER_KIND = FolderKind("gates", "a gate run (lambda_logits.pt + gate_stats.json)", is_gate_folder, report,
-                         load_model=masked_model)
+                         load_model=masked_model, setting=masked_setting)

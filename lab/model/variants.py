@@ -171,7 +171,7 @@ def apply_variant(model: nn.Module, variant: Variant, calibration_ids: torch.Ten
     for name, module in targets:
         options = variant.options_for(role_of(name))
         if fitting:
-            replacement, errors[name] = fit_dyt(module, inputs[name], bias=bool(options.get("bias", True)))
+            replacement, errors[name] = fit_dyt(module, inputs[name], **{k: bool(v) for k, v in options.items() if k == "bias"})
         else:
             replacement = build(module, **options)
         model.set_submodule(name, replacement)

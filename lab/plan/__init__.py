@@ -161,20 +161,20 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     matmul = params - embedding + (head if config.tie_word_embeddings else 0)
     t = cfg.trainer
     seq, batch = int(cfg.data.seq_len), int(cfg.data.batch_size)
-    devices, accumulate = device_count(t.get("devices"), gpus), int(t.get("accumulate_grad_batches") or 1)
-    world = devices * int(t.get("num_nodes") or 1)
+    devices, accumulate = device_count(t.devices, gpus), int(t.accumulate_grad_batches)
+    world = devices * int(t.num_nodes)
     per_step = batch * seq * world * accumulate
     steps = int(t.max_steps) if int(t.max_steps) > 0 else None
-    if steps is None and int(t.get("max_epochs") or -1) > 0:  # epoch-bounded: as many steps as its epochs hold
+    if steps is None and t.max_epochs is not None and int(t.max_epochs) > 0:  # epoch-bounded: as many steps as its epochs hold
         batches = epoch_batches(cfg, world)
         steps = int(t.max_epochs) * batches // accumulate if batches is not None else None
     tokens = steps * per_step if steps else None
     d_attn = config.num_attention_heads * config.head_dim
     flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
-    gpu = runs_on_gpu_planned(str(t.get("accelerator") or "auto"))
-    precision = resolve_precision(str(t.get("precision") or "auto"), "gpu" if gpu else "cpu")
-    ddp = str(t.get("strategy") or "auto").startswith("ddp") and devices * int(t.get("num_nodes") or 1) > 1
-    shape = JobShape(config, params, matmul, batch, seq, steps, precision, ddp, gpu, int(cfg.get("checkpoint_every_n_steps") or 1))
+    gpu = runs_on_gpu_planned(str(t.accelerator))
+    precision = resolve_precision(str(t.precision), "gpu" if gpu else "cpu")
+    ddp = str(t.strategy).startswith("ddp") and world > 1
+    shape = JobShape(config, params, matmul, batch, seq, steps, precision, ddp, gpu, int(cfg.checkpoint_every_n_steps))
     terms: JobTerms = get_method(str(cfg.plan_terms))
     job, disk = terms(cfg, shape)
     return {"variant": cfg.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,

@@ -45,7 +45,7 @@ def full_model_terms(cfg: DictConfig, shape: JobShape) -> tuple[Job, dict[str, A
     (:func:`lab.plan.disk.ablation_disk`); the loss's logits live one ``loss_chunk_size`` chunk at a time."""
     formats, save_dtype = weight_settings(OmegaConf.to_container(cfg, resolve=True))
     rows = shape.batch * shape.seq
-    chunk = resolve_chunk_size(cfg.get("loss_chunk_size", "auto"), shape.config.vocab_size) or rows
+    chunk = resolve_chunk_size(cfg.loss_chunk_size, shape.config.vocab_size) or rows
     job = Job(shape.params, shape.matmul_params, shape.params, rows, min(chunk, rows), shape.precision, shape.ddp, shape.gpu,
               save_params=shape.params, save_dtype=save_dtype)
     disk = ablation_disk(shape.params, shape.params, shape.precision, len(formats), save_dtype,

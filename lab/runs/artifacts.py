@@ -86,11 +86,13 @@ WEIGHT_DTYPES = ("float32", "bfloat16", "float16")
 
 def weight_settings(config: dict | None) -> tuple[tuple[str, ...], str]:
     """``(formats, dtype)`` of a run's resolved config (its ``artifacts`` group), the defaults where absent."""
-    artifacts = (config or {}).get("artifacts") or {}
-    return tuple(artifacts.get("formats") or WEIGHT_FORMATS), str(artifacts.get("dtype") or "float32")
+    from lab.config.schema import ArtifactsConfig, with_defaults
+
+    artifacts = with_defaults(ArtifactsConfig, (config or {}).get("artifacts") or {})
+    return tuple(artifacts.formats), str(artifacts.dtype)
 
 
-def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIGHT_FORMATS, dtype: str = "float32") -> None:
+def save_weights(model: nn.Module, folder: Path, formats: tuple[str, ...] = WEIGHT_FORMATS, dtype: str = WEIGHT_DTYPES[0]) -> None:
     """``model.safetensors`` (tied weights stored once) and/or ``model.pt`` (a plain state dict, the seeds'
     layout), floating-point tensors in ``dtype`` (the model itself is not changed)."""
     formats = tuple(formats)

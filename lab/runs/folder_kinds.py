@@ -28,6 +28,7 @@ class FolderKind:
     priority: int = 0
     load_model: Callable[[Path, Any], tuple[Any, Any]] | None = None  # (folder, options) -> (model, tokenizer), eval mode
     members: Callable[[Path], dict[str, Path]] | None = None          # a sweep's {run name: model folder}
+    setting: Callable[[Any], str] | None = None       # options -> the label of what load_model applies (e.g. "hard-0.5")
 
 
 def folder_kinds() -> list[FolderKind]:

@@ -54,8 +54,8 @@ def validation_schedule(trainer_kwargs: dict) -> dict:
     an epoch-bounded run (``max_steps: -1``) gets 1; a step-bounded one (``trainer.max_steps=N``, e.g. a short look
     at an epoch-bounded experiment) validates every max(1, round(f·N)) steps instead, as many validations per run
     as f gives per epoch. Returns the updated keyword arguments."""
-    interval, steps = trainer_kwargs.get("val_check_interval"), int(trainer_kwargs.get("max_steps") or -1)
-    if not isinstance(interval, float) or not 0 < interval <= 1 or trainer_kwargs.get("check_val_every_n_epoch") is not None:
+    interval, steps = trainer_kwargs["val_check_interval"], int(trainer_kwargs["max_steps"])
+    if not isinstance(interval, float) or not 0 < interval <= 1 or trainer_kwargs["check_val_every_n_epoch"] is not None:
         return trainer_kwargs
     if steps > 0:
         return {**trainer_kwargs, "val_check_interval": max(1, round(interval * steps))}
@@ -81,13 +81,13 @@ def build_trainer(
     if ddp_options.get("timeout_s") is not None:
         ddp_options["timeout"] = timedelta(seconds=float(ddp_options.pop("timeout_s")))
     ddp_options.pop("timeout_s", None)
-    accelerator = str(kwargs.get("accelerator", "auto"))
-    kwargs["precision"] = resolve_precision(str(kwargs.get("precision", "auto")), accelerator)
-    kwargs["deterministic"] = resolve_deterministic(kwargs.get("deterministic"), accelerator)
-    if kwargs.get("strategy") == "ddp":
+    accelerator = str(kwargs["accelerator"])
+    kwargs["precision"] = resolve_precision(str(kwargs["precision"]), accelerator)
+    kwargs["deterministic"] = resolve_deterministic(kwargs["deterministic"], accelerator)
+    if kwargs["strategy"] == "ddp":
         kwargs["strategy"] = HydraJobDDPStrategy(job_config=cfg, entry_module=entry_module, job_dir=job_dir, **ddp_options)
     kwargs.setdefault("default_root_dir", str(job_dir))
-    progress = [StepProgressBar()] if kwargs.get("enable_progress_bar", True) else []
+    progress = [StepProgressBar()] if kwargs["enable_progress_bar"] else []
     try:
         # under SLURM, a preemption signal is lab.runs.preemption's: Lightning's own SIGUSR1 requeue stays off
         slurm = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []

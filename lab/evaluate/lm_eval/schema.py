@@ -8,7 +8,6 @@ from omegaconf import MISSING
 from lab.config.schema import integer, require
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-MASK_MODES = (None, "hard", "soft")
 
 
 @dataclass
@@ -29,7 +28,7 @@ class LmEvalConfig:
     batch_size: Any = 16
     device: str = "auto"
     dtype: str = "auto"
-    mode: str | None = None
+    mode: str | None = None       # a gate run's masking, checked and defaulted by its folder kind (gates)
     threshold: float | None = None
     base_model: str | None = None
     out: str | None = None
@@ -41,7 +40,6 @@ class LmEvalConfig:
             ("tasks", bool(self.tasks), "at least one task"),
             ("batch_size", self.batch_size == "auto" or integer(1)(self.batch_size), "a positive integer or auto"),
             ("dtype", self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
-            ("mode", self.mode in MASK_MODES, "null, hard or soft"),
             ("num_fewshot", self.num_fewshot is None or integer(0)(self.num_fewshot), "null or a non-negative integer"),
         ):
             require("", key, getattr(self, key), valid, expected)

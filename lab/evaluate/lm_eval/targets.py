@@ -52,8 +52,8 @@ def folder_target(folder: Path, name: str, options: Any) -> Target:
     """One folder's target (not a sweep)."""
     kind = kind_of(folder)
     if kind is not None and kind.load_model is not None:
-        mode, threshold = options.get("mode") or "hard", options.get("threshold")
-        return Target(name, folder, lambda: kind.load_model(folder, options), setting=f"{mode}-{threshold if threshold is not None else 'default'}")
+        setting = kind.setting(options) if kind.setting is not None else None
+        return Target(name, folder, lambda: kind.load_model(folder, options), setting=setting)
     if saved_variant(folder) is not None and (folder / "config.json").is_file():
         return Target(name, folder, lambda: load_stage(folder))
     if (folder / "config.json").is_file():
