@@ -174,9 +174,9 @@ def trend_table(cells: dict[str, dict], regime: str) -> str:
     trends = width_trends(cells)
     if not trends:
         return ""
-    head = ["trend", "T for S", "T for S⁺ (above best LR)", "T for S⁻ (below best LR)"]
+    head = ["trend", "T (or U) for S", "for S⁺ (above best LR)", "for S⁻ (below best LR)"]
     lines = [f"**{regime}: width trend, T = Δ S at the wider width − Δ S at the narrowest (Δ S: variant − control); "
-             f"a variant alone: T = its S at the wider width − its S at the narrowest**", "",
+             f"a variant alone: U = its S at the wider width − its S at the narrowest**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sentences = []
     for t in trends:
@@ -184,14 +184,14 @@ def trend_table(cells: dict[str, dict], regime: str) -> str:
         label = f"{t['variant']} {'alone' if alone else 'vs ' + t['control']}, {t['from']} → {t['to']}"
         lines.append(f"| {label} | " + " | ".join(with_ci(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
         total = t["lr_sensitivity"]
-        what = "its S" if alone else "the gap"
+        what, symbol = ("its S", "U") if alone else ("the gap", "T")
         cite = f"({regime} width-trend table, row `{label}`)"
         if total["ci"] is None:
-            verdict = f"T = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
+            verdict = f"{symbol} = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
         elif excludes_zero(total["ci"]):
-            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with width: T = {with_ci(total)}"
+            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with width: {symbol} = {with_ci(total)}"
         else:
-            verdict = f"T = {with_ci(total)}, the interval includes 0: neither growth nor shrinking shown"
+            verdict = f"{symbol} = {with_ci(total)}, the interval includes 0: neither growth nor shrinking shown"
         subject = f"`{t['variant']}` alone" if alone else f"`{t['variant']}` vs `{t['control']}`"
         sentences.append(f"- {subject} from {t['from']} to {t['to']}: {verdict} {cite}.")
     return "\n".join(lines) + "\n\n" + "\n".join(sentences)

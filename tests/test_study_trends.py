@@ -65,6 +65,6 @@ def test_the_trend_table_states_only_what_its_interval_shows():
     text = trend_table(grid(), "scratch")
     assert "| no_qk_norm vs original, h64 → h128 | -0.510 [" in text
     assert "the gap shrinks with width: T = -0.510" in text and "row `no_qk_norm vs original, h64 → h128`" in text
-    assert "- `no_qk_norm` alone from h64 to h128: its S shrinks with width: T = -0.540" in text
+    assert "- `no_qk_norm` alone from h64 to h128: its S shrinks with width: U = -0.540" in text
     flat = grid(**{"no_qk_norm [width=h128]": cell("no_qk_norm", "h128", 128, [0.9, 1.1, 1.4])})
     assert "the interval includes 0: neither growth nor shrinking shown" in trend_table(flat, "scratch")
