@@ -13,7 +13,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-import lab  # noqa: F401
 from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir

@@ -26,7 +26,6 @@ import torch
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-import lab  # noqa: F401
 from gates.card import gate_card
 from gates.data import load_gate_rows
 from gates.files import read_gate_stats, read_lambda_logits

@@ -10,7 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from lab.config.schema import betas, integer, number, require
+from gates.masking import MODES as MASK_MODES
+from lab.config.schema import betas, integer, number, require, require_each
 
 
 @dataclass
@@ -36,7 +37,7 @@ class GatesConfig:
     log_thresholds: list[float] = field(default_factory=lambda: [0.432, 0.478, 0.502, 0.525, 0.568])  # the seed's; logged every step
 
     def __post_init__(self) -> None:
-        for key, test, expected in (
+        require_each("gates", self, (
             ("lr", number(0, low_open=True), "a positive finite number"),
             ("betas", betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
             ("beta", number(0), "a non-negative number (the forget margin)"),
@@ -50,15 +51,9 @@ class GatesConfig:
             ("min_lr_ratio", number(0, 1), "a number in [0, 1]"),
             ("init_logit", number(-math.inf), "a finite number"),
             ("default_threshold", number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
-        ):
-            require("gates", key, getattr(self, key), test(getattr(self, key)), expected)
+        ))
 
 
-MASK_MODES = ("hard", "soft")  # gates.masking: hard zeroes the neurons with g < threshold, soft scales each by g
-
-
-def _paths() -> dict[str, Any]:
-    return {}
 
 
 @dataclass
@@ -76,7 +71,7 @@ class ApplyConfig:
     base_model: str | None = None
     out: str | None = None
     overwrite: bool = False
-    paths: dict[str, Any] = field(default_factory=_paths)
+    paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require("", "mode", self.mode, self.mode in MASK_MODES, f"one of {', '.join(MASK_MODES)}")
@@ -128,7 +123,7 @@ class EvaluateConfig:
     lm_eval: LmEvalOptions = field(default_factory=LmEvalOptions)
     tradeoff: TradeoffAxes = field(default_factory=TradeoffAxes)
     data: Any = None               # the data group's option, typed by schema/data (lab/config/schema.py)
-    paths: dict[str, Any] = field(default_factory=_paths)
+    paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require("", "modes", self.modes, bool(self.modes) and set(self.modes) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}")

@@ -20,7 +20,6 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-import lab  # noqa: F401
 from lab.config.command import hydra_command
 from lab.errors import UserError, hydra_cli
 from lab.runs.artifacts import atomic_dir, atomic_write, write_json

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-import lab  # noqa: F401
 from lab.config.command import hydra_command
 from lab.errors import hydra_cli
 from lab.runs.artifacts import write_json

@@ -30,7 +30,6 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-import lab  # noqa: F401
 from lab.config.command import hydra_command
 from lab.errors import UserError, hydra_cli
 from lab.runs.artifacts import atomic_write, write_json

@@ -13,7 +13,6 @@ import time
 
 from omegaconf import DictConfig
 
-import lab  # noqa: F401  (registers the config resolvers)
 from lab.config.command import hydra_command
 from lab.errors import hydra_cli
 from lab.runs.summary import print_summary

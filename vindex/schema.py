@@ -11,11 +11,12 @@ The node is the whole config (``PACKAGE = "_global_"``): the vindex commands rea
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from lab.config.schema import integer, number, require
+from lab.config.schema import integer, number, require, require_each
+from lab.runs.artifacts import WEIGHT_DTYPES as TORCH_DTYPES
+from vindex.features import MODES as FEATURE_MODES
+from vindex.format import DTYPES as FORMAT_DTYPES
 
-DTYPES = ("f16", "f32")               # what vindex.format writes (seed 002: f16)
-FEATURE_MODES = ("svd", "full")       # vindex.features
-TORCH_DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = tuple(FORMAT_DTYPES)          # what vindex.format writes (seed 002: f16)
 
 
 @dataclass
@@ -45,14 +46,13 @@ class ConstantsConfig:
     cka_threshold: float = 0.9
 
     def __post_init__(self) -> None:
-        for key, valid, expected in (
+        require_each("constants", self, (
             ("probe_tokens", integer(1)(self.probe_tokens), "a positive integer"),
             ("min_tokens", integer(1)(self.min_tokens) and self.min_tokens <= self.probe_tokens, "a positive integer <= probe_tokens"),
             ("sparsity_tau", number(0, low_open=True)(self.sparsity_tau), "a positive number"),
             ("top_mass_k", integer(1)(self.top_mass_k), "a positive integer"),
             ("cka_threshold", number(0, 1)(self.cka_threshold), "a number in [0, 1]"),
-        ):
-            require("constants", key, getattr(self, key), valid, expected)
+        ))
 
 
 @dataclass
@@ -75,13 +75,12 @@ class Gate3Config:
     max_collateral: float = 0.3
 
     def __post_init__(self) -> None:
-        for key, valid, expected in (
+        require_each("gate3", self, (
             ("num_neurons", integer(1)(self.num_neurons), "a positive integer"),
             ("ridge", number(0)(self.ridge), "a non-negative number"),
             ("min_drop", number(0, 1)(self.min_drop), "a fraction in [0, 1]"),
             ("max_collateral", number(0)(self.max_collateral), "a non-negative fraction"),
-        ):
-            require("gate3", key, getattr(self, key), valid, expected)
+        ))
 
 
 @dataclass
@@ -111,12 +110,11 @@ class VindexConfig:
     paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key, valid, expected in (
+        require_each("", self, (
             ("dtype", self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
             ("down_top_k", integer(1)(self.down_top_k), "a positive integer"),
             ("seed", integer(0)(self.seed), "a non-negative integer"),
             ("features", self.features in FEATURE_MODES, f"one of {', '.join(FEATURE_MODES)}"),
             ("num_features", self.num_features is None or integer(1)(self.num_features), "null or a positive integer"),
             ("torch_dtype", self.torch_dtype in TORCH_DTYPES, f"one of {', '.join(TORCH_DTYPES)}"),
-        ):
-            require("", key, getattr(self, key), valid, expected)
+        ))

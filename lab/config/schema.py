@@ -13,6 +13,7 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 
 import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib.metadata import entry_points
@@ -54,6 +55,14 @@ def require(node: str, key: str, value: Any, valid: bool, expected: str) -> None
         raise UserError(f"{node + '.' if node else ''}{key}={shown!r} is invalid; expected {expected}")
 
 
+def require_each(node: str, owner: Any, checks: Iterable[tuple[str, Any, str]]) -> None:
+    """:func:`require` for each ``(key, valid, expected)`` of a typed node ``owner``, in order; ``valid`` is a bool,
+    or a test that is given the key's value."""
+    for key, valid, expected in checks:
+        value = getattr(owner, key)
+        require(node, key, value, valid(value) if callable(valid) else valid, expected)
+
+
 @dataclass
 class OptimizerConfig:
     """AdamW with a linear warmup to ``lr`` over ``warmup_steps``, then a cosine decay to ``min_lr_ratio · lr``
@@ -72,7 +81,7 @@ class OptimizerConfig:
     fused: bool = True           # torch's single-kernel AdamW (transformers.Trainer's default adamw_torch_fused)
 
     def __post_init__(self) -> None:
-        for key, valid, expected in (
+        require_each("optimizer", self, (
             ("lr", number(0, low_open=True)(self.lr), "a positive finite number"),
             ("betas", betas(self.betas), "two numbers in [0, 1), e.g. [0.9, 0.95]"),
             ("eps", number(0, low_open=True)(self.eps), "a positive number"),
@@ -81,8 +90,7 @@ class OptimizerConfig:
             ("warmup_steps", integer(0)(self.warmup_steps), "a non-negative integer"),
             ("min_lr_ratio", number(0, 1)(self.min_lr_ratio), "a number in [0, 1]"),
             ("z_loss", number(0)(self.z_loss), "a non-negative number (PaLM's z-loss coefficient, e.g. 1e-4; 0: off)"),
-        ):
-            require("optimizer", key, getattr(self, key), valid, expected)
+        ))
 
 
 @dataclass
@@ -101,13 +109,12 @@ class CompileConfig:
         import torch
 
         backends = torch.compiler.list_backends(exclude_tags=())
-        for key, valid, expected in (
+        require_each("compile", self, (
             ("enabled", isinstance(self.enabled, bool) or self.enabled == "auto", "true, false or auto"),
             ("auto_min_steps", integer(1)(self.auto_min_steps), "a positive integer"),
             ("backend", self.backend in backends, "a torch.compile backend: torch.compiler.list_backends(exclude_tags=())"),
             ("mode", self.mode in COMPILE_MODES, f"one of {', '.join(map(str, COMPILE_MODES))}"),
-        ):
-            require("compile", key, getattr(self, key), valid, expected)
+        ))
 
 
 @dataclass
@@ -129,10 +136,9 @@ class DiagnosticsConfig:
     rows: int = 2
 
     def __post_init__(self) -> None:
-        for key, test, expected in (("every_n_steps", integer(0), "a non-negative integer (0: off)"),
-                                    ("dense_steps", integer(0), "a non-negative integer"),
-                                    ("rows", integer(1), "a positive integer")):
-            require("diagnostics", key, getattr(self, key), test(getattr(self, key)), expected)
+        require_each("diagnostics", self, (("every_n_steps", integer(0), "a non-negative integer (0: off)"),
+                                           ("dense_steps", integer(0), "a non-negative integer"),
+                                           ("rows", integer(1), "a positive integer")))
 
 
 @dataclass
@@ -194,14 +200,13 @@ class TrainerConfig:
     ddp: DDPConfig = field(default_factory=DDPConfig)
 
     def __post_init__(self) -> None:
-        for key, valid, expected in (
+        require_each("trainer", self, (
             ("max_steps", integer(1)(self.max_steps) or self.max_steps == -1, "a positive integer, or -1 (then trainer.max_epochs decides)"),
             ("num_nodes", integer(1)(self.num_nodes), "a positive integer"),
             ("accumulate_grad_batches", integer(1)(self.accumulate_grad_batches), "a positive integer"),
             ("log_every_n_steps", integer(1)(self.log_every_n_steps), "a positive integer"),
             ("deterministic", self.deterministic in (True, False, "warn", "auto"), "auto, true, false or warn"),
-        ):
-            require("trainer", key, getattr(self, key), valid, expected)
+        ))
 LOGGER_KINDS = ("wandb", "csv", "none")
 
 
@@ -313,16 +318,14 @@ class DataConfig:
     sources: dict[str, SourceConfig] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key, test, expected in (("seq_len", integer(2), "an integer >= 2"), ("batch_size", integer(1), "a positive integer"),
-                                    ("num_workers", integer(0), "a non-negative integer"), ("val_docs", integer(0), "a non-negative integer")):
-            require("data", key, getattr(self, key), test(getattr(self, key)), expected)
+        require_each("data", self, (("seq_len", integer(2), "an integer >= 2"), ("batch_size", integer(1), "a positive integer"),
+                                     ("num_workers", integer(0), "a non-negative integer"), ("val_docs", integer(0), "a non-negative integer")))
         require("data", "eval_limit", self.eval_limit, self.eval_limit is None or integer(1)(self.eval_limit), "null or a positive integer")
 
 
 TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig,
                   "artifacts": ArtifactsConfig, "variant": VariantConfig, "model": ModelConfig, "data": DataConfig,
                   "logger": LoggerConfig, "trainer": TrainerConfig}
-RUN_NODES = ("variant", "model", "data", "logger", "trainer")  # typed nodes every tool's run reads (a tool's defaults list names their schema)
 
 
 SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
@@ -339,7 +342,9 @@ def typed_nodes() -> dict[str, type]:
     return {**TRAINING_NODES, **tool_nodes()}
 
 
-def _store(nodes: dict[str, type]) -> None:
+def register_nodes(nodes: dict[str, type]) -> None:
+    """Store typed nodes as ``schema/<node>`` for the configs' defaults lists (a tool's own, named by its recipe:
+    ``Recipe.typed_nodes``; a command's, by :func:`lab.config.command.hydra_command`)."""
     store = ConfigStore.instance()
     for node, schema in nodes.items():
         # a node whose schema is the whole config (vindex's) says so: PACKAGE = "_global_"
@@ -349,18 +354,13 @@ def _store(nodes: dict[str, type]) -> None:
 def register_schemas() -> None:
     """Store the training run's typed nodes as ``schema/<node>`` (package ``<node>``), for the configs' defaults
     lists; ``import lab`` does this, and imports no tool."""
-    _store(TRAINING_NODES)
-
-
-def register_nodes(nodes: dict[str, type]) -> None:
-    """Store the given typed nodes (a tool's own, named by its recipe: ``Recipe.typed_nodes``)."""
-    _store(nodes)
+    register_nodes(TRAINING_NODES)
 
 
 def register_tool_schemas() -> None:
     """Store each tool's typed nodes too (``schema/gates``): called by a tool's command (:func:`lab.train.run.
     recipe_main`) and by ``lab.plan`` before they compose, since a tool's config lists its node's schema."""
-    _store(tool_nodes())
+    register_nodes(tool_nodes())
 
 
 def with_defaults(schema: type, values: dict) -> Any:

@@ -121,6 +121,11 @@ def without_new_defaults(recorded: dict[str, Any], requested: dict[str, Any], cf
     return kept
 
 
+def _comparable(recorded: dict[str, Any], requested: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
+    """``requested`` less what ``recorded`` predates: added nodes at their old option, typed keys at their default."""
+    return without_new_defaults(recorded, without_added_nodes(recorded, requested, cfg), cfg)
+
+
 def recorded_identity(folder: Path, cfg: DictConfig) -> tuple[dict | None, dict]:
     """``(recorded, requested)`` identities, compared like with like: the unresolved record of ``.run_config.json``,
     else the resolved config of ``metadata.json``; ``(None, ...)`` when the folder records no config. A node added
@@ -129,11 +134,11 @@ def recorded_identity(folder: Path, cfg: DictConfig) -> tuple[dict | None, dict]
     folder = Path(folder)
     if (folder / RUN_CONFIG_FILE).is_file():
         recorded = read_json(folder / RUN_CONFIG_FILE)
-        return recorded, without_new_defaults(recorded, without_added_nodes(recorded, identity(cfg), cfg), cfg)
+        return recorded, _comparable(recorded, identity(cfg), cfg)
     meta = folder / "metadata.json"
     if meta.is_file() and isinstance(read_json(meta).get("config"), dict):
         recorded = identity(read_json(meta)["config"])
-        return recorded, without_new_defaults(recorded, without_added_nodes(recorded, identity(cfg, resolve=True), cfg), cfg)
+        return recorded, _comparable(recorded, identity(cfg, resolve=True), cfg)
     return None, identity(cfg)
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-import lab  # noqa: F401
 from lab.config.command import hydra_command
 from lab.errors import hydra_cli
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores

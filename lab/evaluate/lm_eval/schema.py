@@ -5,9 +5,10 @@ from typing import Any, ClassVar
 
 from omegaconf import MISSING
 
-from lab.config.schema import integer, require
+from lab.config.schema import integer, require_each
+from lab.runs.artifacts import WEIGHT_DTYPES
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", *WEIGHT_DTYPES)
 
 
 @dataclass
@@ -36,10 +37,9 @@ class LmEvalConfig:
     paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for key, valid, expected in (
+        require_each("", self, (
             ("tasks", bool(self.tasks), "at least one task"),
             ("batch_size", self.batch_size == "auto" or integer(1)(self.batch_size), "a positive integer or auto"),
             ("dtype", self.dtype in DTYPES, f"one of {', '.join(DTYPES)}"),
             ("num_fewshot", self.num_fewshot is None or integer(0)(self.num_fewshot), "null or a non-negative integer"),
-        ):
-            require("", key, getattr(self, key), valid, expected)
+        ))
