@@ -31,7 +31,7 @@ from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_a
 from ablations.study_tables import study_blocks
 from ablations.study_trends import width_trends
 from lab.config import CONF_DIR, WANDB_PROJECT
-from lab.errors import UserError, exit_on_user_error
+from lab.config.errors import UserError, exit_on_user_error
 from lab.runs.artifacts import atomic_write, read_json, write_json
 from lab.runs.folder_kinds import FolderKind
 from lab.runs.identity import RUN_CONFIG_FILE, flatten

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ablations.study_replication import replication_block
 from ablations.study_tables import study_blocks
-from lab.errors import UserError, exit_on_user_error
+from lab.config.errors import UserError, exit_on_user_error
 from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]

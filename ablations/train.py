@@ -16,7 +16,7 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from ablations import entry, layout
-from lab.errors import UserError, hydra_cli
+from lab.config.errors import UserError, hydra_cli
 from lab.model import build_model
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json

@@ -18,7 +18,7 @@ from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
 from gates.schema import ApplyConfig
 from lab.config.command import hydra_command
-from lab.errors import UserError, hydra_cli
+from lab.config.errors import UserError, hydra_cli
 from lab.report.cards import model_card
 from lab.runs.artifacts import atomic_dir, write_json
 from lab.runs.checksums import write_sha256sums

@@ -21,13 +21,13 @@ from omegaconf import DictConfig
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
+from lab.config.errors import UserError
 from lab.data.formats import knowledge_documents
 from lab.data.loaders import fit_resume, resumable_loader
 from lab.data.packing import pack_documents
 from lab.data.schemas import schema_of
 from lab.data.sources import load_split, train_and_held_out
 from lab.data.subset import graded_subset
-from lab.errors import UserError
 
 
 @dataclass

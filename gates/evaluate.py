@@ -37,9 +37,9 @@ from gates.schema import EvaluateConfig
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
 from lab.config.command import hydra_command
+from lab.config.errors import UserError, hydra_cli
 from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
-from lab.errors import UserError, hydra_cli
 from lab.evaluate.graded import knowledge_accuracy, reasoning_accuracy
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import atomic_write, read_json, write_json

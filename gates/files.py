@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from gates.stats import DEFAULT_THRESHOLD, gate_stats, knowledge_neurons
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.artifacts import atomic_write, write_json
 from lab.runs.checksums import check_if_summed
 

@@ -15,7 +15,7 @@ Both give plain Qwen3 weights (no new modules), so the result saves and loads as
 import torch
 from torch import nn
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 MODES = ("hard", "soft")
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from gates.files import LOGITS_FILE
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.model import build_model, load_tokenizer
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json

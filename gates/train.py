@@ -19,7 +19,7 @@ from gates.export import export, failed_entry, log_gate_histogram, print_gate_su
 from gates.gated_ffn import patch_gates
 from gates.module import GateTrainingModule
 from gates.schema import GatesConfig
-from lab.errors import hydra_cli
+from lab.config.errors import hydra_cli
 from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
 from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train

@@ -28,7 +28,7 @@ register_tool_schemas()  # the tests compose gates_train directly, as lab.plan d
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
 VARIANTS = group_options("variant")
-QWEN3_06B_CONFIG = REPO / "lab" / "assets" / "configs" / "qwen3-0.6b"
+QWEN3_06B_CONFIG = REPO / "lab" / "config" / "assets" / "configs" / "qwen3-0.6b"
 
 # A few optimizer steps, two validations on a handful of graded rows: seconds on 2 cores.
 FAST = [
@@ -129,14 +129,14 @@ def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict
 def run_module(module: str, args: list[str]) -> int:
     """``python -m module args`` in this process (``runpy``: no 5-15 s interpreter start and imports per case);
     returns the exit code. For commands that end early (bad input, a skip); read the output with ``capfd``."""
-    import lab.errors
+    import lab.config.errors
 
     for logger in [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]:
         for handler in getattr(logger, "handlers", []):  # handlers made under an earlier test's (closed) capture
             if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
                 handler.stream = sys.stderr
     saved = sys.argv
-    sys.argv, lab.errors._task_started = [module, *args], False
+    sys.argv, lab.config.errors._task_started = [module, *args], False
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as stop:

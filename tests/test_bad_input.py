@@ -6,7 +6,7 @@ import pytest
 from transformers import LlamaConfig
 
 from ablations.train import train
-from lab.errors import UserError
+from lab.config.errors import UserError
 from tests.conftest import FAST, compose_train, run_cli
 
 
@@ -27,7 +27,7 @@ CASES = {
 
 def _case(tmp_path: Path, case: str) -> tuple[list[str], str, Path]:
     overrides, expected = CASES[case]
-    popqa = Path(__file__).resolve().parents[1] / "lab" / "assets" / "tiny_corpus" / "popqa" / "train.parquet"
+    popqa = Path(__file__).resolve().parents[1] / "lab" / "config" / "assets" / "tiny_corpus" / "popqa" / "train.parquet"
     overrides = [o.format(llama=llama_folder(tmp_path), popqa=popqa) for o in overrides]
     run_dir = tmp_path / "existing_run"
     run_dir.mkdir()

@@ -8,7 +8,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import OmegaConf
 
 from ablations.train import train
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.train.callbacks import instantiate_callbacks
 from lab.train.diagnostics import InstabilityDiagnostics
 from lab.train.initial_eval import InitialEvaluation

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.report import write_report
 from lab.report.wandb_dashboard import STEP, dashboard_spec
 

@@ -11,8 +11,8 @@ from gates.data import load_gate_rows
 from gates.files import read_lambda_logits, read_neuron_indices, write_gate_files
 from gates.masking import check_threshold
 from lab.config import asset_path
+from lab.config.errors import UserError
 from lab.config.schema import DataConfig
-from lab.errors import UserError
 from lab.runs.reference import tiny_reference_dir
 from tests.conftest import run_cli
 

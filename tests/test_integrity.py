@@ -13,7 +13,7 @@ import torch
 import ablations
 from ablations.train import train
 from gates.files import read_lambda_logits, write_gate_files
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.checksums import write_sha256sums
 from tests.conftest import FAST, REPO, compose_train, run_cli
 

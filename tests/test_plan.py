@@ -3,7 +3,7 @@
 import pytest
 from transformers import Qwen3Config
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.plan import PEAK_TFLOPS, plan
 from tests.conftest import QWEN3_06B_CONFIG
 

@@ -7,9 +7,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from lab.config import CONF_DIR
-from lab.config.checks import check_training_config
-from lab.config.schema import TRAINING_NODES, CompileConfig, OptimizerConfig
-from lab.errors import UserError
+from lab.config.errors import UserError
+from lab.config.schema import TRAINING_NODES, CompileConfig, OptimizerConfig, validate
 from tests.conftest import compose_train
 
 
@@ -44,12 +43,17 @@ def test_hydra_refuses_unknown_keys_and_wrong_types_while_composing(override):
     ("diagnostics.rows=0", "diagnostics.rows=0 is invalid; expected a positive integer"),
     ("diagnostics.every_n_steps=-1", "diagnostics.every_n_steps=-1 is invalid"),
     ("artifacts.formats=[onnx]", "artifacts.formats=['onnx'] is invalid; expected one or more of safetensors, pt"),
+    ("seed=-1", "seed=-1 is invalid; expected a non-negative integer"),                 # the top-level keys: RunKeys
+    ("seed=abc", "seed='abc' is invalid; expected an integer"),
+    ("checkpoint_every_n_steps=0", "checkpoint_every_n_steps=0 is invalid; expected a positive integer"),
+    ("loss_chunk_size=0", "loss_chunk_size=0 is invalid; expected auto, null or a positive integer"),
+    ("loss_chunk_size=big", "loss_chunk_size='big' is invalid; expected auto, null or a positive integer"),
 ])
 def test_each_node_checks_its_own_values_in_one_line(override, message):
     cfg = compose_train([override])
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
-        check_training_config(cfg)
-    check_training_config(compose_train([]))  # the defaults pass
+        validate(cfg)
+    validate(compose_train([]))  # the defaults pass
 
 
 def test_a_mistyped_typed_key_is_answered_with_the_valid_keys():
@@ -72,7 +76,7 @@ def test_a_tool_types_its_own_node_through_an_entry_point():
         cfg = compose(config_name="gates_train", overrides=["gates.temperature=0"])
         assert OmegaConf.get_type(cfg.gates) is GatesConfig and cfg.gates.beta == 4.0 and cfg.gates.retain_per_forget == 2
         with pytest.raises(UserError, match=r"gates\.temperature=0\.0 is invalid; expected a positive number"):
-            check_training_config(cfg)
+            validate(cfg)
         with pytest.raises(ConfigCompositionException):
             compose(config_name="gates_train", overrides=["gates.tempreature=1"])
 
@@ -112,9 +116,9 @@ def test_the_trainer_node_types_the_suite_s_arguments_and_passes_any_other_light
     cfg = compose_train(["+trainer.fast_dev_run=true", "trainer=ddp"])
     assert OmegaConf.get_type(cfg.trainer) is TrainerConfig and cfg.trainer.fast_dev_run is True
     assert cfg.trainer.ddp.timeout_s == 1800 and cfg.trainer.strategy == "ddp"
-    check_training_config(cfg)  # the extra argument is Lightning's to check
+    validate(cfg)  # the extra argument is Lightning's to check
     with pytest.raises(ConfigCompositionException):
         compose_train(["trainer.fast_dev_run=true"])
     assert unknown_key_hint(["trainer.fast_dev_run=true"]).endswith("any other lightning.Trainer argument: +trainer.<argument>=<value>")
     with pytest.raises(UserError, match=r"trainer.max_steps=0 is invalid; expected a positive integer, or -1"):
-        check_training_config(compose_train(["trainer.max_steps=0"]))
+        validate(compose_train(["trainer.max_steps=0"]))

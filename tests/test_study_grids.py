@@ -9,8 +9,8 @@ import matplotlib.image
 import pytest
 
 from ablations.study_publish import publish_study, stale_docs, update_docs
+from lab.config.errors import UserError
 from lab.dev.wandb_offline import find_runs, read_run
-from lab.errors import UserError
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -41,7 +41,7 @@ def test_a_rerun_is_published_as_a_replication_compared_conclusion_by_conclusion
 
     from ablations.study_publish import publish_study
     from ablations.study_replication import conclusion, replication_block
-    from lab.errors import UserError
+    from lab.config.errors import UserError
     from lab.runs.artifacts import write_json
 
     assert [conclusion({"mean": m, "ci": ci}) for m, ci in ((0.2, [0.1, 0.3]), (-0.2, [-0.3, -0.1]), (0.1, [-0.1, 0.3]))] == [

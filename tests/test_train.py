@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, Qwen3Config
 
 import ablations
 from ablations.train import train
-from lab.errors import UserError
+from lab.config.errors import UserError
 from tests.conftest import FAST, VARIANTS, compose_train
 
 

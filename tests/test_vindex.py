@@ -11,7 +11,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 import vindex
 from lab.config import asset_path
-from lab.errors import UserError
+from lab.config.errors import UserError
 from tests.conftest import compose_vindex
 from tests.larql_reader import read_vindex
 from vindex.build import build

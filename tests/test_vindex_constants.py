@@ -8,7 +8,7 @@ import torch
 from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from vindex.constants import coherence, linear_cka, measure, sparsity, stages, temperature, top_mass
 from vindex.gate3 import PatchOverlay, rank_one_edit
 from vindex.probe import Activations, probe_ids

@@ -15,7 +15,7 @@ import torch
 from safetensors import safe_open
 from transformers import AutoConfig, PretrainedConfig
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.checksums import sha256_file
 
 NORM_KINDS = ("input_layernorm", "post_attention_layernorm")

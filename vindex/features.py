@@ -16,7 +16,7 @@ columns of W_down; no sign change, σ = none.
 
 import torch
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from vindex.svd import flip_signs, randomized_svd
 
 MODES = ("svd", "full")

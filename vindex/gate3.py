@@ -31,7 +31,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.config.command import hydra_command
-from lab.errors import UserError, hydra_cli
+from lab.config.errors import UserError, hydra_cli
 from lab.runs.artifacts import atomic_write, write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Qwen3ForCausalLM
 
 from lab.config import asset_path
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.model import load_artifact, load_pretrained_config, load_tokenizer, saved_variant
 
 DEFAULT_PROBE = "probe/factual.txt"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.checksums import SUMS_FILE, check_sha256sums
 from vindex.format import DOWN_META_MAGIC, DOWN_META_VERSION, DTYPES, FILES, down_meta_size, record_dtype
 

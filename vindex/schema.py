@@ -1,7 +1,7 @@
 """The vindex commands' typed config (``conf/vindex.yaml`` and the ``conf/vindex`` group): every key, its default
 and its check, stated once. ``conf/vindex.yaml`` lists ``schema/vindex`` first in its defaults, so a mistyped key
 (``constants.sparsity_tua=0.2``) or a value of the wrong type is refused by Hydra while it composes, and a value
-that parses but cannot work is one :class:`lab.errors.UserError` before anything is read or written
+that parses but cannot work is one :class:`lab.config.errors.UserError` before anything is read or written
 (:func:`lab.config.command.hydra_command` runs the checks).
 
 The node is the whole config (``PACKAGE = "_global_"``): the vindex commands read top-level keys (``source``,

@@ -2,7 +2,7 @@
 
 import argparse
 
-from lab.errors import exit_on_user_error
+from lab.config.errors import exit_on_user_error
 from vindex.reader import verify
 
 

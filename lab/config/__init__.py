@@ -1,5 +1,5 @@
 """Where the configs, bundled assets and outputs are, and the OmegaConf resolvers that name them (every entry point);
-``lab.config.checks`` validates a composed config before anything runs."""
+``lab.config.schema`` types and checks a composed config before anything runs."""
 
 import os
 from importlib import resources
@@ -7,13 +7,13 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"  # the Hydra configs: the repo's conf/, linked here so they ship with lab
+CONF_DIR = Path(__file__).resolve().parent / "conf"  # the Hydra configs: the repo's conf/, linked here so they ship with lab
 WANDB_PROJECT = "qwen3-internals"  # conf/logger/wandb.yaml's project: where W&B writes outside a training run
 
 
 def asset_path(relative: str = "") -> str:
-    """Absolute path of a file bundled in ``lab/assets`` (installed with the package)."""
-    return str(Path(str(resources.files("lab") / "assets")) / relative)
+    """Absolute path of a file bundled in ``lab/config/assets`` (installed with the package)."""
+    return str(Path(str(resources.files("lab.config") / "assets")) / relative)
 
 
 
@@ -36,7 +36,7 @@ def process_id() -> str:
 
 
 def register_resolvers() -> None:
-    """``${asset:x}``: a bundled file of ``lab/assets``; ``${runs_root:}``: where outputs go by default;
+    """``${asset:x}``: a bundled file of ``lab/config/assets``; ``${runs_root:}``: where outputs go by default;
     ``${pid:}``: this process's id (see :func:`process_id`); ``${job_name:<base>,<key in base>...}``: a
     multirun job's name, its base plus its other swept values (see :mod:`lab.runs.job_name`)."""
     from lab.runs.job_name import job_name

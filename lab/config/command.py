@@ -9,8 +9,8 @@
         hydra_cli(main)
 
 It is ``@hydra.main`` on the shipped configs (:data:`lab.config.CONF_DIR`), the typed nodes' checks
-(:func:`lab.config.schema.validate`) before the command runs, and a :class:`lab.errors.UserError` as one
-``error:`` line with exit code 2 (:func:`lab.errors.exit_on_user_error`).
+(:func:`lab.config.schema.validate`) before the command runs, and a :class:`lab.config.errors.UserError` as one
+``error:`` line with exit code 2 (:func:`lab.config.errors.exit_on_user_error`).
 """
 
 import functools
@@ -21,8 +21,8 @@ import hydra
 from omegaconf import DictConfig
 
 from lab.config import CONF_DIR
+from lab.config.errors import exit_on_user_error
 from lab.config.schema import register_nodes, validate
-from lab.errors import exit_on_user_error
 
 
 def hydra_command(config_name: str, schema: type | None = None) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:

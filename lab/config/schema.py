@@ -5,8 +5,8 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 - a key that is not a field is refused by Hydra while it composes (``optimizer.lrr=1``: "Key 'lrr' not in
   'OptimizerConfig'"), and a value of the wrong type too (``optimizer.lr=abc``);
 - every default is the field's, and YAML files (experiments, interventions, studies) set only what differs;
-- each node checks its own values in ``__post_init__`` (:func:`validate`, run by :func:`lab.config.checks.
-  check_training_config` before anything runs): one :class:`lab.errors.UserError` naming the key.
+- each node checks its own values in ``__post_init__`` (:func:`validate`, run by the run lifecycle before
+  anything runs): one :class:`lab.config.errors.UserError` naming the key; the top-level keys too (:class:`RunKeys`).
 
 ``python -m ablations.train --cfg job`` prints the composed config with every default.
 """
@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 WEIGHT_DECAY_MODES = ("coupled", "independent")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -323,6 +323,27 @@ class DataConfig:
         require("data", "eval_limit", self.eval_limit, self.eval_limit is None or integer(1)(self.eval_limit), "null or a positive integer")
 
 
+@dataclass
+class RunKeys:
+    """The top-level keys a training run reads, typed and checked here; their values are the tool's YAML's
+    (``conf/training_run.yaml``, ``conf/train.yaml``, ``conf/gates_train.yaml``), which states each once. They are
+    not a schema of the root: Hydra would then type the whole config and refuse every key not a field of it.
+
+    ``seed`` seeds torch, numpy, Python and the data shuffle; ``checkpoint_every_n_steps`` is the period of
+    ``checkpoints/last.ckpt``; ``loss_chunk_size`` is the LM loss's rows per fused chunk (``auto``: max(256, 2²² / V);
+    null: the stock loss on full logits; a tool that computes no LM loss leaves it out)."""
+
+    seed: int
+    checkpoint_every_n_steps: int
+    loss_chunk_size: Any = None
+
+    def __post_init__(self) -> None:
+        require_each("", self, (("seed", integer(0), "a non-negative integer"),
+                                ("checkpoint_every_n_steps", integer(1), "a positive integer"),
+                                ("loss_chunk_size", lambda v: v in ("auto", None) or integer(1)(v),
+                                 "auto, null or a positive integer")))
+
+
 TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig,
                   "artifacts": ArtifactsConfig, "variant": VariantConfig, "model": ModelConfig, "data": DataConfig,
                   "logger": LoggerConfig, "trainer": TrainerConfig}
@@ -380,7 +401,7 @@ def field_default(schema: type, name: str) -> Any:
 
 def validate(cfg: DictConfig) -> None:
     """Run every typed node's own checks (``__post_init__``) on the composed ``cfg`` (the whole of it when its
-    schema is the whole config)."""
+    schema is the whole config); a training run's top-level keys are checked as :class:`RunKeys`."""
     if is_dataclass(OmegaConf.get_type(cfg)):
         OmegaConf.to_object(cfg)
         return
@@ -388,6 +409,26 @@ def validate(cfg: DictConfig) -> None:
         value = cfg[node]
         if OmegaConf.is_dict(value) and is_dataclass(OmegaConf.get_type(value)):
             OmegaConf.to_object(value)
+    if "seed" in cfg:
+        check_run_keys(cfg)
+
+
+def check_run_keys(cfg: DictConfig) -> RunKeys:
+    """``cfg``'s top-level :class:`RunKeys` converted to their types (a value that does not convert is one
+    ``UserError`` naming the key) and checked."""
+    from omegaconf.errors import ValidationError
+
+    names = [f.name for f in fields(RunKeys)]
+    typed = OmegaConf.structured(RunKeys)
+    for name in names:
+        if name in cfg:
+            value = cfg[name]
+            try:
+                typed[name] = value
+            except ValidationError:
+                kind = next(f.type for f in fields(RunKeys) if f.name == name)
+                raise UserError(f"{name}={value!r} is invalid; expected {TYPE_NAMES.get(kind, kind)}") from None
+    return OmegaConf.to_object(typed)
 
 
 TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}

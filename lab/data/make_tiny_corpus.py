@@ -1,6 +1,6 @@
 """Generate the bundled tiny corpus and train its tokenizer.
 
-    python -m lab.data.make_tiny_corpus                 # rewrites lab/assets/tiny_corpus and tiny_tokenizer
+    python -m lab.data.make_tiny_corpus                 # rewrites lab/config/assets/tiny_corpus and tiny_tokenizer
 
 Writes ``popqa/train.parquet`` (the world facts of :mod:`lab.data.world_facts` in PopQA's schema) and
 ``numina/{train,test}.parquet`` (seeded synthetic arithmetic with worked solutions in NuminaMath-CoT's

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lab.config.errors import UserError
 from lab.data.formats import KNOWLEDGE_COLUMNS, REASONING_COLUMNS, knowledge_documents, reasoning_document
-from lab.errors import UserError
 
 
 def text_column(source: Any) -> str:

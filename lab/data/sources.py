@@ -14,8 +14,8 @@ from typing import Any
 import datasets
 from omegaconf import DictConfig, OmegaConf
 
+from lab.config.errors import UserError
 from lab.data.schemas import schema_of
-from lab.errors import UserError
 
 
 def required_columns(source: dict) -> tuple[str, ...]:

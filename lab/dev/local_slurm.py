@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.errors import UserError, exit_on_user_error
+from lab.config.errors import UserError, exit_on_user_error
 
 CONF = Path("/etc/slurm/slurm.conf")
 PACKAGES = ("slurm-wlm", "munge")

@@ -4,7 +4,7 @@
     python -m lab.dev.synthetic qwen3-8b runs/synthetic/qwen3-8b-2l --layers 2       # Qwen3-8B widths, 2 layers
 
 Real-width paths are tested on these instead of downloads. The folder is what ``from_pretrained`` and the
-vindex read: ``config.json`` (the shape's bundled config, ``lab/assets/configs/<shape>``, with ``--layers`` /
+vindex read: ``config.json`` (the shape's bundled config, ``lab/config/assets/configs/<shape>``, with ``--layers`` /
 ``--vocab`` applied), one safetensors shard per decoder layer plus one for the embeddings, final norm and
 untied head, ``model.safetensors.index.json``, and the bundled tiny tokenizer (its 1,696 ids fit in any
 vocabulary; the embedding keeps the shape's rows).
@@ -26,13 +26,13 @@ from safetensors.torch import save_file
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import asset_path
-from lab.errors import UserError, exit_on_user_error
+from lab.config.errors import UserError, exit_on_user_error
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
 
 def shapes() -> list[str]:
-    """The bundled shapes (``lab/assets/configs/<name>/config.json``)."""
+    """The bundled shapes (``lab/config/assets/configs/<name>/config.json``)."""
     return sorted(p.name for p in Path(asset_path("configs")).iterdir() if (p / "config.json").is_file())
 
 

@@ -14,8 +14,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
+from lab.config.errors import UserError
 from lab.config.schema import ModelConfig, with_defaults
-from lab.errors import UserError
 from lab.model.variants import Variant, apply_variant
 from lab.runs.artifacts import load_weights, read_json
 from lab.runs.checksums import check_if_summed

@@ -30,8 +30,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from lab.config.errors import UserError
 from lab.config.schema import VariantConfig
-from lab.errors import UserError
 from lab.model.embedding_scale import scale_embeddings
 from lab.model.norms import replacement_for, replacement_options
 from lab.model.norms.dyt_fit import capture_inputs, fit_dyt

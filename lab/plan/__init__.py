@@ -5,7 +5,7 @@
 
 Takes the overrides ``ablations.train`` takes (``--config-name gates_train`` for gates), expands the grid as
 Hydra's basic sweeper does (command-line sweeps and ``hydra.sweeper.params``), builds each job's model on the
-meta device (no weights are loaded; Qwen3-0.6B's and -8B's architectures come from ``lab/assets/configs``)
+meta device (no weights are loaded; Qwen3-0.6B's and -8B's architectures come from ``lab/config/assets/configs``)
 and prints per job:
 
 - parameters N (all of them, and the embedding's);
@@ -44,8 +44,8 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import CONF_DIR, asset_path, group_options
+from lab.config.errors import UserError, exit_on_user_error
 from lab.config.schema import register_tool_schemas
-from lab.errors import UserError, exit_on_user_error
 from lab.model import load_tokenizer, model_config
 from lab.model.variants import Variant, apply_variant
 from lab.plan.memory import predict_memory
@@ -98,7 +98,7 @@ def _is_sweep(override: str) -> bool:
 
 def architecture(model_cfg: DictConfig) -> Qwen3Config:
     """The job's Qwen3 config, as training builds it. A hub id with a bundled architecture
-    (``lab/assets/configs/<name>``: the public model's own config.json) is read from there, without a network
+    (``lab/config/assets/configs/<name>``: the public model's own config.json) is read from there, without a network
     request; another hub id or folder through ``from_pretrained``'s config; an untrained tiny reference as the
     tiny model's."""
     cfg = OmegaConf.to_container(model_cfg, resolve=True)

@@ -6,7 +6,7 @@ recognised from its files, and its tool writes the report. Everything goes into 
 
 from pathlib import Path
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.artifacts import atomic_write
 from lab.runs.folder_kinds import require_kind
 

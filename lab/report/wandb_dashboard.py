@@ -14,7 +14,7 @@ import argparse
 from importlib.metadata import entry_points
 from typing import Any
 
-from lab.errors import UserError, exit_on_user_error
+from lab.config.errors import UserError, exit_on_user_error
 
 STEP = "trainer/global_step"
 GROUP = "qwen3_internals.dashboards"  # each tool's panels: name = "package.module:PANELS" (pyproject.toml)

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 
 def _umask() -> int:

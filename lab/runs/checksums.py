@@ -8,7 +8,7 @@ update (``all_*.json``). Subfolders (``checkpoints/``, ``wandb/``, ``evaluation/
 import hashlib
 from pathlib import Path
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.artifacts import atomic_write
 
 SUMS_FILE = "SHA256SUMS"

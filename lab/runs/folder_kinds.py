@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 GROUP = "qwen3_internals.folder_kinds"
 

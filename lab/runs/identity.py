@@ -21,7 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.artifacts import read_json, write_json
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 
 def resolve_output_root(cfg: DictConfig) -> Path:

@@ -15,7 +15,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from lab.config import runs_root
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 
 def tiny_reference_dir(runs: str | Path | None = None) -> Path:

@@ -8,7 +8,7 @@ line naming the first bad file and exits with code 2.
 import argparse
 from pathlib import Path
 
-from lab.errors import UserError, exit_on_user_error
+from lab.config.errors import UserError, exit_on_user_error
 from lab.runs.checksums import check_sha256sums
 from lab.runs.folder_kinds import kind_of
 

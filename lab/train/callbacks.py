@@ -18,12 +18,12 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 
 def instantiate_callbacks(callbacks: DictConfig | None) -> list[L.Callback]:
     """The enabled entries of ``callbacks`` as Lightning callbacks (the module docstring); a bad entry is a
-    :class:`lab.errors.UserError` naming it."""
+    :class:`lab.config.errors.UserError` naming it."""
     result: list[L.Callback] = []
     for name, entry in (callbacks or {}).items():
         if entry is None:

@@ -5,8 +5,8 @@ from pathlib import Path
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from lab.config.errors import UserError
 from lab.config.schema import LOGGER_KINDS as KINDS
-from lab.errors import UserError
 
 
 def build_logger(logger_cfg: DictConfig, *, name: str, group: str, save_dir: Path, config: DictConfig,

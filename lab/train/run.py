@@ -30,9 +30,8 @@ from omegaconf import DictConfig
 from torch import nn
 
 from lab.config import CONF_DIR
-from lab.config.checks import check_training_config
-from lab.config.schema import register_nodes
-from lab.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
+from lab.config.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
+from lab.config.schema import register_nodes, validate
 from lab.model import load_tokenizer
 from lab.runs.artifacts import read_json, update_json_entry
 from lab.runs.checkpointing import StepCheckpoint
@@ -100,7 +99,7 @@ class Recipe:
         return folder, folder, ()
 
     def check(self, cfg: DictConfig) -> None:
-        """Refuse a config this tool cannot run (raise :class:`lab.errors.UserError`)."""
+        """Refuse a config this tool cannot run (raise :class:`lab.config.errors.UserError`)."""
 
     def finished_entry(self, ctx: RunContext) -> dict:
         """The summary entry of a finished run that is skipped: the one ``<root>/<summary_file>`` holds, else its
@@ -142,7 +141,7 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
                      TrainingHealth())
     trainer = None
     try:
-        check_training_config(cfg)
+        validate(cfg)
         recipe.check(cfg)
         if reuse_previous_run(cfg, folder, *others):
             return skip_finished(ctx, recipe)
@@ -219,7 +218,7 @@ def recipe_train(recipe: Recipe) -> Callable[[DictConfig], dict]:
 
 def recipe_main(recipe: Recipe, config_name: str) -> Callable[[], Any]:
     """A tool's command: ``@hydra.main`` over the suite's configs (``config_name``), :func:`run`, the closing block;
-    a :class:`lab.errors.UserError` is one line and exit 2. Run it with :func:`lab.errors.hydra_cli`."""
+    a :class:`lab.config.errors.UserError` is one line and exit 2. Run it with :func:`lab.config.errors.hydra_cli`."""
 
     def main(cfg: DictConfig) -> dict:
         entry = run(cfg, recipe)

@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import Logger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.runs.checkpoint_io import AtomicCheckpointIO
 from lab.runs.rng import RNGState
 from lab.train.ddp import HydraJobDDPStrategy

@@ -1,5 +1,5 @@
 """A non-editable install carries its configs: built as a wheel, installed into a folder of its own, and run from
-another directory, ``python -m ablations.train`` composes from the installed ``lab/conf`` and writes ``./runs``."""
+another directory, ``python -m ablations.train`` composes from the installed ``lab/config/conf`` and writes ``./runs``."""
 
 import shutil
 import subprocess
@@ -21,7 +21,7 @@ def test_an_installed_wheel_trains_from_another_directory(tmp_path):
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)], check=True, timeout=300)
     (wheel,) = wheels.glob("qwen3_internals-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True, timeout=300)
-    assert (target / "lab" / "conf" / "train.yaml").is_file() and not (target / "lab" / "conf").is_symlink()
+    assert (target / "lab" / "config" / "conf" / "train.yaml").is_file() and not (target / "lab" / "config" / "conf").is_symlink()
 
     # the installed copy comes first on the path: it, not this checkout, is what runs
     env = child_env({"PYTHONPATH": str(target)})

@@ -11,7 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from lab.config.command import hydra_command
-from lab.errors import hydra_cli
+from lab.config.errors import hydra_cli
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.evaluate.lm_eval.results import (
     comparison,

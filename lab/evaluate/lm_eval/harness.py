@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 
 TASKS_DIR = Path(__file__).with_name("tasks")
 OURS = ("tiny", "tiny_facts", "tiny_arith", "tiny_arith_text", "popqa", "knowledge", "reasoning", "general")

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from lab.errors import UserError
+from lab.config.errors import UserError
 from lab.model import build_model, check_pretrained_source, load_artifact, load_tokenizer, saved_variant
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json

@@ -4,7 +4,7 @@ Same prompts (:func:`lab.data.formats.qa_prompt`, :func:`lab.data.formats.reason
 budget (12 and 40 greedy tokens) and the same answer matching (:func:`lab.data.formats.knowledge_answer_correct`,
 :func:`lab.data.formats.reasoning_answer_correct`) as ``val/knowledge_acc`` and ``val/reasoning_acc``, on the same
 rows (every bundled fact; every problem of the held-out test split). The data comes from the parquet files
-bundled in ``lab/assets``: nothing is downloaded.
+bundled in ``lab/config/assets``: nothing is downloaded.
 """
 
 import datasets
