@@ -10,6 +10,7 @@ from lab.runs.job_name import swept_config
 from lab.runs.paths import job_dir
 from lab.runs.summary import print_summary, wandb_sync_hint
 from lab.train.history import MetricsHistory
+from lab.train.initial_eval import InitialEvaluation
 from lab.train.run import RunContext
 
 
@@ -61,6 +62,19 @@ def summary_entry(ctx: RunContext, trainer: L.Trainer | None, status: str, **ext
         "wall_time_s": ctx.wall(),
         **extra,
     }
+
+
+def run_entry(ctx: RunContext, trainer: L.Trainer) -> dict:
+    """The entry of a run that trained: ``ok`` or ``collapsed`` (and why), its evaluation before step 1, its
+    diagnostics' extremes, the job's swept values and what the recipe learned while building."""
+    initial = next((c.result for c in trainer.callbacks if isinstance(c, InitialEvaluation)), None)
+    return summary_entry(ctx, trainer, "collapsed" if ctx.health.collapsed else "ok", collapse_reason=ctx.health.reason,
+                         initial=initial, **diagnostic_summary(ctx.history), **job_fields(ctx.cfg), **ctx.fields)
+
+
+def failed_entry(ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:
+    """The entry of a run that raised: ``failed`` and the error, with what is known of the job."""
+    return summary_entry(ctx, trainer, "failed", error=f"{type(err).__name__}: {err}", **job_fields(ctx.cfg), **ctx.fields)
 
 
 def print_ablation_summary(cfg: DictConfig, entry: dict) -> None:

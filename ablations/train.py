@@ -21,11 +21,8 @@ from lab.model import build_model
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json
 from lab.runs.paths import job_dir
-from lab.train.compile_policy import should_compile
-from lab.train.initial_eval import InitialEvaluation
 from lab.train.module import CausalLMModule
 from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train
-from lab.train.trainer import runs_on_gpu
 
 
 class NormAblation(Recipe):
@@ -53,21 +50,13 @@ class NormAblation(Recipe):
         calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)
         ctx.fields.update(entry.model_fields(model))
-        compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True)
-        compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
-        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval, cfg.loss_chunk_size, compile_cfg)
-        module.eval_rows = datamodule.eval_rows
+        module = CausalLMModule.from_run_config(model, tokenizer, cfg, datamodule.eval_rows)
         base = layout.base_dir(ctx.root, ctx.name)
         callbacks = [layout.SaveBaseStage(base, layout.metadata(model, variant, cfg, stage="base"))]
         return Parts(model, module, callbacks, extra={"variant": variant})
 
-    def keep_optimizer_state(self, cfg: DictConfig) -> bool:
-        return bool(cfg.artifacts.keep_optimizer_state)
-
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
-        initial = next((c.result for c in trainer.callbacks if isinstance(c, InitialEvaluation)), None)
-        return entry.summary_entry(ctx, trainer, "collapsed" if ctx.health.collapsed else "ok", collapse_reason=ctx.health.reason,
-                             initial=initial, **entry.diagnostic_summary(ctx.history), **entry.job_fields(ctx.cfg), **ctx.fields)
+        return entry.run_entry(ctx, trainer)
 
     def export(self, ctx: RunContext, parts: Parts, result: dict) -> None:
         layout.write_train_metrics(ctx.folder, ctx.history.rows)
@@ -75,7 +64,7 @@ class NormAblation(Recipe):
         layout.save_stage(ctx.folder, parts.model, meta, ctx.tokenizer)
 
     def failure_entry(self, ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:
-        return entry.summary_entry(ctx, trainer, "failed", error=f"{type(err).__name__}: {err}", **entry.job_fields(ctx.cfg), **ctx.fields)
+        return entry.failed_entry(ctx, trainer, err)
 
     def print_summary(self, cfg: DictConfig, result: dict) -> None:
         entry.print_ablation_summary(cfg, result)

@@ -1,14 +1,21 @@
 """Values recorded before a refactor, compared after it: a change meant to keep behaviour (issue 26's redesign)
-must give the same losses, step by step. Recorded on one machine, compared on any: CPU float results differ in the
-last bits between machines, so the comparison allows a relative 1e-4 (on the recording machine they were bit-equal).
+must give the same losses, step by step, and the same weights. Recorded on one machine, compared on any: CPU float
+results differ in the last bits between machines, so elsewhere the comparison allows a relative 1e-4; on a machine
+like the recording one (same CPU model, architecture, torch and threads) the weights must be bit-identical (their sha256).
+The main job's weights were bit-identical before the redesign (21e5eac) and after it, on the recording machine.
 
     RECORD_GOLDEN=1 pytest tests/test_golden.py tests/test_gates_cli.py -k golden    # rewrite the recorded values
 """
 
+import hashlib
 import json
 import math
 import os
+import platform
 from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
 
 GOLDEN = Path(__file__).parent / "golden"
 REL_TOL = 1e-4
@@ -33,3 +40,46 @@ def check_golden(name: str, series: dict[str, list[float]]) -> None:
         assert len(series[key]) == len(values), f"{name} {key}: {len(series[key])} values, {len(values)} recorded"
         for step, (got, want) in enumerate(zip(series[key], values, strict=True)):
             assert math.isclose(got, want, rel_tol=REL_TOL, abs_tol=1e-6), f"{name} {key}[{step}]: {got} != recorded {want}"
+
+
+def machine() -> str:
+    """What decides CPU float results bit for bit here: the CPU model, the architecture, torch's version and its
+    thread count (a reduction split over more threads adds in another order; ``make test``'s workers use one)."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
+    return f"{cpu} | {platform.machine()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A run's weights: a ``.safetensors`` file, or a ``torch.save``'d state dict (the gates' ``lambda_logits.pt``)."""
+    if path.suffix == ".safetensors":
+        return load_file(path)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fingerprint(weights: dict[str, torch.Tensor]) -> dict:
+    """The sha256 of every tensor's bytes (by name), and each tensor's Σw and ‖w‖₂ in float64."""
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        digest.update(name.encode())
+        digest.update(weights[name].detach().contiguous().cpu().numpy().tobytes())
+    stats = {name: [float(t.double().sum()), float(t.double().norm())] for name, t in sorted(weights.items())}
+    return {"machine": machine(), "sha256": digest.hexdigest(), "tensors": stats}
+
+
+def check_golden_weights(name: str, weights: dict[str, torch.Tensor]) -> None:
+    """Assert ``weights`` match ``tests/golden/<name>.weights.json`` (or record them): bit-identical on a machine like
+    the recording one, else each tensor's sum and norm within a relative 1e-4 (of the norm, for the sum)."""
+    path = GOLDEN / f"{name}.weights.json"
+    got = fingerprint(weights)
+    if os.environ.get("RECORD_GOLDEN") == "1":
+        path.write_text(json.dumps(got, indent=1) + "\n")
+        return
+    recorded = json.loads(path.read_text())
+    assert sorted(got["tensors"]) == sorted(recorded["tensors"]), f"{name}: tensors differ from the recorded ones"
+    if got["machine"] == recorded["machine"]:
+        assert got["sha256"] == recorded["sha256"], f"{name}: weights are not bit-identical to the recorded ones"
+    for tensor, (total, norm) in recorded["tensors"].items():
+        got_total, got_norm = got["tensors"][tensor]
+        assert math.isclose(got_norm, norm, rel_tol=REL_TOL, abs_tol=1e-6), f"{name} {tensor}: ‖w‖ {got_norm} != {norm}"
+        assert abs(got_total - total) <= REL_TOL * max(norm, 1e-6) * 10, f"{name} {tensor}: Σw {got_total} != {total}"

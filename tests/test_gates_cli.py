@@ -16,7 +16,7 @@ from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import load_artifact
 from lab.runs.reference import tiny_reference_dir
 from tests.conftest import run_cli, run_module
-from tests.golden_values import check_golden, metric_series
+from tests.golden_values import check_golden, check_golden_weights, load_weights, metric_series
 
 pytestmark = pytest.mark.slow
 QUICK = ["trainer.max_steps=4", "checkpoint_every_n_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4"]
@@ -33,6 +33,7 @@ def gate_run(quick_reference) -> Path:
 
 def test_golden_gate_run_keeps_its_recorded_losses(gate_run):
     check_golden("gate_run", metric_series(gate_run / "train_metrics.json"))
+    check_golden_weights("gate_run", load_weights(gate_run / "lambda_logits.pt"))
 
 
 def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):

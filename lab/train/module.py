@@ -30,7 +30,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -111,6 +111,20 @@ class CausalLMModule(L.LightningModule):
         self.eval_rows: dict[str, list[dict]] = {"knowledge": [], "reasoning": []}
         self.tokens_seen = 0
         self._step_start: float | None = None
+
+    @classmethod
+    def from_run_config(cls, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
+                        eval_rows: dict[str, list[dict]] | None = None) -> "CausalLMModule":
+        """The module a training run's ``cfg`` describes: its optimizer, evaluation and loss chunks, and
+        ``torch.compile`` as :func:`lab.train.compile_policy.should_compile` decides for its steps and device."""
+        from lab.train.compile_policy import should_compile
+        from lab.train.trainer import runs_on_gpu
+
+        compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True)
+        compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
+        module = cls(model, tokenizer, cfg.optimizer, cfg.eval, cfg.loss_chunk_size, compile_cfg)
+        module.eval_rows = eval_rows or module.eval_rows
+        return module
 
     def _compiling(self) -> bool:
         return bool(self.compile_cfg.get("enabled")) and torch.is_grad_enabled()

@@ -26,7 +26,7 @@ import lightning as L
 from hydra.utils import get_class
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from lab.config import CONF_DIR
@@ -113,7 +113,9 @@ class Recipe:
         raise NotImplementedError
 
     def keep_optimizer_state(self, cfg: DictConfig) -> bool:
-        return False
+        """Whether the final checkpoint keeps AdamW's state: the typed ``artifacts`` node's choice when the tool's
+        config has one, else not."""
+        return bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state", default=False))
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
         """The summary entry of a run that trained (status ``ok`` or ``collapsed``)."""
