@@ -13,7 +13,7 @@ norm). Prints, every 15 steps, the training loss and the RMS of the final norm's
                                                   # docs block <!-- study:dyt_check:table --> (make docs redraws it)
 
 The published table gives, at steps 15, 60 and 150, the seed mean of the training loss and of the input RMS with
-its 95 % percentile bootstrap interval over the seeds (:func:`ablations.study_metrics.stat`).
+its 95 % percentile bootstrap interval over the seeds (:func:`lab.report.intervals.stat`).
 """
 
 import argparse
@@ -25,9 +25,9 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-from ablations.study_metrics import stat
 from ablations.study_tables import with_ci
 from lab.config import asset_path
+from lab.report.intervals import stat
 from lab.runs.artifacts import write_json
 
 KINDS = {"rmsnorm": "stock RMSNorm", "dyt": "DyT (γ ⊙ tanh(αx) + β, α₀ = 0.5)", "identity": "identity (no final norm)"}

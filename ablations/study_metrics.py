@@ -24,10 +24,10 @@ finished or collapsed run at every η of H (a failed run, an error rather than a
 done leave the seed out, counted as incomplete), so cells are compared over the same learning rates.
 
 **Intervals.** Every number is kept per seed, and published as the mean over seeds with a 95 % percentile
-bootstrap interval of that mean (:func:`bootstrap_ci`: 10,000 resamples of the seeds with replacement, a fixed
+bootstrap interval of that mean (:func:`lab.report.intervals.bootstrap_ci`: 10,000 resamples of the seeds with replacement, a fixed
 generator, so the same values give the same interval). A difference between two cells (:func:`difference`) is
 the difference of their means with a bootstrap interval that resamples each cell's seeds independently; it is
-called a difference only when that interval excludes 0 (:func:`excludes_zero`). Fewer than 2 seeds: no
+called a difference only when that interval excludes 0 (:func:`lab.report.intervals.excludes_zero`). Fewer than 2 seeds: no
 interval ("n < 2").
 
 Besides:
@@ -46,13 +46,12 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
+from lab.report.intervals import difference, stat
 
 OK, COLLAPSED, FAILED = "ok", "collapsed", "failed"
 CONTROL_VARIANT = "original"
 REFERENCE_OPTIONS = {"intervention": "none", "dyt": "default", "dyt_sites": "none"}  # a swept group's option that its other options are compared to
 CELL_AXES = ("optimizer.lr", "seed", "variant", "regime")  # swept within or across cells; other swept keys are factors
-BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, LEVEL = 10_000, 0, 0.95
 PER_SEED = ("lr_sensitivity", "sensitivity_above", "sensitivity_below", "best_clipped_loss")
 
 
@@ -63,59 +62,6 @@ def _finite(value: Any) -> bool:
 def reference_loss(vocab_size: int) -> float:
     """ℓ₀ = ln V: the cross-entropy of the uniform distribution over ``vocab_size`` tokens."""
     return math.log(int(vocab_size))
-
-
-def _resampled_means(values: list[float], rng: np.random.Generator, resamples: int) -> np.ndarray:
-    """The means of ``resamples`` bootstrap resamples (with replacement) of ``values``."""
-    data = np.asarray(values, dtype=float)
-    return data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
-
-
-def _percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(samples, tail)), float(np.percentile(samples, 100 - tail))
-
-
-def bootstrap_ci(values: list[float], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
-                 seed: int = BOOTSTRAP_SEED) -> tuple[float, float] | None:
-    """The percentile bootstrap interval of the mean of ``values``; None for fewer than 2 values."""
-    if len(values) < 2:
-        return None
-    return _percentile_interval(_resampled_means(values, np.random.default_rng(seed), resamples), level)
-
-
-def stat(values: list[float]) -> dict[str, Any]:
-    """``{"mean", "ci", "n"}`` of per-seed values (``ci`` None below 2 seeds; ``mean`` None for none)."""
-    return {"mean": statistics.fmean(values) if values else None, "ci": bootstrap_ci(values), "n": len(values)}
-
-
-def contrast(terms: list[tuple[float, list[float]]], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
-             seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
-    """A linear contrast Σ_k w_k · mean(x_k) of independent groups of per-seed values ``[(w_k, x_k)]``, with the
-    percentile bootstrap interval that resamples each group's seeds independently (in the order given, from one
-    generator). ``ci`` is None when a group has fewer than 2 values, ``mean`` None when one is empty; ``n`` is each
-    group's size."""
-    sizes = tuple(len(values) for _, values in terms)
-    if not all(sizes):
-        return {"mean": None, "ci": None, "n": sizes}
-    mean = sum(weight * statistics.fmean(values) for weight, values in terms)
-    if min(sizes) < 2:
-        return {"mean": mean, "ci": None, "n": sizes}
-    rng = np.random.default_rng(seed)
-    samples = sum(weight * _resampled_means(values, rng, resamples) for weight, values in terms)
-    return {"mean": mean, "ci": _percentile_interval(samples, level), "n": sizes}
-
-
-def difference(a: list[float], b: list[float], resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,
-               seed: int = BOOTSTRAP_SEED) -> dict[str, Any]:
-    """``mean(a) − mean(b)`` with the percentile bootstrap interval over independent resamples of each
-    (:func:`contrast` with weights +1, −1)."""
-    return contrast([(1.0, a), (-1.0, b)], resamples, level, seed)
-
-
-def excludes_zero(ci: tuple[float, float] | list[float] | None) -> bool:
-    """Whether an interval lies wholly on one side of 0 (a difference that is claimed)."""
-    return ci is not None and (ci[0] > 0 or ci[1] < 0)
 
 
 def clipped_loss(run: dict, loss_ref: float) -> float | None:

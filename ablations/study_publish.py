@@ -17,7 +17,6 @@ differs from what the committed ``study.json`` gives (the test suite runs that c
 """
 
 import argparse
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -25,13 +24,14 @@ from pathlib import Path
 from ablations.study_replication import replication_block
 from ablations.study_tables import study_blocks
 from lab.config.errors import UserError, exit_on_user_error
+from lab.report.markers import marker, render_blocks
 from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "norm_study"
 FIGURES = ROOT / "docs" / "figures"
 DOCS = (ROOT / "README.md", ROOT / "docs" / "norm-study.md")
-MARKER = re.compile(r"(<!-- study:(?P<name>[\w.-]+):(?P<block>[\w-]+) -->\n)(?P<body>(?:.*?\n)?)(<!-- /study:(?P=name):(?P=block) -->)", re.S)
+MARKER = marker("study")
 
 
 def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
@@ -55,13 +55,8 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
 
 def render(text: str, blocks: dict[tuple[str, str], str], source: str = "") -> str:
     """``text`` with every marked block replaced by its generated markdown; a marker of no committed study is an error."""
-    def replace(match: re.Match) -> str:
-        key = (match["name"], match["block"])
-        if key not in blocks:
-            raise UserError(f"{source}: marker study:{key[0]}:{key[1]} has no docs/results/norm_study/{key[0]}/study.json block {key[1]!r}")
-        return match.group(1) + blocks[key] + "\n" + match.group(5)
-
-    return MARKER.sub(replace, text)
+    return render_blocks(text, "study", blocks, lambda name, block: (
+        f"{source}: marker study:{name}:{block} has no docs/results/norm_study/{name}/study.json block {block!r}"))
 
 
 def stale_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[Path]:

@@ -18,9 +18,9 @@ the other does not support is named in the sentences below the table.
 import statistics
 from typing import Any
 
-from ablations.study_metrics import excludes_zero
 from ablations.study_tables import fmt, rows, with_ci
 from ablations.study_trends import METRICS
+from lab.report.intervals import excludes_zero
 
 TREND_METRICS = METRICS[:2]  # S and S⁺: the published trend claims; S⁻ is under-training, reported in the trend table
 

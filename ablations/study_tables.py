@@ -11,8 +11,8 @@ one LR, the best one where every seed finished, so the two columns need not subt
 import math
 from typing import Any
 
-from ablations.study_metrics import excludes_zero, stat
 from ablations.study_trends import width_trends
+from lab.report.intervals import excludes_zero, stat
 
 
 def fmt(value: Any, spec: str = ".3f") -> str:

@@ -9,7 +9,7 @@ width to a width w is
     T(w) = Δ_w − Δ_{w₀} = S̄(V, w) − S̄(C, w) − S̄(V, w₀) + S̄(C, w₀),
 
 a contrast of four independent groups of seeds; its 95 % interval is the percentile bootstrap that resamples each
-group's seeds independently (:func:`ablations.study_metrics.contrast`). T > 0 with an interval excluding 0: the gap
+group's seeds independently (:func:`lab.report.intervals.contrast`). T > 0 with an interval excluding 0: the gap
 grows with width (Wortsman et al.'s finding); T < 0 excluding 0: it narrows. The same for S⁺ (above the best LR,
 the instability part) and S⁻ (below it, under-training). The widths compared are the study's own: the narrowest
 against each other one, fixed by the grid before the run, never picked afterwards.
@@ -21,7 +21,8 @@ U(V, w) = S̄(V, w) − S̄(V, w₀), a contrast of two groups of seeds with the
 
 from typing import Any
 
-from ablations.study_metrics import cell_name, contrast, control_key
+from ablations.study_metrics import cell_name, control_key
+from lab.report.intervals import contrast
 
 METRICS = ("lr_sensitivity", "sensitivity_above", "sensitivity_below")
 FACTOR = "width"

@@ -1,8 +1,9 @@
 """Gate-training data: entity-masked knowledge text (forget) and packed reasoning text (retain).
 
-Forget examples come from every ``schema: popqa`` source: each fact's training texts (the Q/A line
-and, where a template exists, the plain statement; see :mod:`lab.data.formats`) with labels on the
-tokens of the answer entity only (every other label is -100). Retain examples are the documents of
+Forget examples come from the ``forget`` facts of the ``schema: popqa`` sources (:mod:`gates.facts`: the forget
+relations' facts less the held-out share): each fact's training texts (the Q/A line and, where a template exists,
+the plain statement; see :mod:`lab.data.formats`) with labels on the tokens of the answer entity only (every other
+label is -100). The held-out facts and the other relations' facts are in no loss. Retain examples are the documents of
 every other source, packed into ``data.seq_len`` blocks.
 
 Per optimizer step: one forget batch of ``data.batch_size`` examples and ``gates.retain_per_forget``
@@ -21,6 +22,7 @@ from omegaconf import DictConfig
 from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
+from gates.facts import FactSplit, split_facts
 from lab.config.errors import UserError
 from lab.data.formats import knowledge_documents
 from lab.data.loaders import fit_resume, resumable_loader
@@ -32,7 +34,7 @@ from lab.data.subset import graded_subset
 
 @dataclass
 class GateRows:
-    """The rows gate training and evaluation use: facts (forget, graded recall), reasoning train/held-out."""
+    """The rows gate training and evaluation use: every fact (split by :mod:`gates.facts`), reasoning train/held-out."""
 
     knowledge: list[dict] = field(default_factory=list)
     reasoning_train: list[str] = field(default_factory=list)
@@ -112,11 +114,16 @@ class GateDataModule(L.LightningDataModule):
     @classmethod
     def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "GateDataModule":
         """The data module a gate run's config names (``datamodule:`` in conf/gates_train.yaml)."""
-        return cls(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed))
+        relations = cfg.gates.forget_relations
+        return cls(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed),
+                   forget_relations=None if relations is None else list(relations), held_out=float(cfg.gates.held_out))
 
-    def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, retain_per_forget: int, seed: int = 0) -> None:
+    def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, retain_per_forget: int, seed: int = 0,
+                 forget_relations: list[str] | None = None, held_out: float = 0.0) -> None:
         super().__init__()
         self.cfg, self.tokenizer, self.seed = data_cfg, tokenizer, seed
+        self.forget_relations, self.held_out = forget_relations, held_out
+        self.split: FactSplit | None = None
         self.retain_per_forget = int(retain_per_forget)
         if self.retain_per_forget < 1:
             raise UserError(f"gates.retain_per_forget={retain_per_forget}; it must be a positive integer")
@@ -129,7 +136,8 @@ class GateDataModule(L.LightningDataModule):
             return
         self.rows = load_gate_rows(self.cfg)
         seq_len = int(self.cfg.seq_len)
-        self.forget = forget_examples(self.rows.knowledge, self.tokenizer, seq_len)
+        self.split = split_facts(self.rows.knowledge, self.forget_relations, self.held_out, self.seed)
+        self.forget = forget_examples(self.split.forget, self.tokenizer, seq_len)
         blocks = pack_documents(datasets.Dataset.from_dict({"text": self.rows.reasoning_train}), self.tokenizer, seq_len)
         if len(blocks) == 0:
             raise UserError(f"the reasoning text holds fewer than data.seq_len={seq_len} tokens; lower seq_len or add data")

@@ -6,7 +6,9 @@
 For the unmasked model, and for every (mode, threshold) with mode ∈ {hard, soft} (see
 :mod:`gates.masking`) and each selected threshold:
 
-- ``knowledge_acc``: greedy answer to ``Q: <question> A:`` matches one of ``possible_answers``;
+- ``knowledge_acc``: greedy answer to ``Q: <question> A:`` matches one of ``possible_answers``, over every fact;
+  ``forget_recall``, ``held_out_recall``, ``other_recall`` (and ``recall/<relation>``) the same over the facts the
+  gates trained to forget, the same relations' held-out facts, and the other relations (:mod:`gates.facts`);
 - ``reasoning_acc``: the greedy solution's last ``\\boxed{}`` equals the reference's (held-out problems);
 - ``reasoning_loss``, ``kl_to_base``: see :mod:`gates.scoring`;
 - with ``tasks=[...]``, every lm-evaluation-harness task's metrics on the same masked model, as
@@ -28,6 +30,7 @@ from tqdm.auto import tqdm
 
 from gates.card import gate_card
 from gates.data import load_gate_rows
+from gates.facts import FactSplit, read_split, recall_by_set
 from gates.files import read_gate_stats, read_lambda_logits
 from gates.gated_ffn import patch_gates, set_multipliers
 from gates.masking import check_threshold, model_shape, multipliers
@@ -40,12 +43,13 @@ from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
 from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
-from lab.evaluate.graded import knowledge_accuracy, reasoning_accuracy
+from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
+from lab.report.intervals import bootstrap_ci
 from lab.runs.artifacts import atomic_write, read_json, write_json
 from lab.runs.checksums import SUMS_FILE, write_sha256sums
 
-METRICS = ("knowledge_acc", "reasoning_acc", "reasoning_loss", "kl_to_base")
+METRICS = ("knowledge_acc", "forget_recall", "held_out_recall", "other_recall", "reasoning_acc", "reasoning_loss", "kl_to_base")
 SETTING_KEYS = ("mode", "selection", "threshold", "seed", "fraction_masked")
 
 
@@ -55,13 +59,16 @@ def permuted_logits(logits: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.stack([row[torch.randperm(row.numel(), generator=generator)] for row in logits])
 
 
-def score(model, tokenizer, rows, cfg: DictConfig, manager=None) -> dict:
-    """Our four metrics of the model as it is masked now, plus ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
+def score(model, tokenizer, rows, cfg: DictConfig, manager=None, split: FactSplit | None = None) -> dict:
+    """Our metrics of the model as it is masked now (recall on every fact, and per set of ``split`` and relation:
+    :func:`gates.facts.recall_by_set`), plus ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
     docs = [reasoning_document(r) for r in rows.reasoning_eval]
     loss, kl = reasoning_loss_and_kl(model, tokenizer, docs)
     tokens = cfg.max_new_tokens
+    correct = knowledge_correct(model, tokenizer, rows.knowledge, int(tokens.knowledge))
     result = {
-        "knowledge_acc": knowledge_accuracy(model, tokenizer, rows.knowledge, int(tokens.knowledge)),
+        "knowledge_acc": sum(correct) / len(correct) if correct else float("nan"),
+        **(recall_by_set(rows.knowledge, correct, split) if split is not None else {}),
         "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(tokens.reasoning)),
         "reasoning_loss": loss,
         "kl_to_base": kl,
@@ -101,6 +108,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             check_threshold(t, mode)
     rows = load_gate_rows(cfg.data)
     rows.knowledge = graded_subset(rows.knowledge, cfg.data.get("eval_limit"))
+    split = read_split(gates_dir, rows.knowledge)
     manager = checked_task_manager(list(cfg.tasks)) if cfg.tasks else None
     patch_gates(model)
 
@@ -116,7 +124,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             set_multipliers(model, multipliers(source, mode, threshold))
         masked = 0.0 if mode == "none" else float((torch.sigmoid(logits) < threshold).float().mean())
         results.append({"mode": mode, "selection": selection, "threshold": threshold, "seed": seed,
-                        "fraction_masked": masked, **score(model, tokenizer, rows, cfg, manager)})
+                        "fraction_masked": masked, **score(model, tokenizer, rows, cfg, manager, split)})
         if len(results) == 1:
             axes = check_tradeoff_axes(cfg, results[0])
 
@@ -124,6 +132,8 @@ def evaluate_gates(cfg: DictConfig) -> dict:
     out = Path(cfg.out).expanduser() if cfg.out else gates_dir / "evaluation"
     report = {"gates_dir": str(gates_dir), "base_model": meta["base_model"], "variant": meta["variant"],
               "num_knowledge": len(rows.knowledge), "num_reasoning": len(rows.reasoning_eval),
+              "facts": {"relations": split.relations, "held_out_fraction": split.held_out_fraction,
+                        **{f"num_{name}": len(facts) for name, facts in split.sets().items()}},
               "thresholds": thresholds, "random_seeds": list(cfg.random_seeds), "tasks": list(cfg.tasks),
               "tradeoff": {"knowledge": axes[0], "reasoning": axes[1]}, "settings": results, "summary": summary}
     write_json(out / "evaluation.json", report)
@@ -141,7 +151,8 @@ def metric_keys(results: list[dict]) -> list[str]:
 
 
 def summarize(results: list[dict]) -> list[dict]:
-    """One row per (mode, selection, threshold); random rows average the seeds (``*_std`` beside)."""
+    """One row per (mode, selection, threshold); random rows average the draws, with ``*_std`` and ``*_ci`` (the
+    95 % bootstrap interval of the mean over the draws, :func:`lab.report.intervals.bootstrap_ci`) beside."""
     keys = metric_keys(results)
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -155,21 +166,25 @@ def summarize(results: list[dict]) -> list[dict]:
             row[key] = statistics.fmean(values)
             if len(values) > 1:
                 row[f"{key}_std"] = statistics.stdev(values)
+                row[f"{key}_ci"] = bootstrap_ci(values)
         rows.append(row)
     return rows
 
 
 def markdown_table(summary: list[dict]) -> str:
-    """One line per summary row: our four metrics, then one column per lm-eval ``<task>/<metric>``."""
-    extra = [k for k in metric_keys(summary) if k not in METRICS and not k.endswith("_std") and k != "n"]
-    titles = ["knowledge acc", "reasoning acc", "reasoning loss", "KL to base", *extra]
+    """One line per summary row: our metrics, then one column per lm-eval ``<task>/<metric>``."""
+    extra = [k for k in metric_keys(summary) if k not in METRICS and not k.endswith(("_std", "_ci")) and k != "n"
+             and not k.startswith("recall/")]
+    titles = ["knowledge acc", "forget recall", "held-out recall", "other relations", "reasoning acc", "reasoning loss", "KL to base", *extra]
     head = "| mode | neurons | threshold | masked | " + " | ".join(titles) + " |\n|" + "---|" * (4 + len(titles))
 
     def cell(row: dict, key: str, fmt: str) -> str:
         value = format(row[key], fmt)
-        return f"{value} ± {format(row[key + '_std'], fmt)}" if f"{key}_std" in row else value
+        interval = row.get(f"{key}_ci")
+        return f"{value} [{format(interval[0], fmt)}, {format(interval[1], fmt)}]" if interval else value
 
-    formats = {"knowledge_acc": ".1%", "reasoning_acc": ".1%", "reasoning_loss": ".3f", "kl_to_base": ".3f"}
+    formats = {"knowledge_acc": ".1%", "forget_recall": ".1%", "held_out_recall": ".1%", "other_recall": ".1%",
+               "reasoning_acc": ".1%", "reasoning_loss": ".3f", "kl_to_base": ".3f"}
     lines = [f"| {r['mode']} | {r['selection'] if r['mode'] != 'none' else '-'} | {r['threshold']:.3f} | {r['fraction_masked']:.1%} | "
              + " | ".join(cell(r, key, formats.get(key, ".3f")) for key in [*METRICS, *extra]) + " |" for r in summary]
     return "\n".join([head, *lines])

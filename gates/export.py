@@ -8,6 +8,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gates.card import gate_card
+from gates.facts import FactSplit, write_split
 from gates.files import write_gate_files
 from gates.gated_ffn import gate_logits
 from gates.plots import gate_histogram
@@ -20,9 +21,12 @@ from lab.train.history import MetricsHistory
 from lab.train.run import Parts, RunContext
 
 
-def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory) -> dict:
-    """The seed's four files, the histogram, metrics, metadata, the card, then ``SHA256SUMS``."""
+def export(folder: Path, model: torch.nn.Module, meta: dict, history: MetricsHistory, split: FactSplit | None = None) -> dict:
+    """The seed's four files, the histogram, the facts' split (:mod:`gates.facts`), metrics, metadata, the card, then
+    ``SHA256SUMS``."""
     logits = gate_logits(model)
+    if split is not None:
+        write_split(folder, split)
     stats = write_gate_files(folder, logits, float(meta["gates"]["default_threshold"]))
     gate_histogram(torch.sigmoid(logits), stats["selected_thresholds"], folder / "gate_histogram.png")
     write_json(folder / "train_metrics.json", history.rows)

@@ -71,6 +71,28 @@ def patch_gates(model: nn.Module, init_logit: float = 0.0) -> list[LambdaGatedFF
     return gated
 
 
+OPEN_LOGIT = 20.0  # σ(20) rounds to 1.0 in fp32: a gate held open
+
+
+def random_neurons(shape: tuple[int, int], fraction: float, seed: int) -> torch.Tensor:
+    """A bool [layers, intermediate] mask of round(fraction · N) neurons drawn uniformly from all N (seeded)."""
+    count = shape[0] * shape[1]
+    chosen = torch.randperm(count, generator=torch.Generator().manual_seed(int(seed)))[: round(fraction * count)]
+    mask = torch.zeros(count, dtype=torch.bool)
+    mask[chosen] = True
+    return mask.view(shape)
+
+
+def restrict_gates(model: nn.Module, free: torch.Tensor) -> None:
+    """Only the neurons of the bool mask ``free`` keep a trainable gate: every other λ is set to
+    :data:`OPEN_LOGIT` (g = 1) and its gradient is zeroed, so AdamW (no weight decay) never moves it."""
+    for mlp, row in zip(gated_mlps(model), free, strict=True):
+        keep = row.to(mlp.lambda_logits.device)
+        with torch.no_grad():
+            mlp.lambda_logits.masked_fill_(~keep, OPEN_LOGIT)
+        mlp.lambda_logits.register_hook(lambda grad, keep=keep: grad * keep.to(grad.dtype))
+
+
 def gated_mlps(model: nn.Module) -> list[LambdaGatedFFN]:
     return [m for m in model.modules() if isinstance(m, LambdaGatedFFN)]
 

@@ -19,7 +19,9 @@ class GatesConfig:
     """One sigmoid gate g = σ(λ) per FFN neuron of a frozen model; λ trained with AdamW (``lr``, ``betas``, a linear
     ``warmup_steps`` then a cosine to ``min_lr_ratio · lr``) for ``epochs`` passes over the forget examples, on
     λ_f · softplus(β − entity CE) over the forget batch plus λ_r · T² · KL(teacher ‖ gated, temperature T) over
-    ``retain_per_forget`` retain batches."""
+    ``retain_per_forget`` retain batches. The forget batch holds the ``forget`` facts of :mod:`gates.facts`: of the
+    ``forget_relations``, all but the ``held_out`` share. With ``free_fraction`` q, only a random q of all neurons
+    have a trainable gate, the others stay open (g = 1): the trained random control of :mod:`gates.benchmark`."""
 
     init_logit: float = 0.0           # λ at start: g = sigmoid(0) = 0.5 on every neuron
     beta: float = 4.0                 # forget margin β
@@ -35,6 +37,9 @@ class GatesConfig:
     kl_chunk_size: int = 128          # positions per vocabulary-projection chunk in the retain KL
     default_threshold: float = 0.5    # neuron_indices.json: neurons with g < this
     log_thresholds: list[float] = field(default_factory=lambda: [0.432, 0.478, 0.502, 0.525, 0.568])  # the seed's; logged every step
+    forget_relations: list[str] | None = field(default_factory=lambda: ["capital"])  # the relations to forget (gates.facts); null: all
+    held_out: float = 0.5             # the share of each forget relation's facts no gate loss sees (seeded by seed)
+    free_fraction: float | None = None  # null: every gate trains; q: only a random q of the neurons (seeded), the rest open
 
     def __post_init__(self) -> None:
         require_each("gates", self, (
@@ -51,6 +56,8 @@ class GatesConfig:
             ("min_lr_ratio", number(0, 1), "a number in [0, 1]"),
             ("init_logit", number(-math.inf), "a finite number"),
             ("default_threshold", number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
+            ("held_out", number(0, 1, high_open=True), "a number in [0, 1)"),
+            ("free_fraction", lambda v: v is None or number(0, 1, low_open=True)(v), "null or a number in (0, 1]"),
         ))
 
 
@@ -115,7 +122,7 @@ class EvaluateConfig:
     base_model: str | None = None
     thresholds: list[float] | None = None
     modes: list[str] = field(default_factory=lambda: list(MASK_MODES))
-    random_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    random_seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # the random masks drawn: mean and 95 % interval
     max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
     batch_size: int = 64
     out: str | None = None
@@ -129,3 +136,55 @@ class EvaluateConfig:
         require("", "modes", self.modes, bool(self.modes) and set(self.modes) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}")
         require("", "random_seeds", self.random_seeds, bool(self.random_seeds), "at least one seed (the random-mask control)")
         require("", "batch_size", self.batch_size, integer(1)(self.batch_size), "a positive integer")
+
+
+METHODS = ("gates", "trained_random", "attribution", "random")  # gates.benchmark's neuron-selection methods
+
+
+@dataclass
+class RelearnConfig:
+    """The relearning attack (:mod:`gates.relearn`): forget-fact recall after each of ``steps`` AdamW steps at a
+    constant ``lr`` on the held-out facts' texts (every weight free)."""
+
+    steps: list[int] = field(default_factory=lambda: [0, 10, 50, 200])
+    lr: float = 1.0e-4             # chosen on the unedited model only (docs/gates.md): it keeps most of its recall
+    batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        require_each("relearn", self, (
+            ("steps", lambda v: bool(v) and all(integer(0)(s) for s in v), "a list of non-negative integers"),
+            ("lr", number(0, low_open=True), "a positive number"),
+            ("batch_size", integer(1), "a positive integer"),
+        ))
+
+
+@dataclass
+class BenchmarkConfig:
+    """``python -m gates.benchmark`` (conf/gates_benchmark.yaml, ``make localise``): for each of ``seeds``, gates and
+    the trained random control trained by ``gates.train`` with ``train`` overrides, the attribution baseline and
+    ``random_draws`` random sets; each method's top ``budget`` share of all FFN neurons edited in each of ``modes``
+    (soft: only methods with gate values), graded on the forget, held-out and other facts and arithmetic, then
+    attacked by relearning; written to ``out`` (null: the Hydra run dir) and, with ``publish``, to docs/."""
+
+    PACKAGE: ClassVar[str] = "_global_"
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    budget: float = 0.05              # the share of all FFN neurons each method edits, fixed before the run
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    modes: list[str] = field(default_factory=lambda: list(MASK_MODES))
+    random_draws: int = 5             # random neuron sets per seed (the untrained control)
+    train: list[str] = field(default_factory=list)  # overrides of every gates.train run (model=..., data=..., gates.epochs=...)
+    relearn: RelearnConfig = field(default_factory=RelearnConfig)
+    max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
+    out: str | None = None
+    publish: bool = False             # also write docs/results/localise/benchmark.json and the docs' generated blocks
+    paths: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require_each("", self, (
+            ("seeds", lambda v: bool(v) and all(integer(0)(s) for s in v), "a non-empty list of non-negative integers"),
+            ("budget", number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
+            ("methods", lambda v: bool(v) and set(v) <= set(METHODS), f"one or more of {', '.join(METHODS)}"),
+            ("modes", lambda v: bool(v) and set(v) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}"),
+            ("random_draws", integer(1), "a positive integer"),
+        ))

@@ -16,7 +16,8 @@ import lightning as L
 from omegaconf import DictConfig
 
 from gates.export import export, failed_entry, log_gate_histogram, print_gate_summary, run_entry, run_metadata
-from gates.gated_ffn import patch_gates
+from gates.gated_ffn import patch_gates, random_neurons, restrict_gates
+from gates.masking import model_shape
 from gates.module import GateTrainingModule
 from gates.schema import GatesConfig
 from lab.config.errors import hydra_cli
@@ -47,6 +48,8 @@ class GateTraining(Recipe):
         # the base model is frozen: no fp32 masters needed, load it in the precision's 16-bit type if it has one
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), dtype=weights_dtype(precision, trains_weights=False))
         patch_gates(model, float(cfg.gates.init_logit))
+        if cfg.gates.free_fraction is not None:  # the trained random control: gates free on a random subset only
+            restrict_gates(model, random_neurons(model_shape(model), float(cfg.gates.free_fraction), int(cfg.seed)))
         model.train()
         return Parts(model, GateTrainingModule(model, cfg.gates), extra={"variant": variant})
 
@@ -57,7 +60,7 @@ class GateTraining(Recipe):
         return run_entry(ctx, trainer)
 
     def export(self, ctx: RunContext, parts: Parts, entry: dict) -> None:
-        stats = export(ctx.folder, parts.model, run_metadata(ctx, parts, entry), ctx.history)
+        stats = export(ctx.folder, parts.model, run_metadata(ctx, parts, entry), ctx.history, ctx.datamodule.split)
         entry.update(mean_gate=stats["mean"], knowledge_neurons=stats["knowledge_neurons_at_default"])
         log_gate_histogram(ctx.logger, parts.model)
 

@@ -8,17 +8,15 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
 from ablations.study_metrics import (
-    bootstrap_ci,
     cell_summary,
     control_key,
-    difference,
-    excludes_zero,
     lr_sensitivity,
     max_stable_lr,
     reference_loss,
     seed_sensitivity,
     summarize,
 )
+from lab.report.intervals import bootstrap_ci, difference, excludes_zero
 from lab.train.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
 
 V = 1000  # ℓ₀ = ln 1000 = 6.9078

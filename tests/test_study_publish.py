@@ -75,7 +75,7 @@ def test_a_rerun_is_published_as_a_replication_compared_conclusion_by_conclusion
 
 def test_the_dyt_check_table_is_its_committed_seeds_means_and_intervals():
     from ablations.dyt_check import RESULT, check_table
-    from ablations.study_metrics import stat
+    from lab.report.intervals import stat
 
     result = read_json(RESULT)
     assert result["seeds"] == [0, 1, 2] and set(result["traces"]) == {"rmsnorm", "dyt", "identity"}

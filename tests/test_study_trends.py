@@ -2,9 +2,9 @@
 
 import pytest
 
-from ablations.study_metrics import contrast, difference
 from ablations.study_tables import trend_table
 from ablations.study_trends import ordered_widths, width_trends
+from lab.report.intervals import contrast, difference
 
 
 def cell(variant: str, width: str, hidden: int, s: list[float], above: list[float] | None = None, untrained=()) -> dict:

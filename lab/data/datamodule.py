@@ -13,15 +13,10 @@ from transformers import PreTrainedTokenizerBase
 
 from lab.config.errors import UserError
 from lab.data.loaders import fit_resume, resumable_loader
-from lab.data.packing import pack_documents
+from lab.data.packing import block_collate, pack_documents
 from lab.data.schemas import schema_of
 from lab.data.sources import load_split, train_and_held_out
 from lab.data.subset import graded_subset
-
-
-def _collate(rows: list[dict]) -> dict[str, torch.Tensor]:
-    ids = torch.tensor([r["input_ids"] for r in rows], dtype=torch.long)
-    return {"input_ids": ids, "labels": ids}
 
 
 class CorpusDataModule(L.LightningDataModule):
@@ -91,16 +86,16 @@ class CorpusDataModule(L.LightningDataModule):
     def calibration_ids(self, rows: int) -> torch.Tensor:
         """The first ``rows`` packed training blocks, [rows, seq_len]: what a fitted norm surgery is fitted on."""
         blocks = list(itertools.islice(iter(self.train_set), rows))
-        return _collate(blocks)["input_ids"]
+        return block_collate(blocks)["input_ids"]
 
     def train_dataloader(self) -> StatefulDataLoader:
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""
         shuffle = not isinstance(self.train_set, datasets.IterableDataset)
-        return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=_collate, seed=self.seed, shuffle=shuffle,
+        return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=block_collate, seed=self.seed, shuffle=shuffle,
                                 num_workers=int(self.cfg.num_workers), resume=fit_resume(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None or len(self.val_set) == 0:
             return []
-        return DataLoader(self.val_set, batch_size=int(self.cfg.batch_size), collate_fn=_collate,
+        return DataLoader(self.val_set, batch_size=int(self.cfg.batch_size), collate_fn=block_collate,
                           num_workers=int(self.cfg.num_workers))

@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 
 import datasets
+import torch
 from transformers import PreTrainedTokenizerBase
 
 
@@ -32,6 +33,12 @@ def pack_documents(
     with _quiet_progress():
         tokenized = docs.map(tokenize, batched=True, remove_columns=["text"], load_from_cache_file=False)
         return tokenized.map(group, batched=True, batch_size=1000, load_from_cache_file=False)
+
+
+def block_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
+    """Packed blocks as a causal-LM batch: ``input_ids`` [batch, seq_len], and the same ids as ``labels``."""
+    ids = torch.tensor([r["input_ids"] for r in rows], dtype=torch.long)
+    return {"input_ids": ids, "labels": ids}
 
 
 @contextlib.contextmanager

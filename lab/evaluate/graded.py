@@ -42,11 +42,16 @@ def greedy_generate(
     return outputs
 
 
+def knowledge_correct(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 12) -> list[bool]:
+    """Per row: whether the greedy answer to ``Q: <question> A:`` is one of its ``possible_answers``."""
+    answers = greedy_generate(model, tokenizer, [qa_prompt(r["question"]) for r in rows], max_new_tokens) if rows else []
+    return [knowledge_answer_correct(a, possible_answers(r)) for a, r in zip(answers, rows, strict=True)]
+
+
 def knowledge_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 12) -> float:
     if not rows:
         return float("nan")
-    answers = greedy_generate(model, tokenizer, [qa_prompt(r["question"]) for r in rows], max_new_tokens)
-    return sum(knowledge_answer_correct(a, possible_answers(r)) for a, r in zip(answers, rows, strict=True)) / len(rows)
+    return sum(knowledge_correct(model, tokenizer, rows, max_new_tokens)) / len(rows)
 
 
 def reasoning_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 40) -> float:

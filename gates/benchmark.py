@@ -1,0 +1,164 @@
+"""The knowledge-localisation benchmark: every method's neurons edited on the same model, graded the same way.
+
+    python -m gates.benchmark                                    # seeds 0, 1, 2 on the tiny reference (make localise)
+    python -m gates.benchmark seeds=[0] relearn.steps=[0,10]     # a quick look
+    python -m gates.benchmark "train=['model=qwen3_0.6b','data=popqa_numina','trainer=gpu']"
+
+Per seed s (the gate runs' ``seed``, which also draws the facts' split, :mod:`gates.facts`), each method ranks all
+N FFN neurons and the top k = round(``budget`` · N) are edited:
+
+- ``gates``: the lowest trained gates g = σ(λ) (``python -m gates.train``, the forget facts only);
+- ``trained_random``: the same training with gates free only on a random k neurons, the rest open
+  (``gates.free_fraction=budget``): the control with the same loss, steps and budget;
+- ``attribution``: the largest activation × gradient of the forget answers' log-probability (:mod:`gates.attribution`);
+- ``random``: k neurons drawn uniformly, ``random_draws`` times (seeds 1000·s + d).
+
+Edits (weights changed, :func:`gates.masking.scale_neurons`): ``hard`` sets the k neurons' ``down_proj`` columns to
+0; ``soft`` multiplies them by the trained gate (gate methods only). Each edited model is graded on recall of the
+forget, held-out and other-relation facts and on arithmetic, then fine-tuned on the held-out facts' texts and its
+forget recall graded after each of ``relearn.steps`` (:mod:`gates.relearn`). The unedited model (``none``) is
+graded and attacked the same way. Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
+finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from gates.attribution import neuron_attributions
+from gates.benchmark_report import write_report
+from gates.data import load_gate_rows
+from gates.facts import FactSplit, read_split, recall_by_set
+from gates.files import read_lambda_logits
+from gates.masking import model_shape, scale_neurons
+from gates.relearn import relearn
+from gates.runs import load_base_model
+from gates.schema import BenchmarkConfig
+from lab.config.command import hydra_command
+from lab.config.errors import UserError, hydra_cli
+from lab.data.formats import knowledge_documents
+from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
+from lab.runs.artifacts import read_json, write_json
+
+DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
+
+
+def train_gates(folder: Path, seed: int, overrides: list[str]) -> Path:
+    """``python -m gates.train`` into ``folder`` (a finished run there is reused); its log in ``folder``.log."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "gates.train", f"seed={seed}", "logger=none", "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={folder}", *overrides]
+    with open(f"{folder}.log", "w") as log:
+        done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        raise UserError(f"gates.train seed={seed} failed (exit {done.returncode}); see {folder}.log")
+    return folder
+
+
+def top_share(score: torch.Tensor, budget: float) -> torch.Tensor:
+    """The bool mask of the round(budget · N) neurons with the largest ``score`` over all layers."""
+    flat = score.flatten()
+    mask = torch.zeros_like(flat, dtype=torch.bool)
+    mask[torch.topk(flat, round(budget * flat.numel())).indices] = True
+    return mask.view(score.shape)
+
+
+def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, tokenizer, split: FactSplit, seq_len: int):
+    """``(method, draw, chosen mask, gate values or None)`` for each method of ``cfg.methods``."""
+    shape, budget = model_shape(model), float(cfg.budget)
+    for method in cfg.methods:
+        if method in ("gates", "trained_random"):
+            logits = read_lambda_logits(folders[method], shape)
+            yield method, None, top_share(-logits, budget), torch.sigmoid(logits)
+        elif method == "attribution":
+            yield method, None, top_share(neuron_attributions(model, tokenizer, split.forget, seq_len), budget), None
+        else:
+            for draw in range(int(cfg.random_draws)):
+                generator = torch.Generator().manual_seed(DRAW_SEED * seed + draw)
+                yield method, draw, top_share(torch.rand(shape, generator=generator), budget), None
+
+
+def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig) -> dict:
+    """Recall per set and relation (:func:`gates.facts.recall_by_set`) and arithmetic accuracy."""
+    correct = knowledge_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge))
+    return {**recall_by_set(rows.knowledge, correct, split),
+            "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(cfg.max_new_tokens.reasoning))}
+
+
+def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
+    """Every method's edits of one seed, graded and attacked (the module docstring)."""
+    folders = {"gates": train_gates(out / f"seed{seed}" / "gates", seed, list(cfg.train))}
+    if "trained_random" in cfg.methods:
+        folders["trained_random"] = train_gates(out / f"seed{seed}" / "trained_random", seed,
+                                                [*cfg.train, f"gates.free_fraction={float(cfg.budget)}"])
+    model, tokenizer, meta = load_base_model(folders["gates"])
+    data = OmegaConf.create(meta["config"]["data"])
+    rows = load_gate_rows(data)
+    split = read_split(folders["gates"], rows.knowledge)
+    base = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    attack_texts = [text for fact in split.held_out for text in knowledge_documents(fact)]
+
+    def forget_recall(m) -> float:
+        return recall_by_set(split.forget, knowledge_correct(m, tokenizer, split.forget, int(cfg.max_new_tokens.knowledge)),
+                             split)["forget_recall"]
+
+    def attacked(setting: dict) -> dict:
+        curve = relearn(model, tokenizer, attack_texts, list(cfg.relearn.steps), forget_recall, float(cfg.relearn.lr),
+                        int(cfg.relearn.batch_size), int(data.seq_len), seed)
+        model.load_state_dict(base)
+        return {**setting, "relearn": {str(k): v for k, v in curve.items()}}
+
+    settings = [attacked({"method": "none", "mode": "none", "draw": None, "fraction_edited": 0.0,
+                          **grade(model, tokenizer, rows, split, cfg)})]
+    chosen_sets = {}
+    for method, draw, chosen, values in tqdm(list(selections(cfg, seed, folders, model, tokenizer, split, int(data.seq_len))),
+                                             desc=f"seed {seed}", unit="method"):
+        chosen_sets[method if draw is None else f"{method}/{draw}"] = chosen
+        for mode in cfg.modes:
+            if mode == "soft" and values is None:
+                continue  # no gate values to scale by
+            multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
+            scale_neurons(model, multiplier)
+            settings.append(attacked({"method": method, "mode": mode, "draw": draw,
+                                      "fraction_edited": float(chosen.float().mean()), **grade(model, tokenizer, rows, split, cfg)}))
+    return {"seed": seed, "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
+            "num_neurons": int(model_shape(model)[0] * model_shape(model)[1]), "settings": settings,
+            "overlap": overlaps(chosen_sets)}
+
+
+def overlaps(chosen: dict[str, torch.Tensor]) -> dict[str, dict]:
+    """Jaccard |A ∩ B| / |A ∪ B| of every two methods' neuron sets (random: its first draw), over all neurons and per
+    layer (null for a layer where neither chose a neuron)."""
+    sets = {name.removesuffix("/0"): mask for name, mask in chosen.items() if "/" not in name or name.endswith("/0")}
+    names, result = sorted(sets), {}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            inter, union = (sets[a] & sets[b]).sum(dim=1), (sets[a] | sets[b]).sum(dim=1)
+            result[f"{a}~{b}"] = {"all": float(inter.sum() / union.sum()),
+                                  "per_layer": [float(x / u) if u else None for x, u in zip(inter, union, strict=True)]}
+    return result
+
+
+def run_benchmark(cfg: DictConfig) -> dict:
+    out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
+    per_seed = []
+    for seed in cfg.seeds:
+        path = out / f"seed{seed}.json"
+        if not path.is_file():
+            write_json(path, seed_results(cfg, int(seed), out))
+        per_seed.append(read_json(path))
+    return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out, publish_docs=bool(cfg.publish))
+
+
+@hydra_command("gates_benchmark", BenchmarkConfig)
+def main(cfg: DictConfig) -> None:
+    run_benchmark(cfg)
+
+
+if __name__ == "__main__":
+    hydra_cli(main)

@@ -1,0 +1,189 @@
+"""The localisation benchmark's summary over seeds, its table, its figure and its published blocks.
+
+Per (method, edit) and metric, one value per seed (the random control: the mean of its draws), summarised as the
+mean and the 95 % bootstrap interval over seeds (:func:`lab.report.intervals.stat`). A method beats a control on a
+metric when the interval of the per-seed difference (:func:`lab.report.intervals.difference`) excludes 0; the
+table of contrasts gives it for held-out recall against the trained random gates and against random neurons.
+``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/`` and rewrites the
+``<!-- localise:benchmark:<block> -->`` blocks of docs/gates.md; ``python -m gates.benchmark_report --check``
+exits 1 when they differ from the committed JSON (the test suite runs that check).
+"""
+
+import argparse
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+from lab.config.errors import UserError, exit_on_user_error
+from lab.report.intervals import difference, excludes_zero, stat
+from lab.report.markers import render_blocks
+from lab.runs.artifacts import read_json, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "docs" / "results" / "localise" / "benchmark.json"
+DOCS = (ROOT / "docs" / "gates.md",)
+FIGURE = ROOT / "docs" / "figures" / "localise_benchmark.png"
+METRICS = ("forget_recall", "held_out_recall", "other_recall", "reasoning_acc")
+TITLES = {"forget_recall": "forget facts", "held_out_recall": "held-out facts", "other_recall": "other relations",
+          "reasoning_acc": "arithmetic"}
+CONTROLS = ("trained_random", "random")
+
+
+def per_seed(seeds: list[dict], method: str, mode: str, key: str) -> list[float]:
+    """One value of ``key`` per seed for (method, mode): a relearning point is ``relearn/<k>``; draws are averaged."""
+    values = []
+    for result in seeds:
+        rows = [s for s in result["settings"] if s["method"] == method and s["mode"] == mode]
+        picked = [r["relearn"].get(key.split("/")[1]) if key.startswith("relearn/") else r.get(key) for r in rows]
+        picked = [v for v in picked if v is not None]
+        if picked:
+            values.append(statistics.fmean(picked))
+    return values
+
+
+def summarize(cfg: dict, seeds: list[dict]) -> dict:
+    """The JSON of the benchmark: settings' summaries with intervals, contrasts, overlaps, and the rule."""
+    settings = sorted({(s["method"], s["mode"]) for r in seeds for s in r["settings"]}, key=lambda s: (s[0] != "none", s))
+    steps = [str(k) for k in cfg["relearn"]["steps"]]
+    keys = [*METRICS, *(f"relearn/{k}" for k in steps)]
+    rows = [{"method": m, "mode": e, **{k: stat(per_seed(seeds, m, e, k)) for k in keys}} for m, e in settings]
+    contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard",
+                  "held_out_recall": difference(per_seed(seeds, m, e, "held_out_recall"), per_seed(seeds, c, "hard", "held_out_recall"))}
+                 for m, e in settings if m not in ("none", *CONTROLS) for c in CONTROLS if (c, "hard") in settings]
+    pairs = sorted({p for r in seeds for p in r["overlap"]})
+    overlap = {p: stat([r["overlap"][p]["all"] for r in seeds if p in r["overlap"]]) for p in pairs}
+    return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")} | {"relearn": cfg["relearn"]},
+            "facts": seeds[0]["facts"], "relations": seeds[0]["relations"], "num_neurons": seeds[0]["num_neurons"],
+            "relearn_steps": steps, "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
+
+
+def cell(value: dict, percent: bool = True) -> str:
+    if value["mean"] is None:
+        return "-"
+    fmt = (lambda x: f"{100 * x:.1f}") if percent else (lambda x: f"{x:.2f}")
+    return fmt(value["mean"]) + (f" [{fmt(value['ci'][0])}, {fmt(value['ci'][1])}]" if value["ci"] else "")
+
+
+def claim(value: dict) -> str:
+    """Whether a difference is claimed: only when its interval over seeds excludes 0."""
+    if value["ci"] is None:
+        return "no: fewer than 2 seeds"
+    return "yes" if excludes_zero(value["ci"]) else "no: interval includes 0"
+
+
+def tables(report: dict) -> dict[str, str]:
+    """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
+    ``overlap``: Jaccard of the neuron sets."""
+    steps = report["relearn_steps"]
+    head = ["method", "edit", *(TITLES[m] for m in METRICS), *(f"forget, relearn {k}" for k in steps if k != "0")]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in report["summary"]:
+        cells = [row["method"], row["mode"], *(cell(row[m]) for m in METRICS), *(cell(row[f"relearn/{k}"]) for k in steps if k != "0")]
+        lines.append("| " + " | ".join(cells) + " |")
+    n = len(report["rule"]["seeds"])
+    intro = (f"{n} seeds; {report['rule']['budget']:.0%} of {report['num_neurons']:,} FFN neurons edited; forget relations "
+             f"{', '.join(report['relations'])}: {report['facts']['forget']} forget, {report['facts']['held_out']} held-out, "
+             f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % interval over seeds].")
+    contrast = ["| method | edit | held-out recall minus | difference (points) [95 % CI] | claimed |", "|---|---|---|---|---|"]
+    for c in report["contrasts"]:
+        d = c["held_out_recall"]
+        contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(d)} | "
+                        f"{claim(d)} |")
+    overlap = ["| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
+    overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
+    return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap)}
+
+
+def half_widths(value: dict) -> list[list[float]]:
+    """Matplotlib's error bar of a mean and its interval (0 without one): [[below], [above]]."""
+    low, high = value["ci"] or (value["mean"], value["mean"])
+    return [[value["mean"] - low], [high - value["mean"]]]
+
+
+def figure(report: dict, path: Path) -> None:
+    """Efficacy (held-out recall lost) against collateral (other relations' recall lost), per method and edit, with
+    the intervals over seeds; and forget recall against relearning steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = next(r for r in report["summary"] if r["method"] == "none")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for row in report["summary"]:
+        if row["method"] == "none":
+            continue
+        x = base["other_recall"]["mean"] - row["other_recall"]["mean"]
+        y = base["held_out_recall"]["mean"] - row["held_out_recall"]["mean"]
+        left.errorbar([x], [y], xerr=half_widths(row["other_recall"]), yerr=half_widths(row["held_out_recall"]), fmt="o",
+                      capsize=3, label=f"{row['method']} ({row['mode']})")
+    left.set(xlabel="collateral: other relations' recall lost", ylabel="efficacy: held-out recall lost",
+             title=f"{report['rule']['budget']:.0%} of FFN neurons edited")
+    left.axhline(0, color="grey", lw=0.5), left.axvline(0, color="grey", lw=0.5), left.legend(fontsize=7)
+    steps = [int(k) for k in report["relearn_steps"]]
+    for row in report["summary"]:
+        means = [row[f"relearn/{k}"]["mean"] for k in report["relearn_steps"]]
+        right.plot(steps, means, marker="o", label=f"{row['method']} ({row['mode']})")
+    right.set(xlabel="relearning steps (held-out facts)", ylabel="forget-fact recall", title="relearning attack")
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def render(text: str, report: dict, source: str) -> str:
+    blocks = {("benchmark", name): body for name, body in tables(report).items()}
+    return render_blocks(text, "localise", blocks, lambda name, block: f"{source}: marker localise:{name}:{block} has no block")
+
+
+def publish(report_file: Path) -> list[Path]:
+    """Copy ``report_file`` to ``docs/results/localise`` and its figure to ``docs/figures``; rewrite the docs' blocks."""
+    PUBLISHED.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(report_file, PUBLISHED)
+    shutil.copyfile(report_file.with_suffix(".png"), FIGURE)
+    return update_docs()
+
+
+def update_docs(check: bool = False) -> list[Path]:
+    """The docs whose blocks differ from the committed JSON (rewritten unless ``check``)."""
+    report, changed = read_json(PUBLISHED), []
+    for doc in DOCS:
+        text = doc.read_text()
+        new = render(text, report, str(doc))
+        if new != text:
+            changed.append(doc)
+            if not check:
+                doc.write_text(new)
+    return changed
+
+
+def write_report(cfg: dict, seeds: list[dict], out: Path, publish_docs: bool = False) -> dict:
+    """``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` into ``out``; with ``publish_docs``, :func:`publish`."""
+    report = summarize(cfg, seeds)
+    write_json(out / "benchmark.json", report)
+    blocks = tables(report)
+    (out / "benchmark.md").write_text("# Knowledge localisation benchmark\n\n" + "\n\n".join(blocks.values()) + "\n")
+    figure(report, out / "benchmark.png")
+    print(blocks["table"] + "\n\n" + blocks["contrasts"])
+    if publish_docs:
+        publish(out / "benchmark.json")
+    return report
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gates.benchmark_report", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when a published block differs from the committed JSON")
+    args = parser.parse_args(argv)
+    if not PUBLISHED.is_file():
+        raise UserError(f"no published benchmark at {PUBLISHED}: run python -m gates.benchmark publish=true")
+    stale = update_docs(check=args.check)
+    for doc in stale:
+        print(f"{'stale' if args.check else 'rewritten'}: {doc}")
+    return 1 if (args.check and stale) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

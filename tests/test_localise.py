@@ -1,0 +1,172 @@
+"""Knowledge localisation as reviewers test it: the held-out split, the trained random control, the attribution
+baseline, relearning, and the benchmark that runs them all (gates.facts, gates.gated_ffn, gates.attribution,
+gates.relearn, gates.benchmark)."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+from transformers import Qwen3Config, Qwen3ForCausalLM
+
+from gates.attribution import neuron_attributions
+from gates.benchmark import overlaps, top_share
+from gates.data import entity_masked, pad_collate
+from gates.facts import SPLIT_FILE, read_split, recall_by_set, split_facts, write_split
+from gates.gated_ffn import OPEN_LOGIT, gate_logits, patch_gates, random_neurons, restrict_gates
+from gates.relearn import relearn
+from lab.config import asset_path
+from lab.config.errors import UserError
+from lab.data.formats import knowledge_documents
+from lab.model import load_tokenizer
+from tests.conftest import run_cli
+
+FACTS = pq.read_table(asset_path("tiny_corpus/popqa/train.parquet")).to_pylist()
+
+
+def key(row: dict) -> tuple[str, str]:
+    return row["prop"], row["subj"]
+
+
+def test_the_split_holds_out_a_seeded_share_of_each_forget_relation_and_keeps_the_others_apart():
+    split = split_facts(FACTS, ["capital", "continent"], 0.5, seed=0)
+    forget, held, other = ({key(r) for r in s} for s in (split.forget, split.held_out, split.other))
+    assert not (forget & held) and not (forget & other) and not (held & other)
+    assert len(forget) + len(held) + len(other) == len(FACTS) == 435
+    for relation in ("capital", "continent"):
+        assert sum(r["prop"] == relation for r in split.held_out) == 58  # int(0.5 · 117)
+        assert sum(r["prop"] == relation for r in split.forget) == 59
+    assert {r["prop"] for r in split.other} == {"official language", "chemical symbol", "atomic number"}
+    again, other_seed = split_facts(FACTS, ["capital", "continent"], 0.5, seed=0), split_facts(FACTS, ["capital", "continent"], 0.5, seed=1)
+    assert [key(r) for r in again.held_out] == [key(r) for r in split.held_out]
+    assert {key(r) for r in other_seed.held_out} != held
+    assert len(split_facts(FACTS, None, 0.0, seed=0).forget) == 435  # every fact, as before the split
+    with pytest.raises(UserError, match="capitol"):
+        split_facts(FACTS, ["capitol"], 0.5, seed=0)
+
+
+def test_the_split_is_written_with_the_gates_and_read_back_for_any_graded_rows(tmp_path):
+    split = split_facts(FACTS, ["capital"], 0.5, seed=3)
+    write_split(tmp_path, split)
+    assert json.loads((tmp_path / SPLIT_FILE).read_text())["relations"] == ["capital"]
+    subset = FACTS[::5]
+    back = read_split(tmp_path, subset)
+    assert {key(r) for r in back.held_out} == {key(r) for r in split.held_out} & {key(r) for r in subset}
+    assert len(back.forget) + len(back.held_out) + len(back.other) == len(subset)
+    assert len(read_split(tmp_path / "none", subset).forget) == len(subset)  # a run from before the split
+
+
+def test_recall_is_graded_per_set_and_relation():
+    split = split_facts(FACTS, ["capital"], 0.5, seed=0)
+    held = {key(r) for r in split.held_out}
+    correct = [key(r) in held for r in FACTS]  # only the held-out facts answered
+    recall = recall_by_set(FACTS, correct, split)
+    assert recall["held_out_recall"] == 1.0 and recall["forget_recall"] == 0.0 and recall["other_recall"] == 0.0
+    assert recall["recall/capital"] == pytest.approx(58 / 117) and recall["recall/continent"] == 0.0
+
+
+CONFIG = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+              head_dim=8, max_position_embeddings=128, initializer_range=0.2)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer({"tokenizer": asset_path("tiny_tokenizer")})
+
+
+def tiny_model(tokenizer, seed: int = 0) -> Qwen3ForCausalLM:
+    torch.manual_seed(seed)
+    return Qwen3ForCausalLM(Qwen3Config(vocab_size=len(tokenizer), **CONFIG)).eval()
+
+
+def test_trained_random_gates_train_only_their_subset_and_hold_the_rest_open(tokenizer):
+    model = tiny_model(tokenizer)
+    patch_gates(model)
+    free = random_neurons((2, 48), 0.25, seed=0)
+    assert int(free.sum()) == 24 and torch.equal(free, random_neurons((2, 48), 0.25, seed=0))
+    restrict_gates(model, free)
+    assert torch.equal(torch.sigmoid(gate_logits(model))[~free], torch.ones(int((~free).sum())))  # open: g = 1 exactly
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1, weight_decay=0.0)
+    ids = torch.randint(0, len(tokenizer), (2, 9), generator=torch.Generator().manual_seed(0))
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(ids, labels=ids).loss.backward()
+        optimizer.step()
+    logits = gate_logits(model)
+    assert torch.equal(logits[~free], torch.full_like(logits[~free], OPEN_LOGIT))
+    assert (logits[free] != 0).all()  # every free gate moved from its start λ = 0
+    chosen = top_share(-logits, 0.25)
+    assert torch.equal(chosen, free)  # masked at the subset's size, the control masks exactly its subset
+
+
+def test_attribution_is_the_derivative_of_the_answer_log_probability_by_each_neurons_scale(tokenizer):
+    """a_j = Σ h_j · ∂log p/∂h_j is d log p / d s_j at s = 1 when neuron j's activation is scaled by s_j."""
+    model = tiny_model(tokenizer)
+    facts = [r for r in FACTS if r["prop"] == "capital"][:6]
+    got = neuron_attributions(model, tokenizer, facts, max_len=64, batch_size=4)
+    scales = [torch.ones(48, requires_grad=True) for _ in range(2)]
+    mlps = [layer.mlp for layer in model.model.layers]
+    handles = [m.down_proj.register_forward_pre_hook(lambda mod, args, s=s: (args[0] * s,)) for m, s in zip(mlps, scales, strict=True)]
+    batch = pad_collate(tokenizer.pad_token_id)([entity_masked(knowledge_documents(f)[0], f["obj"], tokenizer, 64) for f in facts])
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    labels = batch["labels"][:, 1:]
+    logp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    (logp * (labels != -100)).sum().backward()
+    for handle in handles:
+        handle.remove()
+    assert got.shape == (2, 48)
+    torch.testing.assert_close(got, torch.stack([s.grad for s in scales]), rtol=1e-4, atol=1e-5)
+
+
+def test_relearning_grades_before_and_after_each_step_count_and_changes_the_weights(tokenizer):
+    model = tiny_model(tokenizer)
+    before = model.model.layers[0].mlp.down_proj.weight.detach().clone()
+    calls = []
+
+    def grade(m) -> float:
+        calls.append(m.training)
+        return float(len(calls))
+
+    curve = relearn(model, tokenizer, [text for r in FACTS[:40] for text in knowledge_documents(r)],
+                    [0, 2, 3], grade, lr=1e-2, batch_size=4, seq_len=32, seed=0, accelerator="cpu")
+    assert list(curve) == [0, 2, 3] and curve == {0: 1.0, 2: 2.0, 3: 3.0}
+    assert not torch.equal(before, model.model.layers[0].mlp.down_proj.weight.detach())
+
+
+def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
+    a = torch.tensor([[True, True, False, False], [False, False, False, False]])
+    b = torch.tensor([[True, False, True, False], [False, False, False, False]])
+    result = overlaps({"gates": a, "random/0": b, "random/1": a})
+    assert list(result) == ["gates~random"]
+    assert result["gates~random"] == {"all": pytest.approx(1 / 3), "per_layer": [pytest.approx(1 / 3), None]}
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick_reference, tmp_path):
+    out = tmp_path / "bench"
+    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "relearn.steps=[0,2]", f"paths.runs={quick_reference}",
+                    f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4']"], cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((out / "benchmark.json").read_text())
+    settings = {(s["method"], s["mode"]) for s in report["per_seed"][0]["settings"]}
+    assert settings == {("none", "none"), ("gates", "hard"), ("gates", "soft"), ("trained_random", "hard"),
+                        ("trained_random", "soft"), ("attribution", "hard"), ("random", "hard")}
+    edited = [s for s in report["per_seed"][0]["settings"] if s["method"] != "none"]
+    assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-3) for s in edited)
+    assert sum(s["method"] == "random" for s in edited) == 2 and all(set(s["relearn"]) == {"0", "2"} for s in edited)
+    assert report["facts"] == {"forget": 59, "held_out": 58, "other": 318}  # capital: 117 facts, half held out
+    assert {"gates~trained_random", "attribution~gates", "gates~random"} <= set(report["overlap"])
+    assert (out / "benchmark.png").stat().st_size > 0 and "held-out facts" in (out / "benchmark.md").read_text()
+    assert (out / "seed0" / "gates" / SPLIT_FILE).is_file()
+
+
+def test_the_published_benchmark_blocks_match_the_committed_json():
+    """docs/gates.md's localise blocks are what gates.benchmark_report renders from docs/results/localise/benchmark.json."""
+    from gates.benchmark_report import DOCS, PUBLISHED, update_docs
+    from lab.report.markers import marker
+
+    report = json.loads(PUBLISHED.read_text())
+    assert len(report["per_seed"]) >= 3 and report["rule"]["budget"] == 0.05
+    assert {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())} == {
+        ("benchmark", "table"), ("benchmark", "contrasts"), ("benchmark", "overlap")}
+    assert update_docs(check=True) == []
