@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study docs plan lm-eval gates gates-eval vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
+.PHONY: help install train reference sweep study docs plan lm-eval gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,8 +31,9 @@ STUDY ?= default
 study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_sites | dyt_surgery)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
 
-docs: install  ## README and docs/norm-study.md study blocks regenerated from docs/results/norm_study/*/study.json (publish a study: python -m ablations.study <folder> --publish)
+docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json)
 	$(PY) -m ablations.study_publish $(ARGS)
+	$(PY) -m gates.benchmark_report
 
 plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours, memory per device, disk (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)
@@ -47,6 +48,9 @@ gates: install  ## train lambda gates on the tiny reference model (ARGS='model=q
 
 gates-eval: install  ## evaluate the latest gate run against random masking (ARGS='gates_dir=...')
 	$(PY) -m gates.evaluate $(ARGS)
+
+localise: install  ## the knowledge-localisation benchmark: gates, trained random gates, attribution, random; held-out facts, relearning; seeds 0,1,2 (~25 min; ARGS='publish=true ...')
+	$(PY) -m gates.benchmark $(ARGS)
 
 vindex: install  ## build the vindex of the tiny reference model (ARGS='source=Qwen/Qwen3-8B ...')
 	$(PY) -m vindex.build $(ARGS)

@@ -42,17 +42,19 @@ from gates.schema import BenchmarkConfig
 from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
 from lab.data.formats import knowledge_documents
+from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
 from lab.runs.artifacts import read_json, write_json
 
 DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
 
 
-def train_gates(folder: Path, seed: int, overrides: list[str]) -> Path:
-    """``python -m gates.train`` into ``folder`` (a finished run there is reused); its log in ``folder``.log."""
+def train_gates(folder: Path, seed: int, runs: str, overrides: list[str]) -> Path:
+    """``python -m gates.train`` into ``folder`` (a finished run there is reused), its outputs (the tiny reference it
+    may train first) under ``runs``; its log in ``folder``.log."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "gates.train", f"seed={seed}", "logger=none", "trainer.enable_progress_bar=false",
-            f"hydra.run.dir={folder}", *overrides]
+            f"paths.runs={runs}", f"hydra.run.dir={folder}", *overrides]
     with open(f"{folder}.log", "w") as log:
         done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
@@ -92,13 +94,15 @@ def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig) -> dict:
 
 def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
     """Every method's edits of one seed, graded and attacked (the module docstring)."""
-    folders = {"gates": train_gates(out / f"seed{seed}" / "gates", seed, list(cfg.train))}
+    runs = str(cfg.paths.runs)
+    folders = {"gates": train_gates(out / f"seed{seed}" / "gates", seed, runs, list(cfg.train))}
     if "trained_random" in cfg.methods:
-        folders["trained_random"] = train_gates(out / f"seed{seed}" / "trained_random", seed,
+        folders["trained_random"] = train_gates(out / f"seed{seed}" / "trained_random", seed, runs,
                                                 [*cfg.train, f"gates.free_fraction={float(cfg.budget)}"])
     model, tokenizer, meta = load_base_model(folders["gates"])
     data = OmegaConf.create(meta["config"]["data"])
     rows = load_gate_rows(data)
+    rows.knowledge = graded_subset(rows.knowledge, data.get("eval_limit"))  # as gates.evaluate grades them
     split = read_split(folders["gates"], rows.knowledge)
     base = {k: v.detach().clone() for k, v in model.state_dict().items()}
     attack_texts = [text for fact in split.held_out for text in knowledge_documents(fact)]
