@@ -22,7 +22,7 @@ from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "docs" / "results" / "localise" / "benchmark.json"
-DOCS = (ROOT / "docs" / "gates.md",)
+DOCS = (ROOT / "README.md", ROOT / "docs" / "gates.md")
 FIGURE = ROOT / "docs" / "figures" / "localise_benchmark.png"
 METRICS = ("forget_recall", "held_out_recall", "other_recall", "reasoning_acc")
 TITLES = {"forget_recall": "forget facts", "held_out_recall": "held-out facts", "other_recall": "other relations",
@@ -74,7 +74,7 @@ def claim(value: dict) -> str:
 
 def tables(report: dict) -> dict[str, str]:
     """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
-    ``overlap``: Jaccard of the neuron sets."""
+    ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md."""
     steps = report["relearn_steps"]
     head = ["method", "edit", *(TITLES[m] for m in METRICS), *(f"forget, relearn {k}" for k in steps if k != "0")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -90,9 +90,18 @@ def tables(report: dict) -> dict[str, str]:
         d = c["held_out_recall"]
         contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(d)} | "
                         f"{claim(d)} |")
+    rows = {(r["method"], r["mode"]): r for r in report["summary"]}
+    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard), {n} seeds, recall in % [95 % interval]:"]
+    for method in ("none", "gates", "trained_random", "attribution", "random"):
+        row = rows.get((method, "none" if method == "none" else "hard"))
+        if row:
+            readme.append(f"`{method}` held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
+                          f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}, forget after "
+                          f"{steps[-1]} relearning steps {cell(row[f'relearn/{steps[-1]}'])};")
     overlap = ["| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
-    return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap)}
+    return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
+            "readme": "\n".join(readme)}
 
 
 def half_widths(value: dict) -> list[list[float]]:
@@ -164,7 +173,8 @@ def write_report(cfg: dict, seeds: list[dict], out: Path, publish_docs: bool = F
     report = summarize(cfg, seeds)
     write_json(out / "benchmark.json", report)
     blocks = tables(report)
-    (out / "benchmark.md").write_text("# Knowledge localisation benchmark\n\n" + "\n\n".join(blocks.values()) + "\n")
+    (out / "benchmark.md").write_text("# Knowledge localisation benchmark\n\n" + "\n\n".join(
+        body for name, body in blocks.items() if name != "readme") + "\n")
     figure(report, out / "benchmark.png")
     print(blocks["table"] + "\n\n" + blocks["contrasts"])
     if publish_docs:

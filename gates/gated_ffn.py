@@ -61,13 +61,17 @@ class LambdaGatedFFN(Qwen3MLP):
         return (args[0] * scale.to(args[0].dtype),)
 
 
-def patch_gates(model: nn.Module, init_logit: float = 0.0) -> list[LambdaGatedFFN]:
-    """Gate every ``Qwen3MLP`` of ``model`` (in layer order); freeze everything but the λ."""
+def patch_gates(model: nn.Module, init_logit: float = 0.0, free_fraction: float | None = None, seed: int = 0) -> list[LambdaGatedFFN]:
+    """Gate every ``Qwen3MLP`` of ``model`` (in layer order); freeze everything but the λ. With ``free_fraction`` q,
+    only a random q of all neurons (:func:`random_neurons`, ``seed``) keep a trainable gate: the trained random
+    control (:func:`restrict_gates`)."""
     for param in model.parameters():
         param.requires_grad_(False)
     gated = [LambdaGatedFFN.patch(m, init_logit) for m in model.modules() if isinstance(m, Qwen3MLP)]
     if not gated:
         raise ValueError("model has no Qwen3MLP blocks to gate")
+    if free_fraction is not None:
+        restrict_gates(model, random_neurons((len(gated), gated[0].intermediate_size), float(free_fraction), seed))
     return gated
 
 

@@ -16,8 +16,7 @@ import lightning as L
 from omegaconf import DictConfig
 
 from gates.export import export, failed_entry, log_gate_histogram, print_gate_summary, run_entry, run_metadata
-from gates.gated_ffn import patch_gates, random_neurons, restrict_gates
-from gates.masking import model_shape
+from gates.gated_ffn import patch_gates
 from gates.module import GateTrainingModule
 from gates.schema import GatesConfig
 from lab.config.errors import hydra_cli
@@ -47,9 +46,7 @@ class GateTraining(Recipe):
         precision = resolve_precision(str(cfg.trainer.precision), str(cfg.trainer.accelerator))
         # the base model is frozen: no fp32 masters needed, load it in the precision's 16-bit type if it has one
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), dtype=weights_dtype(precision, trains_weights=False))
-        patch_gates(model, float(cfg.gates.init_logit))
-        if cfg.gates.free_fraction is not None:  # the trained random control: gates free on a random subset only
-            restrict_gates(model, random_neurons(model_shape(model), float(cfg.gates.free_fraction), int(cfg.seed)))
+        patch_gates(model, float(cfg.gates.init_logit), cfg.gates.free_fraction, int(cfg.seed))
         model.train()
         return Parts(model, GateTrainingModule(model, cfg.gates), extra={"variant": variant})
 
