@@ -59,6 +59,13 @@ CASES = {
     "vindex.constants/short_probe": ("vindex.constants", ["probe={short_probe}"], "tokens; at least"),
     "vindex.constants/missing_probe": ("vindex.constants", ["probe=/no/such/probe.txt"], "/no/such/probe.txt"),
     "vindex.gate3/layer_outside": ("vindex.gate3", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),
+    "vindex.gate3_benchmark/layer_rule": ("vindex.gate3_benchmark", ["gate3.layer_rule=best"],
+                                          "gate3.layer_rule='best' is invalid; expected top_contributor or a layer number"),
+    "vindex.gate3_benchmark/layer_outside": ("vindex.gate3_benchmark", ["gate3.layer_rule=99"], "gate3.layer_rule=99 is outside"),
+    "vindex.gate3_benchmark/unknown_relation": ("vindex.gate3_benchmark", ["gate3.relation=capitol"], "gate3.relation='capitol'"),
+    "gates.benchmark/unknown_method": ("gates.benchmark", ["methods=[gates,probe]"],
+                                       "methods=['gates', 'probe'] is invalid; expected one or more of gates"),
+    "gates.benchmark/budget": ("gates.benchmark", ["budget=0"], "budget=0.0 is invalid; expected a number in (0, 1)"),
     "vindex.pipeline/missing_source": ("vindex.pipeline", ["source=/nonexistent"], "source=/nonexistent does not exist"),
     "vindex.constants/missing_source": ("vindex.constants", ["source=/nonexistent"], "source=/nonexistent does not exist"),
     "vindex.gate3/missing_source": ("vindex.gate3", ["source=/nonexistent"], "source=/nonexistent does not exist"),
@@ -88,6 +95,8 @@ COMMON = {  # where each tool writes, pointed into the test's folder
     "vindex.build": ["paths.runs={runs}"],
     "vindex.constants": ["paths.runs={runs}"],
     "vindex.gate3": ["paths.runs={runs}"],
+    "vindex.gate3_benchmark": ["paths.runs={runs}"],
+    "gates.benchmark": ["paths.runs={runs}"],
     "vindex.pipeline": ["paths.runs={runs}"],
 }
 HYDRA_OWN = (".hydra", ".lock")

@@ -73,9 +73,17 @@ class Gate3Config:
     ridge: float = 1.0e-2
     min_drop: float = 0.7
     max_collateral: float = 0.3
+    # the benchmark over every fact of one relation (python -m vindex.gate3_benchmark); its rule is fixed here, before it runs
+    facts: str | None = None            # a PopQA-schema parquet (subj, prop, obj); null: the bundled tiny corpus's
+    relation: str = "capital"
+    template: str = "The capital of {subj} is"
+    layer_rule: str = "top_contributor"  # the layer of the fact's largest single contributor, or a layer number ("3")
 
     def __post_init__(self) -> None:
         require_each("gate3", self, (
+            ("layer_rule", self.layer_rule == "top_contributor" or str(self.layer_rule).isdigit(),
+             "top_contributor or a layer number"),
+            ("template", "{subj}" in self.template, "a prompt with {subj}"),
             ("num_neurons", integer(1)(self.num_neurons), "a positive integer"),
             ("ridge", number(0)(self.ridge), "a non-negative number"),
             ("min_drop", number(0, 1)(self.min_drop), "a fraction in [0, 1]"),
