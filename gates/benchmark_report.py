@@ -91,13 +91,15 @@ def tables(report: dict) -> dict[str, str]:
         contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(d)} | "
                         f"{claim(d)} |")
     rows = {(r["method"], r["mode"]): r for r in report["summary"]}
-    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard), {n} seeds, recall in % [95 % interval]:"]
+    later = [k for k in steps if k != "0"]
+    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard), {n} seeds; recall and accuracy in %, mean "
+              "[95 % interval]; forget recall after relearning: means (intervals in docs/gates.md).", ""]
     for method in ("none", "gates", "trained_random", "attribution", "random"):
         row = rows.get((method, "none" if method == "none" else "hard"))
         if row:
-            readme.append(f"`{method}` held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
-                          f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}, forget after "
-                          f"{steps[-1]} relearning steps {cell(row[f'relearn/{steps[-1]}'])};")
+            readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
+                          f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
+                          f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/{k}']['mean']:.1f}" for k in later))
     overlap = ["| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
     return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
