@@ -46,16 +46,17 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
     """The JSON of the benchmark: settings' summaries with intervals, contrasts, overlaps, and the rule."""
     settings = sorted({(s["method"], s["mode"]) for r in seeds for s in r["settings"]}, key=lambda s: (s[0] != "none", s))
     steps = [str(k) for k in cfg["relearn"]["steps"]]
-    keys = [*METRICS, *(f"relearn/{k}" for k in steps)]
+    relations = sorted({k for r in seeds for s in r["settings"] for k in s if k.startswith("recall/")})
+    keys = [*METRICS, *relations, *(f"relearn/{k}" for k in steps)]
     rows = [{"method": m, "mode": e, **{k: stat(per_seed(seeds, m, e, k)) for k in keys}} for m, e in settings]
     contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard",
-                  "held_out_recall": difference(per_seed(seeds, m, e, "held_out_recall"), per_seed(seeds, c, "hard", "held_out_recall"))}
+                  **{k: difference(per_seed(seeds, m, e, k), per_seed(seeds, c, "hard", k)) for k in ("held_out_recall", "other_recall")}}
                  for m, e in settings if m not in ("none", *CONTROLS) for c in CONTROLS if (c, "hard") in settings]
     pairs = sorted({p for r in seeds for p in r["overlap"]})
     overlap = {p: stat([r["overlap"][p]["all"] for r in seeds if p in r["overlap"]]) for p in pairs}
     return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")} | {"relearn": cfg["relearn"]},
             "facts": seeds[0]["facts"], "relations": seeds[0]["relations"], "num_neurons": seeds[0]["num_neurons"],
-            "relearn_steps": steps, "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
+            "relearn_steps": steps, "relations_graded": [k.removeprefix("recall/") for k in relations], "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
 
 
 def cell(value: dict, percent: bool = True) -> str:
@@ -74,7 +75,8 @@ def claim(value: dict) -> str:
 
 def tables(report: dict) -> dict[str, str]:
     """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
-    ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md."""
+    ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md; ``relations``:
+    recall per relation. The contrasts resample each group's seeds independently (not paired)."""
     steps = report["relearn_steps"]
     head = ["method", "edit", *(TITLES[m] for m in METRICS), *(f"forget, relearn {k}" for k in steps if k != "0")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -84,12 +86,18 @@ def tables(report: dict) -> dict[str, str]:
     n = len(report["rule"]["seeds"])
     intro = (f"{n} seeds; {report['rule']['budget']:.0%} of {report['num_neurons']:,} FFN neurons edited; forget relations "
              f"{', '.join(report['relations'])}: {report['facts']['forget']} forget, {report['facts']['held_out']} held-out, "
-             f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % interval over seeds].")
-    contrast = ["| method | edit | held-out recall minus | difference (points) [95 % CI] | claimed |", "|---|---|---|---|---|"]
+             f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % percentile bootstrap interval "
+             f"over the {n} seeds; with 3 seeds it spans about their range].")
+    contrast = ["| method | edit | minus | held-out recall: difference (points) [95 % CI] | claimed | other relations: "
+                "difference [95 % CI] | claimed |", "|---|---|---|---|---|---|---|"]
     for c in report["contrasts"]:
-        d = c["held_out_recall"]
-        contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(d)} | "
-                        f"{claim(d)} |")
+        h, o = c["held_out_recall"], c["other_recall"]
+        contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(h)} | {claim(h)} | "
+                        f"{cell(o)} | {claim(o)} |")
+    names = report.get("relations_graded", [])
+    per_relation = ["| method | edit | " + " | ".join(names) + " |", "|" + "---|" * (2 + len(names))]
+    per_relation += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"recall/{x}"]) for x in names) + " |"
+                     for r in report["summary"]]
     rows = {(r["method"], r["mode"]): r for r in report["summary"]}
     later = [k for k in steps if k != "0"]
     readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard), {n} seeds; recall and accuracy in %, mean "
@@ -100,10 +108,12 @@ def tables(report: dict) -> dict[str, str]:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
                           f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/{k}']['mean']:.1f}" for k in later))
-    overlap = ["| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
+    share = report["rule"]["budget"]
+    overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
+               "| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
     return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
-            "readme": "\n".join(readme)}
+            "readme": "\n".join(readme), "relations": "\n".join(per_relation)}
 
 
 def half_widths(value: dict) -> list[list[float]]:
