@@ -24,7 +24,7 @@ from pathlib import Path
 from ablations.study_replication import replication_block
 from ablations.study_tables import study_blocks
 from lab.config.errors import UserError, exit_on_user_error
-from lab.report.markers import marker, render_blocks
+from lab.report.markers import marker, rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,29 +53,18 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
     return blocks
 
 
-def render(text: str, blocks: dict[tuple[str, str], str], source: str = "") -> str:
-    """``text`` with every marked block replaced by its generated markdown; a marker of no committed study is an error."""
-    return render_blocks(text, "study", blocks, lambda name, block: (
-        f"{source}: marker study:{name}:{block} has no docs/results/norm_study/{name}/study.json block {block!r}"))
+def missing_study(name: str, block: str) -> str:
+    return f"marker study:{name}:{block} has no docs/results/norm_study/{name}/study.json block {block!r}"
 
 
 def stale_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[Path]:
     """The docs whose marked blocks differ from what the committed studies give."""
-    blocks = committed_blocks(results)
-    return [doc for doc in docs if render(doc.read_text(), blocks, str(doc)) != doc.read_text()]
+    return rewrite_docs(docs, "study", committed_blocks(results), missing_study, check=True)
 
 
 def update_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[Path]:
     """Rewrite the marked blocks of ``docs``; returns the files that changed."""
-    blocks = committed_blocks(results)
-    changed = []
-    for doc in docs:
-        text = doc.read_text()
-        new = render(text, blocks, str(doc))
-        if new != text:
-            doc.write_text(new)
-            changed.append(doc)
-    return changed
+    return rewrite_docs(docs, "study", committed_blocks(results), missing_study)
 
 
 def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS,

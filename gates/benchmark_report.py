@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.intervals import difference, excludes_zero, stat
-from lab.report.markers import render_blocks
+from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,11 +154,6 @@ def figure(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def render(text: str, report: dict, source: str) -> str:
-    blocks = {("benchmark", name): body for name, body in tables(report).items()}
-    return render_blocks(text, "localise", blocks, lambda name, block: f"{source}: marker localise:{name}:{block} has no block")
-
-
 def publish(report_file: Path) -> list[Path]:
     """Copy ``report_file`` to ``docs/results/localise`` and its figure to ``docs/figures``; rewrite the docs' blocks."""
     PUBLISHED.parent.mkdir(parents=True, exist_ok=True)
@@ -169,15 +164,8 @@ def publish(report_file: Path) -> list[Path]:
 
 def update_docs(check: bool = False) -> list[Path]:
     """The docs whose blocks differ from the committed JSON (rewritten unless ``check``)."""
-    report, changed = read_json(PUBLISHED), []
-    for doc in DOCS:
-        text = doc.read_text()
-        new = render(text, report, str(doc))
-        if new != text:
-            changed.append(doc)
-            if not check:
-                doc.write_text(new)
-    return changed
+    blocks = {("benchmark", name): body for name, body in tables(read_json(PUBLISHED)).items()}
+    return rewrite_docs(DOCS, "localise", blocks, lambda name, block: f"marker localise:{name}:{block} has no block", check)
 
 
 def write_report(cfg: dict, seeds: list[dict], out: Path, publish_docs: bool = False) -> dict:

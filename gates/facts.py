@@ -43,6 +43,11 @@ def relation_of(row: dict) -> str:
     return str(row.get("prop", "fact"))
 
 
+def fact_key(row: dict) -> tuple[str, str]:
+    """A fact's identity across files: its relation and subject."""
+    return relation_of(row), str(row["subj"])
+
+
 def split_facts(facts: list[dict], relations: list[str] | None, held_out: float, seed: int) -> FactSplit:
     """The module docstring's split. ``relations`` null: every relation of ``facts`` is a forget relation."""
     present = sorted({relation_of(r) for r in facts})
@@ -68,10 +73,10 @@ def split_facts(facts: list[dict], relations: list[str] | None, held_out: float,
 def recall_by_set(rows: list[dict], correct: list[bool], split: FactSplit) -> dict[str, float]:
     """``<set>_recall`` for each set of ``split`` and ``recall/<relation>`` for each relation: the share of its facts
     among ``rows`` answered correctly (``correct``, row by row); NaN for a set with no graded fact."""
-    hit = {(relation_of(r), str(r["subj"])): ok for r, ok in zip(rows, correct, strict=True)}
+    hit = {fact_key(r): ok for r, ok in zip(rows, correct, strict=True)}
 
     def share(facts: list[dict]) -> float:
-        graded = [hit[key] for key in ((relation_of(f), str(f["subj"])) for f in facts) if key in hit]
+        graded = [hit[key] for key in map(fact_key, facts) if key in hit]
         return sum(graded) / len(graded) if graded else float("nan")
 
     result = {f"{name}_recall": share(facts) for name, facts in split.sets().items()}
@@ -92,8 +97,8 @@ def read_split(folder: Path, facts: list[dict]) -> FactSplit:
     if not path.is_file():
         return FactSplit(relations=sorted({relation_of(r) for r in facts}), held_out_fraction=0.0, seed=0, forget=list(facts))
     saved = read_json(path)
-    where = {(relation_of(r), str(r["subj"])): name for name in SETS for r in saved[name]}
+    where = {fact_key(r): name for name in SETS for r in saved[name]}
     split = FactSplit(relations=saved["relations"], held_out_fraction=saved["held_out_fraction"], seed=saved["seed"])
     for row in facts:
-        getattr(split, where.get((relation_of(row), str(row["subj"])), "other")).append(row)
+        getattr(split, where.get(fact_key(row), "other")).append(row)
     return split

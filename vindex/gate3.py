@@ -73,6 +73,11 @@ def rank_one_edit(w_gate: torch.Tensor, key: torch.Tensor, cov: torch.Tensor, ne
     return a.float(), v.float()
 
 
+def key_covariance(keys: torch.Tensor) -> torch.Tensor:
+    """C = (1/T) Σ_t k_t k_tᵀ of one layer's MLP inputs [T, H] on the probe."""
+    return keys.T @ keys / keys.shape[0]
+
+
 class PatchOverlay:
     """ΔW_gate = −a vᵀ on one layer, as a removable forward hook (``gate_proj(x) − (x·v) a``)."""
 
@@ -109,6 +114,15 @@ class PatchOverlay:
         return cls(layer, tensors["a"], tensors["v"])
 
 
+def layer_edit(model: PreTrainedModel, acts, contrib: torch.Tensor, layer: int, cov: torch.Tensor, g: DictConfig) -> tuple[list[int], PatchOverlay]:
+    """The ``g.num_neurons`` top contributors of ``layer`` and the rank-1 overlay (not applied) that drives them to
+    ``g.target_preactivation`` on the prompt's last key (module docstring, step 2)."""
+    neurons = contrib[layer].topk(int(g.num_neurons)).indices.tolist()
+    a, v = rank_one_edit(model.model.layers[layer].mlp.gate_proj.weight.detach().float().cpu(), acts.keys[layer][-1], cov,
+                         neurons, float(g.target_preactivation), float(g.ridge))
+    return neurons, PatchOverlay(layer, a, v)
+
+
 def gate3_inputs(cfg: DictConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> tuple[int, int, list[int]]:
     """The target and control token ids and the layers to search; a bad ``gate3.*`` input is one :class:`UserError`."""
     g = cfg.gate3
@@ -136,11 +150,8 @@ def run_gate3(cfg: DictConfig, loaded: tuple | None = None) -> dict:
                            next_token_prob(model, tokenizer, str(g.control_prompt), control))
     results, overlays = [], {}
     for layer in layers:
-        neurons = contrib[layer].topk(int(g.num_neurons)).indices.tolist()
-        keys = probe.keys[layer]
-        a, v = rank_one_edit(model.model.layers[layer].mlp.gate_proj.weight.detach().float().cpu(), acts.keys[layer][-1],
-                             keys.T @ keys / keys.shape[0], neurons, float(g.target_preactivation), float(g.ridge))
-        overlay = PatchOverlay(layer, a, v).apply(model)
+        neurons, overlay = layer_edit(model, acts, contrib, layer, key_covariance(probe.keys[layer]), g)
+        overlay.apply(model)
         after_t = next_token_prob(model, tokenizer, str(g.prompt), target)
         after_c = next_token_prob(model, tokenizer, str(g.control_prompt), control)
         overlay.remove()

@@ -7,7 +7,7 @@ fixed before the run.
 For each fact (subject s, answer o) of ``gate3.relation`` in ``gate3.facts``: the prompt ``gate3.template`` with s,
 the target o's first token. The layer is the rule's (``gate3.layer_rule``: ``top_contributor``, the layer of the
 neuron with the largest direct contribution to the target, or a fixed layer); never the best of several. There
-the ``gate3.num_neurons`` largest contributors get the rank-1 gate_proj edit (:func:`vindex.gate3.rank_one_edit`).
+the ``gate3.num_neurons`` largest contributors get the rank-1 gate_proj edit (:func:`vindex.gate3.layer_edit`).
 Measured per fact:
 
 - drop = 1 − P'(o | prompt) / P(o | prompt);
@@ -33,7 +33,7 @@ from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
 from lab.report.intervals import stat
 from lab.runs.artifacts import write_json
-from vindex.gate3 import PatchOverlay, attributions, first_token, rank_one_edit
+from vindex.gate3 import attributions, first_token, key_covariance, layer_edit, next_token_prob
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source
 from vindex.update import ensure_vindex
@@ -51,15 +51,9 @@ def relation_prompts(g: DictConfig) -> list[dict]:
             for r in sorted(rows, key=lambda r: str(r["subj"]))]
 
 
-@torch.no_grad()
 def answer_probs(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, facts: list[dict]) -> torch.Tensor:
     """P(first token of each fact's target | its prompt), one forward pass per fact."""
-    probs = []
-    for fact in facts:
-        ids = tokenizer(fact["prompt"], return_tensors="pt", add_special_tokens=False)["input_ids"].to(model.device)
-        logits = model(input_ids=ids).logits[0, -1].float()
-        probs.append(float(torch.softmax(logits, dim=-1)[fact["token"]]))
-    return torch.tensor(probs)
+    return torch.tensor([next_token_prob(model, tokenizer, fact["prompt"], fact["token"]) for fact in facts])
 
 
 def rule_layer(rule: str, contrib: torch.Tensor) -> int:
@@ -81,10 +75,8 @@ def edit_every_fact(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
         layer = rule_layer(str(g.layer_rule), contrib)
         if not 0 <= layer < contrib.shape[0]:
             raise UserError(f"gate3.layer_rule={g.layer_rule} is outside the model's layers 0..{contrib.shape[0] - 1}")
-        neurons = contrib[layer].topk(int(g.num_neurons)).indices.tolist()
-        a, v = rank_one_edit(model.model.layers[layer].mlp.gate_proj.weight.detach().float().cpu(), acts.keys[layer][-1],
-                             cov[layer], neurons, float(g.target_preactivation), float(g.ridge))
-        overlay = PatchOverlay(layer, a, v).apply(model)
+        neurons, overlay = layer_edit(model, acts, contrib, layer, cov[layer], g)
+        overlay.apply(model)
         after = answer_probs(model, tokenizer, facts)
         overlay.remove()
         change = ((after - before).abs() / before).tolist()
@@ -116,7 +108,7 @@ def run_benchmark(cfg: DictConfig) -> dict:
     model, tokenizer = load_model(source, cfg)
     facts = relation_prompts(g)
     probe = run_with_hooks(model, probe_ids(tokenizer, cfg)[0])
-    cov = [keys.T @ keys / keys.shape[0] for keys in probe.keys]
+    cov = [key_covariance(keys) for keys in probe.keys]
     rows = edit_every_fact(model, tokenizer, facts, cov, g, int(cfg.seed))
     report = {"source": source, "relation": str(g.relation), "template": str(g.template), "layer_rule": str(g.layer_rule),
               "num_neurons": int(g.num_neurons), "criteria": {"min_drop": float(g.min_drop), "max_collateral": float(g.max_collateral)},

@@ -9,7 +9,8 @@
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from lab.config.errors import UserError
 
@@ -29,3 +30,18 @@ def render_blocks(text: str, kind: str, blocks: dict[tuple[str, str], str], miss
         return match.group(1) + blocks[key] + "\n" + match.group(5)
 
     return marker(kind).sub(replace, text)
+
+
+def rewrite_docs(docs: Iterable[Path], kind: str, blocks: dict[tuple[str, str], str], missing: Callable[[str, str], str],
+                 check: bool = False) -> list[Path]:
+    """The ``docs`` whose ``kind`` blocks differ from ``blocks`` (:func:`render_blocks`; a missing block's error is
+    prefixed by the doc's path), each rewritten unless ``check``."""
+    changed = []
+    for doc in docs:
+        text = doc.read_text()
+        new = render_blocks(text, kind, blocks, lambda name, block, doc=doc: f"{doc}: {missing(name, block)}")
+        if new != text:
+            changed.append(doc)
+            if not check:
+                doc.write_text(new)
+    return changed
