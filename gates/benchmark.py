@@ -148,6 +148,17 @@ def overlaps(chosen: dict[str, torch.Tensor]) -> dict[str, dict]:
     return result
 
 
+def training(seed_folder: Path) -> dict[str, dict]:
+    """Per gate run of a seed: its steps and the forget answers' cross-entropy (``train/entity_ce``) at its first and
+    last step, from the run's ``train_metrics.json``: whether training moved the forget objective."""
+    result = {}
+    for metrics in sorted(seed_folder.glob("*/train_metrics.json")):
+        ce = [row["train/entity_ce"] for row in read_json(metrics) if "train/entity_ce" in row]
+        if ce:
+            result[metrics.parent.name] = {"steps": len(ce), "entity_ce_first": ce[0], "entity_ce_last": ce[-1]}
+    return result
+
+
 def run_benchmark(cfg: DictConfig) -> dict:
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     per_seed = []
@@ -155,7 +166,7 @@ def run_benchmark(cfg: DictConfig) -> dict:
         path = out / f"seed{seed}.json"
         if not path.is_file():
             write_json(path, seed_results(cfg, int(seed), out))
-        per_seed.append(read_json(path))
+        per_seed.append({**read_json(path), "training": training(out / f"seed{seed}")})
     return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out, publish_docs=bool(cfg.publish))
 
 

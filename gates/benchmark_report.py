@@ -52,11 +52,14 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
     contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard",
                   **{k: difference(per_seed(seeds, m, e, k), per_seed(seeds, c, "hard", k)) for k in ("held_out_recall", "other_recall")}}
                  for m, e in settings if m not in ("none", *CONTROLS) for c in CONTROLS if (c, "hard") in settings]
+    runs = sorted({name for r in seeds for name in r.get("training", {})})
+    trained = {name: {k: stat([r["training"][name][k] for r in seeds if name in r.get("training", {})])
+                      for k in ("steps", "entity_ce_first", "entity_ce_last")} for name in runs}
     pairs = sorted({p for r in seeds for p in r["overlap"]})
     overlap = {p: stat([r["overlap"][p]["all"] for r in seeds if p in r["overlap"]]) for p in pairs}
     return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")} | {"relearn": cfg["relearn"]},
             "facts": seeds[0]["facts"], "relations": seeds[0]["relations"], "num_neurons": seeds[0]["num_neurons"],
-            "relearn_steps": steps, "relations_graded": [k.removeprefix("recall/") for k in relations], "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
+            "training": trained, "relearn_steps": steps, "relations_graded": [k.removeprefix("recall/") for k in relations], "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
 
 
 def cell(value: dict, percent: bool = True) -> str:
@@ -73,10 +76,18 @@ def claim(value: dict) -> str:
     return "yes" if excludes_zero(value["ci"]) else "no: interval includes 0"
 
 
+def training_table(report: dict) -> str:
+    """Each gate run's steps and the forget answers' cross-entropy (nats) at its first and last step."""
+    lines = ["| gate run | steps | answer CE, first step [95 % CI] | answer CE, last step [95 % CI] |", "|---|---|---|---|"]
+    lines += [f"| {name} | {t['steps']['mean']:.0f} | {cell(t['entity_ce_first'], percent=False)} | "
+              f"{cell(t['entity_ce_last'], percent=False)} |" for name, t in report.get("training", {}).items()]
+    return "\n".join(lines)
+
+
 def tables(report: dict) -> dict[str, str]:
     """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
     ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md; ``relations``:
-    recall per relation. The contrasts resample each group's seeds independently (not paired)."""
+    recall per relation; ``training``: the gate runs' forget objective. The contrasts resample each group's seeds independently (not paired)."""
     steps = report["relearn_steps"]
     head = ["method", "edit", *(TITLES[m] for m in METRICS), *(f"forget, relearn {k}" for k in steps if k != "0")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -113,7 +124,7 @@ def tables(report: dict) -> dict[str, str]:
                "| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
     return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
-            "readme": "\n".join(readme), "relations": "\n".join(per_relation)}
+            "readme": "\n".join(readme), "relations": "\n".join(per_relation), "training": training_table(report)}
 
 
 def half_widths(value: dict) -> list[list[float]]:

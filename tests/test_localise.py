@@ -168,5 +168,6 @@ def test_the_published_benchmark_blocks_match_the_committed_json():
     report = json.loads(PUBLISHED.read_text())
     assert len(report["per_seed"]) >= 3 and report["rule"]["budget"] == 0.05
     assert {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())} == {
-        ("benchmark", "table"), ("benchmark", "contrasts"), ("benchmark", "overlap"), ("benchmark", "readme"), ("benchmark", "relations")}
+        ("benchmark", "table"), ("benchmark", "contrasts"), ("benchmark", "overlap"), ("benchmark", "readme"), ("benchmark", "relations"),
+        ("benchmark", "training")}
     assert update_docs(check=True) == []
