@@ -79,30 +79,92 @@ def fast_overrides() -> list[str]:
 QUICK_REFERENCE = ["trainer.max_steps=20", "trainer.val_check_interval=20", "data.eval_limit=2", "trainer.enable_progress_bar=false"]
 
 
-@pytest.fixture(scope="session")
-def quick_reference(tmp_path_factory, worker_id) -> Path:
-    """A ``runs/`` folder holding a tiny reference model trained for a few steps (the real one takes minutes).
+def built_once(name: str, build, tmp_path_factory, worker_id: str) -> Path:
+    """A fresh copy of a folder that ``build(folder)`` fills once for the whole test session.
 
-    Trained once for the whole session through ``ensure_tiny_reference`` into an empty runs folder, under a file
-    lock that pytest-xdist's workers share; each worker gets its own copy, so the outputs its tests write next to
-    it never meet another worker's."""
+    The first caller builds it under a file lock that pytest-xdist's workers share; every caller gets its own copy
+    (``copy2`` keeps the mtimes a cache check reads), so what a test writes next to it never meets another's."""
     import shutil
 
     from filelock import FileLock
 
+    built = built_path(name, tmp_path_factory, worker_id)
+    with FileLock(str(built.parent / f"{name}.lock")):
+        if not (built / ".complete").is_file():
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir(parents=True)
+            build(built)
+            (built / ".complete").touch()
+    copy = tmp_path_factory.mktemp(name) / "copy"
+    shutil.copytree(built, copy, copy_function=shutil.copy2, ignore=shutil.ignore_patterns(".complete"))
+    return copy
+
+
+def built_path(name: str, tmp_path_factory, worker_id: str) -> Path:
+    """Where :func:`built_once` builds ``name``: one folder for all of pytest-xdist's workers (a run's records name
+    it, e.g. a gate run's ``base_model``)."""
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    (shared / "built_once").mkdir(exist_ok=True)
+    return shared / "built_once" / name
+
+
+def train_quick_reference(folder: Path) -> None:
+    """A tiny reference model trained for a few steps into ``folder/runs`` (the real one takes minutes)."""
     from lab.runs.reference import ensure_tiny_reference
 
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    trained = shared / "quick_reference" / "runs"
-    with FileLock(str(shared / "quick_reference.lock")):
-        ensure_tiny_reference(runs=trained, overrides=QUICK_REFERENCE)
-    runs = tmp_path_factory.mktemp("quick") / "runs"
-    shutil.copytree(trained, runs, copy_function=shutil.copy2)  # copy2 keeps the mtimes the cache check reads
-    return runs
+    ensure_tiny_reference(runs=folder / "runs", overrides=QUICK_REFERENCE)
 
 
-def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict | None = None) -> None:
-    """Start ``python -m <args>`` in its own process group and SIGKILL the whole group once ``ready()`` is true.
+@pytest.fixture(scope="session")
+def quick_reference(tmp_path_factory, worker_id) -> Path:
+    """A ``runs/`` folder holding a tiny reference model trained for a few steps, trained once per session
+    through ``ensure_tiny_reference`` into an empty runs folder; each worker gets its own copy."""
+    return built_once("quick_reference", train_quick_reference, tmp_path_factory, worker_id) / "runs"
+
+
+GATE_QUICK = ["trainer.max_steps=4", "checkpoint_every_n_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4"]
+
+
+def train_quick_gate_run(folder: Path, tmp_path_factory, worker_id: str) -> None:
+    """``python -m gates.train`` at :data:`GATE_QUICK` steps on a copy of the quick reference, into ``folder/runs``."""
+    import shutil
+
+    reference = built_once("quick_reference", train_quick_reference, tmp_path_factory, worker_id) / "runs"
+    shutil.copytree(reference, folder / "runs", copy_function=shutil.copy2)
+    out = run_cli(["gates.train", *GATE_QUICK, f"paths.runs={folder / 'runs'}"], cwd=folder)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def quick_gate_run(tmp_path_factory, worker_id) -> Path:
+    """A gate run (W&B offline) on the quick reference: its folder, ``runs/gates/<name>``, next to the reference in
+    ``runs/reference``. Trained once per session, copied for each test module that reads it."""
+    build = lambda folder: train_quick_gate_run(folder, tmp_path_factory, worker_id)  # noqa: E731
+    runs = built_once("quick_gate_run", build, tmp_path_factory, worker_id) / "runs"
+    (folder,) = [p.parent for p in (runs / "gates").glob("*/lambda_logits.pt")]
+    return folder
+
+
+SWEEP_VARIANTS = "variant=original,replace_dyt"  # the control and a patched variant
+
+
+def train_wandb_sweep(folder: Path) -> None:
+    """``python -m ablations.train -m`` over :data:`SWEEP_VARIANTS` at :data:`FAST` steps into ``folder/runs``, each
+    job logging to an offline W&B run."""
+    out = run_cli(["ablations.train", "-m", SWEEP_VARIANTS, *FAST, f"paths.runs={folder / 'runs'}"], cwd=folder)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def wandb_sweep(tmp_path_factory, worker_id) -> Path:
+    """A folder holding only ``runs/``, with one 2-variant W&B sweep under ``runs/ablations/multirun/``: run once per
+    session, copied for each test module that reads it."""
+    return built_once("wandb_sweep", train_wandb_sweep, tmp_path_factory, worker_id)
+
+
+def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict | None = None) -> str:
+    """Start ``python -m <args>`` in its own process group and SIGKILL the whole group once ``ready()`` is true;
+    returns what it printed (stdout and stderr) until then.
 
     Fails if the command ends on its own first: the test needs it killed mid-way.
     """
@@ -124,6 +186,8 @@ def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict
             time.sleep(0.02)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+        log.seek(0)
+        return log.read()
 
 
 def run_module(module: str, args: list[str]) -> int:

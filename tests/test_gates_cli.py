@@ -15,20 +15,18 @@ from gates.masking import apply_gates
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import load_artifact
 from lab.runs.reference import tiny_reference_dir
-from tests.conftest import run_cli, run_module
+from tests.conftest import GATE_QUICK, built_path, run_cli, run_module
 from tests.golden_values import check_golden, check_golden_weights, load_weights, metric_series
 
 pytestmark = pytest.mark.slow
-QUICK = ["trainer.max_steps=4", "checkpoint_every_n_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4"]
+QUICK = GATE_QUICK
 SEED_SNIPPET = Path(__file__).parent / "seed_snippets" / "gates_usage.py"
 
 
 @pytest.fixture(scope="module")
-def gate_run(quick_reference) -> Path:
-    out = run_cli(["gates.train", *QUICK, f"paths.runs={quick_reference}"], cwd=quick_reference.parent)
-    assert out.returncode == 0, out.stderr[-3000:]
-    (folder,) = [p.parent for p in (quick_reference / "gates").glob("*/lambda_logits.pt")]
-    return folder
+def gate_run(quick_gate_run) -> Path:
+    """conftest's gate run (QUICK steps on the quick reference), this module's own copy."""
+    return quick_gate_run
 
 
 def test_golden_gate_run_keeps_its_recorded_losses(gate_run):
@@ -36,7 +34,7 @@ def test_golden_gate_run_keeps_its_recorded_losses(gate_run):
     check_golden_weights("gate_run", load_weights(gate_run / "lambda_logits.pt"))
 
 
-def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
+def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run, tmp_path_factory, worker_id):
     state = torch.load(gate_run / "lambda_logits.pt", map_location="cpu", weights_only=True)
     assert list(state) == [KEY_FORMAT.format(i) for i in range(4)] == [f"module.model.layers.{i}.mlp.lambda_logits" for i in range(4)]
     assert all(v.shape == (384,) and v.dtype == torch.float32 for v in state.values())
@@ -57,7 +55,8 @@ def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run):
     assert card.startswith("---\n") and "| Total gates | 1,536 (4 layers × 384 intermediate) |" in card
     assert "## Selected thresholds" in card and f"{thresholds[2]:.3f}" in card
     meta = json.loads((gate_run / "metadata.json").read_text())
-    assert meta["base_model"] == str(tiny_reference_dir(gate_run.parents[1])) and meta["gates"]["beta"] == 4.0
+    trained_in = built_path("quick_gate_run", tmp_path_factory, worker_id) / "runs"  # where conftest trained it
+    assert meta["base_model"] == str(tiny_reference_dir(trained_in)) and meta["gates"]["beta"] == 4.0
     assert len(json.loads((gate_run / "train_metrics.json").read_text())) == 4
     assert (gate_run / "gate_histogram.png").stat().st_size > 1000
     sums = (gate_run / "SHA256SUMS").read_text()
@@ -187,15 +186,15 @@ def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_p
     assert not re.search(r"Traceback", out.stderr)
 
 
-def test_a_gate_rerun_with_a_changed_config_is_refused(gate_run, quick_reference, capfd, monkeypatch):
+def test_a_gate_rerun_with_a_changed_config_is_refused(gate_run, capfd, monkeypatch):
     """Issue 15's rule for gates: a finished gate run is reused only for its own config."""
     def stamps(skip: tuple[str, ...] = ()) -> dict:  # the lock and the job log are the invocation's own
         return {p: p.stat().st_mtime_ns for p in gate_run.iterdir() if p.is_file() and p.name not in (".lock", *skip)
                 and p.suffix != ".log"}
 
     files = stamps()
-    args = [*QUICK, f"paths.runs={quick_reference}", f"hydra.run.dir={gate_run}"]
-    monkeypatch.chdir(quick_reference.parent)  # both reruns end before training: run in this process (runpy)
+    args = [*QUICK, f"paths.runs={gate_run.parents[1]}", f"hydra.run.dir={gate_run}"]
+    monkeypatch.chdir(gate_run.parents[2])  # both reruns end before training: run in this process (runpy)
     code = run_module("gates.train", [*args, "gates.beta=8.0"])
     out, err = capfd.readouterr()
     assert code == 2, err[-3000:]

@@ -15,7 +15,7 @@ from ablations.train import train
 from gates.files import read_lambda_logits, write_gate_files
 from lab.config.errors import UserError
 from lab.runs.checksums import write_sha256sums
-from tests.conftest import FAST, REPO, compose_train, run_cli
+from tests.conftest import FAST, REPO, compose_train, run_module
 
 PACKAGES = ("lab", "ablations", "gates", "vindex")
 
@@ -52,15 +52,17 @@ def test_every_ablation_folder_carries_valid_sha256sums(ablation_run):
     assert "train_metrics.json" in (ablation_run / "original_finetuned" / "SHA256SUMS").read_text()
 
 
-def test_lab_verify_and_the_loaders_name_a_tampered_file(ablation_run, tmp_path):
+def test_lab_verify_and_the_loaders_name_a_tampered_file(ablation_run, tmp_path, capfd):
     copy = tmp_path / "original_finetuned"
     shutil.copytree(ablation_run / "original_finetuned", copy)
-    ok = run_cli(["lab.runs.verify", str(copy)], cwd=tmp_path)
-    assert ok.returncode == 0 and ok.stdout.startswith(f"ok: {copy}")
+    code = run_module("lab.runs.verify", [str(copy)])  # in this process (runpy), as python -m would run it
+    out, _ = capfd.readouterr()
+    assert code == 0 and out.startswith(f"ok: {copy}")
     tamper(copy / "model.safetensors")
-    bad = run_cli(["lab.runs.verify", str(copy)], cwd=tmp_path)
-    errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
-    assert bad.returncode == 2 and len(errors) == 1 and "model.safetensors does not match" in errors[0]
+    code = run_module("lab.runs.verify", [str(copy)])
+    _, err = capfd.readouterr()
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "model.safetensors does not match" in errors[0]
     with pytest.raises(UserError, match="model.safetensors does not match its SHA256SUMS entry"):
         ablations.load(copy)
 

@@ -5,18 +5,21 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_module
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def gates(quick_reference, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lm_eval_gates") / "gates"
-    out = run_cli(["gates.train", "trainer.max_steps=2", "trainer.enable_progress_bar=false", "data.batch_size=4", "logger=none",
-                   f"paths.runs={quick_reference}", f"hydra.run.dir={folder}"], cwd=folder.parent)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return folder
+def gates(quick_gate_run):
+    """conftest's gate run on the quick reference, this module's own copy."""
+    return quick_gate_run
+
+
+@pytest.fixture(scope="module")
+def quick_reference(gates):
+    """The runs folder the gate run and its reference are in (the session's quick reference is another copy)."""
+    return gates.parents[1]
 
 
 TASKS = "tasks=[tiny_facts,tiny_arith_text]"
@@ -64,14 +67,15 @@ def test_gates_evaluate_adds_lm_eval_tasks_to_the_tradeoff_beside_the_random_con
     table = (gates / "evaluation" / "evaluation.md").read_text()
     assert "| KL to base | tiny_facts/acc | tiny_arith_text/word_perplexity |" in table and "| tiny_arith_text/bits_per_byte |" in table
     assert "| hard | random |" in table
-    report_md = run_cli(["lab.report", str(gates)], cwd=gates.parent)
-    assert report_md.returncode == 0, report_md.stderr[-3000:]
+    assert run_module("lab.report", [str(gates)]) == 0  # in this process (runpy), as python -m would run it
     assert "tiny_arith_text/bits_per_byte" in (gates / "report" / "report.md").read_text()
 
 
-def test_gates_evaluate_refuses_a_tradeoff_axis_it_does_not_measure(gates, quick_reference, tmp_path):
-    out = run_cli(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", "modes=[hard]", "thresholds=[0.5]",
-                   "random_seeds=[0]", "data.eval_limit=4", "data.val_docs=4", "max_new_tokens.reasoning=2", f"out={tmp_path / 'ev'}",
-                   "tradeoff.reasoning=gsm8k/exact_match"], cwd=tmp_path)
-    assert out.returncode == 2 and "tradeoff axes ['gsm8k/exact_match'] are not metrics of this evaluation" in out.stderr
-    assert "Traceback" not in out.stderr and not (tmp_path / "ev").exists()
+def test_gates_evaluate_refuses_a_tradeoff_axis_it_does_not_measure(gates, quick_reference, tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # refused before it evaluates: in this process (runpy), as python -m would run it
+    code = run_module("gates.evaluate", [f"gates_dir={gates}", f"paths.runs={quick_reference}", "modes=[hard]", "thresholds=[0.5]",
+                                         "random_seeds=[0]", "data.eval_limit=4", "data.val_docs=4", "max_new_tokens.reasoning=2",
+                                         f"out={tmp_path / 'ev'}", "tradeoff.reasoning=gsm8k/exact_match"])
+    _, err = capfd.readouterr()
+    assert code == 2 and "tradeoff axes ['gsm8k/exact_match'] are not metrics of this evaluation" in err
+    assert "Traceback" not in err and not (tmp_path / "ev").exists()

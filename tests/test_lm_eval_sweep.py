@@ -9,19 +9,16 @@ from huggingface_hub import ModelCard
 
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.runs.checksums import check_sha256sums
-from tests.conftest import FAST, run_cli
+from tests.conftest import run_cli, run_module
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory) -> Path:
-    """A 2-variant sweep (original and replace_dyt) whose runs log to offline W&B."""
-    tmp = tmp_path_factory.mktemp("lm_eval_sweep")
-    out = run_cli(["ablations.train", "-m", "variant=original,replace_dyt", *FAST, f"paths.runs={tmp / 'runs'}",
-                   f"hydra.sweep.dir={tmp / 'sweep'}"], cwd=tmp)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return tmp / "sweep"
+def sweep(wandb_sweep) -> Path:
+    """conftest's 2-variant sweep (original and replace_dyt) whose runs log to offline W&B."""
+    (folder,) = (wandb_sweep / "runs" / "ablations" / "multirun").iterdir()
+    return folder
 
 
 def test_a_sweep_evaluates_every_run_and_writes_results_cards_wandb_and_a_table(sweep, tmp_path):
@@ -40,7 +37,7 @@ def test_a_sweep_evaluates_every_run_and_writes_results_cards_wandb_and_a_table(
         assert check_sha256sums(folder) >= 5  # SHA256SUMS follows the card
         (run,) = [read_run(p) for p in find_runs(folder / "lm_eval")]
         assert run.run["id"] == (folder / ".wandb_run_id").read_text() and run.summary["lm_eval/tiny_facts/acc"] == accuracy
-    report = run_cli(["lab.report", str(sweep)], cwd=tmp_path)
-    assert report.returncode == 0 and "## lm-evaluation-harness" in (sweep / "report" / "report.md").read_text()
+    assert run_module("lab.report", [str(sweep)]) == 0  # in this process (runpy), as python -m would run it
+    assert "## lm-evaluation-harness" in (sweep / "report" / "report.md").read_text()
 
 

@@ -42,32 +42,27 @@ DDP_ARGS = ["~data.sources.reasoning", "data.sources.knowledge.repeat=1", "data.
             "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu"]
 
 
-@pytest.fixture(scope="module")
-def ddp_reference(tmp_path_factory):
-    """The uninterrupted DDP run both kills are compared with."""
-    reference = tmp_path_factory.mktemp("ddp") / "reference"
-    first = run_cli(["ablations.train", *DDP_ARGS, f"hydra.run.dir={reference}"], cwd=reference.parent)
-    assert first.returncode == 0, first.stderr[-3000:]
-    return reference
-
-
-@pytest.mark.parametrize("kill_after", [6, 8])
-def test_a_ddp_run_killed_in_a_later_epoch_resumes_bit_equal(ddp_reference, tmp_path, kill_after):
+def test_a_ddp_run_killed_twice_in_later_epochs_resumes_bit_equal(tmp_path):
     """Two gloo ranks, each reading its half of every epoch through Lightning's ``DistributedSampler``
-    (reseeded by ``set_epoch``), 4 steps an epoch: killed after the checkpoint at step 6 (mid epoch 1) or 8 (the
-    last batch of epoch 1, which Lightning resumes in epoch 2), the rerun resumes there and ends with the weights
-    and metrics of an uninterrupted DDP run."""
-    args, reference, run = DDP_ARGS, ddp_reference, tmp_path / "run"
+    (reseeded by ``set_epoch``), 4 steps an epoch. Killed after the checkpoint at step 6 (mid epoch 1); its rerun
+    resumes there and is killed after the checkpoint at step 8 (the last batch of epoch 1, which Lightning resumes
+    in epoch 2); the third run resumes there and ends with the weights and metrics of an uninterrupted DDP run."""
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    first = run_cli(["ablations.train", *DDP_ARGS, f"hydra.run.dir={reference}"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
     rows = json.loads((reference / "original_finetuned" / "train_metrics.json").read_text())
     epochs = {r["step"]: r["epoch"] for r in rows if "train/loss" in r}
     assert [epochs[step] for step in (1, 5, 8, 9)] == [0, 1, 1, 2]
 
-    command = ["ablations.train", *args, f"hydra.run.dir={run}"]
-    checkpoint = run / "original_finetuned" / "checkpoints" / f"step-{kill_after:06d}.ckpt"
-    kill_when(command, checkpoint.is_file, cwd=tmp_path)
+    command = ["ablations.train", *DDP_ARGS, f"hydra.run.dir={run}"]
+    checkpoint = {step: run / "original_finetuned" / "checkpoints" / f"step-{step:06d}.ckpt" for step in (6, 8)}
+    kill_when(command, checkpoint[6].is_file, cwd=tmp_path)
+    assert not checkpoint[8].exists()
+    resumed_once = kill_when(command, checkpoint[8].is_file, cwd=tmp_path)
+    assert f"Restoring states from the checkpoint path at {checkpoint[6]}" in resumed_once
     again = run_cli(command, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert f"Restoring states from the checkpoint path at {checkpoint}" in again.stdout + again.stderr
+    assert f"Restoring states from the checkpoint path at {checkpoint[8]}" in again.stdout + again.stderr
     done, ref = run / "original_finetuned", reference / "original_finetuned"
     assert_same_weights(load_file(done / "model.safetensors"), load_file(ref / "model.safetensors"))
     resumed, ref_rows = (json.loads((d / "train_metrics.json").read_text()) for d in (done, ref))

@@ -121,16 +121,18 @@ def test_in_a_sweep_a_changed_job_fails_alone_and_the_others_run(grid):
     assert "original/lr=0.001_finetuned holds a finished run of another config" in out.stderr
 
 
-def test_an_interrupted_run_with_a_changed_config_does_not_resume(tmp_path):
+def test_an_interrupted_run_with_a_changed_config_does_not_resume(tmp_path, capfd, monkeypatch):
     run = tmp_path / "run"
     command = ["ablations.train", *FAST, "trainer.max_steps=40", "logger=none", f"hydra.run.dir={run}"]
     kill_when(command, lambda: (run / "original_finetuned" / "checkpoints" / "step-000003.ckpt").is_file(), cwd=tmp_path)
     checkpoints = artifact_stamps(run / "original_finetuned")
 
-    changed = run_cli([*command, "optimizer.lr=1e-3"], cwd=tmp_path)
-    assert changed.returncode == 2, changed.stderr[-3000:]
-    assert "holds an interrupted run of another config (optimizer.lr: 0.0045 -> 0.001)" in changed.stderr
-    assert "Restoring states" not in changed.stdout + changed.stderr
+    monkeypatch.chdir(tmp_path)  # refused before training: in this process (runpy), as python -m would run it
+    code = run_module(command[0], [*command[1:], "optimizer.lr=1e-3"])
+    out, err = capfd.readouterr()
+    assert code == 2, err[-3000:]
+    assert "holds an interrupted run of another config (optimizer.lr: 0.0045 -> 0.001)" in err
+    assert "Restoring states" not in out + err and "Traceback" not in out + err
     assert artifact_stamps(run / "original_finetuned") == checkpoints
 
     fresh = run_cli([*command, "trainer.max_steps=6", "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
