@@ -211,6 +211,24 @@ def run_module(module: str, args: list[str]) -> int:
     return 0
 
 
+def run_here(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m <args>`` in ``cwd`` as :func:`run_cli` runs it, but in this process (:func:`run_module`): the same
+    module and Hydra app without a new interpreter's 5-10 s of imports. For commands whose being a separate process
+    is not what the test is about (a kill, DDP ranks and concurrency are: those use :func:`run_cli`)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run_module(args[0], args[1:])
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess([sys.executable, "-m", *args], code, out.getvalue(), err.getvalue())
+
+
 def reset_hydra() -> None:
     """Forget the Hydra run a ``run_module`` call made: its config stays global (``HydraConfig``) otherwise, and a
     later in-process ``train(cfg)`` in the same worker would take that run's output folder for its own."""

@@ -14,7 +14,7 @@ from lab.config import asset_path
 from lab.config.errors import UserError
 from lab.config.schema import DataConfig
 from lab.runs.reference import tiny_reference_dir
-from tests.conftest import run_cli
+from tests.conftest import run_here
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_apply_cli_gives_one_line_and_exit_code_2(quick_reference, tmp_path, cas
     (gates / "metadata.json").write_text(json.dumps({"base_model": str(tiny_reference_dir(quick_reference))}))
     before = sorted(p.name for p in gates.iterdir())
     threshold = "threshold=1.5" if case == "threshold" else "threshold=0.5"
-    out = run_cli(["gates.apply", f"gates_dir={gates}", threshold, f"paths.runs={quick_reference}"], cwd=tmp_path)
+    out = run_here(["gates.apply", f"gates_dir={gates}", threshold, f"paths.runs={quick_reference}"], cwd=tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in out.stderr

@@ -15,7 +15,7 @@ from gates.masking import apply_gates
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import load_artifact
 from lab.runs.reference import tiny_reference_dir
-from tests.conftest import GATE_QUICK, built_path, run_cli, run_module
+from tests.conftest import GATE_QUICK, built_path, run_cli, run_here, run_module
 from tests.golden_values import check_golden, check_golden_weights, load_weights, metric_series
 
 pytestmark = pytest.mark.slow
@@ -101,7 +101,7 @@ def test_the_seed_snippet_runs_unchanged_on_our_files(gate_run):
 
 def test_training_continues_from_a_lambda_only_checkpoint(gate_run, tmp_path):
     runs = gate_run.parents[1]
-    out = run_cli(["gates.train", *QUICK, "trainer.max_steps=6", "logger=csv", f"ckpt_path={gate_run / 'checkpoints' / 'last.ckpt'}",
+    out = run_here(["gates.train", *QUICK, "trainer.max_steps=6", "logger=csv", f"ckpt_path={gate_run / 'checkpoints' / 'last.ckpt'}",
                    f"hydra.run.dir={tmp_path / 'resumed'}", f"paths.runs={runs}"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((tmp_path / "resumed" / "all_gate_runs.json").read_text())
@@ -120,7 +120,7 @@ def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshol
     if threshold is not None:
         args.append(f"threshold={threshold}")
     if (mode, threshold) == ("hard", None):
-        out = run_cli(["gates.apply", *args], cwd=tmp_path)
+        out = run_here(["gates.apply", *args], cwd=tmp_path)
         assert out.returncode == 0, out.stderr[-3000:]
     else:
         from hydra import compose, initialize_config_dir
@@ -142,7 +142,7 @@ def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshol
 
 def test_evaluate_compares_gates_with_the_random_control(gate_run):
     runs = gate_run.parents[1]
-    out = run_cli(["gates.evaluate", f"paths.runs={runs}", "data.eval_limit=6", "random_seeds=[0,1]", "modes=[hard]",
+    out = run_here(["gates.evaluate", f"paths.runs={runs}", "data.eval_limit=6", "random_seeds=[0,1]", "modes=[hard]",
                    "max_new_tokens.reasoning=6"], cwd=runs.parent)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((gate_run / "evaluation" / "evaluation.json").read_text())

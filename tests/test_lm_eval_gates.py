@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli, run_module
+from tests.conftest import run_here, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ TASKS = "tasks=[tiny_facts,tiny_arith_text]"
 @pytest.fixture(scope="module")
 def on_the_fly(gates, quick_reference) -> dict:
     """lab.evaluate.lm_eval on the gate run, hard-masked at g < 0.5 on the fly: lm-eval's results."""
-    out = run_cli(["lab.evaluate.lm_eval", str(gates), TASKS, "limit=24", "mode=hard", "threshold=0.5", f"paths.runs={quick_reference}"],
+    out = run_here(["lab.evaluate.lm_eval", str(gates), TASKS, "limit=24", "mode=hard", "threshold=0.5", f"paths.runs={quick_reference}"],
                   cwd=gates.parent)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads((gates / "lm_eval" / "hard-0.5" / "results.json").read_text())["results"]
@@ -36,10 +36,10 @@ def on_the_fly(gates, quick_reference) -> dict:
 
 def test_gates_masked_on_the_fly_score_as_the_applied_model(gates, on_the_fly, quick_reference, tmp_path):
     applied = tmp_path / "applied"
-    out = run_cli(["gates.apply", f"gates_dir={gates}", "mode=hard", "threshold=0.5", f"out={applied}", f"paths.runs={quick_reference}"],
+    out = run_here(["gates.apply", f"gates_dir={gates}", "mode=hard", "threshold=0.5", f"out={applied}", f"paths.runs={quick_reference}"],
                   cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    out = run_cli(["lab.evaluate.lm_eval", str(applied), TASKS, "limit=24"], cwd=tmp_path)
+    out = run_here(["lab.evaluate.lm_eval", str(applied), TASKS, "limit=24"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     written = json.loads((applied / "lm_eval" / "results.json").read_text())["results"]
     assert on_the_fly["tiny_facts"]["acc,none"] == written["tiny_facts"]["acc,none"]
@@ -49,7 +49,7 @@ def test_gates_masked_on_the_fly_score_as_the_applied_model(gates, on_the_fly, q
 
 
 def test_gates_evaluate_adds_lm_eval_tasks_to_the_tradeoff_beside_the_random_control(gates, on_the_fly, quick_reference):
-    out = run_cli(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", TASKS, "lm_eval.limit=24", "modes=[hard]",
+    out = run_here(["gates.evaluate", f"gates_dir={gates}", f"paths.runs={quick_reference}", TASKS, "lm_eval.limit=24", "modes=[hard]",
                    "thresholds=[0.5]", "random_seeds=[0,1]", "data.eval_limit=8", "data.val_docs=16", "max_new_tokens.reasoning=6",
                    "tradeoff.reasoning=tiny_arith_text/bits_per_byte"], cwd=gates.parent)
     assert out.returncode == 0, out.stderr[-3000:]

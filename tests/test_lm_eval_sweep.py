@@ -9,7 +9,7 @@ from huggingface_hub import ModelCard
 
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.runs.checksums import check_sha256sums
-from tests.conftest import run_cli, run_module
+from tests.conftest import run_here, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def sweep(wandb_sweep) -> Path:
 
 
 def test_a_sweep_evaluates_every_run_and_writes_results_cards_wandb_and_a_table(sweep, tmp_path):
-    out = run_cli(["lab.evaluate.lm_eval", str(sweep), "tasks=[tiny_facts]", "limit=16"], cwd=tmp_path)
+    out = run_here(["lab.evaluate.lm_eval", str(sweep), "tasks=[tiny_facts]", "limit=16"], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     table = (sweep / "lm_eval" / "comparison.md").read_text()
     assert "| original |" in table and "| replace_dyt |" in table and "tiny_facts acc" in table

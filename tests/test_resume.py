@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from ablations.train import train
 from gates.train import train_gates
 from lab.dev.wandb_offline import read_run
-from tests.conftest import CONF, REPO, child_env, compose_train, kill_when, run_cli
+from tests.conftest import CONF, REPO, child_env, compose_train, kill_when, run_here
 
 pytestmark = pytest.mark.slow
 # 16 steps, a checkpoint every 4, validation every 8: a checkpoint lands both before and after a validation.
@@ -47,7 +47,7 @@ def test_a_killed_gate_run_resumes_bit_equal(quick_reference, tmp_path):
     command = ["gates.train", *args, f"hydra.run.dir={run}"]
     kill_when(command, lambda: (run / "checkpoints" / "step-000003.ckpt").is_file(), cwd=tmp_path)
     assert not (run / "lambda_logits.pt").exists(), "the run finished before the kill"
-    again = run_cli(command, cwd=tmp_path)
+    again = run_here(command, cwd=tmp_path)  # the rerun in this process: the kill is what needed its own
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Restoring states from the checkpoint path" in again.stdout + again.stderr
 

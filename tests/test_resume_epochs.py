@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from ablations.train import train
-from tests.conftest import compose_train, kill_when, run_cli
+from tests.conftest import compose_train, kill_when, run_cli, run_here
 from tests.test_resume import assert_same_weights, deterministic
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def test_a_run_killed_after_its_first_epoch_resumes_bit_equal(tmp_path):
 
     command = ["ablations.train", *args, f"hydra.run.dir={run}"]
     kill_when(command, lambda: (run / "original_finetuned" / "checkpoints" / "step-000012.ckpt").is_file(), cwd=tmp_path)
-    again = run_cli(command, cwd=tmp_path)
+    again = run_here(command, cwd=tmp_path)  # the rerun in this process: the kill is what needed its own
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Restoring states from the checkpoint path" in again.stdout + again.stderr
     done, ref = run / "original_finetuned", reference / "original_finetuned"

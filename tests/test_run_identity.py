@@ -8,7 +8,7 @@ import pytest
 
 from lab.runs.identity import differences, identity, is_ignored
 from lab.runs.job_name import format_job_name, swept_keys
-from tests.conftest import FAST, compose_train, kill_when, run_cli, run_module
+from tests.conftest import FAST, compose_train, kill_when, run_here, run_module
 
 pytestmark = pytest.mark.slow
 GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,3e-2"]
@@ -45,7 +45,7 @@ def grid(tmp_path_factory) -> Path:
     """2 variants x 2 learning rates into one named sweep folder."""
     tmp = tmp_path_factory.mktemp("grid")
     sweep = tmp / "sweep"
-    out = run_cli(["ablations.train", "-m", *GRID, *FAST, "logger=none", f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={sweep}"],
+    out = run_here(["ablations.train", "-m", *GRID, *FAST, "logger=none", f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={sweep}"],
                   cwd=tmp)
     assert out.returncode == 0, out.stderr[-3000:]
     return sweep
@@ -69,7 +69,7 @@ def test_every_job_of_a_grid_gets_its_own_folder_and_summary_entry(grid):
 def test_a_second_sweep_over_seeds_adds_its_jobs_and_touches_nothing_finished(grid):
     before = artifact_stamps(grid)
     tmp = grid.parent
-    out = run_cli(["ablations.train", "-m", "variant=original", "optimizer.lr=1e-3", "seed=1,2", *FAST, "logger=none",
+    out = run_here(["ablations.train", "-m", "variant=original", "optimizer.lr=1e-3", "seed=1,2", *FAST, "logger=none",
                    f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={grid}"], cwd=tmp)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((grid / "all_train_metrics.json").read_text())
@@ -82,7 +82,7 @@ def test_a_second_sweep_over_seeds_adds_its_jobs_and_touches_nothing_finished(gr
 def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp_path, capfd, monkeypatch):
     run = tmp_path / "run"
     command = ["ablations.train", *FAST, "logger=none", f"hydra.run.dir={run}"]
-    first = run_cli(command, cwd=tmp_path)
+    first = run_here(command, cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     before = artifact_stamps(run)
     monkeypatch.chdir(tmp_path)  # the two reruns that end before training run in this process (runpy), as python -m would
@@ -101,7 +101,7 @@ def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp
     assert "is finished (SHA256SUMS intact, same config): skipping it" in out + err
     assert artifact_stamps(run) == before
 
-    replaced = run_cli([*command, "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
+    replaced = run_here([*command, "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
     assert replaced.returncode == 0, replaced.stderr[-3000:]
     meta = json.loads((run / "original_finetuned" / "metadata.json").read_text())
     assert meta["config"]["optimizer"]["lr"] == 0.001 and meta["result"]["steps"] == 6
@@ -110,7 +110,7 @@ def test_a_rerun_with_a_changed_config_is_refused_and_an_unchanged_one_skips(tmp
 def test_in_a_sweep_a_changed_job_fails_alone_and_the_others_run(grid):
     """The grid's folder again, now with one job whose config changed: that job is recorded failed, the new one runs."""
     tmp = grid.parent
-    out = run_cli(["ablations.train", "-m", "variant=original,no_layer_norm", "optimizer.lr=choice(1e-3)", *FAST,
+    out = run_here(["ablations.train", "-m", "variant=original,no_layer_norm", "optimizer.lr=choice(1e-3)", *FAST,
                    "optimizer.weight_decay=0.05", "logger=none", f"paths.runs={tmp / 'runs'}", f"hydra.sweep.dir={grid}"], cwd=tmp)
     assert out.returncode == 1, out.stderr[-3000:]
     summary = json.loads((grid / "all_train_metrics.json").read_text())
@@ -135,7 +135,7 @@ def test_an_interrupted_run_with_a_changed_config_does_not_resume(tmp_path, capf
     assert "Restoring states" not in out + err and "Traceback" not in out + err
     assert artifact_stamps(run / "original_finetuned") == checkpoints
 
-    fresh = run_cli([*command, "trainer.max_steps=6", "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
+    fresh = run_here([*command, "trainer.max_steps=6", "optimizer.lr=1e-3", "overwrite=true"], cwd=tmp_path)
     assert fresh.returncode == 0, fresh.stderr[-3000:]
     assert "Restoring states" not in fresh.stdout + fresh.stderr  # started afresh, the old checkpoints discarded
     rows = json.loads((run / "original_finetuned" / "train_metrics.json").read_text())

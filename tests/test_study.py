@@ -16,7 +16,7 @@ from lab.model import build_model, load_tokenizer
 from lab.model.variants import Variant
 from lab.train.initial_eval import validation_loss
 from lab.train.module import CausalLMModule
-from tests.conftest import CONF, run_cli
+from tests.conftest import CONF, run_cli, run_here
 from tests.report_checks import assert_report
 
 pytestmark = pytest.mark.slow
@@ -30,10 +30,12 @@ FIGURES = ["lr_sweep.png", "attention_logits.png", "surgery.png"]
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> tuple[Path, str]:
-    """The grid into an empty runs/ folder: the reference model the surgery needs is trained first."""
+    """The grid into an empty runs/ folder: the reference model the surgery needs is trained first. One job at a time
+    (Hydra's basic launcher): the study's joblib pair starts two workers that each import the stack again, and the
+    suite's two workers already fill the cores (test_study_grids runs its grid through the pair)."""
     tmp = tmp_path_factory.mktemp("study")
-    out = run_cli(["ablations.train", "experiment=norm_study", "study=quick", *GRID, *FEW, REFERENCE, f"paths.runs={tmp / 'runs'}"],
-                  cwd=tmp, timeout=600)
+    out = run_cli(["ablations.train", "experiment=norm_study", "study=quick", *GRID, *FEW, REFERENCE, f"paths.runs={tmp / 'runs'}",
+                   "hydra/launcher=basic"], cwd=tmp, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     return tmp / "runs" / "ablations" / "studies" / "quick", out.stdout
 
@@ -60,7 +62,7 @@ def test_the_grid_runs_every_job_in_both_regimes_and_ends_with_its_report(study)
 
 def test_the_summary_command_and_make_report_write_the_tables_and_figures(study, tmp_path):
     folder, _ = study
-    out = run_cli(["ablations.study", str(folder), "--out", str(tmp_path / "cli")], cwd=tmp_path)
+    out = run_here(["ablations.study", str(folder), "--out", str(tmp_path / "cli")], cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "cli" / "study.json").is_file() and list((tmp_path / "cli" / "wandb").glob("offline-run-*"))
     markdown = assert_report(folder, tmp_path / "report", FIGURES)  # make report on a study folder: the study summary

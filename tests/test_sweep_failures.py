@@ -6,12 +6,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from lab.runs.sweep_status import SweepStatus
-from tests.conftest import run_cli
+from tests.conftest import run_here
 
 
 @pytest.mark.slow
 def test_a_failing_and_a_collapsing_job_do_not_stop_the_sweep(tmp_path):
-    out = run_cli(["ablations.train", "-m", "optimizer.lr=1e30,nan,3e-3", "run_name=lr${optimizer.lr}", "trainer.max_steps=6",
+    out = run_here(["ablations.train", "-m", "optimizer.lr=1e30,nan,3e-3", "run_name=lr${optimizer.lr}", "trainer.max_steps=6",
                    "trainer.val_check_interval=3", "data.eval_limit=4", "data.batch_size=4", "trainer.enable_progress_bar=false",
                    "optimizer.warmup_steps=0", "trainer.limit_val_batches=2", "logger=none", f"paths.runs={tmp_path / 'runs'}"], cwd=tmp_path)
     assert out.returncode == 1, out.stderr[-2000:]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import vindex
-from tests.conftest import run_cli, run_module
+from tests.conftest import run_here, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def reference_vindex(quick_reference) -> Path:
     for command in ("vindex.constants", "vindex.gate3"):  # each builds the index first when it is missing
-        out = run_cli([command, f"paths.runs={quick_reference}"], cwd=quick_reference.parent)
+        out = run_here([command, f"paths.runs={quick_reference}"], cwd=quick_reference.parent)
         assert out.returncode == 0, out.stderr[-3000:]
     (folder,) = (quick_reference / "vindex").iterdir()
     return folder

@@ -63,6 +63,18 @@ def prepare_for_generation(model, tokenizer) -> None:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
+def environment_info_once() -> None:
+    """Compute torch's environment report once per process: lm-eval adds
+    ``torch.utils.collect_env.get_pretty_env_info()`` to every result, which starts ``pip list`` each time (about
+    1 s), and ``gates.evaluate`` runs lm-eval once per masking setting. The environment does not change meanwhile."""
+    import functools
+
+    import torch.utils.collect_env as collect_env
+
+    if not hasattr(collect_env.get_pretty_env_info, "cache_info"):
+        collect_env.get_pretty_env_info = functools.cache(collect_env.get_pretty_env_info)
+
+
 def run_tasks(model, tokenizer, tasks: list[str], *, batch_size: int | str = 16, device: str = "cpu", limit: float | None = None,
               num_fewshot: int | None = None, manager=None, checked: bool = False) -> dict[str, Any]:
     """``lm_eval.simple_evaluate`` on ``model`` (already on ``device``, eval mode); lm-eval's result dict without samples.
@@ -73,6 +85,7 @@ def run_tasks(model, tokenizer, tasks: list[str], *, batch_size: int | str = 16,
     if not (checked and manager is not None):
         manager = checked_task_manager(tasks)
     prepare_for_generation(model, tokenizer)
+    environment_info_once()
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device=device)
     return simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit, num_fewshot=num_fewshot, log_samples=False)
 
