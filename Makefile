@@ -83,7 +83,7 @@ lint: install  ## ruff
 
 TEST_WORKERS ?= 2
 test: install lint  ## lint, then the whole test suite (offline, CPU; measured 7:25 to 11:40 on 2 cores by machine, budget 10; TEST_WORKERS=0 runs it in one process)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 test-scale: install  ## real-width tests (0.6B shape vs lab.plan, 8B-width vindex.pipeline), gpu-check smoke, SLURM on a local cluster (installs slurm-wlm as root); ~10 min, 13 GB RAM
 	$(PY) -m pytest -q -m scale -s -p no:cacheprovider tests/scale $(ARGS)

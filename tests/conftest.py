@@ -71,6 +71,18 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None =
     )
 
 
+# The files holding a test of half a minute or more (``make test ARGS=--durations=30``), longest first. ``make test``
+# hands files to its two workers in collection order (``--no-loadscope-reorder``): these go first, so the two
+# workers end together on short files instead of one running a long test alone at the end.
+LONG_FIRST = ("test_resume_epochs.py", "test_multirun.py", "test_study.py", "test_resume.py", "test_localise.py",
+              "test_study_grids.py", "test_gates_cli.py", "test_lm_eval.py", "test_reliability.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 @pytest.fixture
 def fast_overrides() -> list[str]:
     return list(FAST)

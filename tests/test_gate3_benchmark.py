@@ -12,7 +12,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import asset_path
 from lab.model import load_tokenizer
-from tests.conftest import run_cli
+from tests.conftest import run_here
 from vindex.gate3 import attributions, first_token
 from vindex.gate3_benchmark import answer_probs, edit_every_fact, relation_prompts, summarize
 from vindex.probe import run_with_hooks
@@ -60,7 +60,7 @@ def test_every_fact_is_edited_at_the_rules_layer_and_graded_on_every_other_fact(
 @pytest.mark.slow
 def test_the_benchmark_command_writes_its_report(quick_reference, facts_file, tmp_path):
     out = tmp_path / "vindex"
-    done = run_cli(["vindex.gate3_benchmark", f"paths.runs={quick_reference}", f"out={out}", f"gate3.facts={facts_file}",
+    done = run_here(["vindex.gate3_benchmark", f"paths.runs={quick_reference}", f"out={out}", f"gate3.facts={facts_file}",
                     "gate3.num_neurons=4"], cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "gate3_benchmark.json").read_text())

@@ -26,7 +26,7 @@ def test_our_tasks_generate_and_grade_exactly_as_training_does(quick_reference):
     data.setup("fit")
     facts, problems = data.eval_rows["knowledge"], data.eval_rows["reasoning"]
     assert (len(facts), len(problems)) == (435, 200)
-    limit = 96
+    limit = 48
     prepare_for_generation(model, tokenizer)
     out = simple_evaluate(model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=48, device="cpu"), tasks=["tiny"],
                           task_manager=task_manager(), limit=limit, log_samples=True)

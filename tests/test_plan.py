@@ -5,7 +5,7 @@ from transformers import Qwen3Config
 
 from lab.config.errors import UserError
 from lab.plan import PEAK_TFLOPS, plan
-from tests.conftest import QWEN3_06B_CONFIG
+from tests.conftest import CONF, QWEN3_06B_CONFIG
 
 
 def test_the_study_grid_expands_like_hydras_sweeper_and_the_command_line_wins():
@@ -15,6 +15,25 @@ def test_the_study_grid_expands_like_hydras_sweeper_and_the_command_line_wins():
     narrowed = plan("train", ["experiment=norm_study", "study=quick", "variant=original", "optimizer.lr=1e-3,1e-2"])
     assert narrowed["total"]["jobs"] == 1 * 2 * 3 * 2
     assert plan("train", [])["total"]["jobs"] == 1
+
+
+def test_a_grid_composes_once_per_choice_of_config_groups_and_equals_hydras_composition_of_each_job():
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from lab.plan import compose_jobs, expand_grid
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        grid = expand_grid("train", ["experiment=norm_study", "study=quick", "variant=original,no_qk_norm", "optimizer.lr=1e-3,0.3",
+                                     "seed=0,1", "regime=scratch", "run_name=lr${optimizer.lr}"])
+        assert len(grid) == 8
+        fast = compose_jobs("train", grid)
+        each = [compose(config_name="train", overrides=job) for job in grid]
+    for job, a, b in zip(grid, fast, each, strict=True):
+        assert OmegaConf.to_yaml(a) == OmegaConf.to_yaml(b), job
+    assert {(c.optimizer.lr, c.seed, c.run_name) for c in fast} == {(lr, s, f"lr{lr}") for lr in (1e-3, 0.3) for s in (0, 1)}
 
 
 def test_qwen3_06b_parameters_tokens_flops_and_gpu_hours():

@@ -92,6 +92,37 @@ def expand_grid(config_name: str, overrides: list[str]) -> list[list[str]]:
     return [list(job) for job in itertools.product(*choices.values())]
 
 
+def compose_jobs(config_name: str, jobs: list[list[str]]) -> list[DictConfig]:
+    """Each job's composed config. Jobs that choose the same config-group options and differ only in values share
+    one Hydra composition: the first of them is composed, the others are a copy with their values set, as Hydra
+    sets command-line values after composing the defaults (typed nodes check them the same way). A grid of
+    variants x learning rates x seeds then composes once per variant, not once per job (0.3 s each)."""
+    loader = GlobalHydra.instance().config_loader()
+    parser = OverridesParser.create(config_loader=loader)
+    composed: dict[tuple[str, ...], DictConfig] = {}
+    configs = []
+    for job in jobs:
+        parsed = parser.parse_overrides(job)
+        values = [o for o in parsed if _is_plain_value(o, loader)]
+        choices = (*(o.input_line for o in parsed if o not in values), *(o.key_or_group for o in values))
+        if choices not in composed:
+            composed[choices] = compose(config_name=config_name, overrides=job)
+            configs.append(composed[choices])
+            continue
+        cfg = composed[choices].copy()
+        for override in values:
+            OmegaConf.update(cfg, override.key_or_group, override.value(), merge=False)
+        configs.append(cfg)
+    return configs
+
+
+def _is_plain_value(override, loader) -> bool:
+    """``key=value`` that sets a value: not a config group's choice, not an addition, deletion or sweep."""
+    return (override.is_sweep_override() is False and override.package is None and not override.is_add()
+            and not override.is_force_add() and not override.is_delete() and not override.key_or_group.startswith("hydra")
+            and not loader.get_group_options(override.key_or_group.replace(".", "/")))
+
+
 def _is_sweep(override: str) -> bool:
     return OverridesParser.create().parse_overrides([override])[0].is_sweep_override()
 
@@ -200,8 +231,9 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     register_tool_schemas()  # a tool's config (gates_train) lists its typed node
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         jobs = []
-        for job in expand_grid(config_name, overrides):
-            entry = plan_job(compose(config_name=config_name, overrides=job), options["gpus"])
+        grid = expand_grid(config_name, overrides)
+        for job, cfg in zip(grid, compose_jobs(config_name, grid), strict=True):
+            entry = plan_job(cfg, options["gpus"])
             jobs.append({"overrides": job, **entry, "gpu_hours": gpu_hours(entry["flops"], options["mfu"])})
     known = [j["flops"] for j in jobs if j["flops"]]
     total = sum(known) if len(known) == len(jobs) else None
