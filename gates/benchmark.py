@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import torch
+from hydra import compose
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 from gates.attribution import neuron_attributions
 from gates.benchmark_report import write_report
 from gates.data import load_gate_rows
-from gates.facts import FactSplit, read_split, recall_by_set
+from gates.facts import FactSplit, read_split, recall_by_set, split_facts
 from gates.files import read_lambda_logits
 from gates.masking import model_shape, scale_neurons
 from gates.relearn import relearn
@@ -47,6 +48,21 @@ from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
 from lab.runs.artifacts import read_json, write_json
 
 DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
+MIN_FACTS = 10  # the fewest facts either side of a seed's held-out split may hold: a recall over fewer says little
+
+
+def check_splits(cfg: DictConfig) -> None:
+    """Refuse, before anything is trained or written, a held-out split (the gate runs' ``gates.held_out`` and
+    ``gates.forget_relations`` with ``train``'s overrides) that leaves fewer than :data:`MIN_FACTS` facts to forget
+    or held out for one of ``seeds``."""
+    run = compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
+    facts = load_gate_rows(run.data).knowledge
+    for seed in cfg.seeds:
+        split = split_facts(facts, run.gates.forget_relations, float(run.gates.held_out), int(seed))
+        if min(len(split.forget), len(split.held_out)) < MIN_FACTS:
+            raise UserError(f"gates.held_out={run.gates.held_out} splits the {len(split.forget) + len(split.held_out)} facts of "
+                            f"{split.relations} into {len(split.forget)} to forget and {len(split.held_out)} held out (seed {seed}); "
+                            f"the benchmark needs at least {MIN_FACTS} on each side")
 
 
 def train_gates(folder: Path, seed: int, runs: str, overrides: list[str]) -> Path:
@@ -160,6 +176,7 @@ def training(seed_folder: Path) -> dict[str, dict]:
 
 
 def run_benchmark(cfg: DictConfig) -> dict:
+    check_splits(cfg)
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     per_seed = []
     for seed in cfg.seeds:

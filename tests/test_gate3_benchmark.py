@@ -61,7 +61,7 @@ def test_every_fact_is_edited_at_the_rules_layer_and_graded_on_every_other_fact(
 def test_the_benchmark_command_writes_its_report(quick_reference, facts_file, tmp_path):
     out = tmp_path / "vindex"
     done = run_here(["vindex.gate3_benchmark", f"paths.runs={quick_reference}", f"out={out}", f"gate3.facts={facts_file}",
-                    "gate3.num_neurons=4"], cwd=tmp_path, timeout=600)
+                    "gate3.num_neurons=4"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "gate3_benchmark.json").read_text())
     assert report["summary"]["facts"] == 5 and report["num_neurons"] == 4 and report["layer_rule"] == "top_contributor"
