@@ -42,6 +42,7 @@ from gates.runs import load_base_model
 from gates.schema import BenchmarkConfig
 from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
+from lab.config.schema import register_tool_schemas
 from lab.data.formats import knowledge_documents
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
@@ -55,6 +56,7 @@ def check_splits(cfg: DictConfig) -> None:
     """Refuse, before anything is trained or written, a held-out split (the gate runs' ``gates.held_out`` and
     ``gates.forget_relations`` with ``train``'s overrides) that leaves fewer than :data:`MIN_FACTS` facts to forget
     or held out for one of ``seeds``."""
+    register_tool_schemas()  # gates_train lists its typed node (schema/gates), as gates.train registers it
     run = compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
     facts = load_gate_rows(run.data).knowledge
     for seed in cfg.seeds:

@@ -19,7 +19,7 @@ from lab.config import asset_path
 from lab.config.errors import UserError
 from lab.data.formats import knowledge_documents
 from lab.model import load_tokenizer
-from tests.conftest import run_here
+from tests.conftest import run_cli
 
 FACTS = pq.read_table(asset_path("tiny_corpus/popqa/train.parquet")).to_pylist()
 
@@ -147,7 +147,9 @@ def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
 @pytest.mark.slow
 def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick_reference, tmp_path):
     out = tmp_path / "bench"
-    done = run_here(["gates.benchmark", "seeds=[0]", "random_draws=2", "relearn.steps=[0,2]", f"paths.runs={quick_reference}",
+    # a real process: the benchmark composes the gate runs' config itself, which in this process conftest's
+    # register_tool_schemas() would make work whether or not the command registers it
+    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "relearn.steps=[0,2]", "max_new_tokens.reasoning=8", f"paths.runs={quick_reference}",
                     f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "benchmark.json").read_text())
