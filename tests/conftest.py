@@ -74,8 +74,8 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None =
 # The files holding a test of half a minute or more (``make test ARGS=--durations=30``), longest first. ``make test``
 # hands files to its two workers in collection order (``--no-loadscope-reorder``): these go first, so the two
 # workers end together on short files instead of one running a long test alone at the end.
-LONG_FIRST = ("test_resume_epochs.py", "test_multirun.py", "test_study.py", "test_resume.py", "test_localise.py",
-              "test_study_grids.py", "test_gates_cli.py", "test_lm_eval.py", "test_reliability.py")
+LONG_FIRST = ("test_resume_epochs.py", "test_multirun.py", "test_study.py", "test_train.py", "test_resume.py", "test_localise.py",
+              "test_study_grids.py", "test_gates_cli.py", "test_reliability.py")  # test_train: Inductor, 45 s on a cold cache
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -88,7 +88,8 @@ def fast_overrides() -> list[str]:
     return list(FAST)
 
 
-QUICK_REFERENCE = ["trainer.max_steps=20", "trainer.val_check_interval=20", "data.eval_limit=2", "trainer.enable_progress_bar=false"]
+QUICK_REFERENCE = ["trainer.max_steps=20", "trainer.val_check_interval=20", "data.eval_limit=2", "trainer.enable_progress_bar=false",
+                   "logger=none"]  # what the tests read is on disk; a W&B run would cost its start-up alone
 
 
 def built_once(name: str, build, tmp_path_factory, worker_id: str) -> Path:
