@@ -9,7 +9,6 @@
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,14 +34,19 @@ def qwen3_06b(tmp_path_factory) -> Path:
     return folder
 
 
+# A small process between the test session and the command: Linux carries a parent's peak RSS into its child's
+# ``ru_maxrss`` across fork/exec, so measured straight from this (large) session the child would report the
+# session's peak. This launcher is small; it prints the command's ``ru_maxrss`` (KiB) as its last line.
+LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, status, usage = os.wait4(p.pid, 0); "
+            "print(usage.ru_maxrss, flush=True); sys.exit(os.waitstatus_to_exitcode(status))")
+
+
 def run_measured(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
-    """``python -m <args>`` and its peak RSS in bytes (``wait4``'s ``ru_maxrss``: this child alone)."""
-    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd, env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return subprocess.CompletedProcess(args, proc.returncode, out, ""), usage.ru_maxrss * 1024
+    """``python -m <args>`` and its peak RSS in bytes (``ru_maxrss`` of the command alone, through :data:`LAUNCHER`)."""
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, "-m", *args], cwd=cwd, env=child_env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _, maxrss_kib = proc.stdout.rstrip().rpartition("\n")
+    return subprocess.CompletedProcess(args, proc.returncode, out, ""), int(maxrss_kib) * 1024
 
 
 def planned(overrides: list[str], config_name: str = "train") -> dict:
@@ -120,7 +124,7 @@ def test_qwen3_8b_widths_build_without_holding_the_model_in_fp32(tmp_path):
     shard_bytes = write_checkpoint(ckpt, "qwen3-8b", layers=layers, vocab=vocab)["bytes"]
     out = tmp_path / "vx"
     proc = subprocess.run([sys.executable, "-m", "vindex.build_memory", f"source={ckpt}", f"out={out}"], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, env=child_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cost = json.loads(proc.stdout.strip().splitlines()[-1])
     base, peak = cost["rss_before_bytes"], cost["peak_rss_bytes"]
