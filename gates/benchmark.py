@@ -11,13 +11,22 @@ N FFN neurons and the top k = round(``budget`` · N) are edited:
 - ``trained_random``: the same training with gates free only on a random k neurons, the rest open
   (``gates.free_fraction=budget``): the control with the same loss, steps and budget;
 - ``attribution``: the largest activation × gradient of the forget answers' log-probability (:mod:`gates.attribution`);
+- ``gate3_attribution``: Gate 3's direct logit attribution on each forget prompt, summed over the forget facts;
+- ``vindex_features``: the neurons whose vindex down-meta logits (E · d_j) for the forget answers are largest, a
+  weight-only rule (both :mod:`gates.logit_attribution`);
 - ``random``: k neurons drawn uniformly, ``random_draws`` times (seeds 1000·s + d).
+
+Every model (edited or not) is also read by a linear probe for the forgotten answer (:mod:`gates.probe`): fitted on
+the held-out facts' residual streams, its accuracy on the forget facts at every layer (``probe.layer`` in the
+tables).
 
 Edits (weights changed, :func:`gates.masking.scale_neurons`): ``hard`` sets the k neurons' ``down_proj`` columns to
 0; ``soft`` multiplies them by the trained gate (gate methods only). Each edited model is graded on recall of the
-forget, held-out and other-relation facts and on arithmetic, then fine-tuned on the held-out facts' texts and its
-forget recall graded after each of ``relearn.steps`` (:mod:`gates.relearn`). The unedited model (``none``) is
-graded and attacked the same way. Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
+forget, held-out and other-relation facts and on arithmetic, then fine-tuned by each attack of
+``relearn.attacks`` (:data:`gates.schema.ATTACKS`: the held-out facts' texts with every weight free or with the
+edited columns frozen, and the retain text as the unrelated-text control), its forget recall graded after each of
+``relearn.steps``. The unedited model (``none``) is graded and attacked the same way (its frozen attack is its free
+one: nothing is edited). Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
 finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
 """
 
@@ -36,7 +45,9 @@ from gates.benchmark_report import write_report
 from gates.data import load_gate_rows
 from gates.facts import FactSplit, read_split, recall_by_set, split_facts
 from gates.files import read_lambda_logits
+from gates.logit_attribution import gate3_scores, vindex_feature_scores
 from gates.masking import model_shape, scale_neurons
+from gates.probe import probe_accuracy
 from gates.relearn import relearn
 from gates.runs import load_base_model
 from gates.schema import BenchmarkConfig
@@ -97,6 +108,10 @@ def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, toke
             yield method, None, top_share(-logits, budget), torch.sigmoid(logits)
         elif method == "attribution":
             yield method, None, top_share(neuron_attributions(model, tokenizer, split.forget, seq_len), budget), None
+        elif method == "gate3_attribution":
+            yield method, None, top_share(gate3_scores(model, tokenizer, split.forget), budget), None
+        elif method == "vindex_features":
+            yield method, None, top_share(vindex_feature_scores(model, tokenizer, split.forget), budget), None
         else:
             for draw in range(int(cfg.random_draws)):
                 generator = torch.Generator().manual_seed(DRAW_SEED * seed + draw)
@@ -104,10 +119,16 @@ def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, toke
 
 
 def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig) -> dict:
-    """Recall per set and relation (:func:`gates.facts.recall_by_set`) and arithmetic accuracy."""
+    """Recall per set and relation (:func:`gates.facts.recall_by_set`), arithmetic accuracy, and the linear probe's
+    accuracy on the forget facts per layer (``probe``) and at the declared layer (``probe_acc``)."""
     correct = knowledge_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge))
+    probe = probe_accuracy(model, tokenizer, split.held_out, split.forget, float(cfg.probe.ridge))
+    layer = (len(probe) - 1) // 2 if cfg.probe.layer is None else int(cfg.probe.layer)
+    if layer >= len(probe):
+        raise UserError(f"probe.layer={layer} is outside the model's residual streams 0..{len(probe) - 1}")
     return {**recall_by_set(rows.knowledge, correct, split),
-            "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(cfg.max_new_tokens.reasoning))}
+            "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(cfg.max_new_tokens.reasoning)),
+            "probe": probe, "probe_layer": layer, "probe_acc": probe[layer]}
 
 
 def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
@@ -123,17 +144,27 @@ def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
     rows.knowledge = graded_subset(rows.knowledge, data.get("eval_limit"))  # as gates.evaluate grades them
     split = read_split(folders["gates"], rows.knowledge)
     base = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    attack_texts = [text for fact in split.held_out for text in knowledge_documents(fact)]
+    texts = {"held_out": [text for fact in split.held_out for text in knowledge_documents(fact)],
+             "unrelated": rows.reasoning_train}
 
     def forget_recall(m) -> float:
         return recall_by_set(split.forget, knowledge_correct(m, tokenizer, split.forget, int(cfg.max_new_tokens.knowledge)),
                              split)["forget_recall"]
 
-    def attacked(setting: dict) -> dict:
-        curve = relearn(model, tokenizer, attack_texts, list(cfg.relearn.steps), forget_recall, float(cfg.relearn.lr),
-                        int(cfg.relearn.batch_size), int(data.seq_len), seed)
+    def attacked(setting: dict, edited: torch.Tensor | None = None) -> dict:
+        """``setting`` with its forget-recall curve under each attack, the model back to ``base`` after."""
+        start, curves = {k: v.detach().clone() for k, v in model.state_dict().items()}, {}
+        for attack in cfg.relearn.attacks:
+            frozen = edited if attack == "held_out_frozen" else None
+            if attack == "held_out_frozen" and edited is None and "held_out" in curves:
+                curves[attack] = curves["held_out"]  # nothing edited, nothing to freeze: the free attack
+                continue
+            model.load_state_dict(start)
+            curve = relearn(model, tokenizer, texts[attack.removesuffix("_frozen")], list(cfg.relearn.steps), forget_recall,
+                            float(cfg.relearn.lr), int(cfg.relearn.batch_size), int(data.seq_len), seed, frozen=frozen)
+            curves[attack] = {str(k): v for k, v in curve.items()}
         model.load_state_dict(base)
-        return {**setting, "relearn": {str(k): v for k, v in curve.items()}}
+        return {**setting, "relearn": curves}
 
     settings = [attacked({"method": "none", "mode": "none", "draw": None, "fraction_edited": 0.0,
                           **grade(model, tokenizer, rows, split, cfg)})]
@@ -147,7 +178,8 @@ def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
             multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
             scale_neurons(model, multiplier)
             settings.append(attacked({"method": method, "mode": mode, "draw": draw,
-                                      "fraction_edited": float(chosen.float().mean()), **grade(model, tokenizer, rows, split, cfg)}))
+                                      "fraction_edited": float(chosen.float().mean()), **grade(model, tokenizer, rows, split, cfg)},
+                                     edited=chosen))
     return {"seed": seed, "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
             "num_neurons": int(model_shape(model)[0] * model_shape(model)[1]), "settings": settings,
             "overlap": overlaps(chosen_sets)}

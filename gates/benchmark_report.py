@@ -26,28 +26,72 @@ DOCS = (ROOT / "README.md", ROOT / "docs" / "gates.md")
 FIGURE = ROOT / "docs" / "figures" / "localise_benchmark.png"
 METRICS = ("forget_recall", "held_out_recall", "other_recall", "reasoning_acc")
 TITLES = {"forget_recall": "forget facts", "held_out_recall": "held-out facts", "other_recall": "other relations",
-          "reasoning_acc": "arithmetic"}
+          "reasoning_acc": "arithmetic", "probe_acc": "probe, forget facts"}
 CONTROLS = ("trained_random", "random")
 
 
+def curves(setting: dict) -> dict[str, dict[str, float]]:
+    """A setting's relearning curves per attack (a benchmark of one attack stored its ``held_out`` curve alone)."""
+    found = setting.get("relearn", {})
+    return found if all(isinstance(v, dict) for v in found.values()) else {"held_out": found}
+
+
+def value(setting: dict, key: str) -> float | None:
+    """``key`` of one setting: a metric, or ``relearn/<attack>/<k>``, forget recall after k steps of that attack."""
+    if key.startswith("probe/"):
+        layers = setting.get("probe") or []
+        return layers[int(key.split("/")[1])] if int(key.split("/")[1]) < len(layers) else None
+    if not key.startswith("relearn/"):
+        return setting.get(key)
+    _, attack, step = key.split("/")
+    return curves(setting).get(attack, {}).get(step)
+
+
 def per_seed(seeds: list[dict], method: str, mode: str, key: str) -> list[float]:
-    """One value of ``key`` per seed for (method, mode): a relearning point is ``relearn/<k>``; draws are averaged."""
+    """One value of ``key`` (:func:`value`) per seed for (method, mode); draws are averaged."""
     values = []
     for result in seeds:
-        rows = [s for s in result["settings"] if s["method"] == method and s["mode"] == mode]
-        picked = [r["relearn"].get(key.split("/")[1]) if key.startswith("relearn/") else r.get(key) for r in rows]
+        picked = [value(s, key) for s in result["settings"] if s["method"] == method and s["mode"] == mode]
         picked = [v for v in picked if v is not None]
         if picked:
             values.append(statistics.fmean(picked))
     return values
 
 
+def paired(a: list[float], b: list[float]) -> dict:
+    """``mean(a − b)`` over seeds paired by position, with the bootstrap interval of the per-seed differences."""
+    return stat([x - y for x, y in zip(a, b, strict=True)] if len(a) == len(b) else [])
+
+
+def relearn_contrasts(seeds: list[dict], settings: list[tuple[str, str]], attacks: list[str], step: str) -> list[dict]:
+    """Per edited (method, mode) and attack, paired over seeds at ``step``: forget recall regained since step 0
+    (``recovered``), its gap to the unedited model under the same attack (``minus_unedited``), and, for the
+    held-out attacks, how much more they restore than the unrelated-text control (``minus_unrelated``)."""
+    rows = []
+    for method, mode in settings:
+        if method == "none":
+            continue
+        for attack in attacks:
+            at = per_seed(seeds, method, mode, f"relearn/{attack}/{step}")
+            row = {"method": method, "mode": mode, "attack": attack, "step": step,
+                   "start": stat(per_seed(seeds, method, mode, f"relearn/{attack}/0")), "end": stat(at),
+                   "recovered": paired(at, per_seed(seeds, method, mode, f"relearn/{attack}/0")),
+                   "minus_unedited": paired(at, per_seed(seeds, "none", "none", f"relearn/{attack}/{step}"))}
+            if attack != "unrelated" and "unrelated" in attacks:
+                row["minus_unrelated"] = paired(at, per_seed(seeds, method, mode, f"relearn/unrelated/{step}"))
+            rows.append(row)
+    return rows
+
+
 def summarize(cfg: dict, seeds: list[dict]) -> dict:
     """The JSON of the benchmark: settings' summaries with intervals, contrasts, overlaps, and the rule."""
     settings = sorted({(s["method"], s["mode"]) for r in seeds for s in r["settings"]}, key=lambda s: (s[0] != "none", s))
     steps = [str(k) for k in cfg["relearn"]["steps"]]
+    attacks = list(cfg["relearn"].get("attacks", ["held_out"]))
     relations = sorted({k for r in seeds for s in r["settings"] for k in s if k.startswith("recall/")})
-    keys = [*METRICS, *relations, *(f"relearn/{k}" for k in steps)]
+    layers = max((len(s.get("probe") or []) for r in seeds for s in r["settings"]), default=0)
+    probes = ["probe_acc", *(f"probe/{layer}" for layer in range(layers))] if layers else []
+    keys = [*METRICS, *probes, *relations, *(f"relearn/{a}/{k}" for a in attacks for k in steps)]
     rows = [{"method": m, "mode": e, **{k: stat(per_seed(seeds, m, e, k)) for k in keys}} for m, e in settings]
     contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard",
                   **{k: difference(per_seed(seeds, m, e, k), per_seed(seeds, c, "hard", k)) for k in ("held_out_recall", "other_recall")}}
@@ -59,7 +103,10 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
     overlap = {p: stat([r["overlap"][p]["all"] for r in seeds if p in r["overlap"]]) for p in pairs}
     return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")} | {"relearn": cfg["relearn"]},
             "facts": seeds[0]["facts"], "relations": seeds[0]["relations"], "num_neurons": seeds[0]["num_neurons"],
-            "training": trained, "relearn_steps": steps, "relations_graded": [k.removeprefix("recall/") for k in relations], "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
+            "training": trained, "relearn_steps": steps, "relearn_attacks": attacks,
+            "probe": {"layers": layers, "layer": seeds[0]["settings"][0].get("probe_layer")} if layers else None,
+            "relearn_contrasts": relearn_contrasts(seeds, settings, attacks, str(cfg["relearn"].get("contrast_step", steps[-1]))),
+            "relations_graded": [k.removeprefix("recall/") for k in relations], "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
 
 
 def cell(value: dict, percent: bool = True) -> str:
@@ -84,15 +131,38 @@ def training_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def relearning_tables(report: dict) -> tuple[str, str]:
+    """Forget recall under each attack after each step count; the paired contrasts at the declared step."""
+    steps, attacks = report["relearn_steps"], report.get("relearn_attacks", ["held_out"])
+    lines = ["| method | edit | attack | " + " | ".join(f"step {k}" for k in steps) + " |", "|" + "---|" * (3 + len(steps))]
+    lines += [f"| {row['method']} | {row['mode']} | {attack} | " + " | ".join(cell(row[f"relearn/{attack}/{k}"]) for k in steps) + " |"
+              for row in report["summary"] for attack in attacks]
+    contrasts = report.get("relearn_contrasts", [])
+    if not contrasts:
+        return "\n".join(lines), "No relearning contrasts in this report."
+    k = contrasts[0]["step"]
+    head = [f"| method | edit | attack | recall at step {k} | regained since step 0 (points) [95 % CI] | claimed | "
+            f"minus unedited, same attack [95 % CI] | claimed | minus the unrelated-text attack [95 % CI] | claimed |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in contrasts:
+        unrelated = c.get("minus_unrelated")
+        head.append(f"| {c['method']} | {c['mode']} | {c['attack']} | {cell(c['end'])} | {cell(c['recovered'])} | "
+                    f"{claim(c['recovered'])} | {cell(c['minus_unedited'])} | {claim(c['minus_unedited'])} | "
+                    + (f"{cell(unrelated)} | {claim(unrelated)} |" if unrelated else "- | - |"))
+    return "\n".join(lines), "\n".join(head)
+
+
 def tables(report: dict) -> dict[str, str]:
     """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
     ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md; ``relations``:
-    recall per relation; ``training``: the gate runs' forget objective. The contrasts resample each group's seeds independently (not paired)."""
+    recall per relation; ``training``: the gate runs' forget objective; ``relearning`` and ``relearn_contrasts``:
+    :func:`relearning_tables`. The method contrasts resample each group's seeds independently (not paired)."""
     steps = report["relearn_steps"]
-    head = ["method", "edit", *(TITLES[m] for m in METRICS), *(f"forget, relearn {k}" for k in steps if k != "0")]
+    metrics = [*METRICS, "probe_acc"] if report.get("probe") else list(METRICS)
+    head = ["method", "edit", *(TITLES[m] for m in metrics), *(f"forget, relearn {k}" for k in steps if k != "0")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in report["summary"]:
-        cells = [row["method"], row["mode"], *(cell(row[m]) for m in METRICS), *(cell(row[f"relearn/{k}"]) for k in steps if k != "0")]
+        cells = [row["method"], row["mode"], *(cell(row[m]) for m in metrics), *(cell(row[f"relearn/held_out/{k}"]) for k in steps if k != "0")]
         lines.append("| " + " | ".join(cells) + " |")
     n = len(report["rule"]["seeds"])
     intro = (f"{n} seeds; {report['rule']['budget']:.0%} of {report['num_neurons']:,} FFN neurons edited; forget relations "
@@ -113,18 +183,31 @@ def tables(report: dict) -> dict[str, str]:
     later = [k for k in steps if k != "0"]
     readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard), {n} seeds; recall and accuracy in %, mean "
               "[95 % interval]; forget recall after relearning: means (intervals in docs/gates.md).", ""]
-    for method in ("none", "gates", "trained_random", "attribution", "random"):
+    for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random"):
         row = rows.get((method, "none" if method == "none" else "hard"))
         if row:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
-                          f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/{k}']['mean']:.1f}" for k in later))
+                          f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/held_out/{k}']['mean']:.1f}" for k in later))
     share = report["rule"]["budget"]
     overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
                "| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
+    relearning, relearn_contrasts = relearning_tables(report)
+    probe = report.get("probe")
+    if probe:
+        probe_lines = [f"Accuracy of the linear probe on the forget facts (%), fitted on the held-out facts' residual stream after "
+                       f"each layer (0: the embeddings; {probe['layers'] - 1}: after the final norm); the main table shows layer "
+                       f"{probe['layer']}, fixed before the run.", "",
+                       "| method | edit | " + " | ".join(f"layer {i}" for i in range(probe["layers"])) + " |",
+                       "|" + "---|" * (2 + probe["layers"])]
+        probe_lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"probe/{i}"]) for i in range(probe["layers"])) + " |"
+                        for r in report["summary"]]
+    else:
+        probe_lines = ["No linear probe in this report."]
     return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
-            "readme": "\n".join(readme), "relations": "\n".join(per_relation), "training": training_table(report)}
+            "readme": "\n".join(readme), "relations": "\n".join(per_relation), "training": training_table(report),
+            "relearning": relearning, "relearn_contrasts": relearn_contrasts, "probe": "\n".join(probe_lines)}
 
 
 def half_widths(value: dict) -> list[list[float]]:
@@ -154,10 +237,14 @@ def figure(report: dict, path: Path) -> None:
              title=f"{report['rule']['budget']:.0%} of FFN neurons edited")
     left.axhline(0, color="grey", lw=0.5), left.axvline(0, color="grey", lw=0.5), left.legend(fontsize=7)
     steps = [int(k) for k in report["relearn_steps"]]
+    styles = {"held_out": "-", "held_out_frozen": "--", "unrelated": ":"}
     for row in report["summary"]:
-        means = [row[f"relearn/{k}"]["mean"] for k in report["relearn_steps"]]
-        right.plot(steps, means, marker="o", label=f"{row['method']} ({row['mode']})")
-    right.set(xlabel="relearning steps (held-out facts)", ylabel="forget-fact recall", title="relearning attack")
+        shown = report.get("relearn_attacks", ["held_out"]) if (row["method"], row["mode"]) in (("none", "none"), ("gates", "hard")) else ["held_out"]
+        for attack in shown:
+            means = [row[f"relearn/{attack}/{k}"]["mean"] for k in report["relearn_steps"]]
+            right.plot(steps, means, marker="o", linestyle=styles.get(attack, "-"), label=f"{row['method']} ({row['mode']}), {attack}")
+    right.set(xlabel="relearning steps", ylabel="forget-fact recall",
+              title="relearning attacks (-: held-out facts, --: edit frozen, :: unrelated text)")
     right.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

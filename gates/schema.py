@@ -138,23 +138,49 @@ class EvaluateConfig:
         require("", "batch_size", self.batch_size, integer(1)(self.batch_size), "a positive integer")
 
 
-METHODS = ("gates", "trained_random", "attribution", "random")  # gates.benchmark's neuron-selection methods
+METHODS = ("gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random")  # gates.benchmark's
+# neuron-selection methods
+ATTACKS = {  # gates.benchmark's relearning attacks (gates.relearn), each for relearn.steps at relearn.lr
+    "held_out": "every weight free, on the held-out facts' texts (same relations, none of the forget answers)",
+    "held_out_frozen": "the same texts, the edited neurons' down_proj columns held as edited",
+    "unrelated": "every weight free, on the retain text (no facts): what any fine-tuning restores",
+}
 
 
 @dataclass
 class RelearnConfig:
-    """The relearning attack (:mod:`gates.relearn`): forget-fact recall after each of ``steps`` AdamW steps at a
-    constant ``lr`` on the held-out facts' texts (every weight free)."""
+    """The relearning attacks (:mod:`gates.relearn`): forget-fact recall after each of ``steps`` AdamW steps at a
+    constant ``lr``, for each of ``attacks`` (:data:`ATTACKS`)."""
 
     steps: list[int] = field(default_factory=lambda: [0, 10, 50, 200])
+    attacks: list[str] = field(default_factory=lambda: list(ATTACKS))
+    contrast_step: int = 50        # the step count whose recall the relearning contrasts compare, fixed before the run
     lr: float = 1.0e-4             # chosen on the unedited model only (docs/gates.md): it keeps most of its recall
     batch_size: int = 16
 
     def __post_init__(self) -> None:
         require_each("relearn", self, (
             ("steps", lambda v: bool(v) and all(integer(0)(s) for s in v), "a list of non-negative integers"),
+            ("attacks", lambda v: bool(v) and set(v) <= set(ATTACKS), f"one or more of {', '.join(ATTACKS)}"),
+            ("contrast_step", lambda v: v in self.steps, f"one of relearn.steps {list(self.steps)}"),
             ("lr", number(0, low_open=True), "a positive number"),
             ("batch_size", integer(1), "a positive integer"),
+        ))
+
+
+@dataclass
+class ProbeConfig:
+    """The linear probe for the forgotten attribute (:mod:`gates.probe`): ridge maps fitted on the held-out facts'
+    residual streams, read on the forget facts. Every layer is in the JSON; the tables show ``layer`` (null: the
+    middle one, ⌊L/2⌋), fixed before the run."""
+
+    layer: int | None = None
+    ridge: float = 1.0
+
+    def __post_init__(self) -> None:
+        require_each("probe", self, (
+            ("layer", lambda v: v is None or integer(0)(v), "null (the middle layer) or a layer number"),
+            ("ridge", number(0, low_open=True), "a positive number"),
         ))
 
 
@@ -175,6 +201,7 @@ class BenchmarkConfig:
     random_draws: int = 5             # random neuron sets per seed (the untrained control)
     train: list[str] = field(default_factory=list)  # overrides of every gates.train run (model=..., data=..., gates.epochs=...)
     relearn: RelearnConfig = field(default_factory=RelearnConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
     out: str | None = None
     publish: bool = False             # also write docs/results/localise/benchmark.json and the docs' generated blocks

@@ -4,6 +4,7 @@ gates.relearn, gates.benchmark)."""
 
 import json
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -14,10 +15,13 @@ from gates.benchmark import overlaps, top_share
 from gates.data import entity_masked, pad_collate
 from gates.facts import SPLIT_FILE, read_split, recall_by_set, split_facts, write_split
 from gates.gated_ffn import OPEN_LOGIT, gate_logits, patch_gates, random_neurons
+from gates.logit_attribution import answer_tokens, gate3_scores, vindex_feature_scores
+from gates.masking import scale_neurons
+from gates.probe import decode_accuracy, fit_ridge, last_position_residuals, probe_accuracy
 from gates.relearn import relearn
 from lab.config import asset_path
 from lab.config.errors import UserError
-from lab.data.formats import knowledge_documents
+from lab.data.formats import knowledge_documents, qa_prompt
 from lab.model import load_tokenizer
 from tests.conftest import run_cli
 
@@ -117,6 +121,71 @@ def test_attribution_is_the_derivative_of_the_answer_log_probability_by_each_neu
     torch.testing.assert_close(got, torch.stack([s.grad for s in scales]), rtol=1e-4, atol=1e-5)
 
 
+def test_gate3_scores_are_vindex_gate3s_attribution_summed_over_facts(tokenizer):
+    from vindex.gate3 import attributions
+    from vindex.probe import run_with_hooks
+
+    model = tiny_model(tokenizer)
+    facts = [r for r in FACTS if r["prop"] == "capital"][:3]
+    expected = torch.zeros(2, 48)
+    for fact in facts:  # vindex's Gate 3, one prompt at a time, with the answer's first token as its target
+        ids = tokenizer(qa_prompt(fact["question"]), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        expected += attributions(model, run_with_hooks(model, ids), int(answer_tokens(tokenizer, [fact])[0]))
+    torch.testing.assert_close(gate3_scores(model, tokenizer, facts), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_vindex_feature_scores_are_the_down_meta_logits_of_the_forget_answers(tokenizer):
+    """The logit a neuron's down_meta record stores for an answer token is that neuron's score for the fact."""
+    from vindex.down_meta import down_meta_records
+
+    model = tiny_model(tokenizer)
+    fact = next(r for r in FACTS if r["prop"] == "capital")
+    token = int(answer_tokens(tokenizer, [fact])[0])
+    scores = vindex_feature_scores(model, tokenizer, [fact])
+    embeddings = model.get_input_embeddings().weight.detach().float()
+    vocab = embeddings.shape[0]
+    found = 0
+    for layer, mlp in enumerate(m.mlp for m in model.model.layers):
+        records = down_meta_records(mlp.down_proj.weight.detach().float().T, embeddings, vocab, np.zeros(vocab, dtype=bool))
+        for neuron, record in enumerate(records):
+            logit = record["tokens"]["logit"][list(record["tokens"]["id"]).index(token)]
+            assert scores[layer, neuron] == pytest.approx(float(logit), rel=1e-5, abs=1e-6)
+            found += 1
+    assert found == 96
+    both = vindex_feature_scores(model, tokenizer, [fact, fact])
+    torch.testing.assert_close(both, 2 * scores)  # summed over facts
+
+
+def test_the_probe_reads_an_answer_that_is_linearly_in_the_residual_and_not_one_that_is_not():
+    generator = torch.Generator().manual_seed(0)
+    vocab, hidden, facts = 50, 16, 120
+    unembed = torch.randn(vocab, hidden, generator=generator)
+    tokens = torch.randint(0, vocab, (facts,), generator=generator)
+    mixing = torch.randn(hidden, hidden, generator=generator)  # the answer, linearly but not trivially encoded
+    readable = (unembed[tokens] @ mixing + 0.1 * torch.randn(facts, hidden, generator=generator)).unsqueeze(0)
+    noise = torch.randn(1, facts, hidden, generator=generator)
+    train, test = slice(0, 80), slice(80, None)
+    hit = decode_accuracy(readable[:, train], readable[:, test], tokens[train], tokens[test], unembed, ridge=1e-3)
+    miss = decode_accuracy(noise[:, train], noise[:, test], tokens[train], tokens[test], unembed, ridge=1e-3)
+    assert hit == [1.0] and miss[0] < 0.2  # chance: 1 in ~45 candidates
+    x = torch.randn(30, 4, generator=generator)
+    weight, mean = fit_ridge(x, x @ torch.tensor([[1.0], [2.0], [-1.0], [0.5]]) + 3.0, ridge=1e-9)
+    torch.testing.assert_close(weight.flatten(), torch.tensor([1.0, 2.0, -1.0, 0.5]), rtol=1e-4, atol=1e-4)
+
+
+def test_the_probe_reads_the_residual_stream_at_the_prompts_last_position(tokenizer):
+    model = tiny_model(tokenizer)
+    facts = [r for r in FACTS if r["prop"] == "capital"][:3]
+    got = last_position_residuals(model, tokenizer, facts)
+    assert got.shape == (3, 3, 32)  # embeddings and 2 layers, 3 facts, hidden 32
+    ids = tokenizer(qa_prompt(facts[1]["question"]), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        hidden = model(input_ids=ids, output_hidden_states=True).hidden_states
+    torch.testing.assert_close(got[:, 1], torch.stack([h[0, -1] for h in hidden]))
+    accuracy = probe_accuracy(model, tokenizer, facts, facts, ridge=1.0)
+    assert len(accuracy) == 3 and all(0.0 <= a <= 1.0 for a in accuracy)
+
+
 def test_relearning_grades_before_and_after_each_step_count_and_changes_the_weights(tokenizer):
     model = tiny_model(tokenizer)
     before = model.model.layers[0].mlp.down_proj.weight.detach().clone()
@@ -136,6 +205,24 @@ def test_relearning_grades_before_and_after_each_step_count_and_changes_the_weig
     assert torch.equal(weight, untouched.model.layers[0].mlp.down_proj.weight.detach())  # the step-0 row only: nothing trained
 
 
+def test_relearning_with_the_edit_frozen_keeps_the_edited_columns_exactly(tokenizer):
+    model = tiny_model(tokenizer)
+    frozen = torch.zeros(2, 48, dtype=torch.bool)
+    frozen[0, [1, 5, 9]], frozen[1, 7] = True, True
+    scale_neurons(model, torch.where(frozen, torch.zeros(()), torch.ones(())))  # the hard edit: those columns 0
+    before = [layer.mlp.down_proj.weight.detach().clone() for layer in model.model.layers]
+    relearn(model, tokenizer, [text for r in FACTS[:40] for text in knowledge_documents(r)], [0, 3], lambda m: 0.0,
+            lr=1e-2, batch_size=4, seq_len=32, seed=0, accelerator="cpu", frozen=frozen)
+    for layer, (row, old) in enumerate(zip(frozen, before, strict=True)):
+        new = model.model.layers[layer].mlp.down_proj.weight.detach()
+        assert torch.equal(new[:, row], torch.zeros_like(new[:, row]))  # the edit held, bit for bit
+        assert (new[:, ~row] != old[:, ~row]).float().mean() > 0.5  # every other column trained
+    assert not model.model.layers[0].mlp.down_proj.weight._backward_hooks  # the hooks are gone after the attack
+    with pytest.raises(UserError, match="frozen neurons of shape"):
+        relearn(tiny_model(tokenizer), tokenizer, ["x " * 80], [1], lambda m: 0.0, lr=1e-2, batch_size=1, seq_len=32, seed=0,
+                accelerator="cpu", frozen=torch.zeros(3, 48, dtype=torch.bool))
+
+
 def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
     a = torch.tensor([[True, True, False, False], [False, False, False, False]])
     b = torch.tensor([[True, False, True, False], [False, False, False, False]])
@@ -149,16 +236,25 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     out = tmp_path / "bench"
     # a real process: the benchmark composes the gate runs' config itself, which in this process conftest's
     # register_tool_schemas() would make work whether or not the command registers it
-    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "relearn.steps=[0,2]", "max_new_tokens.reasoning=8", f"paths.runs={quick_reference}",
+    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "relearn.steps=[0,2]", "relearn.contrast_step=2", "max_new_tokens.reasoning=8", f"paths.runs={quick_reference}",
                     f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "benchmark.json").read_text())
     settings = {(s["method"], s["mode"]) for s in report["per_seed"][0]["settings"]}
-    assert settings == {("none", "none"), ("gates", "hard"), ("gates", "soft"), ("trained_random", "hard"),
-                        ("trained_random", "soft"), ("attribution", "hard"), ("random", "hard")}
+    assert settings == {("none", "none"), ("gates", "hard"), ("gates", "soft"), ("trained_random", "hard"), ("trained_random", "soft"),
+                        ("attribution", "hard"), ("gate3_attribution", "hard"), ("vindex_features", "hard"), ("random", "hard")}
     edited = [s for s in report["per_seed"][0]["settings"] if s["method"] != "none"]
     assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-3) for s in edited)
-    assert sum(s["method"] == "random" for s in edited) == 2 and all(set(s["relearn"]) == {"0", "2"} for s in edited)
+    assert sum(s["method"] == "random" for s in edited) == 2
+    assert all(set(s["relearn"]) == {"held_out", "held_out_frozen", "unrelated"} for s in report["per_seed"][0]["settings"])
+    assert all(set(curve) == {"0", "2"} for s in edited for curve in s["relearn"].values())
+    unedited = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "none")["relearn"]
+    assert unedited["held_out_frozen"] == unedited["held_out"]  # nothing edited, nothing frozen: the same attack
+    contrasts = {(c["method"], c["mode"], c["attack"]) for c in report["relearn_contrasts"]}
+    assert ("gates", "hard", "held_out_frozen") in contrasts and all(c["step"] == "2" for c in report["relearn_contrasts"])
+    layers = report["probe"]["layers"]  # the probe: every model read at every layer, the middle one in the tables
+    assert layers >= 3 and report["probe"]["layer"] == (layers - 1) // 2
+    assert all(len(s["probe"]) == layers and s["probe_acc"] == s["probe"][s["probe_layer"]] for s in report["per_seed"][0]["settings"])
     facts = report["facts"]  # 60 graded facts, evenly spaced over the 435 (data.eval_limit), 117 of them capitals
     assert facts["forget"] + facts["held_out"] + facts["other"] == 60 and facts["forget"] > 0 and facts["held_out"] > 0
     assert {"gates~trained_random", "attribution~gates", "gates~random"} <= set(report["overlap"])
@@ -175,5 +271,6 @@ def test_the_published_benchmark_blocks_match_the_committed_json():
     assert len(report["per_seed"]) >= 3 and report["rule"]["budget"] == 0.05
     assert {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())} == {
         ("benchmark", "table"), ("benchmark", "contrasts"), ("benchmark", "overlap"), ("benchmark", "readme"), ("benchmark", "relations"),
-        ("benchmark", "training")}
+        ("benchmark", "training"), ("benchmark", "relearning"), ("benchmark", "relearn_contrasts"),
+        ("benchmark", "probe")}
     assert update_docs(check=True) == []
