@@ -57,6 +57,7 @@ from lab.config.schema import register_tool_schemas
 from lab.data.formats import knowledge_documents
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
+from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import read_json, write_json
 
 DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
@@ -64,9 +65,11 @@ MIN_FACTS = 10  # the fewest facts either side of a seed's held-out split may ho
 
 
 def check_splits(cfg: DictConfig) -> None:
-    """Refuse, before anything is trained or written, a held-out split (the gate runs' ``gates.held_out`` and
+    """Refuse, before anything is trained or written, an lm-eval task of ``tasks`` it cannot run, and a held-out split (the gate runs' ``gates.held_out`` and
     ``gates.forget_relations`` with ``train``'s overrides) that leaves fewer than :data:`MIN_FACTS` facts to forget
     or held out for one of ``seeds``."""
+    if cfg.tasks:
+        checked_task_manager(list(cfg.tasks))  # an unknown task, or one whose data is out of reach, is refused now
     register_tool_schemas()  # gates_train lists its typed node (schema/gates), as gates.train registers it
     run = compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
     facts = load_gate_rows(run.data).knowledge
@@ -119,8 +122,9 @@ def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, toke
 
 
 def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig) -> dict:
-    """Recall per set and relation (:func:`gates.facts.recall_by_set`), arithmetic accuracy, and the linear probe's
-    accuracy on the forget facts per layer (``probe``) and at the declared layer (``probe_acc``)."""
+    """Recall per set and relation (:func:`gates.facts.recall_by_set`), arithmetic accuracy, the linear probe's
+    accuracy on the forget facts per layer (``probe``) and at the declared layer (``probe_acc``), and
+    ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
     correct = knowledge_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge))
     probe = probe_accuracy(model, tokenizer, split.held_out, split.forget, float(cfg.probe.ridge))
     layer = (len(probe) - 1) // 2 if cfg.probe.layer is None else int(cfg.probe.layer)
@@ -128,7 +132,19 @@ def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig) -> dict:
         raise UserError(f"probe.layer={layer} is outside the model's residual streams 0..{len(probe) - 1}")
     return {**recall_by_set(rows.knowledge, correct, split),
             "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(cfg.max_new_tokens.reasoning)),
-            "probe": probe, "probe_layer": layer, "probe_acc": probe[layer]}
+            "probe": probe, "probe_layer": layer, "probe_acc": probe[layer], **lm_eval_scores(model, tokenizer, cfg)}
+
+
+def lm_eval_scores(model, tokenizer, cfg: DictConfig) -> dict[str, float]:
+    """``<task>/<metric>`` of every task of ``cfg.tasks`` on the model as it is edited now ({} without tasks)."""
+    if not cfg.tasks:
+        return {}
+    options = cfg.lm_eval
+    results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=options.batch_size, device=str(model.device),
+                        limit=options.limit, num_fewshot=options.num_fewshot, manager=checked_task_manager(list(cfg.tasks)),
+                        checked=True)
+    model.eval()
+    return {f"{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()}
 
 
 def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:

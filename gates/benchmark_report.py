@@ -89,9 +89,10 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
     steps = [str(k) for k in cfg["relearn"]["steps"]]
     attacks = list(cfg["relearn"].get("attacks", ["held_out"]))
     relations = sorted({k for r in seeds for s in r["settings"] for k in s if k.startswith("recall/")})
+    tasks = sorted({k for r in seeds for s in r["settings"] for k in s if "/" in k and not k.startswith("recall/")})
     layers = max((len(s.get("probe") or []) for r in seeds for s in r["settings"]), default=0)
     probes = ["probe_acc", *(f"probe/{layer}" for layer in range(layers))] if layers else []
-    keys = [*METRICS, *probes, *relations, *(f"relearn/{a}/{k}" for a in attacks for k in steps)]
+    keys = [*METRICS, *probes, *relations, *tasks, *(f"relearn/{a}/{k}" for a in attacks for k in steps)]
     rows = [{"method": m, "mode": e, **{k: stat(per_seed(seeds, m, e, k)) for k in keys}} for m, e in settings]
     contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard",
                   **{k: difference(per_seed(seeds, m, e, k), per_seed(seeds, c, "hard", k)) for k in ("held_out_recall", "other_recall")}}
@@ -106,7 +107,7 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
             "training": trained, "relearn_steps": steps, "relearn_attacks": attacks,
             "probe": {"layers": layers, "layer": seeds[0]["settings"][0].get("probe_layer")} if layers else None,
             "relearn_contrasts": relearn_contrasts(seeds, settings, attacks, str(cfg["relearn"].get("contrast_step", steps[-1]))),
-            "relations_graded": [k.removeprefix("recall/") for k in relations], "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
+            "relations_graded": [k.removeprefix("recall/") for k in relations], "lm_eval_metrics": tasks, "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
 
 
 def cell(value: dict, percent: bool = True) -> str:
@@ -128,6 +129,17 @@ def training_table(report: dict) -> str:
     lines = ["| gate run | steps | answer CE, first step [95 % CI] | answer CE, last step [95 % CI] |", "|---|---|---|---|"]
     lines += [f"| {name} | {t['steps']['mean']:.0f} | {cell(t['entity_ce_first'], percent=False)} | "
               f"{cell(t['entity_ce_last'], percent=False)} |" for name, t in report.get("training", {}).items()]
+    return "\n".join(lines)
+
+
+def lm_eval_table(report: dict) -> str:
+    """Every lm-eval metric (``tasks``) per method and edit, mean [95 % interval] over seeds, as lm-eval reports it."""
+    metrics = report.get("lm_eval_metrics", [])
+    if not metrics:
+        return "No lm-eval tasks in this benchmark (`tasks=[...]`)."
+    lines = ["| method | edit | " + " | ".join(metrics) + " |", "|" + "---|" * (2 + len(metrics))]
+    lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[m], percent=False) for m in metrics) + " |"
+              for r in report["summary"]]
     return "\n".join(lines)
 
 
@@ -207,7 +219,8 @@ def tables(report: dict) -> dict[str, str]:
         probe_lines = ["No linear probe in this report."]
     return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
             "readme": "\n".join(readme), "relations": "\n".join(per_relation), "training": training_table(report),
-            "relearning": relearning, "relearn_contrasts": relearn_contrasts, "probe": "\n".join(probe_lines)}
+            "relearning": relearning, "relearn_contrasts": relearn_contrasts, "probe": "\n".join(probe_lines),
+            "lm_eval": lm_eval_table(report)}
 
 
 def half_widths(value: dict) -> list[list[float]]:

@@ -203,8 +203,11 @@ class BenchmarkConfig:
     relearn: RelearnConfig = field(default_factory=RelearnConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
+    tasks: list[str] = field(default_factory=list)   # lm-eval tasks graded at every setting: [] here, [unlearning] at real scale
+    lm_eval: LmEvalOptions = field(default_factory=LmEvalOptions)
     out: str | None = None
     publish: bool = False             # also write docs/results/localise/benchmark.json and the docs' generated blocks
+    plan_composite: str | None = None  # what prices this command in lab.plan (conf/gates_benchmark.yaml)
     paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

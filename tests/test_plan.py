@@ -133,3 +133,26 @@ def test_an_epoch_bounded_plan_counts_the_batches_its_data_holds(quick_reference
     assert gates["tokens"] and gates["flops"]
     unreadable = plan("train", ["experiment=seed001"])  # Qwen3-0.6B's tokenizer and PopQA from the hub: offline here
     assert all(j["tokens"] is None for j in unreadable["jobs"]) and unreadable["total"]["flops"] is None
+
+
+def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_grading():
+    """``--config-name gates_benchmark``: two gate runs per seed, R = S · attacks − 1 relearning runs of full
+    fine-tuning, and forward-only grading (gates.benchmark_plan)."""
+    from gates.benchmark_plan import PROMPT_TOKENS, REASONING_PROMPT_TOKENS
+
+    overrides = ["train=['experiment=seed000','trainer.max_steps=100','data.eval_limit=500']", "seeds=[0,1]", "random_draws=2"]
+    gates_run, control, relearn, grade = plan("gates_benchmark", overrides)["jobs"]
+    config = Qwen3Config.from_json_file(str(QWEN3_06B_CONFIG / "config.json"))
+    seq = 1024  # data=popqa_numina, via experiment=seed000
+    assert gates_run["params"] == 596_049_920 and gates_run["tokens"] == 2 * 100 * 8 * 8 * seq  # 2 seeds x steps x batch x 8 GPUs x T
+    assert "gates.free_fraction=0.05" in control["overrides"]
+    settings = 1 + 2 * 2 + 3 + 2  # unedited; gates and trained_random, hard and soft; 3 other methods; 2 random draws
+    runs = settings * 3 - 1  # 3 attacks; the unedited model's frozen attack is its free one
+    assert relearn["tokens"] == 2 * runs * 200 * 16 * seq
+    matmul = relearn["params"] - relearn["embedding_params"] + config.vocab_size * config.hidden_size  # tied head
+    attention = 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
+    assert relearn["flops"] == (6 * matmul + attention) * relearn["tokens"]
+    assert relearn["memory"]["precision"] == "32-true" and relearn["memory"]["peak_bytes"] > gates_run["memory"]["peak_bytes"]
+    graded = 2 * (settings * (500 * (2 * PROMPT_TOKENS + 12) + 500 * (REASONING_PROMPT_TOKENS + 40)) + runs * 4 * 500 * (PROMPT_TOKENS + 12))
+    assert grade["tokens"] == graded and grade["flops"] == 2 * matmul * graded
+    assert relearn["gpu_hours"]["H100"] == pytest.approx(relearn["flops"] / (PEAK_TFLOPS["H100"] * 1e12 * 0.4) / 3600)

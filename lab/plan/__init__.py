@@ -24,7 +24,8 @@ and prints per job:
 - the disk of its artifacts, finished and at most while running (:mod:`lab.plan.disk`); the grid's in total.
 
 What a job trains and writes (its memory's trained parameters, its disk) is the tool's: the run config's
-``plan_terms:`` names the function (:mod:`lab.plan.terms`).
+``plan_terms:`` names the function (:mod:`lab.plan.terms`). A command of several parts names in ``plan_composite:``
+a function that lists its jobs (``--config-name gates_benchmark``: :mod:`gates.benchmark_plan`).
 """
 
 import argparse
@@ -233,6 +234,9 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
         jobs = []
         grid = expand_grid(config_name, overrides)
         for job, cfg in zip(grid, compose_jobs(config_name, grid), strict=True):
+            if OmegaConf.select(cfg, "plan_composite"):  # a command of several parts (gates.benchmark) lists its own jobs
+                jobs += get_method(str(cfg.plan_composite))(cfg, options)
+                continue
             entry = plan_job(cfg, options["gpus"])
             jobs.append({"overrides": job, **entry, "gpu_hours": gpu_hours(entry["flops"], options["mfu"])})
     known = [j["flops"] for j in jobs if j["flops"]]
@@ -333,7 +337,7 @@ def _fmt_h(hours: float | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lab.plan", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--config-name", default="train", help="train (ablations.train, default) or gates_train")
+    parser.add_argument("--config-name", default="train", help="train (ablations.train, default), gates_train or gates_benchmark")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides as for the training command, plus plan.mfu=")
     args = parser.parse_args(argv)

@@ -1,0 +1,88 @@
+"""What ``python -m gates.benchmark`` will cost, before it runs: ``python -m lab.plan --config-name gates_benchmark
+[benchmark overrides]`` (``plan_composite:`` in conf/gates_benchmark.yaml names :func:`benchmark_plan`).
+
+Per seed the benchmark trains two gate runs and grades and attacks S edited models. Three parts, each planned as a
+row of :mod:`lab.plan`'s table:
+
+- **gate runs**: ``gates.train`` with ``train``'s overrides, and the trained random control
+  (``gates.free_fraction=budget``), each planned by :func:`lab.plan.plan_job` (2 per seed);
+- **relearning**: every weight fine-tuned (fp32, as :mod:`gates.relearn` trains) for max(``relearn.steps``) steps of
+  ``relearn.batch_size`` × T tokens (T: the gate runs' ``data.seq_len``) per attack and setting, R runs in all:
+  FLOPs = (6 · N_matmul + 6 · L · T · d_attn) · tokens, its memory a full fine-tune's (:mod:`lab.plan.memory`);
+- **grading**: forward passes only, 2 · N_matmul FLOPs per token (KV-cached greedy generation):
+  every setting grades F = ``data.eval_limit`` facts (or all the source's, read here where it can be) at (P + ``max_new_tokens.knowledge``) tokens, the
+  reasoning rows at (P_r + ``max_new_tokens.reasoning``), and the probe reads the forget relation's facts at P; each
+  relearning curve grades the forget facts once per step count. P = 32 and P_r = 128 prompt tokens are stated
+  estimates (the bundled prompts are shorter); lm-eval ``tasks`` are not priced.
+
+S = 1 (unedited) + the gate methods' ``modes`` + one hard edit for each other method + ``random_draws``; R = S ·
+attacks, less the unedited model's frozen attack (the same as its free one).
+"""
+
+from typing import Any
+
+from hydra import compose
+from omegaconf import DictConfig
+
+from lab.config.errors import UserError
+from lab.plan import architecture, gpu_hours, plan_job
+from lab.plan.memory import Job, predict_memory
+
+PROMPT_TOKENS, REASONING_PROMPT_TOKENS = 32, 128
+GATE_METHODS = ("gates", "trained_random")
+NO_DISK = {"stage_bytes": 0, "final_checkpoint_bytes": 0, "finished_bytes": 0, "during_run_bytes": 0}
+
+
+def known_facts(data: DictConfig) -> int | None:
+    """How many facts the knowledge sources hold, where they can be read here (bundled or local); else None."""
+    from gates.data import load_gate_rows
+
+    try:
+        return len(load_gate_rows(data).knowledge)
+    except UserError:
+        return None
+
+
+def settings_per_seed(cfg: DictConfig) -> int:
+    """S of the module docstring (methods without gate values have a hard edit only)."""
+    methods, hard = list(cfg.methods), "hard" in cfg.modes
+    gated = sum(m in GATE_METHODS for m in methods) * len(cfg.modes)
+    others = sum(m not in (*GATE_METHODS, "random") for m in methods) + (int(cfg.random_draws) if "random" in methods else 0)
+    return 1 + gated + others * hard
+
+
+def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The jobs of the benchmark ``cfg`` as :func:`lab.plan.plan` lists them: its three parts (module docstring)."""
+    seeds, budget = len(cfg.seeds), float(cfg.budget)
+    train = [*cfg.train, f"paths.runs={cfg.paths.runs}"]
+    gate_runs = [train] + ([[*train, f"gates.free_fraction={budget}"]] if "trained_random" in cfg.methods else [])
+    jobs = []
+    for overrides in gate_runs:
+        entry = plan_job(compose(config_name="gates_train", overrides=overrides), options["gpus"])
+        for key in ("flops", "tokens"):
+            entry[key] = entry[key] * seeds if entry[key] else None
+        jobs.append({"overrides": [f"gates.train x{seeds} seeds", *overrides], **entry})
+    gate = compose(config_name="gates_train", overrides=gate_runs[0])
+    config, first = architecture(gate.model), jobs[0]
+    matmul = first["params"] - first["embedding_params"] + (config.vocab_size * config.hidden_size if config.tie_word_embeddings else 0)
+    seq, steps, batch = int(gate.data.seq_len), max(int(k) for k in cfg.relearn.steps), int(cfg.relearn.batch_size)
+    settings, attacks = settings_per_seed(cfg), list(cfg.relearn.attacks)
+    runs = settings * len(attacks) - ("held_out_frozen" in attacks and "held_out" in attacks)
+    relearn_tokens = seeds * runs * steps * batch * seq
+    per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
+    knowledge, reasoning = int(cfg.max_new_tokens.knowledge), int(cfg.max_new_tokens.reasoning)
+    facts = gate.data.get("eval_limit") or known_facts(gate.data)
+    graded = None if facts is None else seeds * (
+        settings * (int(facts) * (2 * PROMPT_TOKENS + knowledge) + int(gate.data.val_docs) * (REASONING_PROMPT_TOKENS + reasoning))
+        + runs * len(cfg.relearn.steps) * int(facts) * (PROMPT_TOKENS + knowledge))  # a curve grades the forget facts, at most all
+    full = Job(first["params"], matmul, first["params"], batch * seq, batch * seq, "32-true", False, first["memory"]["device"] == "gpu")
+    common = {"model": first["model"], "params": first["params"], "embedding_params": first["embedding_params"], "disk": NO_DISK}
+    jobs.append({"overrides": [f"relearning: {runs} runs x {steps} steps x{seeds} seeds", *cfg.train], "variant": "relearn",
+                 **common, "tokens": relearn_tokens, "flops_per_token": per_token, "flops": per_token * relearn_tokens,
+                 "memory": predict_memory(config, full)})
+    jobs.append({"overrides": [f"grading: {settings} settings x{seeds} seeds", *cfg.train], "variant": "grade", **common,
+                 "tokens": graded, "flops_per_token": 2 * matmul, "flops": 2 * matmul * graded if graded else None,
+                 "memory": first["memory"]})
+    for job in jobs:
+        job["gpu_hours"] = gpu_hours(job["flops"], options["mfu"])
+    return jobs
