@@ -14,15 +14,17 @@ N FFN neurons and the top k = round(``budget`` · N) are edited:
 - ``gate3_attribution``: Gate 3's direct logit attribution on each forget prompt, summed over the forget facts;
 - ``vindex_features``: the neurons whose vindex down-meta logits (E · d_j) for the forget answers are largest, a
   weight-only rule (both :mod:`gates.logit_attribution`);
-- ``random``: k neurons drawn uniformly, ``random_draws`` times (seeds 1000·s + d).
+- ``random``: k neurons drawn uniformly, ``random_draws`` times (seeds 1000·s + d);
+- ``gate3_delete``: not a mask but seed 002's rank-1 DELETE edit of ``gate_proj`` for every forget fact, summed
+  (:mod:`gates.delete`; edit ``rank1``, at most k gate rows touched).
 
 Every model (edited or not) is also read by a linear probe for the forgotten answer (:mod:`gates.probe`): fitted on
 the held-out facts' residual streams, its accuracy on the forget facts at every layer (``probe.layer`` in the
 tables).
 
 Edits (weights changed, :func:`gates.masking.scale_neurons`): ``hard`` sets the k neurons' ``down_proj`` columns to
-0; ``soft`` multiplies them by the trained gate (gate methods only). Each edited model is graded on recall of the
-forget, held-out and other-relation facts and on arithmetic, then fine-tuned by each attack of
+0; ``soft`` multiplies them by the trained gate (gate methods only); ``rank1`` is ``gate3_delete``'s. Each edited
+model is graded on recall of the forget, held-out and other-relation facts and on arithmetic, then fine-tuned by each attack of
 ``relearn.attacks`` (:data:`gates.schema.ATTACKS`: the held-out facts' texts with every weight free or with the
 edited columns frozen, and the retain text as the unrelated-text control), its forget recall graded after each of
 ``relearn.steps``. The unedited model (``none``) is graded and attacked the same way (its frozen attack is its free
@@ -30,6 +32,7 @@ one: nothing is edited). Written to ``out``: ``seed<s>.json`` per seed (a rerun 
 finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
 """
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +46,7 @@ from tqdm.auto import tqdm
 from gates.attribution import neuron_attributions
 from gates.benchmark_report import write_report
 from gates.data import load_gate_rows
+from gates.delete import delete_facts
 from gates.facts import FactSplit, read_split, recall_by_set, split_facts
 from gates.files import read_lambda_logits
 from gates.logit_attribution import gate3_scores, vindex_feature_scores
@@ -103,7 +107,8 @@ def top_share(score: torch.Tensor, budget: float) -> torch.Tensor:
 
 
 def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, tokenizer, split: FactSplit, seq_len: int):
-    """``(method, draw, chosen mask, gate values or None)`` for each method of ``cfg.methods``."""
+    """``(method, draw, chosen mask, gate values or None)`` for each masking method of ``cfg.methods`` (not
+    ``gate3_delete``, a weight edit of its own)."""
     shape, budget = model_shape(model), float(cfg.budget)
     for method in cfg.methods:
         if method in ("gates", "trained_random"):
@@ -115,7 +120,7 @@ def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, toke
             yield method, None, top_share(gate3_scores(model, tokenizer, split.forget), budget), None
         elif method == "vindex_features":
             yield method, None, top_share(vindex_feature_scores(model, tokenizer, split.forget), budget), None
-        else:
+        elif method == "random":
             for draw in range(int(cfg.random_draws)):
                 generator = torch.Generator().manual_seed(DRAW_SEED * seed + draw)
                 yield method, draw, top_share(torch.rand(shape, generator=generator), budget), None
@@ -167,10 +172,13 @@ def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
         return recall_by_set(split.forget, knowledge_correct(m, tokenizer, split.forget, int(cfg.max_new_tokens.knowledge)),
                              split)["forget_recall"]
 
-    def attacked(setting: dict, edited: torch.Tensor | None = None) -> dict:
-        """``setting`` with its forget-recall curve under each attack, the model back to ``base`` after."""
+    def attacked(setting: dict, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
+        """``setting`` with its forget-recall curve under each attack (the frozen one only for a ``down_proj``
+        edit), the model back to ``base`` after."""
         start, curves = {k: v.detach().clone() for k, v in model.state_dict().items()}, {}
         for attack in cfg.relearn.attacks:
+            if attack == "held_out_frozen" and not frozen_attack:
+                continue
             frozen = edited if attack == "held_out_frozen" else None
             if attack == "held_out_frozen" and edited is None and "held_out" in curves:
                 curves[attack] = curves["held_out"]  # nothing edited, nothing to freeze: the free attack
@@ -196,6 +204,12 @@ def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
             settings.append(attacked({"method": method, "mode": mode, "draw": draw,
                                       "fraction_edited": float(chosen.float().mean()), **grade(model, tokenizer, rows, split, cfg)},
                                      edited=chosen))
+    if "gate3_delete" in cfg.methods:
+        chosen_sets["gate3_delete"] = delete_facts(model, tokenizer, split.forget,
+                                                    round(float(cfg.budget) * math.prod(model_shape(model))))
+        settings.append(attacked({"method": "gate3_delete", "mode": "rank1", "draw": None,
+                                  "fraction_edited": float(chosen_sets["gate3_delete"].float().mean()),
+                                  **grade(model, tokenizer, rows, split, cfg)}, frozen_attack=False))
     return {"seed": seed, "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
             "num_neurons": int(model_shape(model)[0] * model_shape(model)[1]), "settings": settings,
             "overlap": overlaps(chosen_sets)}

@@ -15,8 +15,9 @@ row of :mod:`lab.plan`'s table:
   relearning curve grades the forget facts once per step count. P = 32 and P_r = 128 prompt tokens are stated
   estimates (the bundled prompts are shorter); lm-eval ``tasks`` are not priced.
 
-S = 1 (unedited) + the gate methods' ``modes`` + one hard edit for each other method + ``random_draws``; R = S ·
-attacks, less the unedited model's frozen attack (the same as its free one).
+S = 1 (unedited) + the gate methods' ``modes`` + one hard edit for each other method + ``random_draws`` + the rank-1
+DELETE; R = S · attacks, less the unedited model's frozen attack (the same as its free one) and the rank-1 edit's
+(not a down_proj edit: nothing to freeze).
 """
 
 from typing import Any
@@ -44,11 +45,11 @@ def known_facts(data: DictConfig) -> int | None:
 
 
 def settings_per_seed(cfg: DictConfig) -> int:
-    """S of the module docstring (methods without gate values have a hard edit only)."""
+    """S of the module docstring (methods without gate values have a hard edit only; ``gate3_delete`` its rank-1 one)."""
     methods, hard = list(cfg.methods), "hard" in cfg.modes
     gated = sum(m in GATE_METHODS for m in methods) * len(cfg.modes)
-    others = sum(m not in (*GATE_METHODS, "random") for m in methods) + (int(cfg.random_draws) if "random" in methods else 0)
-    return 1 + gated + others * hard
+    others = sum(m not in (*GATE_METHODS, "random", "gate3_delete") for m in methods) + (int(cfg.random_draws) if "random" in methods else 0)
+    return 1 + gated + others * hard + ("gate3_delete" in methods)
 
 
 def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,7 +68,8 @@ def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, A
     matmul = first["params"] - first["embedding_params"] + (config.vocab_size * config.hidden_size if config.tie_word_embeddings else 0)
     seq, steps, batch = int(gate.data.seq_len), max(int(k) for k in cfg.relearn.steps), int(cfg.relearn.batch_size)
     settings, attacks = settings_per_seed(cfg), list(cfg.relearn.attacks)
-    runs = settings * len(attacks) - ("held_out_frozen" in attacks and "held_out" in attacks)
+    frozen = "held_out_frozen" in attacks
+    runs = settings * len(attacks) - (frozen and "held_out" in attacks) - (frozen and "gate3_delete" in cfg.methods)
     relearn_tokens = seeds * runs * steps * batch * seq
     per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
     knowledge, reasoning = int(cfg.max_new_tokens.knowledge), int(cfg.max_new_tokens.reasoning)

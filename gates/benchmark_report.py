@@ -193,10 +193,11 @@ def tables(report: dict) -> dict[str, str]:
                      for r in report["summary"]]
     rows = {(r["method"], r["mode"]): r for r in report["summary"]}
     later = [k for k in steps if k != "0"]
-    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard), {n} seeds; recall and accuracy in %, mean "
+    delete = " (the rank-1 DELETE: at most that many gate rows)" if ("gate3_delete", "rank1") in rows else ""
+    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard){delete}, {n} seeds; recall and accuracy in %, mean "
               "[95 % interval]; forget recall after relearning: means (intervals in docs/gates.md).", ""]
-    for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random"):
-        row = rows.get((method, "none" if method == "none" else "hard"))
+    for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete"):
+        row = rows.get((method, {"none": "none", "gate3_delete": "rank1"}.get(method, "hard")))
         if row:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "

@@ -138,7 +138,7 @@ class EvaluateConfig:
         require("", "batch_size", self.batch_size, integer(1)(self.batch_size), "a positive integer")
 
 
-METHODS = ("gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random")  # gates.benchmark's
+METHODS = ("gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete")  # gates.benchmark's
 # neuron-selection methods
 ATTACKS = {  # gates.benchmark's relearning attacks (gates.relearn), each for relearn.steps at relearn.lr
     "held_out": "every weight free, on the held-out facts' texts (same relations, none of the forget answers)",

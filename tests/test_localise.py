@@ -13,6 +13,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 from gates.attribution import neuron_attributions
 from gates.benchmark import overlaps, top_share
 from gates.data import entity_masked, pad_collate
+from gates.delete import delete_facts
 from gates.facts import SPLIT_FILE, read_split, recall_by_set, split_facts, write_split
 from gates.gated_ffn import OPEN_LOGIT, gate_logits, patch_gates, random_neurons
 from gates.logit_attribution import answer_tokens, gate3_scores, vindex_feature_scores
@@ -186,6 +187,33 @@ def test_the_probe_reads_the_residual_stream_at_the_prompts_last_position(tokeni
     assert len(accuracy) == 3 and all(0.0 <= a <= 1.0 for a in accuracy)
 
 
+def test_the_rank1_delete_drives_each_facts_top_contributors_to_the_target_preactivation(tokenizer):
+    """One fact: Gate 3's layer rule and its top contributor, W_gate − a vᵀ, so that neuron's pre-activation on the
+    prompt's last key is the target (−10) afterwards, and no other gate row changed."""
+    from vindex.gate3 import attributions
+    from vindex.probe import run_with_hooks
+
+    model = tiny_model(tokenizer)
+    fact = next(r for r in FACTS if r["prop"] == "capital")
+    ids = tokenizer(qa_prompt(fact["question"]), return_tensors="pt", add_special_tokens=False)["input_ids"]
+    contrib = attributions(model, run_with_hooks(model, ids), int(answer_tokens(tokenizer, [fact])[0]))
+    layer, neuron = divmod(int(contrib.argmax()), 48)
+    before = [m.mlp.gate_proj.weight.detach().clone() for m in model.model.layers]
+    touched = delete_facts(model, tokenizer, [fact], budget_neurons=1)
+    assert touched.sum() == 1 and touched[layer, neuron]
+    seen = []
+    handle = model.model.layers[layer].mlp.gate_proj.register_forward_hook(lambda m, a, out: seen.append(out[0, -1].detach()))
+    with torch.no_grad():
+        model(input_ids=ids)
+    handle.remove()
+    assert seen[0][neuron].item() == pytest.approx(-10.0, abs=1e-3)
+    for i, (old, m) in enumerate(zip(before, model.model.layers, strict=True)):
+        changed = (m.mlp.gate_proj.weight.detach() != old).any(dim=1)
+        assert changed.tolist() == [i == layer and j == neuron for j in range(48)]  # only that neuron's gate row
+    two = delete_facts(tiny_model(tokenizer), tokenizer, [fact] * 2, budget_neurons=6)
+    assert two.sum() == 3  # k = 6 over 2 facts: 3 neurons each (the same fact twice: the same 3)
+
+
 def test_relearning_grades_before_and_after_each_step_count_and_changes_the_weights(tokenizer):
     model = tiny_model(tokenizer)
     before = model.model.layers[0].mlp.down_proj.weight.detach().clone()
@@ -243,11 +271,15 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     report = json.loads((out / "benchmark.json").read_text())
     settings = {(s["method"], s["mode"]) for s in report["per_seed"][0]["settings"]}
     assert settings == {("none", "none"), ("gates", "hard"), ("gates", "soft"), ("trained_random", "hard"), ("trained_random", "soft"),
-                        ("attribution", "hard"), ("gate3_attribution", "hard"), ("vindex_features", "hard"), ("random", "hard")}
-    edited = [s for s in report["per_seed"][0]["settings"] if s["method"] != "none"]
+                        ("attribution", "hard"), ("gate3_attribution", "hard"), ("vindex_features", "hard"), ("random", "hard"),
+                        ("gate3_delete", "rank1")}
+    edited = [s for s in report["per_seed"][0]["settings"] if s["method"] not in ("none", "gate3_delete")]
     assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-3) for s in edited)
     assert sum(s["method"] == "random" for s in edited) == 2
-    assert all(set(s["relearn"]) == {"held_out", "held_out_frozen", "unrelated"} for s in report["per_seed"][0]["settings"])
+    assert all(set(s["relearn"]) == {"held_out", "held_out_frozen", "unrelated"} for s in report["per_seed"][0]["settings"]
+               if s["method"] != "gate3_delete")
+    delete = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "gate3_delete")
+    assert set(delete["relearn"]) == {"held_out", "unrelated"} and 0 < delete["fraction_edited"] <= 0.05 + 1e-3  # at most k rows
     assert all(set(curve) == {"0", "2"} for s in edited for curve in s["relearn"].values())
     unedited = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "none")["relearn"]
     assert unedited["held_out_frozen"] == unedited["held_out"]  # nothing edited, nothing frozen: the same attack

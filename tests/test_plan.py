@@ -146,8 +146,8 @@ def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_gr
     seq = 1024  # data=popqa_numina, via experiment=seed000
     assert gates_run["params"] == 596_049_920 and gates_run["tokens"] == 2 * 100 * 8 * 8 * seq  # 2 seeds x steps x batch x 8 GPUs x T
     assert "gates.free_fraction=0.05" in control["overrides"]
-    settings = 1 + 2 * 2 + 3 + 2  # unedited; gates and trained_random, hard and soft; 3 other methods; 2 random draws
-    runs = settings * 3 - 1  # 3 attacks; the unedited model's frozen attack is its free one
+    settings = 1 + 2 * 2 + 3 + 2 + 1  # unedited; gates and trained_random, hard and soft; 3 other masks; 2 random draws; rank-1
+    runs = settings * 3 - 2  # 3 attacks; the unedited model's frozen attack is its free one, the rank-1 edit has none
     assert relearn["tokens"] == 2 * runs * 200 * 16 * seq
     matmul = relearn["params"] - relearn["embedding_params"] + config.vocab_size * config.hidden_size  # tied head
     attention = 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim

@@ -118,10 +118,10 @@ def test_localisation_benchmark_at_qwen3_06b_shape(qwen3_06b, tmp_path):
     assert report["num_neurons"] == 28 * 3072 and report["probe"]["layers"] == 29
     settings = report["per_seed"][0]["settings"]
     assert {s["method"] for s in settings} == {"none", "gates", "trained_random", "attribution", "gate3_attribution",
-                                               "vindex_features", "random"}
-    edited = [s for s in settings if s["method"] != "none"]
-    assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-4) for s in edited)
-    assert all(set(s["relearn"]["held_out_frozen"]) == {"0", "1"} for s in settings)
+                                               "vindex_features", "random", "gate3_delete"}
+    masks = [s for s in settings if s["method"] not in ("none", "gate3_delete")]
+    assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-4) for s in masks)
+    assert all(set(s["relearn"]["held_out_frozen"]) == {"0", "1"} for s in settings if s["method"] != "gate3_delete")
     print(f"gates.benchmark at Qwen3-0.6B's shape: peak RSS {peak / 2**30:.2f} GiB")
 
 
