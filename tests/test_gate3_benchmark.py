@@ -66,3 +66,21 @@ def test_the_benchmark_command_writes_its_report(quick_reference, facts_file, tm
     report = json.loads((out / "gate3_benchmark.json").read_text())
     assert report["summary"]["facts"] == 5 and report["num_neurons"] == 4 and report["layer_rule"] == "top_contributor"
     assert "pass rate" in done.stdout
+
+
+def test_gate3_over_seeds_runs_each_reference_and_neuron_count_and_summarises_over_seeds(quick_reference, facts_file, tmp_path):
+    from lab.runs.reference import tiny_reference_dir
+    from vindex.gate3_seeds import main, tables
+
+    source, out = str(tiny_reference_dir(quick_reference)), tmp_path / "seeds"
+    args = ["--sources", source, source, "--seeds", "0", "1", "--neurons", "2", "--out", str(out), "--override", f"gate3.facts={facts_file}"]
+    assert main(args) == 0
+    report = json.loads((out / "seeds.json").read_text())
+    (row,) = report["rows"]
+    one = json.loads((out / "seed0_n2" / "gate3_benchmark.json").read_text())["summary"]
+    assert row["num_neurons"] == 2 and row["facts"] == 5 and report["seeds"] == [0, 1]
+    assert row["per_seed"]["drop"] == [one["drop"]["mean"]] * 2  # the same model twice: the same per-seed values
+    assert row["drop"]["mean"] == pytest.approx(one["drop"]["mean"]) and row["pass_rate"]["n"] == 2
+    written = (out / "seed0_n2" / "gate3_benchmark.json").stat().st_mtime_ns
+    assert main(args) == 0 and (out / "seed0_n2" / "gate3_benchmark.json").stat().st_mtime_ns == written  # reused
+    assert "| 2 |" in tables(report)["table"] and "2 seeds" in tables(report)["readme"]
