@@ -152,13 +152,19 @@ def lm_eval_scores(model, tokenizer, cfg: DictConfig) -> dict[str, float]:
     return {f"{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()}
 
 
-def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
-    """Every method's edits of one seed, graded and attacked (the module docstring)."""
+def gate_runs(cfg: DictConfig, seed: int, out: Path) -> dict[str, Path]:
+    """The seed's gate run, and the trained random control's where it is a method: ``{method: folder}``."""
     runs = str(cfg.paths.runs)
     folders = {"gates": train_gates(out / f"seed{seed}" / "gates", seed, runs, list(cfg.train))}
     if "trained_random" in cfg.methods:
         folders["trained_random"] = train_gates(out / f"seed{seed}" / "trained_random", seed, runs,
                                                 [*cfg.train, f"gates.free_fraction={float(cfg.budget)}"])
+    return folders
+
+
+def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
+    """Every method's edits of one seed, graded and attacked (the module docstring)."""
+    folders = gate_runs(cfg, seed, out)
     model, tokenizer, meta = load_base_model(folders["gates"])
     data = OmegaConf.create(meta["config"]["data"])
     rows = load_gate_rows(data)
