@@ -1,9 +1,11 @@
 """The localisation benchmark's summary over seeds, its table, its figure and its published blocks.
 
 Per (method, edit) and metric, one value per seed (the random control: the mean of its draws), summarised as the
-mean and the 95 % bootstrap interval over seeds (:func:`lab.report.intervals.stat`). A method beats a control on a
-metric when the interval of the per-seed difference (:func:`lab.report.intervals.difference`) excludes 0; the
-table of contrasts gives it for held-out recall against the trained random gates and against random neurons.
+mean and the 95 % bootstrap interval over seeds (:func:`lab.report.intervals.stat`; at 3 seeds it is their
+range). A method beats a control on a metric when the interval of the difference of means, each group's seeds
+resampled independently (:func:`lab.report.intervals.difference`), excludes 0; the table of contrasts gives it for
+held-out recall against the trained random gates and against random neurons. The relearning contrasts are paired
+by seed (:func:`paired`).
 ``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/`` and rewrites the
 ``<!-- localise:benchmark:<block> -->`` blocks of docs/gates.md; ``python -m gates.benchmark_report --check``
 exits 1 when they differ from the committed JSON (the test suite runs that check).
@@ -180,7 +182,7 @@ def tables(report: dict) -> dict[str, str]:
     intro = (f"{n} seeds; {report['rule']['budget']:.0%} of {report['num_neurons']:,} FFN neurons edited; forget relations "
              f"{', '.join(report['relations'])}: {report['facts']['forget']} forget, {report['facts']['held_out']} held-out, "
              f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % percentile bootstrap interval "
-             f"over the {n} seeds; with 3 seeds it spans about their range].")
+             f"over the {n} seeds; with 3 seeds it is their range].")
     contrast = ["| method | edit | minus | held-out recall: difference (points) [95 % CI] | claimed | other relations: "
                 "difference [95 % CI] | claimed |", "|---|---|---|---|---|---|---|"]
     for c in report["contrasts"]:

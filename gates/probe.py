@@ -10,8 +10,8 @@ held-out facts (never on the forget facts)::
 
 and read on the forget facts: the predicted token is argmax_{c ∈ C} cos((x_f − μ) W_l, u_c) over the candidates C,
 the distinct first answer tokens of the forget and held-out facts. The probe's accuracy is the share of forget
-facts whose predicted token is t_f (chance ≈ 1/|C|). High accuracy where recall is gone means the edit hid the
-answer from the output rather than removed it from the representation.
+facts whose predicted token is t_f (chance ≈ 1/|C|). High accuracy where recall is gone means the answer is still
+in the representation (the probe chooses among |C| answers, recall is open generation: not like for like).
 """
 
 import torch
