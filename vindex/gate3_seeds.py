@@ -30,10 +30,11 @@ KEYS = ("pass_rate", "drop", "collateral_mean")
 
 
 def run_one(source: str, neurons: int, out: Path, overrides: list[str] = ()) -> dict:
-    """``gate3_benchmark.json`` of one reference at one neuron count (run unless ``out`` holds it)."""
+    """``gate3_benchmark.json`` of one reference at one neuron count (run unless ``out`` holds it); the paths are
+    quoted for Hydra (a sweep's folders hold ``=``)."""
     result = out / "gate3_benchmark.json"
     if not result.is_file():
-        args = [sys.executable, "-m", "vindex.gate3_benchmark", f"source={source}", f"gate3.num_neurons={neurons}", f"out={out}",
+        args = [sys.executable, "-m", "vindex.gate3_benchmark", f"source='{source}'", f"gate3.num_neurons={neurons}", f"out='{out}'",
                 *overrides]
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out.with_suffix(".log"), "w") as log:
