@@ -84,3 +84,15 @@ def test_gate3_over_seeds_runs_each_reference_and_neuron_count_and_summarises_ov
     written = (out / "seed0_n2" / "gate3_benchmark.json").stat().st_mtime_ns
     assert main(args) == 0 and (out / "seed0_n2" / "gate3_benchmark.json").stat().st_mtime_ns == written  # reused
     assert "| 2 |" in tables(report)["table"] and "2 seeds" in tables(report)["readme"]
+
+
+def test_the_published_gate3_blocks_match_the_committed_json():
+    """docs/vindex.md's and README.md's gate3 blocks are what vindex.gate3_seeds renders from docs/results/gate3/seeds.json."""
+    from lab.report.markers import marker
+    from vindex.gate3_seeds import DOCS, PUBLISHED, update_docs
+
+    report = json.loads(PUBLISHED.read_text())
+    assert report["seeds"] == [0, 1, 2] and [r["num_neurons"] for r in report["rows"]] == [1, 32]
+    assert {(m["name"], m["block"]) for doc in DOCS for m in marker("gate3").finditer(doc.read_text())} == {
+        ("seeds", "table"), ("seeds", "readme")}
+    assert update_docs(check=True) == []
