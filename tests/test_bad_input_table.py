@@ -66,6 +66,7 @@ CASES = {
     "gates.benchmark/unknown_method": ("gates.benchmark", ["methods=[gates,probe]"],
                                        "methods=['gates', 'probe'] is invalid; expected one or more of gates"),
     "gates.benchmark/budget": ("gates.benchmark", ["budget=0"], "budget=0.0 is invalid; expected a number in (0, 1)"),
+    "gates.benchmark/unknown_task": ("gates.benchmark", ["tasks=[tiny_factz]"], "unknown lm-eval task(s) ['tiny_factz']"),
     "gates.benchmark/contrast_step": ("gates.benchmark", ["relearn.contrast_step=7"],
                                       "relearn.contrast_step=7 is invalid; expected one of relearn.steps [0, 10, 50, 200]"),
     "gates.benchmark/held_out_split": ("gates.benchmark", ["train=['gates.held_out=0.95']"],
