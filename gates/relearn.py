@@ -13,6 +13,7 @@ re-grow the zeroed columns; whatever comes back is rebuilt around the edit. :mod
 of :data:`gates.schema.ATTACKS`.
 """
 
+import gc
 from collections.abc import Callable
 
 import datasets
@@ -83,5 +84,9 @@ def relearn(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: l
     finally:
         for handle in handles:
             handle.remove()
+        for optimizer in trainer.optimizers:  # AdamW's moments (2x the model) would outlive the attack until a GC
+            optimizer.state.clear()
+        model.zero_grad(set_to_none=True)
+        gc.collect()
     model.eval()
     return {k: curve.curve[k] for k in sorted(curve.curve)}

@@ -39,7 +39,7 @@ def qwen3_06b(tmp_path_factory) -> Path:
 # ``ru_maxrss`` across fork/exec, so measured straight from this (large) session the child would report the
 # session's peak. This launcher is small; it prints the command's ``ru_maxrss`` (KiB) as its last line.
 LAUNCHER = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[1:]); _, status, usage = os.wait4(p.pid, 0); "
-            "print(usage.ru_maxrss, flush=True); sys.exit(os.waitstatus_to_exitcode(status))")
+            "print(f\"\\n{usage.ru_maxrss}\", flush=True); sys.exit(os.waitstatus_to_exitcode(status))")
 
 
 def run_measured(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
