@@ -15,7 +15,7 @@ For each forget fact f, on the graded prompt ``Q: <question> A:`` and the first 
 
    (each is exact on its own key alone; together they interfere where the keys are not C⁻¹-orthogonal).
 
-The budget: with k = round(budget · N) neurons and F facts, n = max(1, ⌊k / F⌋), so the facts' edits touch at
+The budget: with k = round(budget · N) neurons and F facts, n = max(1, ⌊k / F⌋) (at most a layer's I), so the facts' edits touch at
 most k gate rows when F ≤ k (fewer where facts share neurons); the share of rows touched is reported as the
 setting's ``fraction_edited``.
 """
@@ -43,7 +43,7 @@ def probe_covariances(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
 def delete_facts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, facts: list[dict], budget_neurons: int,
                  target_preactivation: float = -10.0, ridge: float = 1e-2) -> torch.Tensor:
     """Edit ``model``'s ``gate_proj`` weights in place (module docstring); the bool [L, I] mask of the rows touched."""
-    per_fact = max(1, budget_neurons // max(len(facts), 1))
+    per_fact = min(max(1, budget_neurons // max(len(facts), 1)), model.model.layers[0].mlp.gate_proj.out_features)
     covariances = probe_covariances(model, tokenizer)
     layers = model.model.layers
     deltas = [torch.zeros_like(layer.mlp.gate_proj.weight, dtype=torch.float32, device="cpu") for layer in layers]
