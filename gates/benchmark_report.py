@@ -145,6 +145,12 @@ def lm_eval_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def main_attack(report: dict) -> str:
+    """The attack of the main table's relearning columns: ``held_out`` where it ran, else the first that did."""
+    attacks = report.get("relearn_attacks", ["held_out"])
+    return "held_out" if "held_out" in attacks else attacks[0]
+
+
 def relearning_tables(report: dict) -> tuple[str, str]:
     """Forget recall under each attack after each step count; the paired contrasts at the declared step."""
     steps, attacks = report["relearn_steps"], report.get("relearn_attacks", ["held_out"])
@@ -176,7 +182,7 @@ def tables(report: dict) -> dict[str, str]:
     head = ["method", "edit", *(TITLES[m] for m in metrics), *(f"forget, relearn {k}" for k in steps if k != "0")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in report["summary"]:
-        cells = [row["method"], row["mode"], *(cell(row[m]) for m in metrics), *(cell(row[f"relearn/held_out/{k}"]) for k in steps if k != "0")]
+        cells = [row["method"], row["mode"], *(cell(row[m]) for m in metrics), *(cell(row[f"relearn/{main_attack(report)}/{k}"]) for k in steps if k != "0")]
         lines.append("| " + " | ".join(cells) + " |")
     n = len(report["rule"]["seeds"])
     intro = (f"{n} seeds; {report['rule']['budget']:.0%} of {report['num_neurons']:,} FFN neurons edited; forget relations "
@@ -203,7 +209,7 @@ def tables(report: dict) -> dict[str, str]:
         if row:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
-                          f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/held_out/{k}']['mean']:.1f}" for k in later))
+                          f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/{main_attack(report)}/{k}']['mean']:.1f}" for k in later))
     share = report["rule"]["budget"]
     overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
                "| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
@@ -255,7 +261,7 @@ def figure(report: dict, path: Path) -> None:
     steps = [int(k) for k in report["relearn_steps"]]
     styles = {"held_out": "-", "held_out_frozen": "--", "unrelated": ":"}
     for row in report["summary"]:
-        shown = report.get("relearn_attacks", ["held_out"]) if (row["method"], row["mode"]) in (("none", "none"), ("gates", "hard")) else ["held_out"]
+        shown = report.get("relearn_attacks", ["held_out"]) if (row["method"], row["mode"]) in (("none", "none"), ("gates", "hard")) else [main_attack(report)]
         for attack in shown:
             means = [row[f"relearn/{attack}/{k}"]["mean"] for k in report["relearn_steps"]]
             right.plot(steps, means, marker="o", linestyle=styles.get(attack, "-"), label=f"{row['method']} ({row['mode']}), {attack}")
