@@ -27,6 +27,8 @@ from transformers.models.qwen3.modeling_qwen3 import Qwen3MLP
 
 from lab.config.errors import UserError
 from lab.data.formats import qa_prompt
+from vindex.gate3 import attributions
+from vindex.probe import run_with_hooks
 
 
 def answer_tokens(tokenizer: PreTrainedTokenizerBase, facts: list[dict]) -> torch.Tensor:
@@ -48,25 +50,10 @@ def vindex_feature_scores(model: PreTrainedModel, tokenizer: PreTrainedTokenizer
     return torch.stack([e @ d for d in _down_directions(model)]).cpu()
 
 
-@torch.no_grad()
 def gate3_scores(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, facts: list[dict]) -> torch.Tensor:
-    """``gate3`` of the module docstring: [L, I], fp32 on the CPU; one forward pass per fact."""
-    mlps = [m for m in model.modules() if isinstance(m, Qwen3MLP)]
-    last: list[torch.Tensor] = []
-    handles = [m.down_proj.register_forward_pre_hook(lambda mod, args: last.append(args[0][0, -1].float())) for m in mlps]
-    unembed, downs = model.get_output_embeddings().weight.detach().float(), _down_directions(model)
-    total = torch.zeros(len(mlps), mlps[0].intermediate_size)
-    was_training = model.training
-    model.eval()
-    try:
-        for fact, token in zip(facts, answer_tokens(tokenizer, facts).tolist(), strict=True):
-            last.clear()
-            ids = tokenizer(qa_prompt(fact["question"]), return_tensors="pt", add_special_tokens=False)["input_ids"]
-            model(input_ids=ids.to(model.device))
-            for layer, (h, d) in enumerate(zip(last, downs, strict=True)):
-                total[layer] += (h * (unembed[token] @ d)).cpu()
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+    """``gate3`` of the module docstring: [L, I], fp32 on the CPU; vindex's Gate 3 attribution, one forward per fact."""
+    total = torch.zeros(len(_down_directions(model)), model.config.intermediate_size)
+    for fact, token in zip(facts, answer_tokens(tokenizer, facts).tolist(), strict=True):
+        ids = tokenizer(qa_prompt(fact["question"]), return_tensors="pt", add_special_tokens=False)["input_ids"]
+        total += attributions(model, run_with_hooks(model, ids), token)
     return total
