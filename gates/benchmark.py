@@ -5,7 +5,8 @@
     python -m gates.benchmark "train=['model=qwen3_0.6b','data=popqa_numina','trainer=gpu']"
 
 Per seed s (the gate runs' ``seed``, which also draws the facts' split, :mod:`gates.facts`), each method ranks all
-N FFN neurons and the top k = round(``budget`` · N) are edited:
+N FFN neurons and the top k = round(``budget`` · N) are edited (and, graded only, the top share of each of
+``budgets``):
 
 - ``gates``: the lowest trained gates g = σ(λ) (``python -m gates.train``, the forget facts only);
 - ``trained_random``: the same training with gates free only on a random k neurons, the rest open
@@ -24,9 +25,11 @@ tables).
 
 Edits (weights changed, :func:`gates.masking.scale_neurons`): ``hard`` sets the k neurons' ``down_proj`` columns to
 0; ``soft`` multiplies them by the trained gate (gate methods only); ``rank1`` is ``gate3_delete``'s. Each edited
-model is graded on recall of the forget, held-out and other-relation facts and on arithmetic, then fine-tuned by each attack of
+model is graded on recall of the forget, held-out and other-relation facts (asked as graded, ``Q: … A:``, and as
+statements, ``The capital of France is``) and on arithmetic, then fine-tuned by each attack of
 ``relearn.attacks`` (:data:`gates.schema.ATTACKS`: the held-out facts' texts with every weight free or with the
-edited columns frozen, and the retain text as the unrelated-text control), its forget recall graded after each of
+edited columns frozen, the retain text as the unrelated-text control, the other relations' facts as the
+same-template control), its forget recall graded after each of
 ``relearn.steps``. The unedited model (``none``) is graded and attacked the same way (its frozen attack is its free
 one: nothing is edited). Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
 finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
@@ -60,7 +63,7 @@ from lab.config.errors import UserError, hydra_cli
 from lab.config.schema import register_tool_schemas
 from lab.data.formats import knowledge_documents
 from lab.data.subset import graded_subset
-from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
+from lab.evaluate.graded import knowledge_correct, reasoning_accuracy, statement_correct
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import read_json, write_json
 
@@ -68,12 +71,11 @@ DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
 MIN_FACTS = 10  # the fewest facts either side of a seed's held-out split may hold: a recall over fewer says little
 
 
-def check_splits(cfg: DictConfig) -> None:
+def check_splits(cfg: DictConfig):
     """Refuse, before anything is trained or written, an lm-eval task of ``tasks`` it cannot run, and a held-out split (the gate runs' ``gates.held_out`` and
     ``gates.forget_relations`` with ``train``'s overrides) that leaves fewer than :data:`MIN_FACTS` facts to forget
-    or held out for one of ``seeds``."""
-    if cfg.tasks:
-        checked_task_manager(list(cfg.tasks))  # an unknown task, or one whose data is out of reach, is refused now
+    or held out for one of ``seeds``. Returns lm-eval's task manager for ``tasks`` (None without tasks)."""
+    manager = checked_task_manager(list(cfg.tasks)) if cfg.tasks else None  # an unknown task, or one out of reach, is refused now
     register_tool_schemas()  # gates_train lists its typed node (schema/gates), as gates.train registers it
     run = compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
     facts = load_gate_rows(run.data).knowledge
@@ -83,6 +85,7 @@ def check_splits(cfg: DictConfig) -> None:
             raise UserError(f"gates.held_out={run.gates.held_out} splits the {len(split.forget) + len(split.held_out)} facts of "
                             f"{split.relations} into {len(split.forget)} to forget and {len(split.held_out)} held out (seed {seed}); "
                             f"the benchmark needs at least {MIN_FACTS} on each side")
+    return manager
 
 
 def train_gates(folder: Path, seed: int, runs: str, overrides: list[str]) -> Path:
@@ -106,64 +109,95 @@ def top_share(score: torch.Tensor, budget: float) -> torch.Tensor:
     return mask.view(score.shape)
 
 
-def selections(cfg: DictConfig, seed: int, folders: dict[str, Path], model, tokenizer, split: FactSplit, seq_len: int):
-    """``(method, draw, chosen mask, gate values or None)`` for each masking method of ``cfg.methods`` (not
-    ``gate3_delete``, a weight edit of its own)."""
-    shape, budget = model_shape(model), float(cfg.budget)
+def rankings(cfg: DictConfig, seed: int, folders: dict[str, Path], model, tokenizer, split: FactSplit, seq_len: int):
+    """``{(method, draw): (score [L, I], gate values or None)}`` for each masking method of ``cfg.methods`` (not
+    ``gate3_delete``, a weight edit of its own): the top ``budget`` share of ``score`` is edited. Computed once on
+    the unedited model for every budget; the trained random control's depends on the budget, so it is
+    ``(trained_random, <run name>)`` per budget (:func:`trained_random_name`)."""
+    shape, ranked = model_shape(model), {}
     for method in cfg.methods:
         if method in ("gates", "trained_random"):
-            logits = read_lambda_logits(folders[method], shape)
-            yield method, None, top_share(-logits, budget), torch.sigmoid(logits)
+            for name in [n for n in folders if n == method or (method == "trained_random" and n.startswith("trained_random"))]:
+                logits = read_lambda_logits(folders[name], shape)
+                ranked[(method, None if name == method else name)] = (-logits, torch.sigmoid(logits))
         elif method == "attribution":
-            yield method, None, top_share(neuron_attributions(model, tokenizer, split.forget, seq_len), budget), None
+            ranked[(method, None)] = (neuron_attributions(model, tokenizer, split.forget, seq_len), None)
         elif method == "gate3_attribution":
-            yield method, None, top_share(gate3_scores(model, tokenizer, split.forget), budget), None
+            ranked[(method, None)] = (gate3_scores(model, tokenizer, split.forget), None)
         elif method == "vindex_features":
-            yield method, None, top_share(vindex_feature_scores(model, tokenizer, split.forget), budget), None
+            ranked[(method, None)] = (vindex_feature_scores(model, tokenizer, split.forget), None)
         elif method == "random":
             for draw in range(int(cfg.random_draws)):
                 generator = torch.Generator().manual_seed(DRAW_SEED * seed + draw)
-                yield method, draw, top_share(torch.rand(shape, generator=generator), budget), None
+                ranked[(method, draw)] = (torch.rand(shape, generator=generator), None)
+    return ranked
 
 
-def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig) -> dict:
-    """Recall per set and relation (:func:`gates.facts.recall_by_set`), arithmetic accuracy, the linear probe's
-    accuracy on the forget facts per layer (``probe``) and at the declared layer (``probe_acc``), and
-    ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
+def selections(cfg: DictConfig, ranked: dict, budget: float):
+    """``(method, draw, chosen mask, gate values or None)`` at ``budget``: each ranking's top share, the trained
+    random control from its run at that budget."""
+    for (method, draw), (score, values) in ranked.items():
+        if method == "trained_random":
+            if draw == trained_random_name(cfg, budget) or (draw is None and budget == float(cfg.budget)):
+                yield method, None, top_share(score, budget), values
+            continue
+        yield method, draw, top_share(score, budget), values
+
+
+def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig, manager=None) -> dict:
+    """Recall per set and relation (:func:`gates.facts.recall_by_set`), the same asked as statements
+    (``statement_<set>_recall``, :func:`lab.evaluate.graded.statement_correct`), arithmetic accuracy, the linear
+    probe's accuracy on the forget facts per layer (``probe``) and at the declared layer (``probe_acc``), and with
+    ``manager`` (lm-eval's checked task manager) ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
     correct = knowledge_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge))
+    stated = recall_by_set(rows.knowledge, statement_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge)), split)
     probe = probe_accuracy(model, tokenizer, split.held_out, split.forget, float(cfg.probe.ridge))
     layer = (len(probe) - 1) // 2 if cfg.probe.layer is None else int(cfg.probe.layer)
     if layer >= len(probe):
         raise UserError(f"probe.layer={layer} is outside the model's residual streams 0..{len(probe) - 1}")
     return {**recall_by_set(rows.knowledge, correct, split),
+            **{f"statement_{name}_recall": stated[f"{name}_recall"] for name in split.sets()},
             "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(cfg.max_new_tokens.reasoning)),
-            "probe": probe, "probe_layer": layer, "probe_acc": probe[layer], **lm_eval_scores(model, tokenizer, cfg)}
+            "probe": probe, "probe_layer": layer, "probe_acc": probe[layer], **lm_eval_scores(model, tokenizer, cfg, manager)}
 
 
-def lm_eval_scores(model, tokenizer, cfg: DictConfig) -> dict[str, float]:
-    """``<task>/<metric>`` of every task of ``cfg.tasks`` on the model as it is edited now ({} without tasks)."""
-    if not cfg.tasks:
+def lm_eval_scores(model, tokenizer, cfg: DictConfig, manager) -> dict[str, float]:
+    """``<task>/<metric>`` of every task of ``cfg.tasks`` on the model as it is edited now ({} without tasks or
+    ``manager``, the task manager :func:`check_splits` checked them with)."""
+    if not cfg.tasks or manager is None:
         return {}
     options = cfg.lm_eval
     results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=options.batch_size, device=str(model.device),
-                        limit=options.limit, num_fewshot=options.num_fewshot, manager=checked_task_manager(list(cfg.tasks)),
-                        checked=True)
+                        limit=options.limit, num_fewshot=options.num_fewshot, manager=manager, checked=True)
     model.eval()
     return {f"{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()}
 
 
+def graded_budgets(cfg: DictConfig) -> list[float]:
+    """``budget`` and ``budgets``, ascending, each once: the shares of neurons every method is graded at."""
+    return sorted({float(cfg.budget), *map(float, cfg.get("budgets") or [])})
+
+
+def trained_random_name(cfg: DictConfig, budget: float) -> str:
+    """The trained random control's run for ``budget``: ``trained_random`` at the main budget, else with the share."""
+    return "trained_random" if budget == float(cfg.budget) else f"trained_random_{budget:g}"
+
+
 def gate_runs(cfg: DictConfig, seed: int, out: Path) -> dict[str, Path]:
-    """The seed's gate run, and the trained random control's where it is a method: ``{method: folder}``."""
+    """The seed's gate run, and the trained random control's at each graded budget where it is a method:
+    ``{run name: folder}`` (:func:`trained_random_name`)."""
     runs = str(cfg.paths.runs)
     folders = {"gates": train_gates(out / f"seed{seed}" / "gates", seed, runs, list(cfg.train))}
     if "trained_random" in cfg.methods:
-        folders["trained_random"] = train_gates(out / f"seed{seed}" / "trained_random", seed, runs,
-                                                [*cfg.train, f"gates.free_fraction={float(cfg.budget)}"])
+        for budget in graded_budgets(cfg):
+            name = trained_random_name(cfg, budget)
+            folders[name] = train_gates(out / f"seed{seed}" / name, seed, runs, [*cfg.train, f"gates.free_fraction={budget}"])
     return folders
 
 
-def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
-    """Every method's edits of one seed, graded and attacked (the module docstring)."""
+def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None) -> dict:
+    """Every method's edits of one seed at every graded budget, graded, and attacked at ``budget`` (the module
+    docstring); ``manager``: lm-eval's checked task manager, graded at ``budget`` only."""
     folders = gate_runs(cfg, seed, out)
     model, tokenizer, meta = load_base_model(folders["gates"])
     data = OmegaConf.create(meta["config"]["data"])
@@ -172,7 +206,8 @@ def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
     split = read_split(folders["gates"], rows.knowledge)
     base = {k: v.detach().clone() for k, v in model.state_dict().items()}
     texts = {"held_out": [text for fact in split.held_out for text in knowledge_documents(fact)],
-             "unrelated": rows.reasoning_train}
+             "unrelated": rows.reasoning_train,
+             "other_facts": [text for fact in split.other for text in knowledge_documents(fact)]}
 
     def forget_recall(m) -> float:
         return recall_by_set(split.forget, knowledge_correct(m, tokenizer, split.forget, int(cfg.max_new_tokens.knowledge)),
@@ -196,26 +231,38 @@ def seed_results(cfg: DictConfig, seed: int, out: Path) -> dict:
         model.load_state_dict(base)
         return {**setting, "relearn": curves}
 
-    settings = [attacked({"method": "none", "mode": "none", "draw": None, "fraction_edited": 0.0,
-                          **grade(model, tokenizer, rows, split, cfg)})]
+    def finished(setting: dict, main: bool, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
+        """Attacked at the main budget; graded only at the others (no relearning curves)."""
+        if main:
+            return attacked(setting, edited, frozen_attack)
+        model.load_state_dict(base)
+        return {**setting, "relearn": {}}
+
+    settings = [attacked({"method": "none", "mode": "none", "draw": None, "budget": None, "fraction_edited": 0.0,
+                          **grade(model, tokenizer, rows, split, cfg, manager)})]
+    ranked = rankings(cfg, seed, folders, model, tokenizer, split, int(data.seq_len))
     chosen_sets = {}
-    for method, draw, chosen, values in tqdm(list(selections(cfg, seed, folders, model, tokenizer, split, int(data.seq_len))),
-                                             desc=f"seed {seed}", unit="method"):
-        chosen_sets[method if draw is None else f"{method}/{draw}"] = chosen
-        for mode in cfg.modes:
-            if mode == "soft" and values is None:
-                continue  # no gate values to scale by
-            multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
-            scale_neurons(model, multiplier)
-            settings.append(attacked({"method": method, "mode": mode, "draw": draw,
-                                      "fraction_edited": float(chosen.float().mean()), **grade(model, tokenizer, rows, split, cfg)},
-                                     edited=chosen))
-    if "gate3_delete" in cfg.methods:
-        chosen_sets["gate3_delete"] = delete_facts(model, tokenizer, split.forget,
-                                                    round(float(cfg.budget) * math.prod(model_shape(model))))
-        settings.append(attacked({"method": "gate3_delete", "mode": "rank1", "draw": None,
-                                  "fraction_edited": float(chosen_sets["gate3_delete"].float().mean()),
-                                  **grade(model, tokenizer, rows, split, cfg)}, frozen_attack=False))
+    for budget in graded_budgets(cfg):
+        main = budget == float(cfg.budget)
+        graded_with = manager if main else None
+        for method, draw, chosen, values in tqdm(list(selections(cfg, ranked, budget)), desc=f"seed {seed}, budget {budget:g}", unit="set"):
+            if main:
+                chosen_sets[method if draw is None else f"{method}/{draw}"] = chosen
+            for mode in cfg.modes:
+                if mode == "soft" and values is None:
+                    continue  # no gate values to scale by
+                multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
+                scale_neurons(model, multiplier)
+                settings.append(finished({"method": method, "mode": mode, "draw": draw, "budget": budget,
+                                          "fraction_edited": float(chosen.float().mean()),
+                                          **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, edited=chosen))
+        if "gate3_delete" in cfg.methods:
+            touched = delete_facts(model, tokenizer, split.forget, round(budget * math.prod(model_shape(model))))
+            if main:
+                chosen_sets["gate3_delete"] = touched
+            settings.append(finished({"method": "gate3_delete", "mode": "rank1", "draw": None, "budget": budget,
+                                      "fraction_edited": float(touched.float().mean()),
+                                      **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, frozen_attack=False))
     return {"seed": seed, "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
             "num_neurons": int(model_shape(model)[0] * model_shape(model)[1]), "settings": settings,
             "overlap": overlaps(chosen_sets)}
@@ -246,13 +293,13 @@ def training(seed_folder: Path) -> dict[str, dict]:
 
 
 def run_benchmark(cfg: DictConfig) -> dict:
-    check_splits(cfg)
+    manager = check_splits(cfg)
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     per_seed = []
     for seed in cfg.seeds:
         path = out / f"seed{seed}.json"
         if not path.is_file():
-            write_json(path, seed_results(cfg, int(seed), out))
+            write_json(path, seed_results(cfg, int(seed), out, manager))
         per_seed.append({**read_json(path), "training": training(out / f"seed{seed}")})
     return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out, publish_docs=bool(cfg.publish))
 

@@ -2,10 +2,11 @@
 
 Per (method, edit) and metric, one value per seed (the random control: the mean of its draws), summarised as the
 mean and the 95 % bootstrap interval over seeds (:func:`lab.report.intervals.stat`; at 3 seeds it is their
-range). A method beats a control on a metric when the interval of the difference of means, each group's seeds
-resampled independently (:func:`lab.report.intervals.difference`), excludes 0; the table of contrasts gives it for
-held-out recall against the trained random gates and against random neurons. The relearning contrasts are paired
-by seed (:func:`paired`).
+range). Every method of a seed edits the same model and is graded on the same facts, so contrasts are paired by
+seed (:func:`paired`): the mean over seeds of (method − reference) with the bootstrap interval of those per-seed
+differences. A method beats a reference on a metric when that interval excludes 0; the table of contrasts gives it
+for held-out and other-relation recall against the trained random gates, random neurons and the gates. The main
+tables are at the run's ``budget``; ``budgets`` holds every graded share (:func:`budget_rows`).
 ``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/`` and rewrites the
 ``<!-- localise:benchmark:<block> -->`` blocks of docs/gates.md; ``python -m gates.benchmark_report --check``
 exits 1 when they differ from the committed JSON (the test suite runs that check).
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 from lab.config.errors import UserError, exit_on_user_error
-from lab.report.intervals import difference, excludes_zero, stat
+from lab.report.intervals import excludes_zero, stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
@@ -30,6 +31,15 @@ METRICS = ("forget_recall", "held_out_recall", "other_recall", "reasoning_acc")
 TITLES = {"forget_recall": "forget facts", "held_out_recall": "held-out facts", "other_recall": "other relations",
           "reasoning_acc": "arithmetic", "probe_acc": "probe, forget facts"}
 CONTROLS = ("trained_random", "random")
+REFERENCES = (*CONTROLS, "gates")  # what each method's held-out and other-relation recall is contrasted with
+STATEMENTS = tuple(f"statement_{name}_recall" for name in ("forget", "held_out", "other"))
+BUDGET_METRICS = ("held_out_recall", "other_recall", "forget_recall", "reasoning_acc", "statement_held_out_recall")
+
+
+def at_budget(seeds: list[dict], budget: float | None) -> list[dict]:
+    """Each seed's result with the settings graded at ``budget`` and the unedited model's (``budget`` null; a
+    setting from before budgets were graded is at the run's budget, which is the one this is asked for)."""
+    return [{**r, "settings": [s for s in r["settings"] if s.get("budget", budget) in (None, budget)]} for r in seeds]
 
 
 def curves(setting: dict) -> dict[str, dict[str, float]]:
@@ -85,8 +95,24 @@ def relearn_contrasts(seeds: list[dict], settings: list[tuple[str, str]], attack
     return rows
 
 
+def budget_rows(cfg: dict, seeds: list[dict]) -> list[dict]:
+    """Per graded budget and edited (method, mode): :data:`BUDGET_METRICS` with intervals, and held-out and
+    other-relation recall minus random neurons' at the same budget (paired by seed)."""
+    rows = []
+    for budget in sorted({float(cfg["budget"]), *map(float, cfg.get("budgets") or [])}):
+        view = at_budget(seeds, budget)
+        for method, mode in sorted({(s["method"], s["mode"]) for r in view for s in r["settings"] if s["method"] != "none"}):
+            row = {"budget": budget, "method": method, "mode": mode, **{k: stat(per_seed(view, method, mode, k)) for k in BUDGET_METRICS}}
+            if method != "random":
+                row |= {f"{k}_minus_random": paired(per_seed(view, method, mode, k), per_seed(view, "random", "hard", k))
+                        for k in ("held_out_recall", "other_recall")}
+            rows.append(row)
+    return rows
+
+
 def summarize(cfg: dict, seeds: list[dict]) -> dict:
     """The JSON of the benchmark: settings' summaries with intervals, contrasts, overlaps, and the rule."""
+    every_budget, seeds = seeds, at_budget(seeds, float(cfg["budget"]))
     settings = sorted({(s["method"], s["mode"]) for r in seeds for s in r["settings"]}, key=lambda s: (s[0] != "none", s))
     steps = [str(k) for k in cfg["relearn"]["steps"]]
     attacks = list(cfg["relearn"].get("attacks", ["held_out"]))
@@ -94,22 +120,26 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
     tasks = sorted({k for r in seeds for s in r["settings"] for k in s if "/" in k and not k.startswith("recall/")})
     layers = max((len(s.get("probe") or []) for r in seeds for s in r["settings"]), default=0)
     probes = ["probe_acc", *(f"probe/{layer}" for layer in range(layers))] if layers else []
-    keys = [*METRICS, *probes, *relations, *tasks, *(f"relearn/{a}/{k}" for a in attacks for k in steps)]
+    statements = [k for k in STATEMENTS if any(k in s for r in seeds for s in r["settings"])]
+    keys = [*METRICS, *statements, *probes, *relations, *tasks, *(f"relearn/{a}/{k}" for a in attacks for k in steps)]
     rows = [{"method": m, "mode": e, **{k: stat(per_seed(seeds, m, e, k)) for k in keys}} for m, e in settings]
-    contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard",
-                  **{k: difference(per_seed(seeds, m, e, k), per_seed(seeds, c, "hard", k)) for k in ("held_out_recall", "other_recall")}}
-                 for m, e in settings if m not in ("none", *CONTROLS) for c in CONTROLS if (c, "hard") in settings]
+    contrasts = [{"method": m, "mode": e, "control": c, "control_mode": "hard", "paired": True,
+                  **{k: paired(per_seed(seeds, m, e, k), per_seed(seeds, c, "hard", k)) for k in ("held_out_recall", "other_recall")}}
+                 for m, e in settings if m not in ("none", *CONTROLS) for c in REFERENCES if (c, "hard") in settings and c != m]
     runs = sorted({name for r in seeds for name in r.get("training", {})})
     trained = {name: {k: stat([r["training"][name][k] for r in seeds if name in r.get("training", {})])
                       for k in ("steps", "entity_ce_first", "entity_ce_last")} for name in runs}
     pairs = sorted({p for r in seeds for p in r["overlap"]})
     overlap = {p: stat([r["overlap"][p]["all"] for r in seeds if p in r["overlap"]]) for p in pairs}
-    return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")} | {"relearn": cfg["relearn"]},
+    return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")}
+            | {"budgets": cfg.get("budgets") or [], "relearn": cfg["relearn"]}, "statements": statements,
+            "budgets": budget_rows(cfg, every_budget),
             "facts": seeds[0]["facts"], "relations": seeds[0]["relations"], "num_neurons": seeds[0]["num_neurons"],
             "training": trained, "relearn_steps": steps, "relearn_attacks": attacks,
             "probe": {"layers": layers, "layer": seeds[0]["settings"][0].get("probe_layer")} if layers else None,
             "relearn_contrasts": relearn_contrasts(seeds, settings, attacks, str(cfg["relearn"].get("contrast_step", steps[-1]))),
-            "relations_graded": [k.removeprefix("recall/") for k in relations], "lm_eval_metrics": tasks, "summary": rows, "contrasts": contrasts, "overlap": overlap, "per_seed": seeds}
+            "relations_graded": [k.removeprefix("recall/") for k in relations], "lm_eval_metrics": tasks, "summary": rows,
+            "contrasts": contrasts, "overlap": overlap, "per_seed": every_budget}
 
 
 def cell(value: dict, percent: bool = True) -> str:
@@ -145,6 +175,33 @@ def lm_eval_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def budgets_table(report: dict) -> str:
+    """Per graded share of neurons and edited (method, edit): held-out, other-relation and forget recall and
+    arithmetic, and held-out and other recall minus random neurons' at the same share (paired by seed)."""
+    rows = report.get("budgets") or []
+    if not rows:
+        return "One budget in this report (`budgets=[...]` grades more)."
+    lines = ["| share edited | method | edit | held-out | other relations | forget | arithmetic | held-out minus random "
+             "[95 % CI] | claimed | other minus random [95 % CI] | claimed |", "|" + "---|" * 11]
+    for r in rows:
+        minus = [r.get("held_out_recall_minus_random"), r.get("other_recall_minus_random")]
+        extra = " | ".join(f"{cell(m)} | {claim(m)}" if m else "- | -" for m in minus)
+        lines.append(f"| {r['budget']:.0%} | {r['method']} | {r['mode']} | {cell(r['held_out_recall'])} | {cell(r['other_recall'])} | "
+                     f"{cell(r['forget_recall'])} | {cell(r['reasoning_acc'])} | {extra} |")
+    return "\n".join(lines)
+
+
+def statements_table(report: dict) -> str:
+    """Recall (%) of each set asked as a statement (``The capital of France is``) instead of the graded Q/A prompt."""
+    keys = report.get("statements") or []
+    if not keys:
+        return "No statement grading in this report."
+    names = {"statement_forget_recall": "forget", "statement_held_out_recall": "held-out", "statement_other_recall": "other relations"}
+    lines = ["| method | edit | " + " | ".join(f"{names[k]}, as statements" for k in keys) + " |", "|" + "---|" * (2 + len(keys))]
+    lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[k]) for k in keys) + " |" for r in report["summary"]]
+    return "\n".join(lines)
+
+
 def main_attack(report: dict) -> str:
     """The attack of the main table's relearning columns: ``held_out`` where it ran, else the first that did."""
     attacks = report.get("relearn_attacks", ["held_out"])
@@ -176,7 +233,8 @@ def tables(report: dict) -> dict[str, str]:
     """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
     ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md; ``relations``:
     recall per relation; ``training``: the gate runs' forget objective; ``relearning`` and ``relearn_contrasts``:
-    :func:`relearning_tables`. The method contrasts resample each group's seeds independently (not paired)."""
+    :func:`relearning_tables`; ``budgets``: :func:`budgets_table`; ``statements``: :func:`statements_table`. The
+    method contrasts are paired by seed."""
     steps = report["relearn_steps"]
     metrics = [*METRICS, "probe_acc"] if report.get("probe") else list(METRICS)
     head = ["method", "edit", *(TITLES[m] for m in metrics), *(f"forget, relearn {k}" for k in steps if k != "0")]
@@ -189,8 +247,8 @@ def tables(report: dict) -> dict[str, str]:
              f"{', '.join(report['relations'])}: {report['facts']['forget']} forget, {report['facts']['held_out']} held-out, "
              f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % percentile bootstrap interval "
              f"over the {n} seeds; with 3 seeds it is their range].")
-    contrast = ["| method | edit | minus | held-out recall: difference (points) [95 % CI] | claimed | other relations: "
-                "difference [95 % CI] | claimed |", "|---|---|---|---|---|---|---|"]
+    contrast = ["| method | edit | minus | held-out recall: difference (points), paired by seed [95 % CI] | claimed | other "
+                "relations: difference [95 % CI] | claimed |", "|---|---|---|---|---|---|---|"]
     for c in report["contrasts"]:
         h, o = c["held_out_recall"], c["other_recall"]
         contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(h)} | {claim(h)} | "
@@ -229,7 +287,7 @@ def tables(report: dict) -> dict[str, str]:
     return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
             "readme": "\n".join(readme), "relations": "\n".join(per_relation), "training": training_table(report),
             "relearning": relearning, "relearn_contrasts": relearn_contrasts, "probe": "\n".join(probe_lines),
-            "lm_eval": lm_eval_table(report)}
+            "lm_eval": lm_eval_table(report), "budgets": budgets_table(report), "statements": statements_table(report)}
 
 
 def half_widths(value: dict) -> list[list[float]]:
@@ -240,14 +298,14 @@ def half_widths(value: dict) -> list[list[float]]:
 
 def figure(report: dict, path: Path) -> None:
     """Efficacy (held-out recall lost) against collateral (other relations' recall lost), per method and edit, with
-    the intervals over seeds; and forget recall against relearning steps."""
+    the intervals over seeds; forget recall against relearning steps; held-out recall against the share edited."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     base = next(r for r in report["summary"] if r["method"] == "none")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right, shares) = plt.subplots(1, 3, figsize=(16, 4.2))
     for row in report["summary"]:
         if row["method"] == "none":
             continue
@@ -268,6 +326,14 @@ def figure(report: dict, path: Path) -> None:
     right.set(xlabel="relearning steps", ylabel="forget-fact recall",
               title="relearning attacks (-: held-out facts, --: edit frozen, :: unrelated text)")
     right.legend(fontsize=7)
+    for method, mode in dict.fromkeys((r["method"], r["mode"]) for r in report.get("budgets") or [] if r["mode"] != "soft"):
+        points = [r for r in report["budgets"] if (r["method"], r["mode"]) == (method, mode)]
+        shares.errorbar([r["budget"] for r in points], [r["held_out_recall"]["mean"] for r in points], marker="o", capsize=3,
+                        yerr=[[half_widths(r["held_out_recall"])[side][0] for r in points] for side in (0, 1)],
+                        label=f"{method} ({mode})")
+    shares.axhline(base["held_out_recall"]["mean"], color="grey", lw=0.5, ls="--")
+    shares.set(xscale="log", xlabel="share of FFN neurons edited", ylabel="held-out recall", title="efficacy against budget")
+    shares.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

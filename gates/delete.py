@@ -21,12 +21,13 @@ setting's ``fraction_edited``.
 """
 
 import torch
+from omegaconf import OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from gates.logit_attribution import answer_tokens
 from lab.config import asset_path
 from lab.data.formats import qa_prompt
-from vindex.gate3 import attributions, key_covariance, rank_one_edit
+from vindex.gate3 import attributions, key_covariance, layer_edit
 from vindex.gate3_benchmark import rule_layer
 from vindex.probe import DEFAULT_PROBE, run_with_hooks
 
@@ -44,6 +45,7 @@ def delete_facts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, fac
                  target_preactivation: float = -10.0, ridge: float = 1e-2) -> torch.Tensor:
     """Edit ``model``'s ``gate_proj`` weights in place (module docstring); the bool [L, I] mask of the rows touched."""
     per_fact = min(max(1, budget_neurons // max(len(facts), 1)), model.model.layers[0].mlp.gate_proj.out_features)
+    rule = OmegaConf.create({"num_neurons": per_fact, "target_preactivation": target_preactivation, "ridge": ridge})
     covariances = probe_covariances(model, tokenizer)
     layers = model.model.layers
     deltas = [torch.zeros_like(layer.mlp.gate_proj.weight, dtype=torch.float32, device="cpu") for layer in layers]
@@ -53,10 +55,8 @@ def delete_facts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, fac
         acts = run_with_hooks(model, ids)
         contrib = attributions(model, acts, token)
         layer = rule_layer("top_contributor", contrib)
-        neurons = contrib[layer].topk(per_fact).indices.tolist()
-        a, v = rank_one_edit(layers[layer].mlp.gate_proj.weight.detach().float().cpu(), acts.keys[layer][-1],
-                             covariances[layer], neurons, target_preactivation, ridge)
-        deltas[layer] -= torch.outer(a, v)
+        neurons, overlay = layer_edit(model, acts, contrib, layer, covariances[layer], rule)
+        deltas[layer] += overlay.delta()
         touched[layer, neurons] = True
     with torch.no_grad():
         for layer, delta in zip(layers, deltas, strict=True):

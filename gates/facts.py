@@ -70,13 +70,13 @@ def split_facts(facts: list[dict], relations: list[str] | None, held_out: float,
     return split
 
 
-def recall_by_set(rows: list[dict], correct: list[bool], split: FactSplit) -> dict[str, float]:
+def recall_by_set(rows: list[dict], correct: list[bool | None], split: FactSplit) -> dict[str, float]:
     """``<set>_recall`` for each set of ``split`` and ``recall/<relation>`` for each relation: the share of its facts
-    among ``rows`` answered correctly (``correct``, row by row); NaN for a set with no graded fact."""
+    among ``rows`` answered correctly (``correct``, row by row; None: not graded); NaN for a set with no graded fact."""
     hit = {fact_key(r): ok for r, ok in zip(rows, correct, strict=True)}
 
     def share(facts: list[dict]) -> float:
-        graded = [hit[key] for key in map(fact_key, facts) if key in hit]
+        graded = [hit[key] for key in map(fact_key, facts) if hit.get(key) is not None]
         return sum(graded) / len(graded) if graded else float("nan")
 
     result = {f"{name}_recall": share(facts) for name, facts in split.sets().items()}

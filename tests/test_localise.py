@@ -61,6 +61,17 @@ def test_the_split_is_written_with_the_gates_and_read_back_for_any_graded_rows(t
     assert len(read_split(tmp_path / "none", subset).forget) == len(subset)  # a run from before the split
 
 
+def test_a_fact_asked_as_a_statement_is_graded_on_its_continuation():
+    from lab.data.formats import statement_answer_correct, statement_prompt
+
+    row = {"subj": "France", "prop": "capital", "obj": "Paris"}
+    assert statement_prompt(row) == "The capital of France is"
+    assert statement_prompt({**row, "prop": "continent", "obj": "Europe"}) == "France is a country in"
+    assert statement_prompt({**row, "prop": "occupation"}) is None  # no template: not graded
+    assert statement_answer_correct(" Paris. The capital of Spain is Madrid.", ["Paris"])
+    assert not statement_answer_correct(" Parisian food.", ["Paris"]) and not statement_answer_correct(" Berlin.", ["Paris"])
+
+
 def test_recall_is_graded_per_set_and_relation():
     split = split_facts(FACTS, ["capital"], 0.5, seed=0)
     held = {key(r) for r in split.held_out}
@@ -68,6 +79,8 @@ def test_recall_is_graded_per_set_and_relation():
     recall = recall_by_set(FACTS, correct, split)
     assert recall["held_out_recall"] == 1.0 and recall["forget_recall"] == 0.0 and recall["other_recall"] == 0.0
     assert recall["recall/capital"] == pytest.approx(58 / 117) and recall["recall/continent"] == 0.0
+    ungraded = [None if r["prop"] == "continent" else ok for r, ok in zip(FACTS, correct, strict=True)]  # None: not asked
+    assert recall_by_set(FACTS, ungraded, split)["recall/continent"] != recall_by_set(FACTS, ungraded, split)["recall/continent"]  # NaN
 
 
 CONFIG = dict(hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
@@ -264,11 +277,19 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     out = tmp_path / "bench"
     # a real process: the benchmark composes the gate runs' config itself, which in this process conftest's
     # register_tool_schemas() would make work whether or not the command registers it
-    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "relearn.steps=[0,2]", "relearn.contrast_step=2", "max_new_tokens.reasoning=8",
+    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,2]", "relearn.contrast_step=2", "max_new_tokens.reasoning=8",
                     "tasks=[tiny_facts]", "lm_eval.limit=8", f"paths.runs={quick_reference}",
                     f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "benchmark.json").read_text())
+    every = report["per_seed"][0]["settings"]
+    small = [s for s in every if s["budget"] == 0.02]  # the further budget: graded, not attacked, no lm-eval
+    assert small and all(s["relearn"] == {} and not any(k.startswith("tiny_facts/") for k in s) for s in small)
+    assert all(s["fraction_edited"] == pytest.approx(0.02, abs=1e-3) for s in small if s["method"] != "gate3_delete")
+    assert (out / "seed0" / "trained_random_0.02" / "lambda_logits.pt").is_file()  # the trained random control at that share
+    assert {(r["budget"], r["method"]) for r in report["budgets"]} >= {(0.02, "gates"), (0.05, "gates"), (0.02, "random")}
+    report["per_seed"][0]["settings"] = [s for s in every if s["budget"] in (None, 0.05)]
+    assert all(0 <= s["statement_held_out_recall"] <= 1 for s in every)  # the same facts asked as statements
     settings = {(s["method"], s["mode"]) for s in report["per_seed"][0]["settings"]}
     assert settings == {("none", "none"), ("gates", "hard"), ("gates", "soft"), ("trained_random", "hard"), ("trained_random", "soft"),
                         ("attribution", "hard"), ("gate3_attribution", "hard"), ("vindex_features", "hard"), ("random", "hard"),
@@ -276,10 +297,10 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     edited = [s for s in report["per_seed"][0]["settings"] if s["method"] not in ("none", "gate3_delete")]
     assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-3) for s in edited)
     assert sum(s["method"] == "random" for s in edited) == 2
-    assert all(set(s["relearn"]) == {"held_out", "held_out_frozen", "unrelated"} for s in report["per_seed"][0]["settings"]
+    assert all(set(s["relearn"]) == {"held_out", "held_out_frozen", "unrelated", "other_facts"} for s in report["per_seed"][0]["settings"]
                if s["method"] != "gate3_delete")
     delete = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "gate3_delete")
-    assert set(delete["relearn"]) == {"held_out", "unrelated"} and 0 < delete["fraction_edited"] <= 0.05 + 1e-3  # at most k rows
+    assert set(delete["relearn"]) == {"held_out", "unrelated", "other_facts"} and 0 < delete["fraction_edited"] <= 0.05 + 1e-3  # at most k rows
     assert all(set(curve) == {"0", "2"} for s in edited for curve in s["relearn"].values())
     unedited = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "none")["relearn"]
     assert unedited["held_out_frozen"] == unedited["held_out"]  # nothing edited, nothing frozen: the same attack
@@ -297,6 +318,31 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     assert (out / "seed0" / "gates" / SPLIT_FILE).is_file()
 
 
+def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
+    """Seeds that move every method together: the paired difference is exact, where resampling each method's seeds
+    apart would give an interval as wide as the seeds' spread; a further budget gets its own rows."""
+    from gates.benchmark_report import summarize
+
+    def setting(method, budget, held_out, mode="hard"):
+        return {"method": method, "mode": mode, "draw": None, "budget": budget, "forget_recall": held_out, "held_out_recall": held_out,
+                "other_recall": 0.9, "reasoning_acc": 0.5, "statement_held_out_recall": held_out, "relearn": {}}
+
+    seeds = [{"seed": s, "facts": {"forget": 10, "held_out": 10, "other": 10}, "relations": ["capital"], "num_neurons": 100,
+              "overlap": {}, "settings": [setting("none", None, base, "none"), setting("gates", 0.05, base - 0.5),
+                                          setting("random", 0.05, base - 0.1), setting("gates", 0.2, base - 0.7),
+                                          setting("random", 0.2, base - 0.2)]}
+             for s, base in enumerate((0.6, 0.8, 1.0))]
+    cfg = {"seeds": [0, 1, 2], "budget": 0.05, "budgets": [0.2], "methods": ["gates", "random"], "modes": ["hard"], "random_draws": 1,
+           "train": [], "relearn": {"steps": [0], "attacks": ["held_out"], "contrast_step": 0}}
+    report = summarize(cfg, seeds)
+    contrast = next(c for c in report["contrasts"] if c["control"] == "random")
+    assert contrast["held_out_recall"]["mean"] == pytest.approx(-0.4) and contrast["held_out_recall"]["ci"] == pytest.approx([-0.4, -0.4])
+    assert {r["method"] for r in report["summary"]} == {"none", "gates", "random"}  # the main budget's tables
+    rows = {(r["budget"], r["method"]): r for r in report["budgets"]}
+    assert rows[(0.2, "gates")]["held_out_recall"]["mean"] == pytest.approx(0.1)
+    assert rows[(0.2, "gates")]["held_out_recall_minus_random"]["ci"] == pytest.approx([-0.5, -0.5])
+
+
 def test_the_published_benchmark_blocks_match_the_committed_json():
     """docs/gates.md's localise blocks are what gates.benchmark_report renders from docs/results/localise/benchmark.json."""
     from gates.benchmark_report import DOCS, PUBLISHED, update_docs
@@ -307,5 +353,5 @@ def test_the_published_benchmark_blocks_match_the_committed_json():
     assert {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())} == {
         ("benchmark", "table"), ("benchmark", "contrasts"), ("benchmark", "overlap"), ("benchmark", "readme"), ("benchmark", "relations"),
         ("benchmark", "training"), ("benchmark", "relearning"), ("benchmark", "relearn_contrasts"),
-        ("benchmark", "probe")}
+        ("benchmark", "probe"), ("benchmark", "budgets"), ("benchmark", "statements")}
     assert update_docs(check=True) == []

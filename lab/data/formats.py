@@ -28,6 +28,21 @@ def knowledge_documents(row: dict) -> list[str]:
     return docs
 
 
+def statement_prompt(row: dict) -> str | None:
+    """The fact's statement up to its object, ``The capital of France is`` (None when the property has no template
+    ending in the object): the same fact asked in the statement form instead of the Q/A one."""
+    template = STATEMENTS.get(row["prop"], "")
+    head, found, _ = template.partition("{obj}")
+    return head.format(subj=row["subj"]).rstrip() if found and head.strip() else None
+
+
+def statement_answer_correct(generated: str, answers: list[str]) -> bool:
+    """Whether a statement's continuation starts with one of ``answers`` as a whole word (``Paris. The …``)."""
+    guess = normalize_answer(generated)
+    return any(guess.startswith(a) and not guess[len(a):][:1].isalnum()
+               for a in (normalize_answer(x) for x in answers) if a)
+
+
 def possible_answers(row: dict) -> list[str]:
     """PopQA stores ``possible_answers`` as a JSON-encoded list of strings."""
     value = row["possible_answers"]

@@ -2,6 +2,8 @@
 
 - knowledge accuracy = fraction of PopQA rows whose greedy answer to ``Q: <question> A:`` equals one
   of ``possible_answers`` (case-insensitive, first line, trailing period dropped);
+- statement recall = the same for the greedy continuation of the fact's statement up to its object
+  (``The capital of France is``), which must start with an answer (rows without a statement template: None);
 - reasoning accuracy = fraction of NuminaMath rows whose greedy solution's last ``\\boxed{}`` equals the
   reference solution's.
 """
@@ -15,6 +17,8 @@ from lab.data.formats import (
     qa_prompt,
     reasoning_answer_correct,
     reasoning_prompt,
+    statement_answer_correct,
+    statement_prompt,
 )
 
 
@@ -46,6 +50,17 @@ def knowledge_correct(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
     """Per row: whether the greedy answer to ``Q: <question> A:`` is one of its ``possible_answers``."""
     answers = greedy_generate(model, tokenizer, [qa_prompt(r["question"]) for r in rows], max_new_tokens) if rows else []
     return [knowledge_answer_correct(a, possible_answers(r)) for a, r in zip(answers, rows, strict=True)]
+
+
+def statement_correct(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 12) -> list[bool | None]:
+    """Per row: whether the greedy continuation of its statement prompt starts with one of its answers (None: no template)."""
+    prompts = [statement_prompt(r) for r in rows]
+    asked = [(i, p) for i, p in enumerate(prompts) if p is not None]
+    answers = greedy_generate(model, tokenizer, [p for _, p in asked], max_new_tokens) if asked else []
+    result: list[bool | None] = [None] * len(rows)
+    for (i, _), answer in zip(asked, answers, strict=True):
+        result[i] = statement_answer_correct(answer, possible_answers(rows[i]))
+    return result
 
 
 def knowledge_accuracy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, rows: list[dict], max_new_tokens: int = 12) -> float:

@@ -3,6 +3,7 @@
 - Qwen3-0.6B's exact shape (28 layers, hidden 1,024, 151,936 vocabulary): 2 steps of a norm variant with seed
   001's artifact settings, 2 gate steps; each command's peak RSS within ±25 % of ``lab.plan``'s prediction, the
   artifacts' disk within ±5 % of it and under 8 GB per variant, the artifacts loaded back;
+- the localisation benchmark (``gates.benchmark``) at Qwen3-0.6B's shape, every method, a step of each part;
 - Qwen3-8B's widths with 2 layers: ``vindex.pipeline`` (build, C1-C5, Gate 3), and ``vindex.build``'s peak memory
   (never the model in fp32);
 - the GPU check (``make gpu-check``) as its CPU smoke test.
@@ -100,6 +101,30 @@ def test_gate_steps_at_qwen3_06b_shape_fit_the_plan(qwen3_06b, tmp_path):
     logits = read_lambda_logits(tmp_path / "gates")
     assert logits.shape == (28, 3072) and torch.isfinite(logits).all()
     assert folder_bytes(tmp_path / "gates") < 5e6  # the λ and their checkpoint, not the model
+
+
+def test_localisation_benchmark_at_qwen3_06b_shape(qwen3_06b, tmp_path):
+    """Every method, the frozen relearning attack and the probe at Qwen3-0.6B's shape (28 x 3,072 neurons, hidden
+    1,024): a few steps of each, on the bundled facts (random weights: the numbers mean nothing, the paths run)."""
+    train = ["model=qwen3_0.6b", f"model.pretrained={qwen3_06b}", "data=tiny", "trainer.max_steps=2", "data.seq_len=64",
+             "data.batch_size=2", "data.eval_limit=12"]
+    out = tmp_path / "bench"
+    done, peak = run_measured(["gates.benchmark", "seeds=[0]", "random_draws=1", "modes=[hard]", "budgets=[0.2]", "relearn.steps=[0,1]",
+                               "relearn.contrast_step=1", "relearn.batch_size=1", "relearn.attacks=[held_out_frozen]",
+                               "max_new_tokens.knowledge=3", "max_new_tokens.reasoning=3", f"out={out}", f"paths.runs={tmp_path}",
+                               "train=[" + ",".join(f"'{o}'" for o in train) + "]"], tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    report = json.loads((out / "benchmark.json").read_text())
+    assert report["num_neurons"] == 28 * 3072 and report["probe"]["layers"] == 29
+    every = report["per_seed"][0]["settings"]
+    settings = [s for s in every if s["budget"] in (None, 0.05)]
+    assert {s["method"] for s in settings} == {s["method"] for s in every if s["budget"] in (None, 0.2)}  # graded at both
+    assert {s["method"] for s in settings} == {"none", "gates", "trained_random", "attribution", "gate3_attribution",
+                                               "vindex_features", "random", "gate3_delete"}
+    masks = [s for s in settings if s["method"] not in ("none", "gate3_delete")]
+    assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-4) for s in masks)
+    assert all(set(s["relearn"]["held_out_frozen"]) == {"0", "1"} for s in settings if s["method"] != "gate3_delete")
+    print(f"gates.benchmark at Qwen3-0.6B's shape: peak RSS {peak / 2**30:.2f} GiB")
 
 
 def test_vindex_pipeline_at_qwen3_8b_widths(tmp_path):
