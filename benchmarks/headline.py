@@ -13,9 +13,12 @@ For each seed s (default 0, 1, 2), with the suite's own commands and defaults:
    ``python -m vindex.gate3 source=<the same stage>``.
 
 A rerun skips the finished training runs (main jobs, references, gates) and the built vindexes; the evaluations
-run again. Writes ``<out>/headline.json`` and ``<out>/headline.md``: each number as mean ± std and min-max over
-the seeds, because CPU float results differ across machines (the same run gave 96.8 % recall on one machine
-and 98.9 % on another).
+run again. Writes ``<out>/headline.json`` and ``<out>/headline.md``: each number as its mean with the 95 %
+percentile bootstrap interval over the seeds (:func:`lab.report.intervals.stat`; with 3 seeds, their range), the
+std and min-max, because CPU float results differ across machines (the same run gave 96.8 % recall on one machine
+and 98.9 % on another). With ``--publish`` the JSON goes to ``docs/results/headline/headline.json`` and the
+``<!-- headline:seeds:table -->`` block of docs/headline.md is rewritten from it; ``--check`` exits 1 when that
+block differs from the committed JSON (the test suite runs it).
 """
 
 import argparse
@@ -26,8 +29,15 @@ import sys
 from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
+from lab.config.errors import UserError, exit_on_user_error
+from lab.report.intervals import stat
+from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 from lab.train.ddp import hydra_quoted
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "docs" / "results" / "headline" / "headline.json"
+DOCS = (ROOT / "docs" / "headline.md",)
 
 
 def run(args: list[str]) -> None:
@@ -38,9 +48,10 @@ def run(args: list[str]) -> None:
         sys.exit(done.returncode)
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    """Mean, sample std (0 for one value), min and max."""
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+def spread(values: list[float]) -> dict:
+    """Mean, its 95 % bootstrap interval over seeds (``ci``, None for one value), sample std (0 for one value), min
+    and max."""
+    return {"mean": statistics.fmean(values), "ci": stat(values)["ci"], "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "min": min(values), "max": max(values), "n": len(values)}
 
 
@@ -85,23 +96,42 @@ FORMATS = {"main/fact_recall": ".1%", "main/arithmetic": ".1%", "reference/fact_
            "gates/below_0.5": ".0f", "vindex/C5": ".2f", "main/wall_time_min": ".1f"}
 
 
-def markdown(table: dict[str, dict[str, float]], seeds: list[int]) -> str:
-    lines = [f"| result | mean ± std over seeds {', '.join(map(str, seeds))} | min – max |", "|---|---|---|"]
+def markdown(table: dict[str, dict], seeds: list[int]) -> str:
+    """One row per result: mean [95 % interval over seeds], std, min – max."""
+    lines = [f"| result | mean [95 % CI] over seeds {', '.join(map(str, seeds))} | std | min – max |", "|---|---|---|---|"]
     for key, s in table.items():
         fmt = FORMATS.get(key, ".3f")
         if key == "gate3/passed":
-            lines.append(f"| Gate 3 PASS | {round(s['mean'] * s['n'])} of {s['n']} seeds | |")
+            lines.append(f"| Gate 3 PASS (one prompt pair) | {round(s['mean'] * s['n'])} of {s['n']} seeds | | |")
             continue
-        lines.append(f"| {key} | {format(s['mean'], fmt)} ± {format(s['std'], fmt)} | {format(s['min'], fmt)} – {format(s['max'], fmt)} |")
+        ci = f" [{format(s['ci'][0], fmt)}, {format(s['ci'][1], fmt)}]" if s.get("ci") else ""
+        lines.append(f"| {key} | {format(s['mean'], fmt)}{ci} | {format(s['std'], fmt)} | {format(s['min'], fmt)} – {format(s['max'], fmt)} |")
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
+def update_docs(check: bool = False) -> list[Path]:
+    """The docs whose ``headline`` blocks differ from the committed JSON (rewritten unless ``check``)."""
+    report = read_json(PUBLISHED)
+    blocks = {("seeds", "table"): markdown(report["spread"], report["seeds"])}
+    return rewrite_docs(DOCS, "headline", blocks, lambda name, block: f"marker headline:{name}:{block} has no block", check)
+
+
+@exit_on_user_error
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.headline", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/headline"))
+    parser.add_argument("--publish", action="store_true", help="copy headline.json to docs/results/headline and rewrite docs/headline.md's block")
+    parser.add_argument("--check", action="store_true", help="exit 1 when docs/headline.md's block differs from the committed JSON")
     args = parser.parse_args(argv)
+    if args.check:
+        if not PUBLISHED.is_file():
+            raise UserError(f"no published headline at {PUBLISHED}: run python -m benchmarks.headline --publish")
+        stale = update_docs(check=True)
+        for doc in stale:
+            print(f"stale: {doc}")
+        return 1 if stale else 0
     out = args.out.resolve()
     seeds = f"seed={','.join(map(str, args.seeds))}"
     run(["ablations.train", "-m", seeds, f"hydra.sweep.dir={out / 'main'}"])
@@ -114,7 +144,12 @@ def main(argv: list[str]) -> None:
     (out / "headline.md").write_text(text + "\n")
     print(text)
     print(json.dumps({"wrote": str(out / "headline.md")}))
+    if args.publish:
+        write_json(PUBLISHED, read_json(out / "headline.json"))
+        for doc in update_docs():
+            print(f"rewritten: {doc}")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -149,6 +149,11 @@ def cell(value: dict, percent: bool = True) -> str:
     return fmt(value["mean"]) + (f" [{fmt(value['ci'][0])}, {fmt(value['ci'][1])}]" if value["ci"] else "")
 
 
+def percent(x: float | None) -> str:
+    """A share in % to one decimal; ``-`` where the setting has no value (e.g. an attack that does not apply to it)."""
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
 def claim(value: dict) -> str:
     """Whether a difference is claimed: only when its interval over seeds excludes 0."""
     if value["ci"] is None:
@@ -267,7 +272,7 @@ def tables(report: dict) -> dict[str, str]:
         if row:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
-                          f"{'/'.join(later)} relearning steps " + " / ".join(f"{100 * row[f'relearn/{main_attack(report)}/{k}']['mean']:.1f}" for k in later))
+                          f"{'/'.join(later)} relearning steps " + " / ".join(percent(row[f"relearn/{main_attack(report)}/{k}"]["mean"]) for k in later))
     share = report["rule"]["budget"]
     overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
                "| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
