@@ -31,9 +31,10 @@ STUDY ?= default
 study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_sites | dyt_surgery)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
 
-docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json)
+docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json), docs/headline.md (docs/results/headline/headline.json)
 	$(PY) -m ablations.study_publish $(ARGS)
 	$(PY) -m gates.benchmark_report
+	$(PY) -m benchmarks.headline --docs
 
 plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours, memory per device, disk (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)

@@ -124,7 +124,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/headline"))
     parser.add_argument("--publish", action="store_true", help="copy headline.json to docs/results/headline and rewrite docs/headline.md's block")
     parser.add_argument("--check", action="store_true", help="exit 1 when docs/headline.md's block differs from the committed JSON")
+    parser.add_argument("--docs", action="store_true", help="rewrite docs/headline.md's block from the committed JSON (make docs)")
     args = parser.parse_args(argv)
+    if args.docs:
+        for doc in update_docs():
+            print(f"rewritten: {doc}")
+        return 0
     if args.check:
         if not PUBLISHED.is_file():
             raise UserError(f"no published headline at {PUBLISHED}: run python -m benchmarks.headline --publish")

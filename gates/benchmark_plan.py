@@ -1,17 +1,20 @@
 """What ``python -m gates.benchmark`` will cost, before it runs: ``python -m lab.plan --config-name gates_benchmark
 [benchmark overrides]`` (``plan_composite:`` in conf/gates_benchmark.yaml names :func:`benchmark_plan`).
 
-Per seed the benchmark trains two gate runs and grades and attacks S edited models. Three parts, each planned as a
-row of :mod:`lab.plan`'s table:
+Per seed the benchmark trains the gate runs, grades S models at ``budget`` and attacks them, and grades S − 1
+more (no unedited one) at each further share of ``budgets``: B graded budgets in all. Three parts, each planned as
+a row of :mod:`lab.plan`'s table:
 
 - **gate runs**: ``gates.train`` with ``train``'s overrides, and the trained random control
-  (``gates.free_fraction=budget``), each planned by :func:`lab.plan.plan_job` (2 per seed);
+  (``gates.free_fraction=<share>``) at each graded budget, each planned by :func:`lab.plan.plan_job` (1 + B per
+  seed);
 - **relearning**: every weight fine-tuned (fp32, as :mod:`gates.relearn` trains) for max(``relearn.steps``) steps of
   ``relearn.batch_size`` × T tokens (T: the gate runs' ``data.seq_len``) per attack and setting, R runs in all:
   FLOPs = (6 · N_matmul + 6 · L · T · d_attn) · tokens, its memory a full fine-tune's (:mod:`lab.plan.memory`);
 - **grading**: forward passes only, 2 · N_matmul FLOPs per token (KV-cached greedy generation):
-  every setting grades F = ``data.eval_limit`` facts (or all the source's, read here where it can be) at (P + ``max_new_tokens.knowledge``) tokens, the
-  reasoning rows at (P_r + ``max_new_tokens.reasoning``), and the probe reads the forget relation's facts at P; each
+  every setting grades F = ``data.eval_limit`` facts (or all the source's, read here where it can be) at (P + ``max_new_tokens.knowledge``) tokens
+  twice (asked and as statements), the reasoning rows at (P_r + ``max_new_tokens.reasoning``), and the probe reads
+  the forget relation's facts at P; each
   relearning curve grades the forget facts once per step count. P = 32 and P_r = 128 prompt tokens are stated
   estimates (the bundled prompts are shorter); lm-eval ``tasks`` are not priced.
 
@@ -54,9 +57,9 @@ def settings_per_seed(cfg: DictConfig) -> int:
 
 def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, Any]]:
     """The jobs of the benchmark ``cfg`` as :func:`lab.plan.plan` lists them: its three parts (module docstring)."""
-    seeds, budget = len(cfg.seeds), float(cfg.budget)
+    seeds, budgets = len(cfg.seeds), sorted({float(cfg.budget), *map(float, cfg.get("budgets") or [])})
     train = [*cfg.train, f"paths.runs={cfg.paths.runs}"]
-    gate_runs = [train] + ([[*train, f"gates.free_fraction={budget}"]] if "trained_random" in cfg.methods else [])
+    gate_runs = [train] + ([[*train, f"gates.free_fraction={b}"] for b in budgets] if "trained_random" in cfg.methods else [])
     jobs = []
     for overrides in gate_runs:
         entry = plan_job(compose(config_name="gates_train", overrides=overrides), options["gpus"])
@@ -74,15 +77,16 @@ def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, A
     per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
     knowledge, reasoning = int(cfg.max_new_tokens.knowledge), int(cfg.max_new_tokens.reasoning)
     facts = gate.data.get("eval_limit") or known_facts(gate.data)
+    models = settings + (len(budgets) - 1) * (settings - 1)  # graded models per seed
     graded = None if facts is None else seeds * (
-        settings * (int(facts) * (2 * PROMPT_TOKENS + knowledge) + int(gate.data.val_docs) * (REASONING_PROMPT_TOKENS + reasoning))
+        models * (int(facts) * (3 * PROMPT_TOKENS + 2 * knowledge) + int(gate.data.val_docs) * (REASONING_PROMPT_TOKENS + reasoning))
         + runs * len(cfg.relearn.steps) * int(facts) * (PROMPT_TOKENS + knowledge))  # a curve grades the forget facts, at most all
     full = Job(first["params"], matmul, first["params"], batch * seq, batch * seq, "32-true", False, first["memory"]["device"] == "gpu")
     common = {"model": first["model"], "params": first["params"], "embedding_params": first["embedding_params"], "disk": NO_DISK}
     jobs.append({"overrides": [f"relearning: {runs} runs x {steps} steps x{seeds} seeds", *cfg.train], "variant": "relearn",
                  **common, "tokens": relearn_tokens, "flops_per_token": per_token, "flops": per_token * relearn_tokens,
                  "memory": predict_memory(config, full)})
-    jobs.append({"overrides": [f"grading: {settings} settings x{seeds} seeds", *cfg.train], "variant": "grade", **common,
+    jobs.append({"overrides": [f"grading: {models} settings x{seeds} seeds", *cfg.train], "variant": "grade", **common,
                  "tokens": graded, "flops_per_token": 2 * matmul, "flops": 2 * matmul * graded if graded else None,
                  "memory": first["memory"]})
     for job in jobs:

@@ -136,16 +136,17 @@ def test_an_epoch_bounded_plan_counts_the_batches_its_data_holds(quick_reference
 
 
 def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_grading():
-    """``--config-name gates_benchmark``: two gate runs per seed, R = S · attacks − 1 relearning runs of full
-    fine-tuning, and forward-only grading (gates.benchmark_plan)."""
+    """``--config-name gates_benchmark``: the gate runs (the trained random control at each budget), R = S · attacks − 2
+    relearning runs of full fine-tuning, and forward-only grading of every budget's models (gates.benchmark_plan)."""
     from gates.benchmark_plan import PROMPT_TOKENS, REASONING_PROMPT_TOKENS
 
-    overrides = ["train=['experiment=seed000','trainer.max_steps=100','data.eval_limit=500']", "seeds=[0,1]", "random_draws=2"]
-    gates_run, control, relearn, grade = plan("gates_benchmark", overrides)["jobs"]
+    overrides = ["train=['experiment=seed000','trainer.max_steps=100','data.eval_limit=500']", "seeds=[0,1]", "random_draws=2",
+                 "budgets=[0.01]", "relearn.steps=[0,10,50,200]", "relearn.attacks=[held_out,held_out_frozen,unrelated]"]
+    gates_run, control_small, control, relearn, grade = plan("gates_benchmark", overrides)["jobs"]
     config = Qwen3Config.from_json_file(str(QWEN3_06B_CONFIG / "config.json"))
     seq = 1024  # data=popqa_numina, via experiment=seed000
     assert gates_run["params"] == 596_049_920 and gates_run["tokens"] == 2 * 100 * 8 * 8 * seq  # 2 seeds x steps x batch x 8 GPUs x T
-    assert "gates.free_fraction=0.05" in control["overrides"]
+    assert "gates.free_fraction=0.05" in control["overrides"] and "gates.free_fraction=0.01" in control_small["overrides"]
     settings = 1 + 2 * 2 + 3 + 2 + 1  # unedited; gates and trained_random, hard and soft; 3 other masks; 2 random draws; rank-1
     runs = settings * 3 - 2  # 3 attacks; the unedited model's frozen attack is its free one, the rank-1 edit has none
     assert relearn["tokens"] == 2 * runs * 200 * 16 * seq
@@ -153,6 +154,7 @@ def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_gr
     attention = 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
     assert relearn["flops"] == (6 * matmul + attention) * relearn["tokens"]
     assert relearn["memory"]["precision"] == "32-true" and relearn["memory"]["peak_bytes"] > gates_run["memory"]["peak_bytes"]
-    graded = 2 * (settings * (500 * (2 * PROMPT_TOKENS + 12) + 500 * (REASONING_PROMPT_TOKENS + 40)) + runs * 4 * 500 * (PROMPT_TOKENS + 12))
+    models = settings + (settings - 1)  # the main budget's, and the 1 % budget's edited ones (graded, not attacked)
+    graded = 2 * (models * (500 * (3 * PROMPT_TOKENS + 2 * 12) + 500 * (REASONING_PROMPT_TOKENS + 40)) + runs * 4 * 500 * (PROMPT_TOKENS + 12))
     assert grade["tokens"] == graded and grade["flops"] == 2 * matmul * graded
     assert relearn["gpu_hours"]["H100"] == pytest.approx(relearn["flops"] / (PEAK_TFLOPS["H100"] * 1e12 * 0.4) / 3600)

@@ -1,0 +1,26 @@
+"""The README's headline (benchmarks.headline): each number over seeds with its 95 % interval, and docs/headline.md's
+generated block equal to what the committed JSON renders."""
+
+import pytest
+
+from benchmarks.headline import DOCS, PUBLISHED, markdown, spread, update_docs
+from lab.report.markers import marker
+from lab.runs.artifacts import read_json
+
+
+def test_each_result_is_its_mean_with_the_interval_std_and_range_over_seeds():
+    table = {"main/val_loss": spread([0.5, 0.6, 0.7]), "gates/5%_masked/held_out_recall": spread([0.1, 0.2, 0.3]),
+             "gate3/passed": spread([0.0, 1.0, 0.0])}
+    assert table["main/val_loss"]["ci"] == pytest.approx([0.5, 0.7], abs=1e-9)  # 3 seeds: the bootstrap interval is their range
+    text = markdown(table, [0, 1, 2])
+    assert "| main/val_loss | 0.600 [0.500, 0.700] | 0.100 | 0.500 – 0.700 |" in text
+    assert "| gates/5%_masked/held_out_recall | 20.0% [10.0%, 30.0%] | 10.0% | 10.0% – 30.0% |" in text
+    assert "| Gate 3 PASS (one prompt pair) | 1 of 3 seeds | | |" in text
+    assert spread([0.5])["ci"] is None and "| x | 0.500 | 0.000 |" in markdown({"x": spread([0.5])}, [0])
+
+
+def test_the_published_headline_block_matches_the_committed_json():
+    report = read_json(PUBLISHED)
+    assert len(report["seeds"]) >= 3 and all(s["n"] == len(report["seeds"]) for s in report["spread"].values())
+    assert {(m["name"], m["block"]) for doc in DOCS for m in marker("headline").finditer(doc.read_text())} == {("seeds", "table")}
+    assert update_docs(check=True) == []
