@@ -33,7 +33,7 @@ TITLES = {"forget_recall": "forget facts", "held_out_recall": "held-out facts", 
 CONTROLS = ("trained_random", "random")
 REFERENCES = (*CONTROLS, "gates")  # what each method's held-out and other-relation recall is contrasted with
 STATEMENTS = tuple(f"statement_{name}_recall" for name in ("forget", "held_out", "other"))
-BUDGET_METRICS = ("held_out_recall", "other_recall", "forget_recall", "reasoning_acc", "statement_held_out_recall")
+BUDGET_METRICS = ("fraction_edited", "held_out_recall", "other_recall", "forget_recall", "reasoning_acc", "statement_held_out_recall")
 
 
 def at_budget(seeds: list[dict], budget: float | None) -> list[dict]:
@@ -76,21 +76,25 @@ def paired(a: list[float], b: list[float]) -> dict:
 
 
 def relearn_contrasts(seeds: list[dict], settings: list[tuple[str, str]], attacks: list[str], step: str) -> list[dict]:
-    """Per edited (method, mode) and attack, paired over seeds at ``step``: forget recall regained since step 0
+    """Per edited (method, mode) and attack it ran, paired over seeds at ``step``: forget recall regained since step 0
     (``recovered``), its gap to the unedited model under the same attack (``minus_unedited``), and, for the
-    held-out attacks, how much more they restore than the unrelated-text control (``minus_unrelated``)."""
+    held-out attacks, how much more they restore than the unrelated-text control (``minus_unrelated``) and than
+    the other relations' facts, the same-template control (``minus_other_facts``)."""
     rows = []
     for method, mode in settings:
         if method == "none":
             continue
         for attack in attacks:
             at = per_seed(seeds, method, mode, f"relearn/{attack}/{step}")
+            if not at:
+                continue  # an attack that does not apply to this edit (the rank-1 edit has no frozen one)
             row = {"method": method, "mode": mode, "attack": attack, "step": step,
                    "start": stat(per_seed(seeds, method, mode, f"relearn/{attack}/0")), "end": stat(at),
                    "recovered": paired(at, per_seed(seeds, method, mode, f"relearn/{attack}/0")),
                    "minus_unedited": paired(at, per_seed(seeds, "none", "none", f"relearn/{attack}/{step}"))}
-            if attack != "unrelated" and "unrelated" in attacks:
-                row["minus_unrelated"] = paired(at, per_seed(seeds, method, mode, f"relearn/unrelated/{step}"))
+            for control in ("unrelated", "other_facts"):
+                if attack.startswith("held_out") and control in attacks:
+                    row[f"minus_{control}"] = paired(at, per_seed(seeds, method, mode, f"relearn/{control}/{step}"))
             rows.append(row)
     return rows
 
@@ -181,17 +185,18 @@ def lm_eval_table(report: dict) -> str:
 
 
 def budgets_table(report: dict) -> str:
-    """Per graded share of neurons and edited (method, edit): held-out, other-relation and forget recall and
-    arithmetic, and held-out and other recall minus random neurons' at the same share (paired by seed)."""
+    """Per graded budget and edited (method, edit): the share of neurons (gate rows) it edited, held-out,
+    other-relation and forget recall and arithmetic, and held-out and other recall minus random neurons' at the
+    same budget (paired by seed)."""
     rows = report.get("budgets") or []
     if not rows:
         return "One budget in this report (`budgets=[...]` grades more)."
-    lines = ["| share edited | method | edit | held-out | other relations | forget | arithmetic | held-out minus random "
-             "[95 % CI] | claimed | other minus random [95 % CI] | claimed |", "|" + "---|" * 11]
+    lines = ["| budget | method | edit | share edited | held-out | other relations | forget | arithmetic | held-out minus random "
+             "[95 % CI] | claimed | other minus random [95 % CI] | claimed |", "|" + "---|" * 12]
     for r in rows:
         minus = [r.get("held_out_recall_minus_random"), r.get("other_recall_minus_random")]
         extra = " | ".join(f"{cell(m)} | {claim(m)}" if m else "- | -" for m in minus)
-        lines.append(f"| {r['budget']:.0%} | {r['method']} | {r['mode']} | {cell(r['held_out_recall'])} | {cell(r['other_recall'])} | "
+        lines.append(f"| {r['budget']:.0%} | {r['method']} | {r['mode']} | {cell(r['fraction_edited'])} | {cell(r['held_out_recall'])} | {cell(r['other_recall'])} | "
                      f"{cell(r['forget_recall'])} | {cell(r['reasoning_acc'])} | {extra} |")
     return "\n".join(lines)
 
@@ -224,13 +229,13 @@ def relearning_tables(report: dict) -> tuple[str, str]:
         return "\n".join(lines), "No relearning contrasts in this report."
     k = contrasts[0]["step"]
     head = [f"| method | edit | attack | recall at step {k} | regained since step 0 (points) [95 % CI] | claimed | "
-            f"minus unedited, same attack [95 % CI] | claimed | minus the unrelated-text attack [95 % CI] | claimed |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            f"minus unedited, same attack [95 % CI] | claimed | minus the unrelated-text attack [95 % CI] | claimed | "
+            f"minus the other relations' facts (same template) [95 % CI] | claimed |", "|" + "---|" * 12]
     for c in contrasts:
-        unrelated = c.get("minus_unrelated")
+        controls = [c.get("minus_unrelated"), c.get("minus_other_facts")]
         head.append(f"| {c['method']} | {c['mode']} | {c['attack']} | {cell(c['end'])} | {cell(c['recovered'])} | "
                     f"{claim(c['recovered'])} | {cell(c['minus_unedited'])} | {claim(c['minus_unedited'])} | "
-                    + (f"{cell(unrelated)} | {claim(unrelated)} |" if unrelated else "- | - |"))
+                    + " | ".join(f"{cell(x)} | {claim(x)}" if x else "- | -" for x in controls) + " |")
     return "\n".join(lines), "\n".join(head)
 
 
