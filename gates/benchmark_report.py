@@ -269,7 +269,11 @@ def tables(report: dict) -> dict[str, str]:
                      for r in report["summary"]]
     rows = {(r["method"], r["mode"]): r for r in report["summary"]}
     later = [k for k in steps if k != "0"]
-    delete = " (the rank-1 DELETE: at most that many gate rows)" if ("gate3_delete", "rank1") in rows else ""
+    delete = ""
+    if ("gate3_delete", "rank1") in rows:
+        touched = [r["fraction_edited"] for r in report.get("budgets") or []
+                   if r["method"] == "gate3_delete" and r["budget"] == report["rule"]["budget"]]
+        delete = f" (the rank-1 DELETE: {cell(touched[0])} % of gate rows)" if touched else " (the rank-1 DELETE: at most that many gate rows)"
     readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard){delete}, {n} seeds; recall and accuracy in %, mean "
               "[95 % interval]; forget recall after relearning: means (intervals in docs/gates.md).", ""]
     for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete"):
