@@ -73,7 +73,7 @@ dashboard: install  ## a saved W&B workspace comparing the variants (online): ma
 bench: install  ## benchmarks (numbers, not tests) into benchmarks/results/*.json; BENCH=svd runs one
 	$(PY) -m benchmarks $(BENCH)
 
-headline: install  ## the README's headline results over seeds 0,1,2 (main job; reference recipe with its gates, vindex, Gate 3) into runs/headline (~45 min)
+headline: install  ## the README's headline results over seeds 0,1,2 (main job; reference recipe with its gates, vindex, Gate 3) into runs/headline (~32 min; ARGS='--publish' rewrites docs/headline.md)
 	$(PY) -m benchmarks.headline $(ARGS)
 
 gpu-check: install  ## a GPU node's check before the seeds run: bf16 vs fp32 loss, 0.6B-shape tokens/s + MFU + memory vs plan, gate step (~5 min; a smoke test on CPU)
