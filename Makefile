@@ -86,7 +86,7 @@ TEST_WORKERS ?= 2
 test: install lint  ## lint, then the whole test suite (offline, CPU; 7:23 for 426 tests on 2 cores from a fresh clone, caches cold, install not counted; budget 8 min; TEST_WORKERS=0 runs it in one process)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
-test-scale: install  ## real-width tests (0.6B shape vs lab.plan, 8B-width vindex.pipeline), gpu-check smoke, SLURM on a local cluster (installs slurm-wlm as root); ~10 min, 13 GB RAM
+test-scale: install  ## real-width tests (0.6B shape vs lab.plan, 8B-width vindex.pipeline), gpu-check smoke, SLURM on a local cluster (installs slurm-wlm as root); ~20 min (11 tests in 20:14 here), 16 GB RAM
 	$(PY) -m pytest -q -m scale -s -p no:cacheprovider tests/scale $(ARGS)
 
 clean:  ## remove caches (keeps runs/ and .venv)

@@ -277,7 +277,8 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     out = tmp_path / "bench"
     # a real process: the benchmark composes the gate runs' config itself, which in this process conftest's
     # register_tool_schemas() would make work whether or not the command registers it
-    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,2]", "relearn.contrast_step=2", "max_new_tokens.reasoning=8",
+    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,1]", "relearn.contrast_step=1", "max_new_tokens.reasoning=8",
+                    "max_new_tokens.knowledge=6",
                     "tasks=[tiny_facts]", "lm_eval.limit=8", f"paths.runs={quick_reference}",
                     f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -301,11 +302,11 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
                if s["method"] != "gate3_delete")
     delete = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "gate3_delete")
     assert set(delete["relearn"]) == {"held_out", "unrelated", "other_facts"} and 0 < delete["fraction_edited"] <= 0.05 + 1e-3  # at most k rows
-    assert all(set(curve) == {"0", "2"} for s in edited for curve in s["relearn"].values())
+    assert all(set(curve) == {"0", "1"} for s in edited for curve in s["relearn"].values())
     unedited = next(s for s in report["per_seed"][0]["settings"] if s["method"] == "none")["relearn"]
     assert unedited["held_out_frozen"] == unedited["held_out"]  # nothing edited, nothing frozen: the same attack
     contrasts = {(c["method"], c["mode"], c["attack"]) for c in report["relearn_contrasts"]}
-    assert ("gates", "hard", "held_out_frozen") in contrasts and all(c["step"] == "2" for c in report["relearn_contrasts"])
+    assert ("gates", "hard", "held_out_frozen") in contrasts and all(c["step"] == "1" for c in report["relearn_contrasts"])
     assert [m for m in report["lm_eval_metrics"] if m.startswith("tiny_facts/acc")]  # lm-eval graded at every setting
     assert all(any(k.startswith("tiny_facts/") for k in s) for s in report["per_seed"][0]["settings"])
     layers = report["probe"]["layers"]  # the probe: every model read at every layer, the middle one in the tables
