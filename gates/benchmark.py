@@ -57,7 +57,7 @@ from gates.masking import model_shape, scale_neurons
 from gates.probe import probe_accuracy
 from gates.relearn import relearn
 from gates.runs import load_base_model
-from gates.schema import BenchmarkConfig
+from gates.schema import BenchmarkConfig, graded_budgets
 from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
 from lab.config.schema import register_tool_schemas
@@ -171,11 +171,6 @@ def lm_eval_scores(model, tokenizer, cfg: DictConfig, manager) -> dict[str, floa
                         limit=options.limit, num_fewshot=options.num_fewshot, manager=manager, checked=True)
     model.eval()
     return {f"{task}/{metric}": value for task, metrics in scores(results).items() for metric, value in metrics.items()}
-
-
-def graded_budgets(cfg: DictConfig) -> list[float]:
-    """``budget`` and ``budgets``, ascending, each once: the shares of neurons every method is graded at."""
-    return sorted({float(cfg.budget), *map(float, cfg.get("budgets") or [])})
 
 
 def trained_random_name(cfg: DictConfig, budget: float) -> str:

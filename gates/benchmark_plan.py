@@ -28,6 +28,7 @@ from typing import Any
 from hydra import compose
 from omegaconf import DictConfig
 
+from gates.schema import graded_budgets
 from lab.config.errors import UserError
 from lab.plan import architecture, gpu_hours, plan_job
 from lab.plan.memory import Job, predict_memory
@@ -57,7 +58,7 @@ def settings_per_seed(cfg: DictConfig) -> int:
 
 def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, Any]]:
     """The jobs of the benchmark ``cfg`` as :func:`lab.plan.plan` lists them: its three parts (module docstring)."""
-    seeds, budgets = len(cfg.seeds), sorted({float(cfg.budget), *map(float, cfg.get("budgets") or [])})
+    seeds, budgets = len(cfg.seeds), graded_budgets(cfg)
     train = [*cfg.train, f"paths.runs={cfg.paths.runs}"]
     gate_runs = [train] + ([[*train, f"gates.free_fraction={b}"] for b in budgets] if "trained_random" in cfg.methods else [])
     jobs = []

@@ -18,6 +18,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from gates.schema import graded_budgets
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.intervals import excludes_zero, stat
 from lab.report.markers import rewrite_docs
@@ -103,7 +104,7 @@ def budget_rows(cfg: dict, seeds: list[dict]) -> list[dict]:
     """Per graded budget and edited (method, mode): :data:`BUDGET_METRICS` with intervals, and held-out and
     other-relation recall minus random neurons' at the same budget (paired by seed)."""
     rows = []
-    for budget in sorted({float(cfg["budget"]), *map(float, cfg.get("budgets") or [])}):
+    for budget in graded_budgets(cfg):
         view = at_budget(seeds, budget)
         for method, mode in sorted({(s["method"], s["mode"]) for r in view for s in r["settings"] if s["method"] != "none"}):
             row = {"budget": budget, "method": method, "mode": mode, **{k: stat(per_seed(view, method, mode, k)) for k in BUDGET_METRICS}}

@@ -186,6 +186,12 @@ class ProbeConfig:
         ))
 
 
+def graded_budgets(cfg: Any) -> list[float]:
+    """A benchmark config's ``budget`` and ``budgets`` (a DictConfig or its dict), ascending, each once: the shares of
+    neurons every method is graded at."""
+    return sorted({float(cfg["budget"]), *map(float, cfg.get("budgets") or [])})
+
+
 @dataclass
 class BenchmarkConfig:
     """``python -m gates.benchmark`` (conf/gates_benchmark.yaml, ``make localise``): for each of ``seeds``, gates and
