@@ -90,9 +90,20 @@ def seed_results(out: Path, seed: int, stage: Path) -> dict[str, float]:
     }
 
 
+def summary(per_seed: dict, seeds: list[int]) -> dict[str, dict]:
+    """:func:`spread` of every result over ``seeds`` (``per_seed`` keyed by seed, ints or the JSON's strings), and of
+    each gate metric's per-seed difference gates minus random neurons (``gates_minus_random/...``: paired by seed,
+    both masks on the same reference)."""
+    rows = [dict(per_seed.get(s) or per_seed[str(s)]) for s in seeds]
+    for row in rows:
+        for key in [k for k in row if k.startswith("gates/5%_masked/")]:
+            row[key.replace("gates/", "gates_minus_random/", 1)] = row[key] - row[key.replace("gates/", "random/", 1)]
+    return {key: spread([row[key] for row in rows]) for key in rows[0]}
+
+
 FORMATS = {"main/fact_recall": ".1%", "main/arithmetic": ".1%", "reference/fact_recall": ".1%", "reference/arithmetic": ".1%",
            "reference/wall_time_min": ".1f", "gates/5%_masked/held_out_recall": ".1%", "random/5%_masked/held_out_recall": ".1%",
-           "gates/5%_masked/other_relations": ".1%", "random/5%_masked/other_relations": ".1%", "gates/5%_masked/arithmetic": ".1%", "random/5%_masked/arithmetic": ".1%", "gate3/drop": ".1%", "gate3/collateral": ".1%",
+           "gates/5%_masked/other_relations": ".1%", "random/5%_masked/other_relations": ".1%", "gates/5%_masked/arithmetic": ".1%", "random/5%_masked/arithmetic": ".1%", "gates_minus_random/5%_masked/held_out_recall": ".1%", "gates_minus_random/5%_masked/other_relations": ".1%", "gates_minus_random/5%_masked/arithmetic": ".1%", "gate3/drop": ".1%", "gate3/collateral": ".1%",
            "gates/below_0.5": ".0f", "vindex/C5": ".2f", "main/wall_time_min": ".1f"}
 
 
@@ -111,6 +122,8 @@ def markdown(table: dict[str, dict], seeds: list[int]) -> str:
 
 def update_docs(check: bool = False) -> list[Path]:
     """The docs whose ``headline`` blocks differ from the committed JSON (rewritten unless ``check``)."""
+    if not PUBLISHED.is_file():
+        raise UserError(f"no published headline at {PUBLISHED}: run python -m benchmarks.headline --publish")
     report = read_json(PUBLISHED)
     blocks = {("seeds", "table"): markdown(report["spread"], report["seeds"])}
     return rewrite_docs(DOCS, "headline", blocks, lambda name, block: f"marker headline:{name}:{block} has no block", check)
@@ -131,8 +144,6 @@ def main(argv: list[str]) -> int:
             print(f"rewritten: {doc}")
         return 0
     if args.check:
-        if not PUBLISHED.is_file():
-            raise UserError(f"no published headline at {PUBLISHED}: run python -m benchmarks.headline --publish")
         stale = update_docs(check=True)
         for doc in stale:
             print(f"stale: {doc}")
@@ -143,7 +154,7 @@ def main(argv: list[str]) -> int:
     run(["ablations.train", "-m", "experiment=tiny_reference", seeds, f"hydra.sweep.dir={out / 'reference'}"])
     per_seed = {seed: seed_results(out, seed, finetuned_dir(out / "reference", f"original/seed={seed}"))
                 for seed in args.seeds}
-    table = {key: spread([per_seed[s][key] for s in args.seeds]) for key in per_seed[args.seeds[0]]}
+    table = summary(per_seed, args.seeds)
     write_json(out / "headline.json", {"seeds": args.seeds, "per_seed": per_seed, "spread": table})
     text = markdown(table, args.seeds)
     (out / "headline.md").write_text(text + "\n")

@@ -3,7 +3,7 @@ generated block equal to what the committed JSON renders."""
 
 import pytest
 
-from benchmarks.headline import DOCS, PUBLISHED, markdown, spread, update_docs
+from benchmarks.headline import DOCS, PUBLISHED, markdown, spread, summary, update_docs
 from lab.report.markers import marker
 from lab.runs.artifacts import read_json
 
@@ -17,6 +17,14 @@ def test_each_result_is_its_mean_with_the_interval_std_and_range_over_seeds():
     assert "| gates/5%_masked/held_out_recall | 20.0% [10.0%, 30.0%] | 10.0% | 10.0% – 30.0% |" in text
     assert "| Gate 3 PASS (one prompt pair) | 1 of 3 seeds | | |" in text
     assert spread([0.5])["ci"] is None and "| x | 0.500 | 0.000 |" in markdown({"x": spread([0.5])}, [0])
+
+
+def test_gates_minus_random_is_paired_by_seed():
+    per_seed = {str(s): {"gates/5%_masked/arithmetic": g, "random/5%_masked/arithmetic": r, "main/val_loss": 0.5}
+                for s, (g, r) in enumerate([(0.2, 0.3), (0.6, 0.7), (0.9, 1.0)])}
+    table = summary(per_seed, [0, 1, 2])
+    assert table["gates_minus_random/5%_masked/arithmetic"]["ci"] == pytest.approx([-0.1, -0.1])  # seeds' spread cancels
+    assert "gates_minus_random/5%_masked/arithmetic" not in per_seed["0"]  # the input is not changed
 
 
 def test_the_published_headline_block_matches_the_committed_json():
