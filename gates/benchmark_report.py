@@ -332,14 +332,14 @@ def figure(report: dict, path: Path) -> None:
              title=f"{report['rule']['budget']:.0%} of FFN neurons edited")
     left.axhline(0, color="grey", lw=0.5), left.axvline(0, color="grey", lw=0.5), left.legend(fontsize=7)
     steps = [int(k) for k in report["relearn_steps"]]
-    styles = {"held_out": "-", "held_out_frozen": "--", "unrelated": ":"}
+    styles = {"held_out": "-", "held_out_frozen": "--", "unrelated": ":", "other_facts": "-."}
     for row in report["summary"]:
         shown = report.get("relearn_attacks", ["held_out"]) if (row["method"], row["mode"]) in (("none", "none"), ("gates", "hard")) else [main_attack(report)]
         for attack in shown:
             means = [row[f"relearn/{attack}/{k}"]["mean"] for k in report["relearn_steps"]]
             right.plot(steps, means, marker="o", linestyle=styles.get(attack, "-"), label=f"{row['method']} ({row['mode']}), {attack}")
     right.set(xlabel="relearning steps", ylabel="forget-fact recall",
-              title="relearning attacks (-: held-out facts, --: edit frozen, :: unrelated text)")
+              title="relearning (-: held-out facts, --: edit frozen, :: unrelated text, -.: other relations' facts)")
     right.legend(fontsize=7)
     for method, mode in dict.fromkeys((r["method"], r["mode"]) for r in report.get("budgets") or [] if r["mode"] != "soft"):
         points = [r for r in report["budgets"] if (r["method"], r["mode"]) == (method, mode)]
