@@ -112,14 +112,14 @@ def top_share(score: torch.Tensor, budget: float) -> torch.Tensor:
 def rankings(cfg: DictConfig, seed: int, folders: dict[str, Path], model, tokenizer, split: FactSplit, seq_len: int):
     """``{(method, draw): (score [L, I], gate values or None)}`` for each masking method of ``cfg.methods`` (not
     ``gate3_delete``, a weight edit of its own): the top ``budget`` share of ``score`` is edited. Computed once on
-    the unedited model for every budget; the trained random control's depends on the budget, so it is
-    ``(trained_random, <run name>)`` per budget (:func:`trained_random_name`)."""
+    the unedited model for every budget; a gate method's draw is its run's name, and the trained random control
+    has one run per budget (:func:`trained_random_name`)."""
     shape, ranked = model_shape(model), {}
     for method in cfg.methods:
         if method in ("gates", "trained_random"):
             for name in [n for n in folders if n == method or (method == "trained_random" and n.startswith("trained_random"))]:
                 logits = read_lambda_logits(folders[name], shape)
-                ranked[(method, None if name == method else name)] = (-logits, torch.sigmoid(logits))
+                ranked[(method, name)] = (-logits, torch.sigmoid(logits))
         elif method == "attribution":
             ranked[(method, None)] = (neuron_attributions(model, tokenizer, split.forget, seq_len), None)
         elif method == "gate3_attribution":
@@ -137,8 +137,8 @@ def selections(cfg: DictConfig, ranked: dict, budget: float):
     """``(method, draw, chosen mask, gate values or None)`` at ``budget``: each ranking's top share, the trained
     random control from its run at that budget."""
     for (method, draw), (score, values) in ranked.items():
-        if method == "trained_random":
-            if draw == trained_random_name(cfg, budget) or (draw is None and budget == float(cfg.budget)):
+        if method in ("gates", "trained_random"):
+            if method == "gates" or draw == trained_random_name(cfg, budget):
                 yield method, None, top_share(score, budget), values
             continue
         yield method, draw, top_share(score, budget), values
