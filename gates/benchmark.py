@@ -36,8 +36,12 @@ finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.p
 """
 
 import math
+import multiprocessing
+import os
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import torch
@@ -190,9 +194,10 @@ def gate_runs(cfg: DictConfig, seed: int, out: Path) -> dict[str, Path]:
     return folders
 
 
-def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None) -> dict:
+def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: int = 0) -> dict:
     """Every method's edits of one seed at every graded budget, graded, and attacked at ``budget`` (the module
-    docstring); ``manager``: lm-eval's checked task manager, graded at ``budget`` only."""
+    docstring); ``manager``: lm-eval's checked task manager, graded at ``budget`` only; ``position``: the line of
+    its progress bar (one per process running seeds at once)."""
     folders = gate_runs(cfg, seed, out)
     model, tokenizer, meta = load_base_model(folders["gates"])
     data = OmegaConf.create(meta["config"]["data"])
@@ -240,7 +245,8 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None) -> dict:
     for budget in graded_budgets(cfg):
         main = budget == float(cfg.budget)
         graded_with = manager if main else None
-        for method, draw, chosen, values in tqdm(list(selections(cfg, ranked, budget)), desc=f"seed {seed}, budget {budget:g}", unit="set"):
+        for method, draw, chosen, values in tqdm(list(selections(cfg, ranked, budget)), desc=f"seed {seed}, budget {budget:g}", unit="set",
+                                               position=position):
             if main:
                 chosen_sets[method if draw is None else f"{method}/{draw}"] = chosen
             for mode in cfg.modes:
@@ -287,15 +293,58 @@ def training(seed_folder: Path) -> dict[str, dict]:
     return result
 
 
+def worker_count(cfg: DictConfig, pending: int) -> int:
+    """How many processes run the ``pending`` seeds at once: ``workers``, or (null) one per seed. One per seed even
+    past the CPU count: three one-thread seeds on two cores beat two at once and a third alone (docs/gates.md)."""
+    return max(1, min(pending, int(cfg.workers) if cfg.workers is not None else pending))
+
+
+def start_worker(threads: int, lock) -> None:
+    """A seed process's setup: ``threads`` torch threads for it and for the gate runs it starts; one tqdm lock."""
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+    tqdm.set_lock(lock)
+
+
+def seed_job(config: dict, seed: int, out: str, position: int) -> int:
+    """One seed in a worker process: :func:`seed_results` written to ``out``/seed<s>.json (lm-eval's task manager
+    built again here: it does not cross processes)."""
+    cfg = OmegaConf.create(config)
+    manager = checked_task_manager(list(cfg.tasks)) if cfg.tasks else None
+    write_json(Path(out) / f"seed{seed}.json", seed_results(cfg, seed, Path(out), manager, position))
+    return seed
+
+
+def run_seeds(cfg: DictConfig, seeds: list[int], out: Path, manager) -> None:
+    """``seed<s>.json`` for each of ``seeds``: one after another in this process with one worker, else in that many
+    spawned processes at once, each with cpu_count // workers torch threads (at least 1).
+
+    On a few CPU cores a tiny model's ops are too small for several threads to pay off: three seeds at one thread
+    each finish sooner than one after another at two (docs/gates.md gives the times). Float sums may round
+    differently with another thread count, so a rerun compares like with like only at the same ``workers``."""
+    workers = worker_count(cfg, len(seeds))
+    if workers == 1:
+        for seed in seeds:
+            write_json(out / f"seed{seed}.json", seed_results(cfg, seed, out, manager))
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools or CUDA state
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(threads, context.RLock())) as pool:
+        jobs = [pool.submit(seed_job, config, seed, str(out), position) for position, seed in enumerate(seeds)]
+        try:
+            for job in jobs:
+                job.result()
+        except BrokenProcessPool as err:
+            raise UserError(f"a seed's process died ({err}; out of memory?): finished seeds are kept in {out}; "
+                            f"rerun with workers=1 (one seed at a time) or fewer workers") from None
+
+
 def run_benchmark(cfg: DictConfig) -> dict:
     manager = check_splits(cfg)
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
-    per_seed = []
-    for seed in cfg.seeds:
-        path = out / f"seed{seed}.json"
-        if not path.is_file():
-            write_json(path, seed_results(cfg, int(seed), out, manager))
-        per_seed.append({**read_json(path), "training": training(out / f"seed{seed}")})
+    run_seeds(cfg, [int(s) for s in cfg.seeds if not (out / f"seed{s}.json").is_file()], out, manager)
+    per_seed = [{**read_json(out / f"seed{seed}.json"), "training": training(out / f"seed{seed}")} for seed in cfg.seeds]
     return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out, publish_docs=bool(cfg.publish))
 
 

@@ -216,6 +216,8 @@ class BenchmarkConfig:
     max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
     tasks: list[str] = field(default_factory=list)   # lm-eval tasks graded at every setting: [] here, [unlearning] at real scale
     lm_eval: LmEvalOptions = field(default_factory=LmEvalOptions)
+    workers: int | None = None        # processes running seeds at once (null: one per unfinished seed; each holds its
+    # own model), each with cpu_count // workers torch threads (at least 1); 1: one seed after another in this process
     out: str | None = None
     publish: bool = False             # also write docs/results/localise/benchmark.json and the docs' generated blocks
     plan_composite: str | None = None  # what prices this command in lab.plan (conf/gates_benchmark.yaml)
@@ -229,4 +231,5 @@ class BenchmarkConfig:
             ("methods", lambda v: bool(v) and set(v) <= set(METHODS), f"one or more of {', '.join(METHODS)}"),
             ("modes", lambda v: bool(v) and set(v) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}"),
             ("random_draws", integer(1), "a positive integer"),
+            ("workers", lambda v: v is None or integer(1)(v), "null (one per seed) or a positive integer"),
         ))
