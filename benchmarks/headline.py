@@ -33,6 +33,7 @@ from lab.config.errors import UserError, exit_on_user_error
 from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
+from lab.runs.children import die_with_parent
 from lab.train.ddp import hydra_quoted
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ DOCS = (ROOT / "docs" / "headline.md",)
 def run(args: list[str]) -> None:
     """``python -m <args>``; stops with the command's own exit status when it fails."""
     print("+ python -m " + " ".join(args), flush=True)
-    done = subprocess.run([sys.executable, "-m", *args], check=False)
+    done = subprocess.run([sys.executable, "-m", *args], check=False, preexec_fn=die_with_parent)
     if done.returncode:
         sys.exit(done.returncode)
 

@@ -33,6 +33,7 @@ same-template control), its forget recall graded after each of
 ``relearn.steps``. The unedited model (``none``) is graded and attacked the same way (its frozen attack is its free
 one: nothing is edited). Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
 finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
+The seeds run at once, one process each (``workers``, :func:`run_seeds`).
 """
 
 import math
@@ -70,6 +71,7 @@ from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy, statement_correct
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import read_json, write_json
+from lab.runs.children import die_with_parent
 
 DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
 MIN_FACTS = 10  # the fewest facts either side of a seed's held-out split may hold: a recall over fewer says little
@@ -99,7 +101,7 @@ def train_gates(folder: Path, seed: int, runs: str, overrides: list[str]) -> Pat
     args = [sys.executable, "-m", "gates.train", f"seed={seed}", "logger=none", "trainer.enable_progress_bar=false",
             f"paths.runs={runs}", f"hydra.run.dir={folder}", *overrides]
     with open(f"{folder}.log", "w") as log:
-        done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False, preexec_fn=die_with_parent)
     if done.returncode != 0:
         raise UserError(f"gates.train seed={seed} failed (exit {done.returncode}); see {folder}.log")
     return folder
@@ -264,7 +266,8 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
             settings.append(finished({"method": "gate3_delete", "mode": "rank1", "draw": None, "budget": budget,
                                       "fraction_edited": float(touched.float().mean()),
                                       **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, frozen_attack=False))
-    return {"seed": seed, "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
+    return {"seed": seed, "threads": torch.get_num_threads(),  # float sums round by thread count: what a rerun must match
+            "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
             "num_neurons": int(model_shape(model)[0] * model_shape(model)[1]), "settings": settings,
             "overlap": overlaps(chosen_sets)}
 
@@ -299,8 +302,10 @@ def worker_count(cfg: DictConfig, pending: int) -> int:
     return max(1, min(pending, int(cfg.workers) if cfg.workers is not None else pending))
 
 
-def start_worker(threads: int, lock) -> None:
-    """A seed process's setup: ``threads`` torch threads for it and for the gate runs it starts; one tqdm lock."""
+def start_worker(parent: int, threads: int, lock) -> None:
+    """A seed process's setup: it stops when ``parent`` (the benchmark) does; ``threads`` torch threads for it and
+    for the gate runs it starts; one tqdm lock."""
+    die_with_parent(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
     tqdm.set_lock(lock)
@@ -330,7 +335,8 @@ def run_seeds(cfg: DictConfig, seeds: list[int], out: Path, manager) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     config = OmegaConf.to_container(cfg, resolve=True)
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools or CUDA state
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(threads, context.RLock())) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker,
+                             initargs=(os.getpid(), threads, context.RLock())) as pool:
         jobs = [pool.submit(seed_job, config, seed, str(out), position) for position, seed in enumerate(seeds)]
         try:
             for job in jobs:
@@ -345,7 +351,8 @@ def run_benchmark(cfg: DictConfig) -> dict:
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     run_seeds(cfg, [int(s) for s in cfg.seeds if not (out / f"seed{s}.json").is_file()], out, manager)
     per_seed = [{**read_json(out / f"seed{seed}.json"), "training": training(out / f"seed{seed}")} for seed in cfg.seeds]
-    return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out, publish_docs=bool(cfg.publish))
+    return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out,
+                        publish_as=cfg.publish_as if cfg.publish else None)
 
 
 @hydra_command("gates_benchmark", BenchmarkConfig)

@@ -7,9 +7,11 @@ seed (:func:`paired`): the mean over seeds of (method − reference) with the bo
 differences. A method beats a reference on a metric when that interval excludes 0; the table of contrasts gives it
 for held-out and other-relation recall against the trained random gates, random neurons and the gates. The main
 tables are at the run's ``budget``; ``budgets`` holds every graded share (:func:`budget_rows`).
-``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/`` and rewrites the
-``<!-- localise:benchmark:<block> -->`` blocks of docs/gates.md; ``python -m gates.benchmark_report --check``
-exits 1 when they differ from the committed JSON (the test suite runs that check).
+``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/<publish_as>.json``
+(``benchmark``; another name, e.g. ``benchmark_continent``, keeps a second run, such as another forget relation,
+beside it) and rewrites the ``<!-- localise:<publish_as>:<block> -->`` blocks of README.md and docs/gates.md;
+``python -m gates.benchmark_report --check`` exits 1 when a block differs from its committed JSON (the test suite
+runs that check).
 """
 
 import argparse
@@ -25,9 +27,10 @@ from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED = ROOT / "docs" / "results" / "localise" / "benchmark.json"
+RESULTS = ROOT / "docs" / "results" / "localise"
+PUBLISHED = RESULTS / "benchmark.json"  # the default run's: forget relation capital
 DOCS = (ROOT / "README.md", ROOT / "docs" / "gates.md")
-FIGURE = ROOT / "docs" / "figures" / "localise_benchmark.png"
+FIGURES = ROOT / "docs" / "figures"
 METRICS = ("forget_recall", "held_out_recall", "other_recall", "reasoning_acc")
 TITLES = {"forget_recall": "forget facts", "held_out_recall": "held-out facts", "other_recall": "other relations",
           "reasoning_acc": "arithmetic", "probe_acc": "probe, forget facts"}
@@ -355,22 +358,30 @@ def figure(report: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def publish(report_file: Path) -> list[Path]:
-    """Copy ``report_file`` to ``docs/results/localise`` and its figure to ``docs/figures``; rewrite the docs' blocks."""
-    PUBLISHED.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(report_file, PUBLISHED)
-    shutil.copyfile(report_file.with_suffix(".png"), FIGURE)
+def published() -> dict[str, Path]:
+    """Every published run: ``{name: docs/results/localise/<name>.json}`` (names ``benchmark`` and ``benchmark_*``)."""
+    return {path.stem: path for path in sorted(RESULTS.glob("benchmark*.json"))}
+
+
+def publish(report_file: Path, name: str = "benchmark") -> list[Path]:
+    """Copy ``report_file`` to ``docs/results/localise/<name>.json`` and its figure to
+    ``docs/figures/localise_<name>.png``; rewrite the docs' blocks."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(report_file, RESULTS / f"{name}.json")
+    shutil.copyfile(report_file.with_suffix(".png"), FIGURES / f"localise_{name}.png")
     return update_docs()
 
 
 def update_docs(check: bool = False) -> list[Path]:
-    """The docs whose blocks differ from the committed JSON (rewritten unless ``check``)."""
-    blocks = {("benchmark", name): body for name, body in tables(read_json(PUBLISHED)).items()}
+    """The docs whose blocks differ from the committed JSONs (rewritten unless ``check``): block ``localise:<name>:<b>``
+    is table ``b`` of ``<name>.json``."""
+    blocks = {(name, block): body for name, path in published().items() for block, body in tables(read_json(path)).items()}
     return rewrite_docs(DOCS, "localise", blocks, lambda name, block: f"marker localise:{name}:{block} has no block", check)
 
 
-def write_report(cfg: dict, seeds: list[dict], out: Path, publish_docs: bool = False) -> dict:
-    """``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` into ``out``; with ``publish_docs``, :func:`publish`."""
+def write_report(cfg: dict, seeds: list[dict], out: Path, publish_as: str | None = None) -> dict:
+    """``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` into ``out``; with ``publish_as``, :func:`publish`
+    under that name."""
     report = summarize(cfg, seeds)
     write_json(out / "benchmark.json", report)
     blocks = tables(report)
@@ -378,8 +389,8 @@ def write_report(cfg: dict, seeds: list[dict], out: Path, publish_docs: bool = F
         body for name, body in blocks.items() if name != "readme") + "\n")
     figure(report, out / "benchmark.png")
     print(blocks["table"] + "\n\n" + blocks["contrasts"])
-    if publish_docs:
-        publish(out / "benchmark.json")
+    if publish_as:
+        publish(out / "benchmark.json", publish_as)
     return report
 
 

@@ -7,6 +7,7 @@ too) without knowing gates. The losses the keys parameterise are in :mod:`gates.
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -219,7 +220,8 @@ class BenchmarkConfig:
     workers: int | None = None        # processes running seeds at once (null: one per unfinished seed; each holds its
     # own model), each with cpu_count // workers torch threads (at least 1); 1: one seed after another in this process
     out: str | None = None
-    publish: bool = False             # also write docs/results/localise/benchmark.json and the docs' generated blocks
+    publish: bool = False             # also write docs/results/localise/<publish_as>.json and the docs' generated blocks
+    publish_as: str = "benchmark"     # benchmark_<what differs> for a second published run (e.g. another forget relation)
     plan_composite: str | None = None  # what prices this command in lab.plan (conf/gates_benchmark.yaml)
     paths: dict[str, Any] = field(default_factory=dict)
 
@@ -232,4 +234,5 @@ class BenchmarkConfig:
             ("modes", lambda v: bool(v) and set(v) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}"),
             ("random_draws", integer(1), "a positive integer"),
             ("workers", lambda v: v is None or integer(1)(v), "null (one per seed) or a positive integer"),
+            ("publish_as", lambda v: re.fullmatch(r"benchmark(_\w+)?", v) is not None, "benchmark or benchmark_<name>"),
         ))

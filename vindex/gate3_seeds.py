@@ -22,6 +22,7 @@ from lab.config.errors import UserError, exit_on_user_error
 from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
+from lab.runs.children import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "docs" / "results" / "gate3" / "seeds.json"
@@ -38,7 +39,7 @@ def run_one(source: str, neurons: int, out: Path, overrides: list[str] = ()) -> 
                 *overrides]
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out.with_suffix(".log"), "w") as log:
-            if subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False).returncode != 0:
+            if subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False, preexec_fn=die_with_parent).returncode != 0:
                 raise UserError(f"vindex.gate3_benchmark failed for {source} at {neurons} neurons; see {out.with_suffix('.log')}")
     return read_json(result)
 

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from lab.config import runs_root
 from lab.config.errors import UserError
+from lab.runs.children import die_with_parent
 
 
 def tiny_reference_dir(runs: str | Path | None = None) -> Path:
@@ -30,7 +31,7 @@ def ensure_tiny_reference(runs: str | Path | None = None, overrides: list[str] |
         return folder
     command = [sys.executable, "-m", "ablations.train", "experiment=tiny_reference", f"paths.runs={runs}", *(overrides or [])]
     print(f"tiny reference model not cached at {folder}; training it: {' '.join(command[1:])}", file=sys.stderr)
-    if subprocess.run(command).returncode != 0 or not (folder / "metadata.json").is_file():
+    if subprocess.run(command, preexec_fn=die_with_parent).returncode != 0 or not (folder / "metadata.json").is_file():
         raise UserError(f"training the tiny reference model failed; run `{' '.join(command[1:])}` to see why")
     return folder
 
