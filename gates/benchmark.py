@@ -62,7 +62,7 @@ from gates.masking import model_shape, scale_neurons
 from gates.probe import probe_accuracy
 from gates.relearn import relearn
 from gates.runs import load_base_model
-from gates.schema import BenchmarkConfig, graded_budgets
+from gates.schema import BenchmarkConfig, graded_budgets, seed_workers
 from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
 from lab.config.schema import register_tool_schemas
@@ -296,12 +296,6 @@ def training(seed_folder: Path) -> dict[str, dict]:
     return result
 
 
-def worker_count(cfg: DictConfig, pending: int) -> int:
-    """How many processes run the ``pending`` seeds at once: ``workers``, or (null) one per seed. One per seed even
-    past the CPU count: three one-thread seeds on two cores beat two at once and a third alone (docs/gates.md)."""
-    return max(1, min(pending, int(cfg.workers) if cfg.workers is not None else pending))
-
-
 def start_worker(parent: int, threads: int, lock) -> None:
     """A seed process's setup: it stops when ``parent`` (the benchmark) does; ``threads`` torch threads for it and
     for the gate runs it starts; one tqdm lock."""
@@ -327,7 +321,7 @@ def run_seeds(cfg: DictConfig, seeds: list[int], out: Path, manager) -> None:
     On a few CPU cores a tiny model's ops are too small for several threads to pay off: three seeds at one thread
     each finish sooner than one after another at two (docs/gates.md gives the times). Float sums may round
     differently with another thread count, so a rerun compares like with like only at the same ``workers``."""
-    workers = worker_count(cfg, len(seeds))
+    workers = seed_workers(cfg, len(seeds))
     if workers == 1:
         for seed in seeds:
             write_json(out / f"seed{seed}.json", seed_results(cfg, seed, out, manager))

@@ -193,6 +193,12 @@ def graded_budgets(cfg: Any) -> list[float]:
     return sorted({float(cfg["budget"]), *map(float, cfg.get("budgets") or [])})
 
 
+def seed_workers(cfg: Any, pending: int) -> int:
+    """How many processes run a benchmark's ``pending`` seeds at once: ``workers``, or (null) one per seed. One per
+    seed even past the CPU count: three one-thread seeds on two cores beat two at once and a third alone."""
+    return max(1, min(pending, int(cfg["workers"]) if cfg.get("workers") is not None else pending))
+
+
 @dataclass
 class BenchmarkConfig:
     """``python -m gates.benchmark`` (conf/gates_benchmark.yaml, ``make localise``): for each of ``seeds``, gates and

@@ -3,6 +3,7 @@ baseline, relearning, and the benchmark that runs them all (gates.facts, gates.g
 gates.relearn, gates.benchmark)."""
 
 import json
+import os
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -319,6 +320,26 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     assert (out / "seed0" / "gates" / SPLIT_FILE).is_file()
 
 
+@pytest.mark.slow
+def test_seeds_run_at_once_in_worker_processes_give_what_one_process_gives(quick_reference, tmp_path):
+    """Two seeds in two spawned processes (one torch thread each on 2 cores), then seed 1 again alone in the
+    command's own process at the same thread count: the same JSON, key for key."""
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    out = tmp_path / "bench"
+    common = ["methods=[random]", "modes=[hard]", "random_draws=1", "budgets=[]", "relearn.steps=[0,1]", "relearn.contrast_step=1",
+              "relearn.attacks=[unrelated]", "max_new_tokens.reasoning=4", "max_new_tokens.knowledge=4", f"paths.runs={quick_reference}",
+              f"out={out}", "train=['trainer.max_steps=1','data.batch_size=4','data.eval_limit=30']"]
+    done = run_cli(["gates.benchmark", "seeds=[0,1]", "workers=2", *common], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    at_once = json.loads((out / "seed1.json").read_text())
+    assert at_once["threads"] == threads and json.loads((out / "seed0.json").read_text())["seed"] == 0
+    (out / "seed1.json").unlink()  # its gate run stays, finished: the rerun reuses it
+    done = run_cli(["gates.benchmark", "seeds=[0,1]", "workers=1", *common], cwd=tmp_path, env={"OMP_NUM_THREADS": str(threads)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((out / "seed1.json").read_text()) == at_once
+    assert [s["seed"] for s in json.loads((out / "benchmark.json").read_text())["per_seed"]] == [0, 1]
+
+
 def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
     """Seeds that move every method together: the paired difference is exact, where resampling each method's seeds
     apart would give an interval as wide as the seeds' spread; a further budget gets its own rows."""
@@ -346,12 +367,14 @@ def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
 
 def test_the_published_benchmark_blocks_match_the_committed_json():
     """docs/gates.md's localise blocks are what gates.benchmark_report renders from docs/results/localise/benchmark.json."""
-    from gates.benchmark_report import DOCS, PUBLISHED, update_docs
+    from gates.benchmark_report import DOCS, PUBLISHED, published, update_docs
     from lab.report.markers import marker
 
     report = json.loads(PUBLISHED.read_text())
     assert len(report["per_seed"]) >= 3 and report["rule"]["budget"] == 0.05
-    assert {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())} == {
+    blocks = {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())}
+    assert {name for name, _ in blocks} == set(published())  # every published run in the docs, every block's run published
+    assert {b for b in blocks if b[0] == "benchmark"} == {
         ("benchmark", "table"), ("benchmark", "contrasts"), ("benchmark", "overlap"), ("benchmark", "readme"), ("benchmark", "relations"),
         ("benchmark", "training"), ("benchmark", "relearning"), ("benchmark", "relearn_contrasts"),
         ("benchmark", "probe"), ("benchmark", "budgets"), ("benchmark", "statements")}
