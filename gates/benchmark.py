@@ -321,7 +321,7 @@ def run_seeds(cfg: DictConfig, seeds: list[int], out: Path, manager) -> None:
     On a few CPU cores a tiny model's ops are too small for several threads to pay off: three seeds at one thread
     each finish sooner than one after another at two (docs/gates.md gives the times). Float sums may round
     differently with another thread count, so a rerun compares like with like only at the same ``workers``."""
-    workers = seed_workers(cfg, len(seeds))
+    workers = seed_workers(cfg, len(seeds), gpu=torch.cuda.is_available())
     if workers == 1:
         for seed in seeds:
             write_json(out / f"seed{seed}.json", seed_results(cfg, seed, out, manager))

@@ -22,8 +22,8 @@ S = 1 (unedited) + the gate methods' ``modes`` + one hard edit for each other me
 DELETE; R = S · attacks, less the unedited model's frozen attack (the same as its free one) and the rank-1 edit's
 (not a down_proj edit: nothing to freeze).
 
-The seeds run at once, one process each (``workers``): the memory of each row is one process's, the relearning row
-says how many run at once.
+On CPU the seeds run at once, one process each (``workers``; on a GPU one at a time): the memory of each row is one
+process's, and the relearning row says how many run at once.
 """
 
 from typing import Any
@@ -87,8 +87,8 @@ def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, A
         + runs * len(cfg.relearn.steps) * int(facts) * (PROMPT_TOKENS + knowledge))  # a curve grades the forget facts, at most all
     full = Job(first["params"], matmul, first["params"], batch * seq, batch * seq, "32-true", False, first["memory"]["device"] == "gpu")
     common = {"model": first["model"], "params": first["params"], "embedding_params": first["embedding_params"], "disk": NO_DISK}
-    at_once = seed_workers(cfg, seeds)  # each seed process holds its own model: the peak is that many times a row's
-    jobs.append({"overrides": [f"relearning: {runs} runs x {steps} steps x{seeds} seeds ({at_once} at once: peak memory x{at_once})",
+    at_once = seed_workers(cfg, seeds, gpu=first["memory"]["device"] == "gpu")  # each holds its own model
+    jobs.append({"overrides": [f"relearning: {runs}x{steps} steps x{seeds} seeds, {at_once} at once",
                                *cfg.train], "variant": "relearn",
                  **common, "tokens": relearn_tokens, "flops_per_token": per_token, "flops": per_token * relearn_tokens,
                  "memory": predict_memory(config, full)})

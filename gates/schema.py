@@ -193,10 +193,12 @@ def graded_budgets(cfg: Any) -> list[float]:
     return sorted({float(cfg["budget"]), *map(float, cfg.get("budgets") or [])})
 
 
-def seed_workers(cfg: Any, pending: int) -> int:
-    """How many processes run a benchmark's ``pending`` seeds at once: ``workers``, or (null) one per seed. One per
+def seed_workers(cfg: Any, pending: int, gpu: bool) -> int:
+    """How many processes run a benchmark's ``pending`` seeds at once: ``workers``, or (null) one per seed on CPU and
+    one in all on a ``gpu`` machine (each process would hold its own model and optimizer on the one device). One per
     seed even past the CPU count: three one-thread seeds on two cores beat two at once and a third alone."""
-    return max(1, min(pending, int(cfg["workers"]) if cfg.get("workers") is not None else pending))
+    wanted = cfg.get("workers")
+    return max(1, min(pending, int(wanted) if wanted is not None else (1 if gpu else pending)))
 
 
 @dataclass
@@ -223,8 +225,8 @@ class BenchmarkConfig:
     max_new_tokens: GenerationLengths = field(default_factory=GenerationLengths)
     tasks: list[str] = field(default_factory=list)   # lm-eval tasks graded at every setting: [] here, [unlearning] at real scale
     lm_eval: LmEvalOptions = field(default_factory=LmEvalOptions)
-    workers: int | None = None        # processes running seeds at once (null: one per unfinished seed; each holds its
-    # own model), each with cpu_count // workers torch threads (at least 1); 1: one seed after another in this process
+    workers: int | None = None        # processes running seeds at once (null: one per unfinished seed on CPU, 1 with a
+    # GPU; each holds its own model), each with cpu_count // workers torch threads; 1: one seed after another here
     out: str | None = None
     publish: bool = False             # also write docs/results/localise/<publish_as>.json and the docs' generated blocks
     publish_as: str = "benchmark"     # benchmark_<what differs> for a second published run (e.g. another forget relation)

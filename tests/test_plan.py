@@ -150,7 +150,7 @@ def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_gr
     settings = 1 + 2 * 2 + 3 + 2 + 1  # unedited; gates and trained_random, hard and soft; 3 other masks; 2 random draws; rank-1
     runs = settings * 3 - 2  # 3 attacks; the unedited model's frozen attack is its free one, the rank-1 edit has none
     assert relearn["tokens"] == 2 * runs * 200 * 16 * seq
-    assert "(2 at once: peak memory x2)" in relearn["overrides"][0]  # one process per seed (workers: null)
+    assert relearn["overrides"][0] == f"relearning: {runs}x200 steps x2 seeds, 1 at once"  # a GPU job: one seed at a time (workers: null)
     matmul = relearn["params"] - relearn["embedding_params"] + config.vocab_size * config.hidden_size  # tied head
     attention = 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
     assert relearn["flops"] == (6 * matmul + attention) * relearn["tokens"]
