@@ -12,15 +12,18 @@ import pytest
 from tests.conftest import child_env
 
 PARENT = """
-import subprocess, sys, time
+import signal, subprocess, sys, time
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing, os
 from lab.runs.children import die_with_parent
 
 if __name__ == "__main__":
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], preexec_fn=die_with_parent)
+    # both ignore SIGTERM, as Lightning's handler does inside Trainer.fit
+    sleeper = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"],
+                               preexec_fn=die_with_parent)
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(1, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),))
+    pool.submit(signal.signal, signal.SIGTERM, signal.SIG_IGN).result()
     pool.submit(time.sleep, 120)
     while not pool._processes:
         time.sleep(0.05)
