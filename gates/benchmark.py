@@ -33,7 +33,7 @@ same-template control), its forget recall graded after each of
 ``relearn.steps``. The unedited model (``none``) is graded and attacked the same way (its frozen attack is its free
 one: nothing is edited). Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
 finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
-The seeds run at once, one process each (``workers``, :func:`run_seeds`).
+On CPU the seeds run at once, one process each; on a GPU one after another (``workers``, :func:`run_seeds`).
 """
 
 import math

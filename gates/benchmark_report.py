@@ -363,7 +363,7 @@ def published() -> dict[str, Path]:
     return {path.stem: path for path in sorted(RESULTS.glob("benchmark*.json"))}
 
 
-def publish(report_file: Path, name: str = "benchmark") -> list[Path]:
+def publish(report_file: Path, name: str) -> list[Path]:
     """Copy ``report_file`` to ``docs/results/localise/<name>.json`` and its figure to
     ``docs/figures/localise_<name>.png``; rewrite the docs' blocks."""
     RESULTS.mkdir(parents=True, exist_ok=True)

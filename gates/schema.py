@@ -241,6 +241,6 @@ class BenchmarkConfig:
             ("methods", lambda v: bool(v) and set(v) <= set(METHODS), f"one or more of {', '.join(METHODS)}"),
             ("modes", lambda v: bool(v) and set(v) <= set(MASK_MODES), f"one or both of {', '.join(MASK_MODES)}"),
             ("random_draws", integer(1), "a positive integer"),
-            ("workers", lambda v: v is None or integer(1)(v), "null (one per seed) or a positive integer"),
+            ("workers", lambda v: v is None or integer(1)(v), "null (one per seed on CPU, 1 with a GPU) or a positive integer"),
             ("publish_as", lambda v: re.fullmatch(r"benchmark(_\w+)?", v) is not None, "benchmark or benchmark_<name>"),
         ))
