@@ -13,7 +13,7 @@ norm). Prints, every 15 steps, the training loss and the RMS of the final norm's
                                                   # docs block <!-- study:dyt_check:table --> (make docs redraws it)
 
 The published table gives, at steps 15, 60 and 150, the seed mean of the training loss and of the input RMS with
-its 95 % percentile bootstrap interval over the seeds (:func:`lab.report.intervals.stat`).
+its 95 % Student-t interval over the seeds (:func:`lab.report.intervals.stat`).
 """
 
 import argparse
@@ -107,7 +107,7 @@ def check_table(result: dict) -> str:
     steps = [s for s in REPORTED_STEPS if s <= result["steps"]]
     head = ["final norm"] + [f"train loss, step {s}" for s in steps] + [f"input RMS, step {s}" for s in steps]
     lines = [f"`python -m ablations.dyt_check`: lr {result['lr']:g}, {result['steps']} steps of 16 × 128 tokens, seeds "
-             f"{', '.join(map(str, result['seeds']))}; seed means with 95 % bootstrap intervals.", "",
+             f"{', '.join(map(str, result['seeds']))}; seed means with 95 % Student-t intervals over the seeds. Exploratory.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for kind, label in KINDS.items():
         cells = [with_ci(_at(result, kind, s, 1)) for s in steps] + [with_ci(_at(result, kind, s, 2), ".3g") for s in steps]

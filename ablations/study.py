@@ -6,8 +6,9 @@
 
 For each cell (regime, variant and the study's other swept factor; the numbers are defined in
 :mod:`ablations.study_metrics`): the LR sensitivity against ℓ₀ = ln V and its parts above and below the best LR,
-per seed and as a mean with a 95 % bootstrap interval, its difference to the cell's control (and, for a width
-sweep, how that difference changes with width: :mod:`ablations.study_trends`), the best final
+per seed and as a mean with a 95 % Student-t interval, its difference to the cell's control (Welch; and, for a
+width sweep, how that difference changes with width: :mod:`ablations.study_trends`), each table's family
+corrected by Holm (:mod:`ablations.study_families`), the best final
 validation loss, the largest LR at which every seed finished, the collapsed runs, fact recall and arithmetic at
 the best LR, the post-surgery (zero-shot) metrics, the largest attention logit, and for each collapsed run the
 diagnostic that left its normal range first (:mod:`ablations.study_departures`). A folder whose runs differ in a
@@ -26,6 +27,7 @@ from omegaconf import OmegaConf
 from ablations.layout import SUMMARY_FILE, finetuned_dir
 from ablations.report import finished_runs
 from ablations.study_departures import first_departure, normal_ranges
+from ablations.study_families import DEFINITIONS, apply_families
 from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
 from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_accuracies
 from ablations.study_tables import study_blocks
@@ -164,13 +166,13 @@ def compute_study(folder: Path) -> dict:
     summary = summarize(entries)
     regime = "scratch" if "scratch" in summary else next(iter(summary))
     lr, curves = attention_curves(folder, entries, regime)
-    return {"name": folder.name, "model": runs[0].get("model"), "runs": len(runs),
+    return apply_families({"name": folder.name, "model": runs[0].get("model"), "runs": len(runs),
             "ok": sum(e["status"] == OK for e in runs), "collapsed": sum(e["status"] == COLLAPSED for e in runs),
             "failed": sum(e["status"] == FAILED for e in runs), "steps": max((int(e.get("steps") or 0) for e in runs), default=0),
             "summary": summary, "departures": departures(folder, entries),
             "attention": {"regime": regime, "lr": lr, "curves": curves},
             "width_trends": {r: trends for r, cells in summary.items() if (trends := width_trends(cells))},
-            "definitions": "ablations.study_metrics (LR sensitivity: Wortsman et al. 2023; ℓ₀ = ln V; 95 % bootstrap intervals over seeds)"}
+            "definitions": DEFINITIONS})
 
 
 def write_figures(study: dict, out: Path, prefix: str = "") -> list[Path]:

@@ -23,12 +23,13 @@ no S and gets no contrast, and its collapse counts are what it reports. H is the
 finished or collapsed run at every η of H (a failed run, an error rather than a divergence, and a run not yet
 done leave the seed out, counted as incomplete), so cells are compared over the same learning rates.
 
-**Intervals.** Every number is kept per seed, and published as the mean over seeds with a 95 % percentile
-bootstrap interval of that mean (:func:`lab.report.intervals.bootstrap_ci`: 10,000 resamples of the seeds with replacement, a fixed
-generator, so the same values give the same interval). A difference between two cells (:func:`difference`) is
-the difference of their means with a bootstrap interval that resamples each cell's seeds independently; it is
-called a difference only when that interval excludes 0 (:func:`lab.report.intervals.excludes_zero`). Fewer than 2 seeds: no
-interval ("n < 2").
+**Intervals and claims.** Every number is kept per seed, and published as the mean over seeds with its 95 %
+Student-t interval (:func:`lab.report.intervals.stat`). A difference between two cells (:func:`difference`) is
+Welch's: the difference of their means, the seeds of each cell independent of the other's. Whether it is a
+difference *shown* is decided across the table's family of contrasts with Holm's correction
+(:mod:`ablations.study_families`), never by one interval. Fewer than 2 seeds: no interval ("n < 2").
+:func:`cell_statistics` recomputes every interval from the per-seed values a cell keeps, so a committed
+``study.json`` is restated with the current statistics by the publisher.
 
 Besides:
 
@@ -114,7 +115,7 @@ def run_record(run: dict) -> dict[str, Any]:
 def after_surgery(runs: list[dict], seeds: list[int]) -> dict[str, dict]:
     """The surgery's own numbers (loss, fact recall and arithmetic right after it, and a fitted surgery's relative
     error) per seed, each the mean of that seed's runs (the LR does not enter them), then over seeds with a 95 %
-    bootstrap interval. A rule surgery gives every seed the same value; a fitted one (``replace_dyt_fit``) does not,
+    Student-t interval (the per-seed values kept as ``values``). A rule surgery gives every seed the same value; a fitted one (``replace_dyt_fit``) does not,
     since its calibration blocks are the first training blocks, and the training documents are shuffled by the seed."""
     def per_seed(value: Any) -> list[float]:
         means = [_mean([value(r) for r in runs if int(r["seed"]) == seed]) for seed in seeds]
@@ -160,15 +161,12 @@ def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str,
             for key in PER_SEED:
                 summary["per_seed"][key][str(seed)] = result[key]
             summary["best_lr_per_seed"][str(seed)] = result["best_lr"]
-    for key in PER_SEED:
-        summary[key] = stat([] if summary["untrained_seeds"] else list(summary["per_seed"][key].values()))
     ok_by_lr = {lr: [r for r in runs if float(r["lr"]) == lr and r.get("status") == OK and _finite(r.get("final_val_loss"))] for lr in lrs}
     complete = {lr: group for lr, group in ok_by_lr.items()
                 if group and len(group) == sum(float(r["lr"]) == lr and r.get("status") != FAILED for r in runs)}
     best = min(complete, key=lambda lr: statistics.fmean(r["final_val_loss"] for r in complete[lr]), default=None)
     summary["best_lr"] = best
     group = complete.get(best, [])
-    summary["best_val_loss"] = stat([float(r["final_val_loss"]) for r in group])
     for key in ("knowledge_acc", "reasoning_acc", "max_attn_logit", "min_log_z", "max_log_z"):
         summary[f"best_{key}"] = _mean([r.get(key) for r in group])
     initial = [r["initial"] for r in runs if r.get("initial")]
@@ -180,7 +178,21 @@ def cell_summary(runs: list[dict], grid: list[float] | None = None) -> dict[str,
     # Runs that finished only: one that collapsed before its first probe would report a random init's logits.
     summary["max_attn_logit_by_lr"] = {str(lr): _mean([r.get("max_attn_logit") for r in group_]) for lr, group_ in ok_by_lr.items()}
     summary["run_records"] = sorted((run_record(r) for r in runs), key=lambda r: (float(r["lr"]), int(r["seed"])))
-    return summary
+    return cell_statistics(summary)
+
+
+def cell_statistics(cell: dict[str, Any]) -> dict[str, Any]:
+    """The cell's seed statistics from what it keeps per seed, with the current intervals: S, S⁺, S⁻ and ℓ* from
+    ``per_seed`` (none while a seed trains at no LR), the best val loss from the run records at ``best_lr``, and the
+    after-surgery numbers from their ``values``. Updates ``cell`` and returns it."""
+    for key in PER_SEED:
+        cell[key] = stat([] if cell["untrained_seeds"] else list(cell["per_seed"][key].values()))
+    best = cell.get("best_lr")
+    cell["best_val_loss"] = stat([float(r["final_val_loss"]) for r in cell["run_records"] if best is not None
+                                  and float(r["lr"]) == float(best) and r.get("status") == OK and _finite(r.get("final_val_loss"))])
+    if cell.get("after_surgery"):
+        cell["after_surgery"] = {key: stat(value["values"]) for key, value in cell["after_surgery"].items()}
+    return cell
 
 
 def factors_of(entry: dict) -> dict[str, str]:
@@ -205,7 +217,7 @@ def control_key(variant: str, factors: dict[str, str]) -> tuple[str, dict[str, s
 
 
 def add_contrasts(cells: dict[str, dict]) -> None:
-    """Each cell's ``vs_control``: Δ S (and Δ S⁺, Δ S⁻) against its control, with bootstrap intervals."""
+    """Each cell's ``vs_control``: Δ S (and Δ S⁺, Δ S⁻, Δ ℓ*) against its control, with Welch intervals."""
     for cell in cells.values():
         key = control_key(cell["variant"], cell["factors"])
         control = cells.get(cell_name(*key)) if key else None

@@ -10,7 +10,9 @@ between two markers::
 
 ``python -m ablations.study <folder> --publish`` copies a finished study's ``study.json`` there, draws its figures
 into ``docs/figures/norm_study_<name>_*.png`` and rewrites the blocks; ``--check`` exits 1 when a committed block
-differs from what the committed ``study.json`` gives (the test suite runs that check). A rerun published with
+differs from what the committed ``study.json`` gives (the test suite runs that check). Each committed study is first
+restated with the current statistics (:func:`ablations.study_families.restate`): the blocks show today's intervals
+and Holm verdicts whatever code wrote the file. A rerun published with
 ``--replicates <name>`` also gets a ``replication`` block comparing it with ``<name>``
 (:mod:`ablations.study_replication`); ``dyt_check/dyt_check.json`` (``python -m ablations.dyt_check --publish``) gives the
 ``dyt_check:table`` block.
@@ -21,6 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ablations.study_families import restate
 from ablations.study_replication import replication_block
 from ablations.study_tables import study_blocks
 from lab.config.errors import UserError, exit_on_user_error
@@ -38,14 +41,14 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
     """``{(study name, block): markdown}`` of every committed ``study.json``."""
     blocks = {}
     for path in sorted(results.glob("*/study.json")):
-        study = read_json(path)
+        study = restate(read_json(path))
         for block, text in study_blocks(study).items():
             blocks[(path.parent.name, block)] = text
         if study.get("replicates"):
             original = results / study["replicates"] / "study.json"
             if not original.is_file():
                 raise UserError(f"{path}: replicates {study['replicates']!r}, which has no {original}")
-            blocks[(path.parent.name, "replication")] = replication_block(read_json(original), study)
+            blocks[(path.parent.name, "replication")] = replication_block(restate(read_json(original)), study)
     for path in sorted(results.glob("dyt_check/dyt_check.json")):
         from ablations.dyt_check import check_table
 

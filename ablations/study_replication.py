@@ -1,18 +1,15 @@
-"""A study run twice: does each published conclusion survive a rerun of the same grid?
+"""A study run twice on the same seeds: which of its claims hold when the same grid is executed again?
 
 A rerun of a committed study (``python -m ablations.study <folder> --publish --replicates <name>``) is published as
-``<name>_replication`` with ``"replicates": <name>`` in its ``study.json``. This module compares the two, quantity by
-quantity, as a reader would cite them:
+``<name>_replication`` with ``"replicates": <name>`` in its ``study.json``. Both runs use the same seeds, so this is
+a **re-execution**, not a replication: it tests whether the numbers survive another machine, thread count and
+float order, not whether they hold for other seeds (a replication needs fresh seeds: the confirmatory run).
 
-- per cell: its LR sensitivity S and its difference Δ S to its control;
-- per width trend (:mod:`ablations.study_trends`): T for S and S⁺, and each variant's own change U;
-- per run: the final validation losses of the runs both hold (same cell, LR and seed): how many are bit-equal, the
-  median and the largest absolute difference. CPU float results differ across machines and thread counts, so
-  per-run equality is not expected; the conclusions are what should replicate.
-
-A conclusion is the sign class of a 95 % interval: "> 0" or "< 0" when the interval excludes 0, "includes 0"
-otherwise (:func:`conclusion`). A quantity replicates when both runs give the same class; a claim of one run that
-the other does not support is named in the sentences below the table.
+Only claims that could have failed are counted: a claim is a contrast *shown* in the first run after Holm's
+correction across its table (:mod:`ablations.study_families`): a cell's Δ S against its control, a width trend T or a
+variant's own change U (for S and S⁺). S itself is not a claim (it is ≥ 0 by construction), nor is an agreement on
+"not shown". A claim holds when the rerun shows it too, with the same sign. Contrasts the rerun shows and the first
+run did not are listed as well.
 """
 
 import statistics
@@ -20,27 +17,25 @@ from typing import Any
 
 from ablations.study_tables import fmt, rows, with_ci
 from ablations.study_trends import METRICS
-from lab.report.intervals import excludes_zero
+from lab.report.families import shown
 
 TREND_METRICS = METRICS[:2]  # S and S⁺: the published trend claims; S⁻ is under-training, reported in the trend table
 
 
 def conclusion(stat: dict | None) -> str:
-    """The sign class of a statistic's interval: ``> 0``, ``< 0``, ``includes 0``, or ``no interval`` (n < 2)."""
+    """A contrast's verdict: ``> 0`` or ``< 0`` when shown after Holm, ``not shown``, or ``no interval`` (n < 2)."""
     if not stat or stat.get("mean") is None or not stat.get("ci"):
         return "no interval"
-    if not excludes_zero(stat["ci"]):
-        return "includes 0"
+    if not shown(stat):
+        return "not shown"
     return "> 0" if stat["mean"] > 0 else "< 0"
 
 
 def quantities(study: dict) -> dict[str, dict]:
-    """``{label: statistic}`` of every compared quantity of one study, in row order."""
+    """``{label: contrast}`` of every contrast that could be a claim in one (restated) study, in row order."""
     found: dict[str, dict] = {}
     for regime, cells in study["summary"].items():
         for name, cell in rows(cells):
-            if not cell.get("untrained_seeds"):
-                found[f"{regime}: S of {name}"] = cell["lr_sensitivity"]
             if cell.get("vs_control"):
                 found[f"{regime}: Δ S of {name} vs {cell['control']}"] = cell["vs_control"]["lr_sensitivity"]
     for regime, trends in (study.get("width_trends") or {}).items():
@@ -66,26 +61,40 @@ def run_agreement(first: dict, second: dict) -> dict[str, Any]:
             "median_abs_diff": statistics.median(gaps) if gaps else None, "max_abs_diff": max(gaps, default=None)}
 
 
+def holm_p(value: dict) -> str:
+    return "–" if value.get("p_holm") is None else f"{value['p_holm']:.2g}"
+
+
 def replication_block(first: dict, second: dict) -> str:
-    """The markdown comparing a committed study (``first``) with its rerun (``second``): one row per quantity, with
-    both runs' values and conclusions, then what did not replicate and the per-run agreement."""
+    """The markdown comparing a committed study (``first``) with its re-execution (``second``), both restated: one row
+    per contrast with both runs' values, Holm p and verdicts; then how many of the first run's claims hold, which do
+    not, what only the rerun shows, and the per-run agreement."""
     a, b = quantities(first), quantities(second)
     labels = [label for label in a if label in b]
-    lines = [f"`study={second['name']}` reruns `study={first['name']}` (the same grid, {second['runs']} runs; "
-             f"{second['ok']} finished, {second['collapsed']} collapsed, {second['failed']} failed). A conclusion is the "
-             "sign class of the 95 % interval: > 0, < 0, or includes 0.", "",
-             f"| quantity | `{first['name']}` | `{second['name']}` | same conclusion |", "|---|---|---|---|"]
-    differing = []
+    lines = [f"`study={second['name']}` re-executes `study={first['name']}`: the same grid and the same seeds ({second['runs']} runs; "
+             f"{second['ok']} finished, {second['collapsed']} collapsed, {second['failed']} failed), so it tests "
+             "reproducibility, not replication. A claim is a contrast shown after Holm's correction across its table; "
+             "Welch 95 % intervals.", "",
+             f"| contrast | `{first['name']}` | Holm p | `{second['name']}` | Holm p | first run's claim holds |", "|---|---|---|---|---|---|"]
+    claims = [label for label in labels if conclusion(a[label]) in ("> 0", "< 0")]
+    failed, new = [], []
     for label in labels:
-        same = conclusion(a[label]) == conclusion(b[label])
-        lines.append(f"| {label} | {with_ci(a[label])} | {with_ci(b[label])} | {'yes' if same else 'no'} |")
-        if not same:
-            differing.append(f"- {label}: {conclusion(a[label])} in `{first['name']}` ({with_ci(a[label])}), "
-                             f"{conclusion(b[label])} in the rerun ({with_ci(b[label])}) (replication table, row `{label}`).")
+        first_says, second_says = conclusion(a[label]), conclusion(b[label])
+        if label in claims:
+            holds = "yes" if second_says == first_says else "no"
+            if holds == "no":
+                failed.append(f"- {label}: {first_says} in `{first['name']}` ({with_ci(a[label])}), {second_says} in the re-execution "
+                              f"({with_ci(b[label])}) (re-execution table, row `{label}`).")
+        else:
+            holds = "– (no claim)"
+            if second_says in ("> 0", "< 0"):
+                new.append(f"- {label}: shown only in the re-execution, {second_says} ({with_ci(b[label])}) (row `{label}`).")
+        lines.append(f"| {label} | {with_ci(a[label])} | {holm_p(a[label])} | {with_ci(b[label])} | {holm_p(b[label])} | {holds} |")
+    summary = (f"{len(claims) - len(failed)} of the {len(claims)} claims of `{first['name']}` hold in the re-execution"
+               + ("; these do not:" if failed else "."))
+    extra = (["Shown in the re-execution only:", *new] if new else [])
     agreement = run_agreement(first, second)
-    summary = (f"{len(labels) - len(differing)} of {len(labels)} conclusions replicate"
-               + ("; these do not:" if differing else "."))
     runs = (f"Per run: {agreement['runs']} runs finished in both; {agreement['bit_equal']} have bit-equal final validation "
             f"losses; the median absolute difference is {fmt(agreement['median_abs_diff'])}, the largest "
             f"{fmt(agreement['max_abs_diff'])}.")
-    return "\n".join(lines) + "\n\n" + "\n".join([summary, *differing]) + "\n\n" + runs
+    return "\n".join(lines) + "\n\n" + "\n".join([summary, *failed, *extra]) + "\n\n" + runs

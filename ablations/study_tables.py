@@ -2,8 +2,10 @@
 the sentences that state what the intervals show (each citing its row). :mod:`ablations.study_publish` puts them
 into README.md and docs/norm-study.md between markers; a test checks the committed text equals this output.
 
-Every number is a mean over seeds with its 95 % bootstrap interval in brackets (:mod:`ablations.study_metrics`);
-"n < 2" where fewer than two seeds finished the whole grid. "Δ per-seed best loss" compares each seed's best clipped loss
+Every number is a mean over seeds with its 95 % Student-t interval in brackets, every difference Welch's
+(:mod:`ablations.study_metrics`); "n < 2" where fewer than two seeds finished the whole grid. A difference is called
+shown only when it survives Holm's correction across its table (:mod:`ablations.study_families`); each contrast cell
+gives its raw and Holm-adjusted p. "Δ per-seed best loss" compares each seed's best clipped loss
 ℓ*_s with the control's (per-seed bests, whatever LR each seed's best was at); "best val loss" is the seed mean at
 one LR, the best one where every seed finished, so the two columns need not subtract to each other.
 """
@@ -11,8 +13,8 @@ one LR, the best one where every seed finished, so the two columns need not subt
 import math
 from typing import Any
 
-from ablations.study_trends import width_trends
-from lab.report.intervals import excludes_zero, stat
+from lab.report.families import shown
+from lab.report.intervals import stat
 
 
 def fmt(value: Any, spec: str = ".3f") -> str:
@@ -49,7 +51,7 @@ def stable_lr(cell: dict) -> str:
 
 def at_lr(cell: dict, key: str, lr: float | None, spec: str) -> str:
     """A run metric (``knowledge_acc``, ``max_attn_logit``, ...) of the cell's finished runs at ``lr``: the seed mean
-    with its 95 % bootstrap interval, from the run records; "–" when no run finished there."""
+    with its 95 % t interval, from the run records; "–" when no run finished there."""
     if lr is None:
         return "–"
     values = [float(r[key]) for r in cell.get("run_records", []) if float(r["lr"]) == float(lr) and r.get("status") == "ok"
@@ -66,11 +68,22 @@ def top_lr_attn_logit(cell: dict) -> str:
     return "collapsed" if value == "–" else value
 
 
-def contrast(cell: dict, metric: str) -> str:
-    """The cell's Δ against its control with its interval; "(control)" for a control, "–" for a cell whose contrast
-    is undefined (no LR trains in it or in its control)."""
+def tested(value: dict) -> str:
+    """A contrast with its interval, raw and Holm-adjusted p and verdict: ``0.199 [0.150, 0.268]; p 0.0031, Holm
+    0.025: shown``."""
+    text = with_ci(value)
+    if value.get("p") is None or value.get("p_holm") is None:
+        return text
+    return f"{text}; p {value['p']:.2g}, Holm {value['p_holm']:.2g}: {'**shown**' if shown(value) else 'not shown'}"
+
+
+def contrast(cell: dict, metric: str, verdict: bool = True) -> str:
+    """The cell's Δ against its control with its interval (and, with ``verdict``, its p-values and Holm verdict);
+    "(control)" for a control, "–" for a cell whose contrast is undefined (no LR trains in it or in its control)."""
     delta = cell.get("vs_control", {}).get(metric)
-    return with_ci(delta) if delta else ("–" if cell.get("control") else "(control)")
+    if not delta:
+        return "–" if cell.get("control") else "(control)"
+    return tested(delta) if verdict else with_ci(delta)
 
 
 def seeds_label(cell: dict) -> str:
@@ -105,8 +118,9 @@ def rows(cells: dict[str, dict]) -> list[tuple[str, dict]]:
 def regime_table(cells: dict[str, dict], regime: str) -> str:
     """The regime's table, one row per cell (variant, and the study's other factors)."""
     surgery = regime == "surgery"
-    head = ["cell", "seeds", "LR sensitivity S", "above best LR S⁺", "below best LR S⁻", "Δ S vs control", "best val loss",
-            "at LR", "Δ per-seed best loss vs control", "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
+    head = ["cell", "seeds", "LR sensitivity S [95 % t]", "above best LR S⁺", "below best LR S⁻",
+            "Δ S vs control [95 % Welch]; p, Holm p", "best val loss", "at LR", "Δ per-seed best loss vs control [95 % Welch]; p, Holm p",
+            "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
     if surgery:
         head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -124,19 +138,37 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
 
 
 def own_best_caveat(vs: dict) -> str:
-    """S is measured from each cell's own best loss: when the best loss differs the other way (an interval excluding
-    0), part of Δ S is that difference, and the sentence says so."""
+    """S is measured from each cell's own best loss: when the best loss differs the other way (shown after Holm),
+    part of Δ S is that difference, and the sentence says so."""
     delta, best = vs["lr_sensitivity"], vs["best_clipped_loss"]
-    if best["ci"] is None or not excludes_zero(best["ci"]) or (best["mean"] < 0) != (delta["mean"] > 0):
+    if not shown(best) or (best["mean"] < 0) != (delta["mean"] > 0):
         return ""
     word = "lower" if best["mean"] < 0 else "higher"
     return (f"; but its per-seed best loss is {word} (Δ = {with_ci(best)}), and S is measured from each cell's own "
             f"best: part of Δ S is that difference, not the learning rate")
 
 
+def lr_shares(cell: dict, control: dict) -> dict[float, float]:
+    """Where a Δ S comes from: per learning rate η, the seed-mean of (c(η) − ℓ*)/|H| in the cell minus the same in its
+    control (:mod:`ablations.study_metrics`), as a share of Δ S; the shares sum to 1."""
+    def parts(c: dict) -> dict[float, float]:
+        best, n = c["per_seed"]["best_clipped_loss"], len(c["lrs"])
+        found: dict[float, list[float]] = {float(lr): [] for lr in c["lrs"]}
+        for r in c["run_records"]:
+            if str(r["seed"]) in best and r["status"] in ("ok", "collapsed"):
+                loss = c["loss_ref"] if r["status"] == "collapsed" else min(float(r["final_val_loss"]), c["loss_ref"])
+                found[float(r["lr"])].append((loss - best[str(r["seed"])]) / n)
+        return {lr: sum(v) / len(v) if v else 0.0 for lr, v in found.items()}
+
+    mine, theirs = parts(cell), parts(control)
+    total = sum(mine.values()) - sum(theirs.values())
+    return {lr: (mine[lr] - theirs.get(lr, 0.0)) / total for lr in mine} if total else {}
+
+
 def findings(cells: dict[str, dict], regime: str) -> str:
-    """One sentence per non-control cell: its Δ S against its control, called a difference only when the 95 %
-    interval excludes 0, and where the difference sits (above or below the best LR)."""
+    """One sentence per non-control cell: its Δ S against its control, called a difference only when it survives
+    Holm's correction across the table; for a shown one, its parts above and below the best LR (not claims of their
+    own) and the learning rate that contributes most of it."""
     lines = []
     for name, c in rows(cells):
         vs = c.get("vs_control")
@@ -154,44 +186,42 @@ def findings(cells: dict[str, dict], regime: str) -> str:
         if delta["ci"] is None:
             lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {fmt(delta['mean'])} from fewer than 2 seeds, no interval: "
                          f"no claim {cite}.")
-        elif excludes_zero(delta["ci"]):
+        elif shown(delta):
             word = "more" if delta["mean"] > 0 else "less"
-            parts = [f"{part} the best LR (Δ S{sign} = {with_ci(d)}{'' if (d['mean'] > 0) == (delta['mean'] > 0) else ', the other way'})"
-                     for part, sign, d in (("above", "⁺", above), ("below", "⁻", below)) if excludes_zero(d["ci"])]
-            where = f"; the interval excludes 0 {' and '.join(parts)}" if parts else ""
-            lines.append(f"- `{name}` is {word} LR-sensitive than `{c['control']}`: Δ S = {with_ci(delta)}{where}"
-                         f"{own_best_caveat(vs)} {cite}.")
+            shares = lr_shares(c, control) if control is not None else {}
+            top = max(shares, key=lambda lr: shares[lr], default=None)
+            where = (f"; lr {fmt(top, 'g')} alone contributes {shares[top]:.0%} of it" if top is not None and shares[top] >= 0.5 else "")
+            lines.append(f"- `{name}` is {word} LR-sensitive than `{c['control']}`: Δ S = {tested(delta)} (above the best LR "
+                         f"Δ S⁺ = {with_ci(above)}, below it Δ S⁻ = {with_ci(below)}){where}{own_best_caveat(vs)} {cite}.")
         else:
-            lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {with_ci(delta)}, the interval includes 0: "
-                         f"no difference shown {cite}.")
+            lines.append(f"- `{name}` vs `{c['control']}`: Δ S = {tested(delta)}: no difference shown {cite}.")
     return "\n".join(lines) if lines else "- no cell has a control in this regime."
 
 
-def trend_table(cells: dict[str, dict], regime: str) -> str:
+def trend_table(trends: list[dict], regime: str) -> str:
     """The width trend (:mod:`ablations.study_trends`): per variant and wider width, T = Δ_w − Δ_narrowest for S, S⁺
-    and S⁻ with 95 % intervals, and one sentence per row saying whether the gap grows, narrows or neither is shown;
-    "" for a study that sweeps no width."""
-    trends = width_trends(cells)
+    and S⁻ with 95 % Welch-Satterthwaite intervals and Holm across the table, and one sentence per row saying whether
+    the gap grows, narrows or neither is shown; "" for a study that sweeps no width."""
     if not trends:
         return ""
-    head = ["trend", "T (or U) for S", "for S⁺ (above best LR)", "for S⁻ (below best LR)"]
+    head = ["trend", "T (or U) for S [95 % Welch]; p, Holm p", "for S⁺ (above best LR)", "for S⁻ (below best LR)"]
     lines = [f"**{regime}: width trend, T = Δ S at the wider width − Δ S at the narrowest (Δ S: variant − control); "
-             f"a variant alone: U = its S at the wider width − its S at the narrowest**", "",
+             f"a variant alone: U = its S at the wider width − its S at the narrowest; one Holm family**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sentences = []
     for t in trends:
         alone = t["control"] is None
         label = f"{t['variant']} {'alone' if alone else 'vs ' + t['control']}, {t['from']} → {t['to']}"
-        lines.append(f"| {label} | " + " | ".join(with_ci(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
+        lines.append(f"| {label} | " + " | ".join(tested(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
         total = t["lr_sensitivity"]
         what, symbol = ("its S", "U") if alone else ("the gap", "T")
         cite = f"({regime} width-trend table, row `{label}`)"
         if total["ci"] is None:
             verdict = f"{symbol} = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
-        elif excludes_zero(total["ci"]):
-            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with width: {symbol} = {with_ci(total)}"
+        elif shown(total):
+            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with width: {symbol} = {tested(total)}"
         else:
-            verdict = f"{symbol} = {with_ci(total)}, the interval includes 0: neither growth nor shrinking shown"
+            verdict = f"{symbol} = {tested(total)}: neither growth nor shrinking shown"
         subject = f"`{t['variant']}` alone" if alone else f"`{t['variant']}` vs `{t['control']}`"
         sentences.append(f"- {subject} from {t['from']} to {t['to']}: {verdict} {cite}.")
     return "\n".join(lines) + "\n\n" + "\n".join(sentences)
@@ -227,12 +257,17 @@ def departure_counts(departures: list[dict]) -> str:
                      for cell, c in sorted(counts.items()))
 
 
+EXPLORATORY = ("Exploratory: no claim was registered before this run. Brackets: 95 % Student-t interval over seeds "
+               "(Welch for a difference); a difference is *shown* only when it survives Holm's correction across its table "
+               "at α = 0.05.")
+
+
 def study_header(study: dict) -> str:
     """One line: what ran, how many seeds, the reference point."""
     refs = sorted({fmt(c.get("loss_ref")) for cells in study["summary"].values() for c in cells.values()})
     return (f"`study={study['name']}`: {study['runs']} runs of model `{study['model']}`, {study['ok']} finished, "
             f"{study['collapsed']} collapsed, {study['failed']} failed; {study['steps']} steps per run; "
-            f"ℓ₀ = ln V = {', '.join(refs)} for every cell.")
+            f"ℓ₀ = ln V = {', '.join(refs)} for every cell. {EXPLORATORY}")
 
 
 def compact_table(study: dict) -> str:
@@ -240,33 +275,37 @@ def compact_table(study: dict) -> str:
     stable LR (the full columns are in docs/norm-study.md)."""
     regimes = list(study["summary"])
     names = sorted({name for cells in study["summary"].values() for name in cells})
-    head = ["cell"] + [f"{r}: {col}" for r in regimes for col in ("S [95 % CI]", "Δ S vs control", "max stable LR")]
+    columns = ("S [95 % t]", "Δ S vs control [95 % Welch]", "Holm p (shown ≤ 0.05)", "max stable LR")
+    head = ["cell"] + [f"{r}: {col}" for r in regimes for col in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in names:
         row = [name]
         for regime in regimes:
             c = study["summary"][regime].get(name)
             if c is None:
-                row += ["–"] * 3
+                row += ["–"] * len(columns)
                 continue
-            row += [sensitivity(c, "lr_sensitivity"), contrast(c, "lr_sensitivity"), stable_lr(c)]
+            delta = c.get("vs_control", {}).get("lr_sensitivity") or {}
+            holm = delta.get("p_holm")
+            row += [sensitivity(c, "lr_sensitivity"), contrast(c, "lr_sensitivity", verdict=False),
+                    "–" if holm is None else f"{holm:.2g}" + (" **shown**" if shown(delta) else ""), stable_lr(c)]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
 def compact_findings(study: dict) -> str:
-    """One line per regime: which cells differ from their control (interval excluding 0), and which do not."""
+    """One line per regime: which cells differ from their control (shown after Holm across the regime's table), and
+    which do not."""
     lines = []
     for regime, cells in study["summary"].items():
-        more = sorted(n for n, c in cells.items() if c.get("vs_control") and c["vs_control"]["lr_sensitivity"]["mean"] is not None
-                      and excludes_zero(c["vs_control"]["lr_sensitivity"]["ci"]) and c["vs_control"]["lr_sensitivity"]["mean"] > 0)
-        less = sorted(n for n, c in cells.items() if c.get("vs_control") and c["vs_control"]["lr_sensitivity"]["mean"] is not None
-                      and excludes_zero(c["vs_control"]["lr_sensitivity"]["ci"]) and c["vs_control"]["lr_sensitivity"]["mean"] < 0)
-        same = sorted(n for n, c in cells.items() if c.get("vs_control") and n not in more and n not in less)
+        deltas = {n: c["vs_control"]["lr_sensitivity"] for n, c in cells.items() if c.get("vs_control")}
+        more = sorted(n for n, d in deltas.items() if shown(d) and d["mean"] > 0)
+        less = sorted(n for n, d in deltas.items() if shown(d) and d["mean"] < 0)
+        same = sorted(n for n in deltas if n not in more and n not in less)
         undefined = sorted(n for n, c in cells.items() if c.get("control") and not c.get("vs_control"))
         parts = [f"more LR-sensitive than the control: {', '.join(f'`{n}`' for n in more) or 'none'}",
                  f"less: {', '.join(f'`{n}`' for n in less) or 'none'}",
-                 f"no difference shown (interval includes 0, n < 2 or runs missing): {', '.join(f'`{n}`' for n in same) or 'none'}"]
+                 f"no difference shown (Holm p > 0.05, n < 2 or runs missing): {', '.join(f'`{n}`' for n in same) or 'none'}"]
         if undefined:
             parts.append(f"no contrast (no LR of the grid trains, in the cell or its control): {', '.join(f'`{n}`' for n in undefined)}")
         lines.append(f"- {regime} (rows of the table above): " + "; ".join(parts) + ".")
@@ -274,7 +313,7 @@ def compact_findings(study: dict) -> str:
 
 
 def loss_table(cells: dict[str, dict], regime: str) -> str:
-    """Final validation loss per learning rate, per cell: the seed mean with its 95 % bootstrap interval over the
+    """Final validation loss per learning rate, per cell: the seed mean with its 95 % t interval over the
     seeds that finished, and how many collapsed (the curves S summarises, for comparing cells at one LR)."""
     lrs = sorted({lr for c in cells.values() for lr in c["lrs"]})
     lines = ["| cell | " + " | ".join(f"lr {fmt(lr, 'g')}" for lr in lrs) + " |", "|" + "---|" * (len(lrs) + 1)]
@@ -287,7 +326,7 @@ def loss_table(cells: dict[str, dict], regime: str) -> str:
             value = with_ci(stat(losses)) if losses else "–"
             row.append(value + (f" ({collapsed}/{len(runs)} collapsed)" if collapsed else ""))
         lines.append("| " + " | ".join(row) + " |")
-    return f"**{regime}: final val loss by learning rate**\n\n" + "\n".join(lines)
+    return f"**{regime}: final val loss by learning rate** (mean [95 % t] over the seeds that finished)\n\n" + "\n".join(lines)
 
 
 def study_blocks(study: dict) -> dict[str, str]:
@@ -297,7 +336,7 @@ def study_blocks(study: dict) -> dict[str, str]:
     sections = [study_header(study)]
     for regime, cells in study["summary"].items():
         sections += [f"**{regime}**", regime_table(cells, regime), findings(cells, regime)]
-        sections += [trend for trend in [trend_table(cells, regime)] if trend]
+        sections += [trend for trend in [trend_table((study.get("width_trends") or {}).get(regime, []), regime)] if trend]
     departures = study.get("departures") or []
     counts = departure_counts(departures)
     return {"tables": "\n\n".join(sections),

@@ -8,14 +8,14 @@ width to a width w is
 
     T(w) = Δ_w − Δ_{w₀} = S̄(V, w) − S̄(C, w) − S̄(V, w₀) + S̄(C, w₀),
 
-a contrast of four independent groups of seeds; its 95 % interval is the percentile bootstrap that resamples each
-group's seeds independently (:func:`lab.report.intervals.contrast`). T > 0 with an interval excluding 0: the gap
-grows with width (Wortsman et al.'s finding); T < 0 excluding 0: it narrows. The same for S⁺ (above the best LR,
+a contrast of four independent groups of seeds; its 95 % interval is the t interval with Welch-Satterthwaite degrees
+of freedom (:func:`lab.report.intervals.contrast`). T > 0, shown after Holm's correction across the trend table
+(:mod:`ablations.study_families`): the gap grows with width (Wortsman et al.'s finding); T < 0 shown: it narrows. The same for S⁺ (above the best LR,
 the instability part) and S⁻ (below it, under-training). The widths compared are the study's own: the narrowest
 against each other one, fixed by the grid before the run, never picked afterwards.
 
 Where a gap changes, which side moved: each variant alone, controls included, gets its own change
-U(V, w) = S̄(V, w) − S̄(V, w₀), a contrast of two groups of seeds with the same bootstrap (entries with
+U(V, w) = S̄(V, w) − S̄(V, w₀), a contrast of two groups of seeds with the same interval (Welch's; entries with
 ``"control": None``).
 """
 

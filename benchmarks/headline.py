@@ -14,8 +14,8 @@ For each seed s (default 0, 1, 2), with the suite's own commands and defaults:
 
 A rerun skips the finished training runs (main jobs, references, gates) and the built vindexes; the evaluations
 run again. Writes ``<out>/headline.json`` and ``<out>/headline.md``: each number as its mean with the 95 %
-percentile bootstrap interval over the seeds (:func:`lab.report.intervals.stat`; with 3 seeds, their range), the
-std and min-max, because CPU float results differ across machines (the same run gave 96.8 % recall on one machine
+Student-t interval over the seeds (:func:`lab.report.intervals.stat`), the std and min-max, and the gates-minus-random
+rows (paired by seed) with their p-values, Holm-corrected across those rows (one family), because CPU float results differ across machines (the same run gave 96.8 % recall on one machine
 and 98.9 % on another). With ``--publish`` the JSON goes to ``docs/results/headline/headline.json`` and the
 ``<!-- headline:seeds:table -->`` block of docs/headline.md is rewritten from it; ``--check`` exits 1 when that
 block differs from the committed JSON (the test suite runs it).
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
 from lab.config.errors import UserError, exit_on_user_error
+from lab.report.families import adjust, verdict
 from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
@@ -50,9 +51,10 @@ def run(args: list[str]) -> None:
 
 
 def spread(values: list[float]) -> dict:
-    """Mean, its 95 % bootstrap interval over seeds (``ci``, None for one value), sample std (0 for one value), min
-    and max."""
-    return {"mean": statistics.fmean(values), "ci": stat(values)["ci"], "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+    """Mean, its 95 % Student-t interval over seeds (``ci``, None for one value) and p-value against 0, sample std (0
+    for one value), min and max."""
+    t = stat(values)
+    return {"mean": t["mean"], "ci": t["ci"], "p": t["p"], "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "min": min(values), "max": max(values), "n": len(values)}
 
 
@@ -99,7 +101,9 @@ def summary(per_seed: dict, seeds: list[int]) -> dict[str, dict]:
     for row in rows:
         for key in [k for k in row if k.startswith("gates/5%_masked/")]:
             row[key.replace("gates/", "gates_minus_random/", 1)] = row[key] - row[key.replace("gates/", "random/", 1)]
-    return {key: spread([row[key] for row in rows]) for key in rows[0]}
+    table = {key: spread([row[key] for row in rows]) for key in rows[0]}
+    adjust(value for key, value in table.items() if key.startswith("gates_minus_random/"))
+    return table
 
 
 FORMATS = {"main/fact_recall": ".1%", "main/arithmetic": ".1%", "reference/fact_recall": ".1%", "reference/arithmetic": ".1%",
@@ -109,15 +113,22 @@ FORMATS = {"main/fact_recall": ".1%", "main/arithmetic": ".1%", "reference/fact_
 
 
 def markdown(table: dict[str, dict], seeds: list[int]) -> str:
-    """One row per result: mean [95 % interval over seeds], std, min – max."""
-    lines = [f"| result | mean [95 % CI] over seeds {', '.join(map(str, seeds))} | std | min – max |", "|---|---|---|---|"]
+    """One row per result: mean [95 % t interval over seeds], std, min – max; the paired gates-minus-random rows with
+    their raw and Holm-adjusted p (one family)."""
+    lines = [f"Exploratory. Brackets: 95 % Student-t interval over seeds {', '.join(map(str, seeds))} (a rate's clipped to "
+             "[0 %, 100 %]); `gates_minus_random` rows are paired by seed, and a difference is shown only after Holm's correction across those rows.", "",
+             "| result | mean [95 % t] | std | min – max | p, Holm p (gates − random) |", "|---|---|---|---|---|"]
     for key, s in table.items():
         fmt = FORMATS.get(key, ".3f")
         if key == "gate3/passed":
-            lines.append(f"| Gate 3 PASS (one prompt pair) | {round(s['mean'] * s['n'])} of {s['n']} seeds | | |")
+            lines.append(f"| Gate 3 PASS (one prompt pair) | {round(s['mean'] * s['n'])} of {s['n']} seeds | | | |")
             continue
-        ci = f" [{format(s['ci'][0], fmt)}, {format(s['ci'][1], fmt)}]" if s.get("ci") else ""
-        lines.append(f"| {key} | {format(s['mean'], fmt)}{ci} | {format(s['std'], fmt)} | {format(s['min'], fmt)} – {format(s['max'], fmt)} |")
+        low, high = s["ci"] or (None, None)
+        if fmt.endswith("%") and not key.startswith("gates_minus_random/"):  # a rate: its interval clipped to [0, 1]
+            low, high = (max(low, 0.0), min(high, 1.0)) if s.get("ci") else (low, high)
+        ci = f" [{format(low, fmt)}, {format(high, fmt)}]" if s.get("ci") else ""
+        tested = verdict(s) if "p_holm" in s else ""
+        lines.append(f"| {key} | {format(s['mean'], fmt)}{ci} | {format(s['std'], fmt)} | {format(s['min'], fmt)} – {format(s['max'], fmt)} | {tested} |")
     return "\n".join(lines)
 
 
@@ -126,7 +137,7 @@ def update_docs(check: bool = False) -> list[Path]:
     if not PUBLISHED.is_file():
         raise UserError(f"no published headline at {PUBLISHED}: run python -m benchmarks.headline --publish")
     report = read_json(PUBLISHED)
-    blocks = {("seeds", "table"): markdown(report["spread"], report["seeds"])}
+    blocks = {("seeds", "table"): markdown(summary(report["per_seed"], report["seeds"]), report["seeds"])}
     return rewrite_docs(DOCS, "headline", blocks, lambda name, block: f"marker headline:{name}:{block} has no block", check)
 
 

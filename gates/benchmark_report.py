@@ -1,11 +1,14 @@
 """The localisation benchmark's summary over seeds, its table, its figure and its published blocks.
 
 Per (method, edit) and metric, one value per seed (the random control: the mean of its draws), summarised as the
-mean and the 95 % bootstrap interval over seeds (:func:`lab.report.intervals.stat`; at 3 seeds it is their
-range). Every method of a seed edits the same model and is graded on the same facts, so contrasts are paired by
-seed (:func:`paired`): the mean over seeds of (method − reference) with the bootstrap interval of those per-seed
-differences. A method beats a reference on a metric when that interval excludes 0; the table of contrasts gives it
-for held-out and other-relation recall against the trained random gates, random neurons and the gates. The main
+mean and the 95 % Student-t interval over seeds (:func:`lab.report.intervals.stat`). Every method of a seed edits
+the same model and is graded on the same facts, so contrasts are paired by seed
+(:func:`lab.report.intervals.paired`): the mean over seeds of (method − reference) with the paired t interval of
+those per-seed differences. Each table of contrasts is one family: a method beats a reference on a metric only
+when its contrast survives Holm's correction across that table at α = 0.05 (:func:`apply_families`; the contrasts
+table for held-out and other-relation recall against the trained random gates, random neurons and the gates, the
+budgets table, the relearning table). The publisher restates a committed JSON from its per-seed results
+(:func:`restate`), so the blocks show the current statistics. The main
 tables are at the run's ``budget``; ``budgets`` holds every graded share (:func:`budget_rows`).
 ``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/<publish_as>.json``
 (``benchmark``; another name, e.g. ``benchmark_continent``, keeps a second run, such as another forget relation,
@@ -22,7 +25,9 @@ from pathlib import Path
 
 from gates.schema import graded_budgets
 from lab.config.errors import UserError, exit_on_user_error
-from lab.report.intervals import excludes_zero, stat
+from lab.report.families import adjust, verdict
+from lab.report.intervals import paired as paired_t
+from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
@@ -75,8 +80,9 @@ def per_seed(seeds: list[dict], method: str, mode: str, key: str) -> list[float]
 
 
 def paired(a: list[float], b: list[float]) -> dict:
-    """``mean(a − b)`` over seeds paired by position, with the bootstrap interval of the per-seed differences."""
-    return stat([x - y for x, y in zip(a, b, strict=True)] if len(a) == len(b) else [])
+    """``mean(a − b)`` over seeds paired by position with the paired t interval; no value (``mean`` None) when the
+    two sides do not have one value per seed each."""
+    return paired_t(a, b) if len(a) == len(b) else stat([])
 
 
 def relearn_contrasts(seeds: list[dict], settings: list[tuple[str, str]], attacks: list[str], step: str) -> list[dict]:
@@ -139,7 +145,7 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
                       for k in ("steps", "entity_ce_first", "entity_ce_last")} for name in runs}
     pairs = sorted({p for r in seeds for p in r["overlap"]})
     overlap = {p: stat([r["overlap"][p]["all"] for r in seeds if p in r["overlap"]]) for p in pairs}
-    return {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")}
+    report = {"rule": {k: cfg[k] for k in ("seeds", "budget", "methods", "modes", "random_draws", "train")}
             | {"budgets": cfg.get("budgets") or [], "relearn": cfg["relearn"]}, "statements": statements,
             "budgets": budget_rows(cfg, every_budget),
             "facts": seeds[0]["facts"], "relations": seeds[0]["relations"], "num_neurons": seeds[0]["num_neurons"],
@@ -148,13 +154,40 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
             "relearn_contrasts": relearn_contrasts(seeds, settings, attacks, str(cfg["relearn"].get("contrast_step", steps[-1]))),
             "relations_graded": [k.removeprefix("recall/") for k in relations], "lm_eval_metrics": tasks, "summary": rows,
             "contrasts": contrasts, "overlap": overlap, "per_seed": every_budget}
+    return apply_families(report)
+
+
+EXPLORATORY = ("Exploratory: this configuration was not registered before the run; its contrasts are paired by seed and "
+               "claimed only after Holm's correction across their table.")
+RELEARN_CONTRASTS = ("recovered", "minus_unedited", "minus_unrelated", "minus_other_facts")
+
+
+def apply_families(report: dict) -> dict:
+    """Holm across each table of contrasts (``p_holm`` and ``shown`` in each): the method contrasts, the budgets'
+    minus-random columns and the relearning contrasts; returns ``report``."""
+    adjust(c[k] for c in report["contrasts"] for k in ("held_out_recall", "other_recall"))
+    adjust(r[k] for r in report.get("budgets") or [] for k in ("held_out_recall_minus_random", "other_recall_minus_random") if k in r)
+    adjust(c[k] for c in report.get("relearn_contrasts") or [] for k in RELEARN_CONTRASTS if k in c)
+    return report
+
+
+def restate(report: dict) -> dict:
+    """A committed report recomputed from its per-seed results and rule with the current statistics."""
+    return summarize(report["rule"], report["per_seed"])
 
 
 def cell(value: dict, percent: bool = True) -> str:
+    """``mean [low, high]``, in % with ``percent``; the t interval of a mean rate is clipped to [0, 100] (the rate's
+    own range: clipping keeps its coverage), never that of a difference."""
     if value["mean"] is None:
         return "-"
     fmt = (lambda x: f"{100 * x:.1f}") if percent else (lambda x: f"{x:.2f}")
-    return fmt(value["mean"]) + (f" [{fmt(value['ci'][0])}, {fmt(value['ci'][1])}]" if value["ci"] else "")
+    if not value["ci"]:
+        return fmt(value["mean"])
+    low, high = value["ci"]
+    if percent and value.get("method") == "t":
+        low, high = max(low, 0.0), min(high, 1.0)
+    return f"{fmt(value['mean'])} [{fmt(low)}, {fmt(high)}]"
 
 
 def percent(x: float | None) -> str:
@@ -163,22 +196,21 @@ def percent(x: float | None) -> str:
 
 
 def claim(value: dict) -> str:
-    """Whether a difference is claimed: only when its interval over seeds excludes 0."""
-    if value["ci"] is None:
-        return "no: fewer than 2 seeds"
-    return "yes" if excludes_zero(value["ci"]) else "no: interval includes 0"
+    """Whether a difference is claimed: only when it survives Holm's correction across its table (raw and adjusted
+    p beside the verdict)."""
+    return verdict(value)
 
 
 def training_table(report: dict) -> str:
     """Each gate run's steps and the forget answers' cross-entropy (nats) at its first and last step."""
-    lines = ["| gate run | steps | answer CE, first step [95 % CI] | answer CE, last step [95 % CI] |", "|---|---|---|---|"]
+    lines = ["| gate run | steps | answer CE, first step [95 % t] | answer CE, last step [95 % t] |", "|---|---|---|---|"]
     lines += [f"| {name} | {t['steps']['mean']:.0f} | {cell(t['entity_ce_first'], percent=False)} | "
               f"{cell(t['entity_ce_last'], percent=False)} |" for name, t in report.get("training", {}).items()]
     return "\n".join(lines)
 
 
 def lm_eval_table(report: dict) -> str:
-    """Every lm-eval metric (``tasks``) per method and edit, mean [95 % interval] over seeds, as lm-eval reports it."""
+    """Every lm-eval metric (``tasks``) per method and edit, mean [95 % t interval] over seeds, as lm-eval reports it."""
     metrics = report.get("lm_eval_metrics", [])
     if not metrics:
         return "No lm-eval tasks in this benchmark (`tasks=[...]`)."
@@ -196,7 +228,7 @@ def budgets_table(report: dict) -> str:
     if not rows:
         return "One budget in this report (`budgets=[...]` grades more)."
     lines = ["| budget | method | edit | share edited | held-out | other relations | forget | arithmetic | held-out minus random "
-             "[95 % CI] | claimed | other minus random [95 % CI] | claimed |", "|" + "---|" * 12]
+             "[95 % paired t] | claimed (Holm across this table) | other minus random [95 % paired t] | claimed |", "|" + "---|" * 12]
     for r in rows:
         minus = [r.get("held_out_recall_minus_random"), r.get("other_recall_minus_random")]
         extra = " | ".join(f"{cell(m)} | {claim(m)}" if m else "- | -" for m in minus)
@@ -232,9 +264,9 @@ def relearning_tables(report: dict) -> tuple[str, str]:
     if not contrasts:
         return "\n".join(lines), "No relearning contrasts in this report."
     k = contrasts[0]["step"]
-    head = [f"| method | edit | attack | recall at step {k} | regained since step 0 (points) [95 % CI] | claimed | "
-            f"minus unedited, same attack [95 % CI] | claimed | minus the unrelated-text attack [95 % CI] | claimed | "
-            f"minus the other relations' facts (same template) [95 % CI] | claimed |", "|" + "---|" * 12]
+    head = [f"| method | edit | attack | recall at step {k} | regained since step 0 (points) [95 % paired t] | claimed (Holm "
+            f"across this table) | minus unedited, same attack [95 % paired t] | claimed | minus the unrelated-text attack [95 % paired t] | "
+            f"claimed | minus the other relations' facts (same template) [95 % paired t] | claimed |", "|" + "---|" * 12]
     for c in contrasts:
         controls = [c.get("minus_unrelated"), c.get("minus_other_facts")]
         head.append(f"| {c['method']} | {c['mode']} | {c['attack']} | {cell(c['end'])} | {cell(c['recovered'])} | "
@@ -259,10 +291,10 @@ def tables(report: dict) -> dict[str, str]:
     n = len(report["rule"]["seeds"])
     intro = (f"{n} seeds; {report['rule']['budget']:.0%} of {report['num_neurons']:,} FFN neurons edited; forget relations "
              f"{', '.join(report['relations'])}: {report['facts']['forget']} forget, {report['facts']['held_out']} held-out, "
-             f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % percentile bootstrap interval "
-             f"over the {n} seeds; with 3 seeds it is their range].")
-    contrast = ["| method | edit | minus | held-out recall: difference (points), paired by seed [95 % CI] | claimed | other "
-                "relations: difference [95 % CI] | claimed |", "|---|---|---|---|---|---|---|"]
+             f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % Student-t interval "
+             f"over the {n} seeds, clipped to [0, 100]]. {EXPLORATORY}")
+    contrast = ["| method | edit | minus | held-out recall: difference (points) [95 % paired t] | claimed (Holm across this "
+                "table) | other relations: difference [95 % paired t] | claimed |", "|---|---|---|---|---|---|---|"]
     for c in report["contrasts"]:
         h, o = c["held_out_recall"], c["other_recall"]
         contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(h)} | {claim(h)} | "
@@ -279,7 +311,8 @@ def tables(report: dict) -> dict[str, str]:
                    if r["method"] == "gate3_delete" and r["budget"] == report["rule"]["budget"]]
         delete = f" (the rank-1 DELETE: {cell(touched[0])} % of gate rows)" if touched else " (the rank-1 DELETE: at most that many gate rows)"
     readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard){delete}, {n} seeds; recall and accuracy in %, mean "
-              "[95 % interval]; forget recall after relearning: means (intervals in docs/gates.md).", ""]
+              "[95 % Student-t interval over seeds, clipped to [0, 100]]; forget recall after relearning: means (intervals in docs/gates.md). "
+              f"{EXPLORATORY}", ""]
     for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete"):
         row = rows.get((method, {"none": "none", "gate3_delete": "rank1"}.get(method, "hard")))
         if row:
@@ -288,7 +321,7 @@ def tables(report: dict) -> dict[str, str]:
                           f"{'/'.join(later)} relearning steps " + " / ".join(percent(row[f"relearn/{main_attack(report)}/{k}"]["mean"]) for k in later))
     share = report["rule"]["budget"]
     overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
-               "| neuron sets | Jaccard [95 % CI] |", "|---|---|"]
+               "| neuron sets | Jaccard [95 % t] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
     relearning, relearn_contrasts = relearning_tables(report)
     probe = report.get("probe")
@@ -375,7 +408,7 @@ def publish(report_file: Path, name: str) -> list[Path]:
 def update_docs(check: bool = False) -> list[Path]:
     """The docs whose blocks differ from the committed JSONs (rewritten unless ``check``): block ``localise:<name>:<b>``
     is table ``b`` of ``<name>.json``."""
-    blocks = {(name, block): body for name, path in published().items() for block, body in tables(read_json(path)).items()}
+    blocks = {(name, block): body for name, path in published().items() for block, body in tables(restate(read_json(path))).items()}
     return rewrite_docs(DOCS, "localise", blocks, lambda name, block: f"marker localise:{name}:{block} has no block", check)
 
 

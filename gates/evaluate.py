@@ -45,7 +45,7 @@ from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
-from lab.report.intervals import bootstrap_ci
+from lab.report.intervals import stat
 from lab.runs.artifacts import atomic_write, read_json, write_json
 from lab.runs.checksums import SUMS_FILE, write_sha256sums
 
@@ -152,7 +152,7 @@ def metric_keys(results: list[dict]) -> list[str]:
 
 def summarize(results: list[dict]) -> list[dict]:
     """One row per (mode, selection, threshold); random rows average the draws, with ``*_std`` and ``*_ci`` (the
-    95 % bootstrap interval of the mean over the draws, :func:`lab.report.intervals.bootstrap_ci`) beside."""
+    95 % Student-t interval of the mean over the draws, :func:`lab.report.intervals.stat`) beside."""
     keys = metric_keys(results)
     groups: dict[tuple, list[dict]] = {}
     for r in results:
@@ -166,7 +166,7 @@ def summarize(results: list[dict]) -> list[dict]:
             row[key] = statistics.fmean(values)
             if len(values) > 1:
                 row[f"{key}_std"] = statistics.stdev(values)
-                row[f"{key}_ci"] = bootstrap_ci(values)
+                row[f"{key}_ci"] = stat(values)["ci"]
         rows.append(row)
     return rows
 

@@ -11,11 +11,12 @@ from lab.runs.artifacts import read_json
 def test_each_result_is_its_mean_with_the_interval_std_and_range_over_seeds():
     table = {"main/val_loss": spread([0.5, 0.6, 0.7]), "gates/5%_masked/held_out_recall": spread([0.1, 0.2, 0.3]),
              "gate3/passed": spread([0.0, 1.0, 0.0])}
-    assert table["main/val_loss"]["ci"] == pytest.approx([0.5, 0.7], abs=1e-9)  # 3 seeds: the bootstrap interval is their range
+    half = 4.302652729911275 * 0.1 / 3**0.5  # t_{0.975, 2} · s / √3
+    assert table["main/val_loss"]["ci"] == pytest.approx([0.6 - half, 0.6 + half])
     text = markdown(table, [0, 1, 2])
-    assert "| main/val_loss | 0.600 [0.500, 0.700] | 0.100 | 0.500 – 0.700 |" in text
-    assert "| gates/5%_masked/held_out_recall | 20.0% [10.0%, 30.0%] | 10.0% | 10.0% – 30.0% |" in text
-    assert "| Gate 3 PASS (one prompt pair) | 1 of 3 seeds | | |" in text
+    assert "| main/val_loss | 0.600 [0.352, 0.848] | 0.100 | 0.500 – 0.700 |  |" in text
+    assert "| gates/5%_masked/held_out_recall | 20.0% [0.0%, 44.8%] | 10.0% | 10.0% – 30.0% |  |" in text  # a rate: clipped at 0
+    assert "| Gate 3 PASS (one prompt pair) | 1 of 3 seeds | | | |" in text
     assert spread([0.5])["ci"] is None and "| x | 0.500 | 0.000 |" in markdown({"x": spread([0.5])}, [0])
 
 
@@ -24,6 +25,7 @@ def test_gates_minus_random_is_paired_by_seed():
                 for s, (g, r) in enumerate([(0.2, 0.3), (0.6, 0.7), (0.9, 1.0)])}
     table = summary(per_seed, [0, 1, 2])
     assert table["gates_minus_random/5%_masked/arithmetic"]["ci"] == pytest.approx([-0.1, -0.1])  # seeds' spread cancels
+    assert table["gates_minus_random/5%_masked/arithmetic"]["family_size"] == 1  # the gates-minus-random rows: one Holm family
     assert "gates_minus_random/5%_masked/arithmetic" not in per_seed["0"]  # the input is not changed
 
 

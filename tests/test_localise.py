@@ -338,6 +338,7 @@ def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
     report = summarize(cfg, seeds)
     contrast = next(c for c in report["contrasts"] if c["control"] == "random")
     assert contrast["held_out_recall"]["mean"] == pytest.approx(-0.4) and contrast["held_out_recall"]["ci"] == pytest.approx([-0.4, -0.4])
+    assert contrast["held_out_recall"]["method"] == "paired-t" and contrast["held_out_recall"]["family_size"] == 2  # gates vs random, two metrics: the family
     assert {r["method"] for r in report["summary"]} == {"none", "gates", "random"}  # the main budget's tables
     rows = {(r["budget"], r["method"]): r for r in report["budgets"]}
     assert rows[(0.2, "gates")]["held_out_recall"]["mean"] == pytest.approx(0.1)
@@ -346,10 +347,15 @@ def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
 
 def test_the_published_benchmark_blocks_match_the_committed_json():
     """docs/gates.md's localise blocks are what gates.benchmark_report renders from docs/results/localise/benchmark.json."""
-    from gates.benchmark_report import DOCS, PUBLISHED, published, update_docs
+    import copy
+
+    from gates.benchmark_report import DOCS, PUBLISHED, published, restate, update_docs
     from lab.report.markers import marker
 
     report = json.loads(PUBLISHED.read_text())
+    for path in published().values():  # the committed JSON holds the current statistics of its per-seed results
+        committed = json.loads(path.read_text())
+        assert committed == json.loads(json.dumps(restate(copy.deepcopy(committed)))), path
     assert len(report["per_seed"]) >= 3 and report["rule"]["budget"] == 0.05
     blocks = {(m["name"], m["block"]) for doc in DOCS for m in marker("localise").finditer(doc.read_text())}
     assert {name for name, _ in blocks} == set(published())  # every published run in the docs, every block's run published

@@ -8,6 +8,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
 from ablations.study_metrics import (
+    cell_statistics,
     cell_summary,
     control_key,
     lr_sensitivity,
@@ -16,7 +17,7 @@ from ablations.study_metrics import (
     seed_sensitivity,
     summarize,
 )
-from lab.report.intervals import bootstrap_ci, difference, excludes_zero
+from lab.report.intervals import difference, excludes_zero
 from lab.train.diagnostics import InstabilityDiagnostics, block_grad_norms, forward_diagnostics
 
 V = 1000  # ℓ₀ = ln 1000 = 6.9078
@@ -46,8 +47,8 @@ def test_sensitivity_uses_one_reference_ln_v_and_splits_above_and_below_the_best
     assert per_seed["lr_sensitivity"] == pytest.approx({"0": L0 / 3, "1": (L0 - 0.2) / 3})
     assert summary["lr_sensitivity"]["mean"] == pytest.approx((L0 / 3 + (L0 - 0.2) / 3) / 2)
     assert summary["lr_sensitivity"]["n"] == 2 and summary["incomplete_seeds"] == [2]
-    low, high = summary["lr_sensitivity"]["ci"]  # two values: the bootstrap means lie between them
-    assert (L0 - 0.2) / 3 <= low < high <= L0 / 3
+    low, high = summary["lr_sensitivity"]["ci"]  # two values: Student-t with 1 degree of freedom, wide around both
+    assert low < (L0 - 0.2) / 3 < L0 / 3 < high and summary["lr_sensitivity"]["method"] == "t"
     assert lr_sensitivity({1e-3: 1.0, 1e-2: 1.0}) == 0.0  # flat curve: insensitive
 
 
@@ -85,15 +86,14 @@ def test_best_loss_stable_lr_censoring_and_counts():
     assert stable["max_stable_lr"] == 1e-1 and stable["max_stable_lr_censored"]  # the top of the grid: "≥ 0.1"
 
 
-def test_bootstrap_intervals_and_differences():
-    assert bootstrap_ci([1.0]) is None and bootstrap_ci([]) is None
-    low, high = bootstrap_ci([1.0, 2.0, 3.0])
-    assert 1.0 <= low < 2.0 < high <= 3.0 and bootstrap_ci([1.0, 2.0, 3.0]) == (low, high)  # a fixed generator
-    assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
+def test_cell_differences_are_welch_and_restated_from_the_per_seed_values():
     apart = difference([5.0, 5.1, 5.2], [1.0, 1.1, 1.2])
-    assert apart["mean"] == pytest.approx(4.0) and excludes_zero(apart["ci"])
+    assert apart["mean"] == pytest.approx(4.0) and excludes_zero(apart["ci"]) and apart["method"] == "welch"
     overlapping = difference([1.0, 2.0, 3.0], [1.5, 2.0, 2.5])
     assert not excludes_zero(overlapping["ci"]) and difference([1.0], [2.0, 3.0])["ci"] is None
+    cell = cell_summary(CELL)
+    stale = {**cell, "lr_sensitivity": {"mean": 0.0, "ci": [0.0, 0.0], "n": 2}}
+    assert cell_statistics(stale)["lr_sensitivity"] == cell["lr_sensitivity"]  # an interval is recomputed, never trusted
 
 
 def test_summarize_groups_cells_by_factors_and_contrasts_them_with_their_control():
@@ -180,7 +180,8 @@ def test_a_cell_missing_learning_rates_has_no_sensitivity_and_no_contrast():
     summary = summarize({f"r{i}": e for i, e in enumerate(runs("original", (1e-3, 1e-1)) + runs("no_layer_norm", (1e-3,)))})["scratch"]
     partial = summary["no_layer_norm"]
     assert partial["lrs"] == [1e-3, 1e-1] and partial["missing_lrs"] == [1e-1] and partial["incomplete_seeds"] == [0, 1, 2]
-    assert partial["lr_sensitivity"] == {"mean": None, "ci": None, "n": 0} and partial["vs_control"]["lr_sensitivity"]["mean"] is None
+    assert (partial["lr_sensitivity"]["mean"], partial["lr_sensitivity"]["ci"], partial["lr_sensitivity"]["n"]) == (None, None, 0)
+    assert partial["vs_control"]["lr_sensitivity"]["mean"] is None
     assert summary["original"]["lr_sensitivity"]["n"] == 3
 
 
@@ -218,5 +219,6 @@ def test_the_numbers_right_after_a_surgery_are_kept_per_seed_with_an_interval():
     fitted = [{**run(lr, seed, "ok", 1.0), "initial": {"loss": 2.0 + seed}, "norm_fit_error": {"mean": 0.05, "max": 0.07}}
               for lr in (1e-3, 1e-2) for seed in (0, 1, 2)]
     after = cell_summary(fitted)["after_surgery"]
-    assert after["loss"]["mean"] == pytest.approx(3.0) and 2.0 <= after["loss"]["ci"][0] < after["loss"]["ci"][1] <= 4.0
+    assert after["loss"]["mean"] == pytest.approx(3.0) and after["loss"]["values"] == [2.0, 3.0, 4.0]
+    assert after["loss"]["ci"] == pytest.approx([3.0 - 4.302652729911275 / 3**0.5, 3.0 + 4.302652729911275 / 3**0.5])  # t, s = 1
     assert after["norm_fit_error"]["mean"] == pytest.approx(0.05)

@@ -22,39 +22,50 @@ def test_every_committed_study_is_published_with_its_figures():
         assert min(seeds) >= 3, f"{name}: a published study has at least 3 seeds per cell"
 
 
-def test_each_committed_width_trend_is_what_its_summary_gives():
+def test_each_committed_study_holds_the_current_statistics_of_its_per_seed_values():
+    """Every interval, contrast, width trend and Holm verdict in a committed ``study.json`` is what
+    :func:`ablations.study_families.restate` computes from its per-seed values: the JSON and the docs agree."""
+    import copy
     import json
 
-    from ablations.study_trends import width_trends
+    from ablations.study_families import restate
 
     for path in sorted(RESULTS.glob("*/study.json")):
         study = read_json(path)
-        expected = {r: t for r, cells in study["summary"].items() if (t := width_trends(cells))}
-        assert study.get("width_trends", {}) == json.loads(json.dumps(expected)), path
-    assert read_json(RESULTS / "scaling" / "study.json")["width_trends"]["scratch"], "the scaling study has a trend"
+        assert study == json.loads(json.dumps(restate(copy.deepcopy(study)))), f"{path}: restate it (ablations.study_families)"
+    trends = read_json(RESULTS / "scaling" / "study.json")["width_trends"]["scratch"]
+    assert trends and all("p_holm" in t["lr_sensitivity"] for t in trends), "the scaling study has a trend, Holm-corrected"
 
 
-def test_a_rerun_is_published_as_a_replication_compared_conclusion_by_conclusion(tmp_path):
-    """``--replicates scaling``: the rerun is committed as ``scaling_replication`` and each quantity's conclusion
-    (the sign class of its interval) is compared; one that flips is named, with both runs' values."""
+def test_a_rerun_is_published_as_a_re_execution_that_counts_only_claims(tmp_path):
+    """``--replicates scaling``: the rerun is committed as ``scaling_replication``. Only contrasts shown after Holm in
+    the first run are claims (never S > 0, never two "not shown"); one the other run does not show is named, with
+    both runs' values, and what only the other run shows is listed apart."""
     import copy
 
+    from ablations.study_families import restate
     from ablations.study_publish import publish_study
     from ablations.study_replication import conclusion, replication_block
     from lab.config.errors import UserError
     from lab.runs.artifacts import write_json
 
-    assert [conclusion({"mean": m, "ci": ci}) for m, ci in ((0.2, [0.1, 0.3]), (-0.2, [-0.3, -0.1]), (0.1, [-0.1, 0.3]))] == [
-        "> 0", "< 0", "includes 0"] and conclusion({"mean": 1.0, "ci": None}) == "no interval"
+    assert [conclusion({"mean": m, "ci": ci, "shown": s}) for m, ci, s in ((0.2, [0.1, 0.3], True), (-0.2, [-0.3, -0.1], True),
+                                                                           (0.2, [0.1, 0.3], False))] == ["> 0", "< 0", "not shown"]
+    assert conclusion({"mean": 1.0, "ci": None}) == "no interval"
     original = read_json(RESULTS / "scaling" / "study.json")
-    rerun = copy.deepcopy(original)
-    cell = rerun["summary"]["scratch"]["no_qk_norm [width=h64]"]
-    cell["vs_control"]["lr_sensitivity"] = {"mean": 0.1, "ci": [-0.2, 0.4], "n": [3, 3]}
-    cell["run_records"][0]["final_val_loss"] += 0.5
-    text = replication_block(original, {**rerun, "name": "scaling_replication"})
+    rerun = read_json(RESULTS / "scaling_replication" / "study.json")
+    text = replication_block(restate(copy.deepcopy(rerun)), restate(copy.deepcopy(original)))
     label = "scratch: Δ S of no_qk_norm [width=h64] vs original [width=h64]"
-    assert f"| {label} | 0.630 [0.407, 0.854] | 0.100 [-0.200, 0.400] | no |" in text
-    assert f"(replication table, row `{label}`)" in text and "these do not:" in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+    assert row.endswith("| no |") and f"(re-execution table, row `{label}`)" in text and "these do not:" in text
+    assert "0 of the 3 claims of `scaling_replication` hold" in text
+    assert not any(line.startswith("| scratch: S of") for line in text.splitlines())  # S itself (≥ 0) is never a claim
+    reverse = replication_block(restate(copy.deepcopy(original)), restate(copy.deepcopy(rerun)))
+    assert "0 of the 0 claims of `scaling` hold" in reverse and "Shown in the re-execution only:" in reverse
+    assert "126 runs finished in both; 7 have bit-equal final validation losses" in reverse
+    rerun = copy.deepcopy(original)
+    rerun["summary"]["scratch"]["no_qk_norm [width=h64]"]["run_records"][0]["final_val_loss"] += 0.5
+    text = replication_block(original, {**rerun, "name": "scaling_replication"})
     assert "126 runs finished in both; 125 have bit-equal final validation losses" in text and "the largest 0.500" in text
 
     results = tmp_path / "results"

@@ -2,8 +2,10 @@
 
 import pytest
 
+from ablations.study_families import trend_family
 from ablations.study_tables import trend_table
 from ablations.study_trends import ordered_widths, width_trends
+from lab.report.families import adjust
 from lab.report.intervals import contrast, difference
 
 
@@ -45,11 +47,11 @@ def test_the_trend_is_the_gap_at_the_wider_width_minus_the_gap_at_the_narrowest(
     # S⁺: (0.56 − 0.52) − (0.85 − 0.55) = −0.26; S⁻ = T − T⁺
     assert trend["sensitivity_above"]["mean"] == pytest.approx(-0.26)
     assert trend["sensitivity_below"]["mean"] == pytest.approx(-0.25)
-    assert trend["lr_sensitivity"]["n"] == (3, 3, 3, 3)
+    assert trend["lr_sensitivity"]["n"] == [3, 3, 3, 3] and trend["lr_sensitivity"]["method"] == "welch"
     # each variant alone: U = its S at h128 − its S at h64 (which side of the gap moved)
     changes = {(c["variant"], c["control"]): c["lr_sensitivity"] for c in alone}
     assert changes[("no_qk_norm", None)]["mean"] == pytest.approx(0.61 - 1.15)
-    assert changes[("original", None)]["mean"] == pytest.approx(0.52 - 0.55) and changes[("original", None)]["n"] == (3, 3)
+    assert changes[("original", None)]["mean"] == pytest.approx(0.52 - 0.55) and changes[("original", None)]["n"] == [3, 3]
 
 
 def test_no_trend_without_two_widths_or_with_an_undefined_sensitivity():
@@ -58,13 +60,20 @@ def test_no_trend_without_two_widths_or_with_an_undefined_sensitivity():
     broken = grid(**{"original [width=h128]": cell("original", "h128", 128, [0.5, 0.5, 0.5], untrained=[2])})
     (alone,) = width_trends(broken)  # no gap (its control is undefined at h128), the other variant's own change stays
     assert (alone["variant"], alone["control"]) == ("no_qk_norm", None)
-    assert "vs original" not in trend_table(broken, "scratch")
+    assert "vs original" not in trend_table(width_trends(broken), "scratch")
 
 
-def test_the_trend_table_states_only_what_its_interval_shows():
-    text = trend_table(grid(), "scratch")
+def family_trends(cells: dict[str, dict]) -> list[dict]:
+    trends = width_trends(cells)
+    adjust(trend_family(trends))
+    return trends
+
+
+def test_the_trend_table_states_only_what_survives_holm_across_it():
+    text = trend_table(family_trends(grid()), "scratch")
     assert "| no_qk_norm vs original, h64 → h128 | -0.510 [" in text
     assert "the gap shrinks with width: T = -0.510" in text and "row `no_qk_norm vs original, h64 → h128`" in text
     assert "- `no_qk_norm` alone from h64 to h128: its S shrinks with width: U = -0.540" in text
     flat = grid(**{"no_qk_norm [width=h128]": cell("no_qk_norm", "h128", 128, [0.9, 1.1, 1.4])})
-    assert "the interval includes 0: neither growth nor shrinking shown" in trend_table(flat, "scratch")
+    assert "neither growth nor shrinking shown" in trend_table(family_trends(flat), "scratch")
+    assert "Holm" in text.splitlines()[2]  # the header says which interval and correction

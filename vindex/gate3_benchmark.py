@@ -16,7 +16,7 @@ Measured per fact:
   single-pair test does;
 - PASS: drop ≥ ``gate3.min_drop`` and the drawn control's collateral ≤ ``gate3.max_collateral``.
 
-The pass rate, mean drop and mean collateral carry 95 % bootstrap intervals over the facts
+The pass rate, mean drop and mean collateral carry 95 % Student-t intervals over the facts
 (:func:`lab.report.intervals.stat`). Written to ``<vindex>/gate3_benchmark.json`` beside the single-pair
 ``gate3.json``; the single pair stays ``python -m vindex.gate3 gate3.prompt=...``.
 """

@@ -8,7 +8,8 @@ For seed s (reference R_s) and neuron count n: ``python -m vindex.gate3_benchmar
 out=<out>/seed<s>_n<n>`` (every capital fact of the bundled corpus, the layer rule ``top_contributor``, PASS at a
 drop ≥ 70 % with the drawn control's collateral ≤ 30 %); a finished one is reused. Per seed: the pass rate, the mean
 drop and the mean collateral on every other fact, each a mean over the facts. Over seeds: the mean of those and its
-95 % percentile bootstrap interval (:func:`lab.report.intervals.stat`; with 3 seeds it spans about their range).
+95 % Student-t interval (:func:`lab.report.intervals.stat`), recomputed from the per-seed values when the blocks are
+written (:func:`restate`).
 ``--publish`` copies the summary to ``docs/results/gate3/seeds.json`` and rewrites the ``<!-- gate3:seeds:<block> -->``
 blocks of docs/vindex.md and README.md.
 """
@@ -58,6 +59,13 @@ def summarize(per_run: dict[tuple[int, int], dict], seeds: list[int], neurons: l
             "rows": rows}
 
 
+def restate(report: dict) -> dict:
+    """The committed summary with each row's statistics recomputed from its per-seed values (the current intervals)."""
+    for row in report["rows"]:
+        row.update({key: stat(values) for key, values in row["per_seed"].items()})
+    return report
+
+
 def pct(value: dict) -> str:
     low, high = value["ci"] or (value["mean"], value["mean"])
     return f"{100 * value['mean']:.1f} [{100 * low:.1f}, {100 * high:.1f}]"
@@ -70,7 +78,7 @@ def tables(report: dict) -> dict[str, str]:
     intro = (f"Gate 3 on every {report['relation']} fact ({facts}, prompt `{report['template']}`), layer rule "
              f"`{report['rows'][0]['layer_rule']}`, {n} seeds (one reference each); PASS: drop ≥ {criteria['min_drop']:.0%} "
              f"and the drawn control's collateral ≤ {criteria['max_collateral']:.0%}. Mean over the facts per seed, then the "
-             f"mean [95 % interval] over the {n} seeds, in %.")
+             f"mean [95 % Student-t interval] over the {n} seeds, in %. Exploratory.")
     lines = ["| `gate3.num_neurons` | pass rate | drop | collateral on every other fact | pass rate per seed |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['num_neurons']} | {pct(r['pass_rate'])} | {pct(r['drop'])} | {pct(r['collateral_mean'])} | "
@@ -78,12 +86,12 @@ def tables(report: dict) -> dict[str, str]:
     readme = "; ".join(f"{r['num_neurons']} neuron{'s' if r['num_neurons'] > 1 else ''}: pass rate {pct(r['pass_rate'])} %, "
                        f"drop {pct(r['drop'])} %" for r in report["rows"])
     return {"table": intro + "\n\n" + "\n".join(lines),
-            "readme": f"Gate 3 over every {report['relation']} fact, {n} seeds (mean [95 % interval]): {readme}."}
+            "readme": f"Gate 3 over every {report['relation']} fact, {n} seeds (mean [95 % Student-t interval]): {readme}."}
 
 
 def update_docs(check: bool = False) -> list[Path]:
     """The docs whose blocks differ from the committed JSON (rewritten unless ``check``)."""
-    blocks = {("seeds", name): body for name, body in tables(read_json(PUBLISHED)).items()}
+    blocks = {("seeds", name): body for name, body in tables(restate(read_json(PUBLISHED))).items()}
     return rewrite_docs(DOCS, "gate3", blocks, lambda name, block: f"marker gate3:{name}:{block} has no block", check)
 
 
