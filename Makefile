@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study docs plan lm-eval gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
+.PHONY: help install train reference sweep study confirm docs plan lm-eval gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,10 +31,14 @@ STUDY ?= default
 study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_sites | dyt_surgery)
 	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
 
-docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json), docs/headline.md (docs/results/headline/headline.json)
+confirm: install  ## the registered claims (conf/claims/*.yaml) tested on fresh seeds, each with its verdict, into runs/confirm (resumable; ARGS='--plan' | '--claims norm' | '--publish'; cost: make plan ARGS='--config-name confirm')
+	$(PY) -m benchmarks.confirm $(ARGS)
+
+docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json), docs/headline.md (docs/results/headline/headline.json), docs/confirm.md (docs/results/confirm/*.json)
 	$(PY) -m ablations.study_publish $(ARGS)
 	$(PY) -m gates.benchmark_report
 	$(PY) -m benchmarks.headline --docs
+	$(PY) -m benchmarks.confirm --docs
 
 plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours, memory per device, disk (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)

@@ -337,7 +337,7 @@ def _fmt_h(hours: float | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lab.plan", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--config-name", default="train", help="train (ablations.train, default), gates_train or gates_benchmark")
+    parser.add_argument("--config-name", default="train", help="train (ablations.train, default), gates_train, gates_benchmark or confirm (the registered claims)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides as for the training command, plus plan.mfu=")
     args = parser.parse_args(argv)

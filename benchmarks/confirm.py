@@ -1,0 +1,208 @@
+"""``python -m benchmarks.confirm`` (``make confirm``): the registered claims (``conf/claims/*.yaml``) tested on fresh seeds.
+
+    python -m benchmarks.confirm --plan                 # each claim's seeds and power from the exploratory JSON; nothing runs
+    python -m lab.plan --config-name confirm            # what the confirmatory jobs cost
+    python -m benchmarks.confirm                        # run every claim file (resumable), then its verdicts
+    python -m benchmarks.confirm --claims norm --publish
+    python -m benchmarks.confirm --check                # exit 1 when a published block differs from its committed JSON
+
+Exploration, then confirmation. A claim file (:mod:`lab.claims.schema`) is written and committed before its run: the
+contrast (two cells and a metric of the tool), the test, the direction, α and a pool of fresh seeds, disjoint from
+every seed of the exploratory results it names (checked). For each claim the number of seeds is the power rule's
+(:mod:`lab.claims.power`) at the exploratory effect and spread. The run starts only from a committed, unchanged file
+(:mod:`lab.claims.registration`) and records that commit and the file's SHA-256 in ``<out>/<name>/registration.json``;
+the tool's runner (``<tool>.confirm``: :mod:`ablations.confirm`, :mod:`gates.confirm`) runs only what the claims
+need, and a rerun resumes. Each claim's verdict (:mod:`lab.claims.verdict`): the effect with its 95 % interval, the
+one-sided p in the registered direction, Holm across the file's claims, confirmed or not confirmed.
+``<out>/<name>/confirm.json`` holds it all, with every per-seed value and the wall time. ``--publish`` refuses a
+claim file that changed since the run started (exit 2), copies the JSON to ``docs/results/confirm/<name>.json`` and
+rewrites the ``<!-- confirm:<name>:<block> -->`` blocks of README.md and docs/confirm.md; a claim that is not
+confirmed is published as such.
+"""
+
+import argparse
+import importlib
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from lab.claims.power import seeds_needed
+from lab.claims.registration import check_unchanged, register
+from lab.claims.schema import ClaimFile, load_claim_file
+from lab.claims.verdict import verdicts
+from lab.config.errors import UserError, exit_on_user_error
+from lab.report.markers import rewrite_docs
+from lab.runs.artifacts import read_json, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = ROOT / "conf" / "claims"
+RESULTS = ROOT / "docs" / "results" / "confirm"
+DOCS = (ROOT / "README.md", ROOT / "docs" / "confirm.md")
+
+
+def runner(cf: ClaimFile) -> ModuleType:
+    """The tool's confirmatory runner, ``<tool>.confirm``."""
+    return importlib.import_module(f"{cf.tool}.confirm")
+
+
+def claim_path(name: str) -> Path:
+    path = CLAIMS / f"{name}.yaml"
+    if not path.is_file():
+        raise UserError(f"no claim file {path}; registered: {', '.join(p.stem for p in sorted(CLAIMS.glob('*.yaml')))}")
+    return path
+
+
+def prepare(path: Path, root: Path = ROOT) -> tuple[ClaimFile, ModuleType, dict[str, dict], dict[str, list[int]]]:
+    """The checked claim file, its runner, each claim's power record and its seeds (the first n of the pool)."""
+    cf = load_claim_file(path)
+    tool = runner(cf)
+    tool.check_claims(cf)
+    reused = sorted(set(cf.seed_pool) & tool.exploratory_seeds(cf, root))
+    if reused:
+        raise UserError(f"{path}: seed_pool reuses exploratory seeds {reused}; a confirmatory run needs fresh seeds")
+    alpha = cf.alpha / len(cf.claims)  # Holm's first step: the power is a lower bound
+    power = {c.id: seeds_needed(*tool.exploratory_values(cf, c, root), c.test == "paired", c.direction, cf.power, alpha)
+             for c in cf.claims}
+    return cf, tool, power, {cid: list(cf.seed_pool[: p["n"]]) for cid, p in power.items()}
+
+
+def power_table(cf: ClaimFile, power: dict[str, dict]) -> str:
+    lines = [f"claims {cf.name}: one-sided α per claim {cf.alpha / len(cf.claims):.4g} (Holm's first step), target power {cf.power.target:.0%}",
+             f"{'claim':<40} {'effect':>10} {'sd a':>8} {'sd b':>8} {'sd a−b':>8} {'seeds':>5} {'power':>6}"]
+    for c in cf.claims:
+        p, e = power[c.id], power[c.id]["exploratory"]
+        diff = "–" if e["sd_difference"] is None else f"{e['sd_difference']:.3g}"
+        lines.append(f"{c.id:<40} {e['effect']:>10.4g} {e['sd_a']:>8.3g} {e['sd_b']:>8.3g} {diff:>8} {p['n']:>5} {p['power']:>6.2f}")
+    return "\n".join(lines)
+
+
+def confirm(path: Path, out_root: Path) -> dict[str, Any]:
+    """Run (or resume) one claim file's confirmatory run and write ``<out_root>/<name>/confirm.json``."""
+    cf, tool, power, seeds = prepare(path)
+    out = out_root / cf.name
+    registration = register(path)
+    recorded = out / "registration.json"
+    if recorded.is_file():
+        earlier = read_json(recorded)
+        if earlier["sha256"] != registration["sha256"]:
+            raise UserError(f"{out} holds a run of another registration of {path.name} (sha {earlier['sha256'][:12]}): "
+                            "give a new --out for the changed claims")
+        registration = earlier
+    else:
+        write_json(recorded, registration)
+    print(power_table(cf, power), flush=True)
+    started = time.monotonic()
+    tool.run(cf, seeds, out)
+    values = {c.id: tool.confirmatory_values(cf, c, seeds[c.id], out) for c in cf.claims}
+    walls = [*(read_json(out / "confirm.json").get("wall_times_s", []) if (out / "confirm.json").is_file() else []),
+             time.monotonic() - started]
+    result = {"name": cf.name, "tool": cf.tool, "registration": registration,
+              "claim_file": OmegaConf.to_container(OmegaConf.structured(cf)), "power": power, "seeds": seeds,
+              "verdicts": verdicts(cf, values), "wall_times_s": walls, "cpu_count": os.cpu_count()}
+    write_json(out / "confirm.json", result)
+    return result
+
+
+def restate(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A published run's verdicts recomputed from its per-seed values and its registered claims."""
+    cf = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ClaimFile), result["claim_file"]))
+    return verdicts(cf, {row["id"]: (row["a"]["values"], row["b"]["values"]) for row in result["verdicts"]})  # type: ignore[arg-type]
+
+
+def number(value: float | None, spec: str = ".3g") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def blocks(result: dict[str, Any]) -> dict[str, str]:
+    """``table`` (docs/confirm.md): every claim with its test, seeds, power, effect and verdict; ``readme``: a line each."""
+    rows = restate(result)
+    reg = result["registration"]
+    minutes = sum(result["wall_times_s"]) / 60
+    intro = (f"Claims `{result['name']}` ([conf/claims/{result['name']}.yaml](../conf/claims/{result['name']}.yaml)), registered at "
+             f"commit `{reg['commit'][:12]}` ({reg['committed_at']}) before the run started ({reg['run_started_at']}); fresh seeds; "
+             f"one-sided tests in the registered direction, Holm across the file's {len(rows)} claims at α = "
+             f"{result['claim_file']['alpha']}; effect = a − b with its two-sided 95 % interval (Welch, or paired t). "
+             f"Wall time {minutes:.0f} min on {result['cpu_count']} CPU cores.")
+    lines = ["| claim | a − b | test | seeds (power at the exploratory effect) | effect [95 %] | p (one-sided) | Holm p | verdict |",
+             "|---|---|---|---|---|---|---|---|"]
+    readme = []
+    for row in rows:
+        r, p = row["result"], result["power"][row["id"]]
+        ci = f"[{number(r['ci'][0])}, {number(r['ci'][1])}]" if r["ci"] else "(n < 2)"
+        verdict = "**confirmed**" if row["confirmed"] else "**not confirmed**"
+        lines.append(f"| {row['id']}: {row['statement']} | {row['a']['cell']} {row['a']['metric']} − {row['b']['cell']} {row['b']['metric']} "
+                     f"| {row['test']}, {row['direction']} | {len(row['a']['values'])} ({p['power']:.2f}) | {number(r['mean'])} {ci} "
+                     f"| {number(r['p_one_sided'], '.2g')} | {number(row['p_holm'], '.2g')} | {verdict} |")
+        readme.append(f"- {verdict}: {row['statement']} (effect {number(r['mean'])} {ci}, Holm p {number(row['p_holm'], '.2g')}, "
+                      f"{len(row['a']['values'])} fresh seeds; claim `{row['id']}`)")
+    return {"table": intro + "\n\n" + "\n".join(lines), "readme": "\n".join(readme)}
+
+
+def published() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(RESULTS.glob("*.json"))}
+
+
+def update_docs(check: bool = False) -> list[Path]:
+    rendered = {(name, block): body for name, path in published().items() for block, body in blocks(read_json(path)).items()}
+    return rewrite_docs(DOCS, "confirm", rendered, lambda name, block: f"marker confirm:{name}:{block} has no published run", check)
+
+
+def publish(result_path: Path) -> list[Path]:
+    """Copy a finished run's JSON under docs/results/confirm (refused when its claim file changed since the run
+    started) and rewrite the docs' blocks."""
+    result = read_json(result_path)
+    check_unchanged(claim_path(result["name"]), result["registration"])
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result_path, RESULTS / f"{result['name']}.json")
+    return update_docs()
+
+
+def plan_composite(cfg: Any, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """:mod:`lab.plan`'s rows for ``conf/confirm.yaml``: each claim file's jobs, priced by its tool."""
+    rows = []
+    for name in cfg.claims:
+        cf, tool, _, seeds = prepare(claim_path(str(name)))
+        rows += tool.plan_rows(cf, seeds, options, str(cfg.paths.runs))
+    return rows
+
+
+@exit_on_user_error
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.confirm", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--claims", nargs="+", default=None, help="claim files of conf/claims by name (default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "confirm", help="where the runs go (one folder per claim file)")
+    parser.add_argument("--plan", action="store_true", help="print each claim's seeds and power; run nothing")
+    parser.add_argument("--publish", action="store_true", help="publish each finished run into docs/ (refused if its claims changed)")
+    parser.add_argument("--docs", action="store_true", help="rewrite the blocks from the committed JSONs (make docs)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a block differs from its committed JSON")
+    args = parser.parse_args(argv)
+    if args.docs or args.check:
+        stale = update_docs(check=args.check)
+        for doc in stale:
+            print(f"{'stale' if args.check else 'rewritten'}: {doc}")
+        return 1 if args.check and stale else 0
+    names = args.claims or [p.stem for p in sorted(CLAIMS.glob("*.yaml"))]
+    for name in names:
+        path = claim_path(name)
+        if args.plan:
+            cf, _, power, _ = prepare(path)
+            print(power_table(cf, power))
+            continue
+        result = confirm(path, args.out.resolve())
+        for row in result["verdicts"]:
+            print(f"{row['id']}: {'confirmed' if row['confirmed'] else 'not confirmed'} (Holm p {number(row['p_holm'], '.2g')})")
+        if args.publish:
+            for doc in publish(args.out.resolve() / name / "confirm.json"):
+                print(f"rewritten: {doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
