@@ -34,11 +34,12 @@ study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending w
 confirm: install  ## the registered claims (conf/claims/*.yaml) tested on fresh seeds, each with its verdict, into runs/confirm (resumable; ARGS='--plan' | '--claims norm' | '--publish'; cost: make plan ARGS='--config-name confirm')
 	$(PY) -m benchmarks.confirm $(ARGS)
 
-docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json), docs/headline.md (docs/results/headline/headline.json), docs/confirm.md (docs/results/confirm/*.json)
+docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json), docs/headline.md (docs/results/headline/headline.json), docs/confirm.md (docs/results/confirm/*.json); then every inline value of README and docs/ (benchmarks.doc_values)
 	$(PY) -m ablations.study_publish $(ARGS)
 	$(PY) -m gates.benchmark_report
 	$(PY) -m benchmarks.headline --docs
 	$(PY) -m benchmarks.confirm --docs
+	$(PY) -m benchmarks.doc_values
 
 plan: install  ## what a run or grid will cost before it runs: jobs, params, tokens, FLOPs, GPU-hours, memory per device, disk (ARGS='experiment=norm_study ...')
 	$(PY) -m lab.plan $(ARGS)
