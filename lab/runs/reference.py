@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -24,16 +25,30 @@ def tiny_reference_dir(runs: str | Path | None = None) -> Path:
 
 
 def ensure_tiny_reference(runs: str | Path | None = None, overrides: list[str] | None = None) -> Path:
-    """The cached reference folder, trained first if missing (a finished run has ``metadata.json``)."""
+    """The cached reference folder, trained first if missing (a finished run has ``metadata.json``). Processes that
+    need it at once (a benchmark's seed workers on an empty ``runs/``) take turns on a file lock: one trains it,
+    the others wait and then use it."""
     runs = Path(runs or runs_root())
     folder = tiny_reference_dir(runs)
     if (folder / "metadata.json").is_file():
         return folder
-    command = [sys.executable, "-m", "ablations.train", "experiment=tiny_reference", f"paths.runs={runs}", *(overrides or [])]
-    print(f"tiny reference model not cached at {folder}; training it: {' '.join(command[1:])}", file=sys.stderr)
-    if subprocess.run(command, preexec_fn=die_with_parent).returncode != 0 or not (folder / "metadata.json").is_file():
-        raise UserError(f"training the tiny reference model failed; run `{' '.join(command[1:])}` to see why")
-    return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder.parent / ".training.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"waiting for another process to finish training the tiny reference model at {folder}", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        if (folder / "metadata.json").is_file():
+            return folder
+        command = [sys.executable, "-m", "ablations.train", "experiment=tiny_reference", f"paths.runs={runs}", *(overrides or [])]
+        print(f"tiny reference model not cached at {folder}; training it: {' '.join(command[1:])}", file=sys.stderr)
+        if subprocess.run(command, preexec_fn=die_with_parent).returncode != 0 or not (folder / "metadata.json").is_file():
+            raise UserError(f"training the tiny reference model failed; run `{' '.join(command[1:])}` to see why")
+        return folder
+    finally:
+        lock.release()
 
 
 def ensure_reference_model(model_cfg, runs: str | Path | None = None) -> None:
