@@ -88,7 +88,7 @@ def test_paired_removes_the_between_seed_spread():
 def test_degenerate_groups():
     assert stat([0.5])["ci"] is None and stat([])["mean"] is None
     same = stat([0.2, 0.2, 0.2])
-    assert same["ci"] == pytest.approx([0.2, 0.2]) and same["se"] == 0.0 and same["p"] == 0.0
+    assert same["ci"] == pytest.approx([0.2, 0.2]) and same["se"] == 0.0 and same["p"] is None  # t undefined: no test
     assert difference([0.2, 0.2], [0.2, 0.2])["p"] == 1.0
     assert contrast([(1, [1.0]), (-1, [2.0, 3.0])])["ci"] is None
 
@@ -113,3 +113,8 @@ def test_adjust_marks_what_survives_its_family():
     assert family[0]["shown"] and not family[1]["shown"] and not family[2]["shown"]
     assert family[0]["family_size"] == 2 and family[2]["p_holm"] is None
     assert verdict(family[0]).startswith("yes") and verdict(family[2]) == "no: fewer than 2 seeds"
+    constant = adjust([paired([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])])[0]  # every seed the same difference: t is undefined
+    assert constant["mean"] == 1.0 and constant["p"] is None and not constant["shown"]
+    assert verdict(constant) == "no: zero spread over seeds, no t test"
+    rounded = paired([0.1 + 0.2, 0.3, 0.6 - 0.3], [0.0, 0.0, 0.0])  # equal up to float rounding (recalls k/n): the same
+    assert rounded["se"] == 0.0 and rounded["p"] is None

@@ -6,7 +6,8 @@ Each published table is one family of m contrasts with p-values p_(1) ≤ … �
 
 and a contrast is shown at level α (``ALPHA`` = 0.05) when p̃ ≤ α. This controls the family-wise error rate at α
 under any dependence between the contrasts, and rejects at least what Bonferroni does. A contrast without a
-p-value (fewer than 2 seeds in a group) is not counted in m and is never shown.
+p-value (fewer than 2 seeds in a group, or zero spread over seeds: :func:`lab.report.intervals.p_value`) is not
+counted in m and is never shown.
 """
 
 from collections.abc import Iterable, Sequence
@@ -49,5 +50,5 @@ def verdict(value: dict[str, Any] | None) -> str:
     if not value or value.get("mean") is None:
         return "-"
     if value.get("p") is None:
-        return "no: fewer than 2 seeds"
+        return "no: fewer than 2 seeds" if value.get("se") is None else "no: zero spread over seeds, no t test"
     return f"{'yes' if shown(value) else 'no'} (p = {value['p']:.2g}, Holm {value['p_holm']:.2g})"

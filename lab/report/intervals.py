@@ -15,8 +15,9 @@ mean x̄ and sample standard deviation s (ddof 1), at level 1 − α (``LEVEL`` 
 Each carries ``p``, the two-sided p-value of t = estimate / SE against 0 with the same degrees of freedom (one-sided
 where a registered claim says so: :func:`p_value`). Whether a difference is *shown* is decided after Holm's
 correction across the family of contrasts a table reports (:mod:`lab.report.families`), never by one interval alone.
-A group whose values are all equal has s = 0: its interval is the point, and a nonzero estimate with SE = 0 gets
-p = 0 (t is infinite), which a reader sees as an interval of zero width.
+A group whose values are all equal has s = 0: its interval is the point. Where the estimate's SE is 0 (every seed gave
+the same difference) t is undefined: a nonzero estimate gets no p-value (None: never a claim, whatever its size),
+an estimate of 0 gets p = 1.
 
 The percentile bootstrap (:func:`bootstrap_ci`) stays for many values resampled (facts within one model, n ≥
 ``MIN_BOOTSTRAP``), never for a few seed means: with 3 values its 95 % interval is [min, max], whose coverage of
@@ -34,21 +35,20 @@ import numpy as np
 from scipy.special import stdtr, stdtrit
 
 LEVEL = 0.95
+ROUNDING = 1e-12  # a standard error this small, relative to the estimate, is float rounding of equal values
 BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, MIN_BOOTSTRAP = 10_000, 0, 10
 Alternative = Literal["two-sided", "greater", "less"]
 ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 
 
-def p_value(estimate: float, se: float, df: float | None, alternative: Alternative = "two-sided") -> float:
+def p_value(estimate: float, se: float, df: float | None, alternative: Alternative = "two-sided") -> float | None:
     """The p-value of t = estimate / se under Student's t with ``df`` degrees of freedom, against 0: two-sided, or
-    one-sided for ``greater`` (H₁: the contrast is > 0) or ``less``. SE = 0 gives 0 or 1 (t is ±∞ or undefined)."""
+    one-sided for ``greater`` (H₁: the contrast is > 0) or ``less``. SE = 0: 1 for an estimate of 0, else None (t is
+    undefined: no test)."""
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative {alternative!r}: one of {', '.join(ALTERNATIVES)}")
     if se == 0 or df is None:
-        if estimate == 0:
-            return 1.0
-        side = {"two-sided": True, "greater": estimate > 0, "less": estimate < 0}[alternative]
-        return 0.0 if side else 1.0
+        return 1.0 if estimate == 0 else None
     t = estimate / se
     if alternative == "greater":
         return float(stdtr(df, -t))
@@ -58,6 +58,8 @@ def p_value(estimate: float, se: float, df: float | None, alternative: Alternati
 
 
 def _t_summary(estimate: float, se: float, df: float | None, level: float, method: str, n: Any) -> dict[str, Any]:
+    if se <= ROUNDING * max(1.0, abs(estimate)):  # equal per-seed values up to float rounding (k/n recalls): zero spread
+        se = 0.0
     if se == 0 or df is None:
         ci = (estimate, estimate)
     else:
