@@ -105,7 +105,7 @@ def check_table(result: dict) -> str:
     """The markdown table of a :func:`run_check` result: per final norm, the training loss and the final norm's
     input RMS at :data:`REPORTED_STEPS`, seed means with 95 % intervals."""
     steps = [s for s in REPORTED_STEPS if s <= result["steps"]]
-    head = ["final norm"] + [f"train loss, step {s}" for s in steps] + [f"input RMS, step {s}" for s in steps]
+    head = ["final norm (mean [95 % t] over seeds)"] + [f"train loss, step {s}" for s in steps] + [f"input RMS, step {s}" for s in steps]
     lines = [f"`python -m ablations.dyt_check`: lr {result['lr']:g}, {result['steps']} steps of 16 × 128 tokens, seeds "
              f"{', '.join(map(str, result['seeds']))}; seed means with 95 % Student-t intervals over the seeds. Exploratory.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -119,7 +119,7 @@ def regime_table(cells: dict[str, dict], regime: str) -> str:
     """The regime's table, one row per cell (variant, and the study's other factors)."""
     surgery = regime == "surgery"
     head = ["cell", "seeds", "LR sensitivity S [95 % t]", "above best LR S⁺", "below best LR S⁻",
-            "Δ S vs control [95 % Welch]; p, Holm p", "best val loss", "at LR", "Δ per-seed best loss vs control [95 % Welch]; p, Holm p",
+            "Δ S vs control [95 % Welch]; p, Holm p", "best val loss [95 % t]", "at LR", "Δ per-seed best loss vs control [95 % Welch]; p, Holm p",
             "max stable LR", "collapsed", "fact recall", "arithmetic", "max attn logit, top LR"]
     if surgery:
         head += ["loss after surgery", "zero-shot recall", "zero-shot arithmetic"]
@@ -316,7 +316,7 @@ def loss_table(cells: dict[str, dict], regime: str) -> str:
     """Final validation loss per learning rate, per cell: the seed mean with its 95 % t interval over the
     seeds that finished, and how many collapsed (the curves S summarises, for comparing cells at one LR)."""
     lrs = sorted({lr for c in cells.values() for lr in c["lrs"]})
-    lines = ["| cell | " + " | ".join(f"lr {fmt(lr, 'g')}" for lr in lrs) + " |", "|" + "---|" * (len(lrs) + 1)]
+    lines = ["| cell (mean [95 % t] over seeds) | " + " | ".join(f"lr {fmt(lr, 'g')}" for lr in lrs) + " |", "|" + "---|" * (len(lrs) + 1)]
     for name, c in rows(cells):
         row = [name]
         for lr in lrs:

@@ -157,6 +157,7 @@ def summarize(cfg: dict, seeds: list[dict]) -> dict:
     return apply_families(report)
 
 
+SEED_T = "(mean [95 % t] over seeds)"  # every per-setting table's header says which interval it shows
 EXPLORATORY = ("Exploratory: this configuration was not registered before the run; its contrasts are paired by seed and "
                "claimed only after Holm's correction across their table.")
 RELEARN_CONTRASTS = ("recovered", "minus_unedited", "minus_unrelated", "minus_other_facts")
@@ -214,7 +215,7 @@ def lm_eval_table(report: dict) -> str:
     metrics = report.get("lm_eval_metrics", [])
     if not metrics:
         return "No lm-eval tasks in this benchmark (`tasks=[...]`)."
-    lines = ["| method | edit | " + " | ".join(metrics) + " |", "|" + "---|" * (2 + len(metrics))]
+    lines = [f"| method {SEED_T} | edit | " + " | ".join(metrics) + " |", "|" + "---|" * (2 + len(metrics))]
     lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[m], percent=False) for m in metrics) + " |"
               for r in report["summary"]]
     return "\n".join(lines)
@@ -227,7 +228,7 @@ def budgets_table(report: dict) -> str:
     rows = report.get("budgets") or []
     if not rows:
         return "One budget in this report (`budgets=[...]` grades more)."
-    lines = ["| budget | method | edit | share edited | held-out | other relations | forget | arithmetic | held-out minus random "
+    lines = [f"| budget | method {SEED_T} | edit | share edited | held-out | other relations | forget | arithmetic | held-out minus random "
              "[95 % paired t] | claimed (Holm across this table) | other minus random [95 % paired t] | claimed |", "|" + "---|" * 12]
     for r in rows:
         minus = [r.get("held_out_recall_minus_random"), r.get("other_recall_minus_random")]
@@ -243,7 +244,7 @@ def statements_table(report: dict) -> str:
     if not keys:
         return "No statement grading in this report."
     names = {"statement_forget_recall": "forget", "statement_held_out_recall": "held-out", "statement_other_recall": "other relations"}
-    lines = ["| method | edit | " + " | ".join(f"{names[k]}, as statements" for k in keys) + " |", "|" + "---|" * (2 + len(keys))]
+    lines = [f"| method {SEED_T} | edit | " + " | ".join(f"{names[k]}, as statements" for k in keys) + " |", "|" + "---|" * (2 + len(keys))]
     lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[k]) for k in keys) + " |" for r in report["summary"]]
     return "\n".join(lines)
 
@@ -257,7 +258,7 @@ def main_attack(report: dict) -> str:
 def relearning_tables(report: dict) -> tuple[str, str]:
     """Forget recall under each attack after each step count; the paired contrasts at the declared step."""
     steps, attacks = report["relearn_steps"], report.get("relearn_attacks", ["held_out"])
-    lines = ["| method | edit | attack | " + " | ".join(f"step {k}" for k in steps) + " |", "|" + "---|" * (3 + len(steps))]
+    lines = [f"| method {SEED_T} | edit | attack | " + " | ".join(f"step {k}" for k in steps) + " |", "|" + "---|" * (3 + len(steps))]
     lines += [f"| {row['method']} | {row['mode']} | {attack} | " + " | ".join(cell(row[f"relearn/{attack}/{k}"]) for k in steps) + " |"
               for row in report["summary"] for attack in attacks]
     contrasts = report.get("relearn_contrasts", [])
@@ -283,7 +284,7 @@ def tables(report: dict) -> dict[str, str]:
     method contrasts are paired by seed."""
     steps = report["relearn_steps"]
     metrics = [*METRICS, "probe_acc"] if report.get("probe") else list(METRICS)
-    head = ["method", "edit", *(TITLES[m] for m in metrics), *(f"forget, relearn {k}" for k in steps if k != "0")]
+    head = [f"method {SEED_T}", "edit", *(TITLES[m] for m in metrics), *(f"forget, relearn {k}" for k in steps if k != "0")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in report["summary"]:
         cells = [row["method"], row["mode"], *(cell(row[m]) for m in metrics), *(cell(row[f"relearn/{main_attack(report)}/{k}"]) for k in steps if k != "0")]
@@ -300,7 +301,7 @@ def tables(report: dict) -> dict[str, str]:
         contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(h)} | {claim(h)} | "
                         f"{cell(o)} | {claim(o)} |")
     names = report.get("relations_graded", [])
-    per_relation = ["| method | edit | " + " | ".join(names) + " |", "|" + "---|" * (2 + len(names))]
+    per_relation = [f"| method {SEED_T} | edit | " + " | ".join(names) + " |", "|" + "---|" * (2 + len(names))]
     per_relation += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"recall/{x}"]) for x in names) + " |"
                      for r in report["summary"]]
     rows = {(r["method"], r["mode"]): r for r in report["summary"]}
@@ -329,7 +330,7 @@ def tables(report: dict) -> dict[str, str]:
         probe_lines = [f"Accuracy of the linear probe on the forget facts (%), fitted on the held-out facts' residual stream after "
                        f"each layer (0: the embeddings; {probe['layers'] - 1}: after the final norm); the main table shows layer "
                        f"{probe['layer']}, fixed before the run.", "",
-                       "| method | edit | " + " | ".join(f"layer {i}" for i in range(probe["layers"])) + " |",
+                       f"| method {SEED_T} | edit | " + " | ".join(f"layer {i}" for i in range(probe["layers"])) + " |",
                        "|" + "---|" * (2 + probe["layers"])]
         probe_lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"probe/{i}"]) for i in range(probe["layers"])) + " |"
                         for r in report["summary"]]

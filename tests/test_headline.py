@@ -25,7 +25,10 @@ def test_gates_minus_random_is_paired_by_seed():
                 for s, (g, r) in enumerate([(0.2, 0.3), (0.6, 0.7), (0.9, 1.0)])}
     table = summary(per_seed, [0, 1, 2])
     assert table["gates_minus_random/5%_masked/arithmetic"]["ci"] == pytest.approx([-0.1, -0.1])  # seeds' spread cancels
-    assert table["gates_minus_random/5%_masked/arithmetic"]["family_size"] == 1  # the gates-minus-random rows: one Holm family
+    spread_out = summary({str(s): {"gates/5%_masked/arithmetic": g, "random/5%_masked/arithmetic": 0.5, "gates/5%_masked/held_out_recall": g,
+                                   "random/5%_masked/held_out_recall": 0.4} for s, g in enumerate([0.2, 0.3, 0.5])}, [0, 1, 2])
+    rows = [v for k, v in spread_out.items() if k.startswith("gates_minus_random/")]
+    assert len(rows) == 2 and all(r["family_size"] == 2 and r["p_holm"] >= r["p"] for r in rows)  # one Holm family
     assert "gates_minus_random/5%_masked/arithmetic" not in per_seed["0"]  # the input is not changed
 
 

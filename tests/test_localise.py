@@ -338,7 +338,9 @@ def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
     report = summarize(cfg, seeds)
     contrast = next(c for c in report["contrasts"] if c["control"] == "random")
     assert contrast["held_out_recall"]["mean"] == pytest.approx(-0.4) and contrast["held_out_recall"]["ci"] == pytest.approx([-0.4, -0.4])
-    assert contrast["held_out_recall"]["method"] == "paired-t" and contrast["held_out_recall"]["family_size"] == 2  # gates vs random, two metrics: the family
+    # every seed the same difference: t is undefined, so no test (and not counted in the family); other recall: 0, p = 1
+    assert contrast["held_out_recall"]["method"] == "paired-t" and contrast["held_out_recall"]["p"] is None
+    assert contrast["other_recall"]["p"] == 1.0 and contrast["other_recall"]["family_size"] == 1
     assert {r["method"] for r in report["summary"]} == {"none", "gates", "random"}  # the main budget's tables
     rows = {(r["budget"], r["method"]): r for r in report["budgets"]}
     assert rows[(0.2, "gates")]["held_out_recall"]["mean"] == pytest.approx(0.1)

@@ -79,7 +79,7 @@ def tables(report: dict) -> dict[str, str]:
              f"`{report['rows'][0]['layer_rule']}`, {n} seeds (one reference each); PASS: drop ≥ {criteria['min_drop']:.0%} "
              f"and the drawn control's collateral ≤ {criteria['max_collateral']:.0%}. Mean over the facts per seed, then the "
              f"mean [95 % Student-t interval] over the {n} seeds, in %. Exploratory.")
-    lines = ["| `gate3.num_neurons` | pass rate | drop | collateral on every other fact | pass rate per seed |",
+    lines = ["| `gate3.num_neurons` | pass rate (mean [95 % t] over seeds) | drop | collateral on every other fact | pass rate per seed |",
              "|---|---|---|---|---|"]
     lines += [f"| {r['num_neurons']} | {pct(r['pass_rate'])} | {pct(r['drop'])} | {pct(r['collateral_mean'])} | "
               + ", ".join(f"{100 * v:.1f}" for v in r["per_seed"]["pass_rate"]) + " |" for r in report["rows"]]
