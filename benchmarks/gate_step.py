@@ -87,11 +87,14 @@ def measure_one(kind: str) -> dict:
             "step_memory_mib": memory.over_base_mib, "model_mib": model_mib, "tokens_per_s": BATCH * SEQ / seconds}
 
 
-def run(rounds: int = 2) -> dict:
+def run(rounds: int = 2, smoke: bool = False) -> dict:
     gflops = matmul_gflops()
     results: dict[str, list[dict]] = {"plain": [], "gates": [], "two_copy": []}
     for _ in range(rounds):  # interleaved, so a slow minute hits every kind alike
         for kind in results:
+            if smoke:  # in this process: the code path, not the numbers
+                results[kind].append(measure_one(kind))
+                continue
             out = subprocess.run([sys.executable, "-m", "benchmarks.gate_step", "--one", kind], capture_output=True, text=True,
                                  check=True)
             results[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -108,12 +111,13 @@ def run(rounds: int = 2) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gate_step", description=__doc__.splitlines()[0])
     parser.add_argument("--one", metavar="KIND", help="measure one kind of step in this process (internal)")
+    parser.add_argument("--smoke", action="store_true", help="the smallest path (one round in this process); writes no result")
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_one(args.one)))
         return
-    result = run()
-    path = write_result("gate_step", result)
+    result = run(rounds=1, smoke=True) if args.smoke else run()
+    path = "(smoke run, not written)" if args.smoke else write_result("gate_step", result)
     rows = [[kind, r["seconds"], r["tokens_per_s"], r["model_mib"] + r["step_memory_mib"], r["peak_rss_mib"]]
             for kind, r in result["best"].items()]
     rows += [["gates / plain time", result["gates_time_vs_plain"], "target <= 1.5", "", ""],

@@ -42,9 +42,11 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
 
 
-def run() -> dict:
+def run(smoke: bool = False) -> dict:
     gflops = matmul_gflops()
     points = {"sequence": [(256, s) for s in (128, 256, 512)], "width": [(h, 256) for h in (128, 256, 512)]}
+    if smoke:  # the code path at two small points per axis, not the numbers
+        points = {"sequence": [(32, 16), (32, 32)], "width": [(32, 16), (64, 16)]}
     out: dict[str, list[dict]] = {}
     for axis, settings in points.items():
         out[axis] = []
@@ -59,9 +61,11 @@ def run() -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    argparse.ArgumentParser(prog="python -m benchmarks.scaling", description=__doc__.splitlines()[0]).parse_args(argv)
-    result = run()
-    path = write_result("scaling", result)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scaling", description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="the smallest path (two tiny points per axis); writes no result")
+    smoke = parser.parse_args(argv).smoke
+    result = run(smoke)
+    path = "(smoke run, not written)" if smoke else write_result("scaling", result)
     rows = [[axis, p["hidden"], p["seq"], p["params"], p["seconds"], p["tokens_per_s"], p["mfu"]]
             for axis, points in result["points"].items() for p in points]
     rows += [["fit: time ∝ seq^b", "", "", "", result["exponent_in_sequence"], "", ""],

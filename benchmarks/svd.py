@@ -73,9 +73,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=12288)
     parser.add_argument("--cols", type=int, default=4096)
     parser.add_argument("--k", type=int, default=128)
+    parser.add_argument("--smoke", action="store_true", help="the smallest path (a 256×128 matrix, k=8); writes no result")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rows, args.cols, args.k = 256, 128, 8
     result = run(args.rows, args.cols, args.k)
-    path = write_result("svd", result)
+    path = "(smoke run, not written)" if args.smoke else write_result("svd", result)
     table = [[spectrum, name, r["seconds"], r["speedup_vs_exact"], r["max_rel_sigma_error"], r["mean_abs_cos"]]
              for spectrum, rows in result["spectra"].items() for name, r in rows.items()]
     print_table(f"top-{args.k} SVD of {args.rows}×{args.cols} (matmul {result['matmul_gflops']:.0f} GFLOP/s) -> {path}",

@@ -174,11 +174,13 @@ def run_trainer(vocab: int, steps: int, compile: bool, turns: tuple[Baton, int] 
     return times, memory.over_base_mib
 
 
-def measure_one(system: str, vocab: int) -> dict:
+def measure_one(system: str, vocab: int, steps: int | None = None) -> dict:
+    """One system's training run in this process: the median step after warm-up, tokens/s, memory, MFU. ``steps``
+    (default :data:`STEPS`) fewer than the warm-up make a smoke run: it times every step."""
     gflops = matmul_gflops()
     run_system = run_ours if system.startswith("ours") else run_trainer
-    times, training_mib = run_system(vocab, STEPS[vocab], compile=system in ("ours", "hf_trainer_compile"))
-    step = statistics.median(times[WARMUP_STEPS:])
+    times, training_mib = run_system(vocab, steps or STEPS[vocab], compile=system in ("ours", "hf_trainer_compile"))
+    step = statistics.median(times[WARMUP_STEPS:] or times)
     params = sum(p.numel() for p in build_model(vocab).parameters())
     return {"step_s": step, "tokens_per_s": BATCH * SEQ / step, "peak_rss_mib": peak_rss_mib(),
             "training_peak_over_start_mib": training_mib, "first_steps_s": sum(times[:WARMUP_STEPS]),
@@ -268,9 +270,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of separate-process measurements (default 2)")
     parser.add_argument("--one", nargs=2, metavar=("SYSTEM", "VOCAB"), help="measure one system in this process (internal)")
     parser.add_argument("--lockstep", type=int, metavar="VOCAB", help="the alternating-steps measurement only (internal)")
+    parser.add_argument("--steps", type=int, help="with --one: this many steps (a smoke run; tests use 2)")
+    parser.add_argument("--smoke", action="store_true", help="the smallest path: our loop and the Trainer's, 2 steps each at the "
+                        "4,096 vocabulary, in this process; writes no result")
     args = parser.parse_args(argv)
+    if args.smoke:
+        smoke = {system: measure_one(system, 4096, steps=2) for system in ("ours_eager", "hf_trainer")}
+        print_table("training step, smoke run (not written)", ["system", "tokens/s", "steps"],
+                    [[s, r["tokens_per_s"], r["steps"]] for s, r in smoke.items()])
+        return
     if args.one:
-        print(json.dumps(measure_one(args.one[0], int(args.one[1]))))
+        print(json.dumps(measure_one(args.one[0], int(args.one[1]), args.steps)))
         return
     if args.lockstep:
         print(json.dumps(measure_lockstep(args.lockstep)))

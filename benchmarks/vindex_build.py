@@ -24,11 +24,11 @@ from lab.dev.synthetic import write_checkpoint
 HIDDEN, INTERMEDIATE, QWEN3_8B_LAYERS, TINY_VOCAB = 4096, 12288, 36, 1696
 
 
-def run(layers: int) -> dict:
+def run(layers: int, shape: str = "qwen3-8b") -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / "qwen3-8b-shapes"
+        ckpt = Path(tmp) / f"{shape}-shapes"
         start = time.perf_counter()
-        shard_bytes = write_checkpoint(ckpt, "qwen3-8b", layers=layers, vocab=TINY_VOCAB)["bytes"]
+        shard_bytes = write_checkpoint(ckpt, shape, layers=layers, vocab=TINY_VOCAB)["bytes"]
         written = time.perf_counter() - start
         proc = subprocess.run([sys.executable, "-m", "vindex.build_memory", f"source={ckpt}", f"out={Path(tmp) / 'vx'}"],
                               capture_output=True, text=True, check=True)
@@ -44,8 +44,10 @@ def run(layers: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.vindex_build", description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=4)
-    result = run(parser.parse_args(argv).layers)
-    path = write_result("vindex_build", result)
+    parser.add_argument("--smoke", action="store_true", help="the smallest path (one layer at Qwen3-0.6B's shape); writes no result")
+    args = parser.parse_args(argv)
+    result = run(1, "qwen3-0.6b") if args.smoke else run(args.layers)
+    path = "(smoke run, not written)" if args.smoke else write_result("vindex_build", result)
     print_table(f"vindex build at Qwen3-8B layer shapes -> {path}", ["measure", "value"],
                 [["layers built", result["layers"]], ["seconds per layer", result["seconds_per_layer"]],
                  ["peak RSS (MiB)", result["peak_rss_mib"]], ["build RSS over imports (MiB)", result["build_rss_over_imports_mib"]],

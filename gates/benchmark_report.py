@@ -312,14 +312,15 @@ def tables(report: dict) -> dict[str, str]:
                    if r["method"] == "gate3_delete" and r["budget"] == report["rule"]["budget"]]
         delete = f" (the rank-1 DELETE: {cell(touched[0])} % of gate rows)" if touched else " (the rank-1 DELETE: at most that many gate rows)"
     readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard){delete}, {n} seeds; recall and accuracy in %, mean "
-              "[95 % Student-t interval over seeds, clipped to [0, 100]]; forget recall after relearning: means (intervals in docs/gates.md). "
+              "[95 % Student-t interval over seeds, clipped to [0, 100]]; forget recall after relearning (the attack named): means "
+              "(intervals in docs/gates.md). "
               f"{EXPLORATORY}", ""]
     for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete"):
         row = rows.get((method, {"none": "none", "gate3_delete": "rank1"}.get(method, "hard")))
         if row:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
-                          f"{'/'.join(later)} relearning steps " + " / ".join(percent(row[f"relearn/{main_attack(report)}/{k}"]["mean"]) for k in later))
+                          f"{'/'.join(later)} steps of the {main_attack(report)} attack " + " / ".join(percent(row[f"relearn/{main_attack(report)}/{k}"]["mean"]) for k in later))
     share = report["rule"]["budget"]
     overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
                "| neuron sets | Jaccard [95 % t] |", "|---|---|"]

@@ -131,7 +131,7 @@ def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(
 
     runs = tmp_path / "runs"
     content = norm_file(claims=[claim("qk"), claim("l2", a=("scratch/replace_l2norm", "clipped_loss@0.3"), b=("scratch/original", "clipped_loss@0.3"))])
-    content["run"]["overrides"] += [f"paths.runs={runs}"]
+    content["run"]["overrides"] += [f"paths.runs={runs}", "~hydra.callbacks.sweep_report"]  # no figures and W&B run per sweep
     path = write(tmp_path, content)
     result = confirm(path, tmp_path / "out")
     assert result["seeds"] == {"qk": [100, 101], "l2": [100, 101]} and result["registration"]["sha256"] == register(path)["sha256"]

@@ -10,7 +10,7 @@ renders as "Δ S = 0.630 [0.071, 1.188]" (an HTML comment is invisible in render
 - the **path**: keys joined by dots (``summary.surgery.original.lr_sensitivity.ci.0``): a list is indexed by an integer
   or by ``key=value[,key=value]``, its first item with those values (``summary.method=gates,mode=hard.held_out_recall``);
   a dot inside a key or value is written ``\\.`` (``budgets.budget=0\\.2,method=gates,mode=hard.held_out_recall``), a
-  space ``~`` (``summary.vocab~4,096.speed_ratio_lockstep``);
+  space ``%20`` (``summary.vocab%204,096.speed_ratio_lockstep``);
 - the **format**: a Python format spec (``.3f``, ``.2g``); prefixed ``%`` the value is multiplied by 100 first
   (``%.1f``: 0.983 → 98.3); prefixed ``range:`` a list is written ``min–max``; prefixed ``abs:`` the absolute value;
   prefixed ``rate:`` a statistic's interval is clipped to [0, 1] first (``rate:%.1f``: a recall in %).
@@ -32,7 +32,7 @@ MARKER = re.compile(r"<!-- v:(?P<source>[\w./-]+) (?P<path>\S+) (?P<spec>\S+) --
 def lookup(data: Any, path: str) -> Any:
     """The value at a dotted ``path`` (``\\.`` a dot inside a key; an integer indexes a list)."""
     value = data
-    for key in (k.replace("\\.", ".").replace("~", " ") for k in re.split(r"(?<!\\)\.", path)):
+    for key in (k.replace("\\.", ".").replace("%20", " ") for k in re.split(r"(?<!\\)\.", path)):
         if isinstance(value, list) and "=" in key:
             wanted = dict(pair.split("=", 1) for pair in key.split(","))
             value = next(item for item in value if all(str(item.get(k)) == v for k, v in wanted.items()))
