@@ -52,7 +52,8 @@ def runner(cf: ClaimFile) -> ModuleType:
 
 
 def claim_path(name: str) -> Path:
-    path = CLAIMS / f"{name}.yaml"
+    """``conf/claims/<name>.yaml``, or ``name`` itself when it is a path to a ``.yaml`` file."""
+    path = Path(name) if name.endswith(".yaml") else CLAIMS / f"{name}.yaml"
     if not path.is_file():
         raise UserError(f"no claim file {path}; registered: {', '.join(p.stem for p in sorted(CLAIMS.glob('*.yaml')))}")
     return path
@@ -176,7 +177,8 @@ def plan_composite(cfg: Any, options: dict[str, Any]) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.confirm", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--claims", nargs="+", default=None, help="claim files of conf/claims by name (default: all)")
+    parser.add_argument("--claims", nargs="+", default=None, help="claim files of conf/claims by name, or paths to .yaml files "
+                        "(default: all of conf/claims)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "confirm", help="where the runs go (one folder per claim file)")
     parser.add_argument("--plan", action="store_true", help="print each claim's seeds and power; run nothing")
     parser.add_argument("--publish", action="store_true", help="publish each finished run into docs/ (refused if its claims changed)")
