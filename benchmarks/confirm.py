@@ -3,7 +3,7 @@
     python -m benchmarks.confirm --plan                 # each claim's seeds and power from the exploratory JSON; nothing runs
     python -m lab.plan --config-name confirm            # what the confirmatory jobs cost
     python -m benchmarks.confirm                        # run every claim file (resumable), then its verdicts
-    python -m benchmarks.confirm --claims norm --publish
+    python -m benchmarks.confirm --publish              # publish the finished runs into docs/ (runs nothing)
     python -m benchmarks.confirm --check                # exit 1 when a published block differs from its committed JSON
 
 Exploration, then confirmation. A claim file (:mod:`lab.claims.schema`) is written and committed before its run: the
@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: all of conf/claims)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "confirm", help="where the runs go (one folder per claim file)")
     parser.add_argument("--plan", action="store_true", help="print each claim's seeds and power; run nothing")
-    parser.add_argument("--publish", action="store_true", help="publish each finished run into docs/ (refused if its claims changed)")
+    parser.add_argument("--publish", action="store_true", help="publish each finished run into docs/, running nothing (refused "
+                        "if its claims changed since the run started)")
     parser.add_argument("--docs", action="store_true", help="rewrite the blocks from the committed JSONs (make docs)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a block differs from its committed JSON")
     args = parser.parse_args(argv)
@@ -197,12 +198,16 @@ def main(argv: list[str] | None = None) -> int:
             cf, _, power, _ = prepare(path)
             print(power_table(cf, power))
             continue
+        if args.publish:
+            finished = args.out.resolve() / name / "confirm.json"
+            if not finished.is_file():
+                raise UserError(f"no finished confirmatory run of {name} at {finished}: run `make confirm` first")
+            for doc in publish(finished):
+                print(f"rewritten: {doc}")
+            continue
         result = confirm(path, args.out.resolve())
         for row in result["verdicts"]:
             print(f"{row['id']}: {'confirmed' if row['confirmed'] else 'not confirmed'} (Holm p {number(row['p_holm'], '.2g')})")
-        if args.publish:
-            for doc in publish(args.out.resolve() / name / "confirm.json"):
-                print(f"rewritten: {doc}")
     return 0
 
 

@@ -154,10 +154,12 @@ def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(
     assert not (tmp_path / "published").exists()
 
 
-def test_the_cli_refuses_an_unknown_claim_file_in_one_line(capfd):
+def test_the_cli_refuses_an_unknown_claim_file_and_publishing_nothing_in_one_line(capfd, tmp_path):
     assert run_module("benchmarks.confirm", ["--claims", "nrom", "--plan"]) == 2
     err = capfd.readouterr().err
     assert "error: no claim file" in err and "registered: localise, norm" in err and "Traceback" not in err
+    assert run_module("benchmarks.confirm", ["--claims", "norm", "--publish", "--out", str(tmp_path)]) == 2
+    assert "no finished confirmatory run of norm" in capfd.readouterr().err
 
 
 def test_every_published_confirmation_is_in_the_docs_as_its_json_gives():
