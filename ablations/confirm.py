@@ -114,7 +114,7 @@ def multirun_args(cf: ClaimFile, group: tuple[str, tuple[float, ...], tuple[int,
     regime, lrs, pool = group
     return ["ablations.train", *cf.run.get("overrides", []), f"variant={','.join(variants)}",
             f"optimizer.lr={','.join(f'{lr:g}' for lr in lrs)}", f"seed={','.join(map(str, pool))}", f"regime={regime}",
-            f"hydra.sweep.dir={out / regime}", *cf.run.get("extra", [])]
+            f"hydra.sweep.dir={out / regime}"]
 
 
 def run(cf: ClaimFile, seeds: dict[str, list[int]], out: Path) -> None:
