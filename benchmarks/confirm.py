@@ -124,23 +124,26 @@ def blocks(result: dict[str, Any]) -> dict[str, str]:
     """``table`` (docs/confirm.md): every claim with its test, seeds, power, effect and verdict; ``readme``: a line each."""
     rows = restate(result)
     reg = result["registration"]
+    scale, unit = (100, " points") if result["tool"] == "gates" else (1, "")  # the benchmark's metrics are rates: in points
     minutes = sum(result["wall_times_s"]) / 60
     intro = (f"Claims `{result['name']}` ([conf/claims/{result['name']}.yaml](../conf/claims/{result['name']}.yaml)), registered at "
              f"commit `{reg['commit'][:12]}` ({reg['committed_at']}) before the run started ({reg['run_started_at']}); fresh seeds; "
              f"one-sided tests in the registered direction, Holm across the file's {len(rows)} claims at α = "
-             f"{result['claim_file']['alpha']}; effect = a − b with its two-sided 95 % interval (Welch, or paired t). "
+             f"{result['claim_file']['alpha']}; effect = a − b{' (in points: rates × 100)' if unit else ''} with its two-sided 95 % interval "
+             "(Welch, or paired t). "
              f"Wall time {minutes:.0f} min on {result['cpu_count']} CPU cores.")
     lines = ["| claim | a − b | test | seeds (power at the exploratory effect) | effect [95 %] | p (one-sided) | Holm p | verdict |",
              "|---|---|---|---|---|---|---|---|"]
     readme = []
     for row in rows:
         r, p = row["result"], result["power"][row["id"]]
-        ci = f"[{number(r['ci'][0])}, {number(r['ci'][1])}]" if r["ci"] else "(n < 2)"
+        ci = f"[{number(scale * r['ci'][0])}, {number(scale * r['ci'][1])}]" if r["ci"] else "(n < 2)"
+        effect = f"{number(scale * r['mean'])}{unit}" if r["mean"] is not None else "–"
         verdict = "**confirmed**" if row["confirmed"] else "**not confirmed**"
         lines.append(f"| {row['id']}: {row['statement']} | {row['a']['cell']} {row['a']['metric']} − {row['b']['cell']} {row['b']['metric']} "
-                     f"| {row['test']}, {row['direction']} | {len(row['a']['values'])} ({p['power']:.2f}) | {number(r['mean'])} {ci} "
+                     f"| {row['test']}, {row['direction']} | {len(row['a']['values'])} ({p['power']:.2f}) | {effect} {ci} "
                      f"| {number(r['p_one_sided'], '.2g')} | {number(row['p_holm'], '.2g')} | {verdict} |")
-        readme.append(f"- {verdict}: {row['statement']} (effect {number(r['mean'])} {ci}, Holm p {number(row['p_holm'], '.2g')}, "
+        readme.append(f"- {verdict}: {row['statement']} (effect {effect} {ci}, Holm p {number(row['p_holm'], '.2g')}, "
                       f"{len(row['a']['values'])} fresh seeds; claim `{row['id']}`)")
     return {"table": intro + "\n\n" + "\n".join(lines), "readme": "\n".join(readme)}
 
@@ -154,13 +157,15 @@ def update_docs(check: bool = False) -> list[Path]:
     return rewrite_docs(DOCS, "confirm", rendered, lambda name, block: f"marker confirm:{name}:{block} has no published run", check)
 
 
-def publish(result_path: Path) -> list[Path]:
-    """Copy a finished run's JSON under docs/results/confirm (refused when its claim file changed since the run
-    started) and rewrite the docs' blocks."""
-    result = read_json(result_path)
-    check_unchanged(claim_path(result["name"]), result["registration"])
+def publish(result_paths: list[Path]) -> list[Path]:
+    """Copy finished runs' JSON under docs/results/confirm (refused, before anything is copied, when a claim file
+    changed since its run started) and rewrite the docs' blocks once."""
+    results = {path: read_json(path) for path in result_paths}
+    for result in results.values():
+        check_unchanged(claim_path(result["name"]), result["registration"])
     RESULTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(result_path, RESULTS / f"{result['name']}.json")
+    for path, result in results.items():
+        shutil.copyfile(path, RESULTS / f"{result['name']}.json")
     return update_docs()
 
 
@@ -192,18 +197,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'stale' if args.check else 'rewritten'}: {doc}")
         return 1 if args.check and stale else 0
     names = args.claims or [p.stem for p in sorted(CLAIMS.glob("*.yaml"))]
+    if args.publish:
+        finished = [args.out.resolve() / name / "confirm.json" for name in names]
+        missing = [str(path) for path in finished if not path.is_file()]
+        if missing:
+            raise UserError(f"no finished confirmatory run at {', '.join(missing)}: run `make confirm` first")
+        for doc in publish(finished):
+            print(f"rewritten: {doc}")
+        return 0
     for name in names:
         path = claim_path(name)
         if args.plan:
             cf, _, power, _ = prepare(path)
             print(power_table(cf, power))
-            continue
-        if args.publish:
-            finished = args.out.resolve() / name / "confirm.json"
-            if not finished.is_file():
-                raise UserError(f"no finished confirmatory run of {name} at {finished}: run `make confirm` first")
-            for doc in publish(finished):
-                print(f"rewritten: {doc}")
             continue
         result = confirm(path, args.out.resolve())
         for row in result["verdicts"]:

@@ -150,7 +150,7 @@ def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(
     monkeypatch.setattr(confirm_module, "DOCS", ())
     path.write_text(path.read_text() + "# edited after the run\n")
     with pytest.raises(UserError, match="changed after the confirmatory run started"):
-        confirm_module.publish(tmp_path / "out" / "norm" / "confirm.json")
+        confirm_module.publish([tmp_path / "out" / "norm" / "confirm.json"])
     assert not (tmp_path / "published").exists()
 
 
@@ -159,7 +159,7 @@ def test_the_cli_refuses_an_unknown_claim_file_and_publishing_nothing_in_one_lin
     err = capfd.readouterr().err
     assert "error: no claim file" in err and "registered: localise, norm" in err and "Traceback" not in err
     assert run_module("benchmarks.confirm", ["--claims", "norm", "--publish", "--out", str(tmp_path)]) == 2
-    assert "no finished confirmatory run of norm" in capfd.readouterr().err
+    assert "no finished confirmatory run at" in capfd.readouterr().err
 
 
 def test_every_published_confirmation_is_in_the_docs_as_its_json_gives():
