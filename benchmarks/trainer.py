@@ -217,12 +217,12 @@ def measure_lockstep(vocab: int) -> dict:
 
 def default_job_path() -> dict:
     """Which of our systems the main job, ``python -m ablations.train`` with ``conf/``'s defaults, trains with."""
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
 
-    from lab.config import CONF_DIR
+    from lab.config.schema import composing
     from lab.train.compile_policy import should_compile
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         cfg = compose(config_name="train")
     steps = int(cfg.trainer.max_steps)
     compiled = should_compile(cfg.compile, steps, on_gpu=False)

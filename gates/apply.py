@@ -16,7 +16,6 @@ from omegaconf import DictConfig
 from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
-from gates.schema import ApplyConfig
 from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
 from lab.report.cards import model_card
@@ -66,7 +65,7 @@ def write_applied(cfg: DictConfig) -> Path:
     return out
 
 
-@hydra_command("gates_apply", ApplyConfig)
+@hydra_command("gates_apply")
 def main(cfg: DictConfig) -> None:
     write_applied(cfg)
 

@@ -62,10 +62,9 @@ from gates.masking import model_shape, scale_neurons
 from gates.probe import probe_accuracy
 from gates.relearn import relearn
 from gates.runs import load_base_model
-from gates.schema import BenchmarkConfig, graded_budgets, seed_workers
+from gates.schema import graded_budgets, seed_workers
 from lab.config.command import hydra_command
 from lab.config.errors import UserError, hydra_cli
-from lab.config.schema import register_tool_schemas
 from lab.data.formats import knowledge_documents
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy, statement_correct
@@ -82,7 +81,6 @@ def check_splits(cfg: DictConfig):
     ``gates.forget_relations`` with ``train``'s overrides) that leaves fewer than :data:`MIN_FACTS` facts to forget
     or held out for one of ``seeds``. Returns lm-eval's task manager for ``tasks`` (None without tasks)."""
     manager = checked_task_manager(list(cfg.tasks)) if cfg.tasks else None  # an unknown task, or one out of reach, is refused now
-    register_tool_schemas()  # gates_train lists its typed node (schema/gates), as gates.train registers it
     run = compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
     facts = load_gate_rows(run.data).knowledge
     for seed in cfg.seeds:
@@ -349,7 +347,7 @@ def run_benchmark(cfg: DictConfig) -> dict:
                         publish_as=cfg.publish_as if cfg.publish else None)
 
 
-@hydra_command("gates_benchmark", BenchmarkConfig)
+@hydra_command("gates_benchmark")
 def main(cfg: DictConfig) -> None:
     run_benchmark(cfg)
 

@@ -36,7 +36,6 @@ from gates.gated_ffn import patch_gates, set_multipliers
 from gates.masking import check_threshold, model_shape, multipliers
 from gates.plots import tradeoff_plot
 from gates.runs import load_base_model, resolve_gates_dir
-from gates.schema import EvaluateConfig
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
 from lab.config.command import hydra_command
@@ -198,7 +197,7 @@ def _update_card(gates_dir: Path, table: str) -> None:
             write_sha256sums(gates_dir)
 
 
-@hydra_command("gates_evaluate", EvaluateConfig)
+@hydra_command("gates_evaluate")
 def main(cfg: DictConfig) -> None:
     evaluate_gates(cfg)
 

@@ -18,7 +18,6 @@ from omegaconf import DictConfig
 from gates.export import export, failed_entry, log_gate_histogram, print_gate_summary, run_entry, run_metadata
 from gates.gated_ffn import patch_gates
 from gates.module import GateTrainingModule
-from gates.schema import GatesConfig
 from lab.config.errors import hydra_cli
 from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
@@ -35,7 +34,6 @@ class GateTraining(Recipe):
     entry_module = "gates.train"
     summary_file = SUMMARY_FILE
     history_prefixes = ("train/", "gates/")
-    typed_nodes = {"gates": GatesConfig}
 
     def finished_entry(self, ctx: RunContext) -> dict:
         return {"gates_dir": str(ctx.folder), **super().finished_entry(ctx)}

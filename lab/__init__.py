@@ -3,9 +3,7 @@
 ``plan``, ``evaluate``, ``report``; ``dev`` holds development tooling. It imports none of the tools."""
 
 from lab.config import register_resolvers
-from lab.config.schema import register_schemas
 from lab.train.quiet import silence_known_noise
 
 register_resolvers()
-register_schemas()
 silence_known_noise()

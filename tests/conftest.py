@@ -16,14 +16,12 @@ if "PYTEST_XDIST_WORKER" in os.environ:  # two workers share the two cores: one 
     os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra import compose  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import lab  # noqa: E402,F401
 from lab.config import group_options  # noqa: E402
-from lab.config.schema import register_tool_schemas  # noqa: E402
-
-register_tool_schemas()  # the tests compose gates_train directly, as lab.plan does
+from lab.config.schema import composing  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -40,7 +38,7 @@ FAST = [
 
 def compose_train(overrides: list[str], output_root: Path | None = None) -> DictConfig:
     """The ``train`` config as ``python -m ablations.train <overrides>`` would compose it."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with composing():
         cfg = compose(config_name="train", overrides=overrides)
     if output_root is not None:
         with open_dict(cfg):
@@ -50,7 +48,7 @@ def compose_train(overrides: list[str], output_root: Path | None = None) -> Dict
 
 def compose_vindex(overrides: list[str]) -> DictConfig:
     """The ``vindex`` config as ``python -m vindex.build <overrides>`` would compose it."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with composing():
         return compose(config_name="vindex", overrides=overrides)
 
 
@@ -206,14 +204,13 @@ def kill_when(args: list[str], ready, cwd: Path, timeout: float = 300, env: dict
 def run_module(module: str, args: list[str]) -> int:
     """``python -m module args`` in this process (``runpy``: no 5-15 s interpreter start and imports per case);
     returns the exit code. For commands that end early (bad input, a skip); read the output with ``capfd``."""
-    import lab.config.errors
 
     for logger in [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]:
         for handler in getattr(logger, "handlers", []):  # handlers made under an earlier test's (closed) capture
             if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
                 handler.stream = sys.stderr
     saved = sys.argv
-    sys.argv, lab.config.errors._task_started = [module, *args], False
+    sys.argv = [module, *args]
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as stop:

@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 
 from lab.config import group_options as options
 from lab.model.variants import Variant
-from tests.conftest import CONF, VARIANTS, compose_train
+from tests.conftest import VARIANTS, compose_train
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -22,11 +22,13 @@ EXPERIMENT_ENTRY = {"seed000": "gates_train", "seed002": "vindex"}
 
 @pytest.mark.parametrize("group", ["model", "data", "trainer", "logger", "experiment", "width", "intervention", "dyt", "dyt_sites"])
 def test_every_option_of_every_group_composes(group):
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
+
+    from lab.config.schema import composing
 
     for option in options(group):
         config_name = EXPERIMENT_ENTRY.get(option, "train") if group == "experiment" else "train"
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        with composing():
             cfg = compose(config_name=config_name, overrides=[f"{group}={option}"])
         OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
         assert GlobalHydra.instance() is not None
@@ -67,9 +69,11 @@ def test_a_seeded_subset_is_drawn_the_same_way_every_time():
 
 
 def test_slurm_launcher_runs_one_task_per_gpu():
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
 
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    from lab.config.schema import composing
+
+    with composing():
         cfg = compose("train", overrides=["hydra/launcher=submitit_slurm", "trainer=ddp", "trainer.devices=8", "trainer.num_nodes=2"],
                       return_hydra_config=True)
     launcher = cfg.hydra.launcher
@@ -78,9 +82,11 @@ def test_slurm_launcher_runs_one_task_per_gpu():
 
 
 def study_grid(name: str) -> dict[str, list[str]]:
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
 
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    from lab.config.schema import composing
+
+    with composing():
         cfg = compose("train", overrides=["experiment=norm_study", f"study={name}"], return_hydra_config=True)
     return {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
 

@@ -123,12 +123,12 @@ def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshol
         out = run_here(["gates.apply", *args], cwd=tmp_path)
         assert out.returncode == 0, out.stderr[-3000:]
     else:
-        from hydra import compose, initialize_config_dir
+        from hydra import compose
 
         from gates.apply import write_applied
-        from tests.conftest import CONF
+        from lab.config.schema import composing
 
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        with composing():
             write_applied(compose(config_name="gates_apply", overrides=args))
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "applied").eval()
     expected = apply_gates(load_artifact(tiny_reference_dir(runs)), read_lambda_logits(gate_run), mode,

@@ -81,8 +81,8 @@ def test_the_ground_floor_reads_no_gate_config():
 
 
 def test_importing_the_ground_floor_imports_no_tool():
-    """``import lab`` registers lab's typed nodes only; a tool's (gates) are loaded by the commands that compose
-    its config (lab.config.schema.register_tool_schemas)."""
+    """``import lab`` registers nothing and imports no tool: every command registers every typed node, from
+    pyproject's entry points, before it composes (lab.config.schema.register_schemas)."""
     import subprocess
     import sys
 

@@ -275,8 +275,7 @@ def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
 @pytest.mark.slow
 def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick_reference, tmp_path):
     out = tmp_path / "bench"
-    # a real process: the benchmark composes the gate runs' config itself, which in this process conftest's
-    # register_tool_schemas() would make work whether or not the command registers it
+    # a real process: the benchmark composes the gate runs' config itself, so its own registration is what is tested
     done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,1]", "relearn.contrast_step=1", "max_new_tokens.reasoning=8",
                     "max_new_tokens.knowledge=6",
                     "tasks=[tiny_facts]", "lm_eval.limit=8", f"paths.runs={quick_reference}",

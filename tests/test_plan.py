@@ -5,7 +5,7 @@ from transformers import Qwen3Config
 
 from lab.config.errors import UserError
 from lab.plan import PEAK_TFLOPS, plan
-from tests.conftest import CONF, QWEN3_06B_CONFIG
+from tests.conftest import QWEN3_06B_CONFIG
 
 
 def test_the_study_grid_expands_like_hydras_sweeper_and_the_command_line_wins():
@@ -18,14 +18,15 @@ def test_the_study_grid_expands_like_hydras_sweeper_and_the_command_line_wins():
 
 
 def test_a_grid_composes_once_per_choice_of_config_groups_and_equals_hydras_composition_of_each_job():
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
+    from lab.config.schema import composing
     from lab.plan import compose_jobs, expand_grid
 
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with composing():
         grid = expand_grid("train", ["experiment=norm_study", "study=quick", "variant=original,no_qk_norm", "optimizer.lr=1e-3,0.3",
                                      "seed=0,1", "regime=scratch", "run_name=lr${optimizer.lr}"])
         assert len(grid) == 8

@@ -81,12 +81,12 @@ def test_output_folders_carry_the_process_id():
     """Two runs or sweeps started in the same microsecond still get different folders: their pids differ."""
     import os
 
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
 
-    from tests.conftest import CONF
+    from lab.config.schema import composing
 
     for name in ("train", "gates_train"):
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        with composing():
             hydra_cfg = compose(config_name=name, return_hydra_config=True).hydra
         for folder in (hydra_cfg.run.dir, hydra_cfg.sweep.dir):
             assert folder.endswith(f"_p{os.getpid()}"), folder

@@ -11,13 +11,14 @@ import sys
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from safetensors.torch import load_file
 
 from ablations.train import train
 from gates.train import train_gates
+from lab.config.schema import composing
 from lab.dev.wandb_offline import read_run
-from tests.conftest import CONF, REPO, child_env, compose_train, kill_when, run_here
+from tests.conftest import REPO, child_env, compose_train, kill_when, run_here
 
 pytestmark = pytest.mark.slow
 # 16 steps, a checkpoint every 4, validation every 8: a checkpoint lands both before and after a validation.
@@ -41,7 +42,7 @@ def test_a_killed_gate_run_resumes_bit_equal(quick_reference, tmp_path):
     args = ["trainer.max_steps=9", "checkpoint_every_n_steps=3", "trainer.enable_progress_bar=false", "data.batch_size=2",
             "logger=csv", f"paths.runs={quick_reference}"]
     reference, run = tmp_path / "reference", tmp_path / "run"
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with composing():
         train_gates(compose(config_name="gates_train", overrides=[*args, f"output_root={reference}"]))
 
     command = ["gates.train", *args, f"hydra.run.dir={run}"]

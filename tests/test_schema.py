@@ -68,11 +68,12 @@ def test_a_mistyped_typed_key_is_answered_with_the_valid_keys():
 def test_a_tool_types_its_own_node_through_an_entry_point():
     """gates.schema.GatesConfig is registered as qwen3_internals.schemas: the gate config composes typed, with the
     seed's defaults, and its checks run with the training run's."""
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
 
     from gates.schema import GatesConfig
+    from lab.config.schema import composing
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         cfg = compose(config_name="gates_train", overrides=["gates.temperature=0"])
         assert OmegaConf.get_type(cfg.gates) is GatesConfig and cfg.gates.beta == 4.0 and cfg.gates.retain_per_forget == 2
         with pytest.raises(UserError, match=r"gates\.temperature=0\.0 is invalid; expected a positive number"):
@@ -93,12 +94,12 @@ def test_every_command_s_config_is_typed_and_checked(config, schema, override, m
     default is the dataclass's, a mistyped key is refused while composing, a wrong value is one line."""
     from importlib import import_module
 
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
 
-    from lab.config.schema import validate
+    from lab.config.schema import composing, validate
 
     module, name = schema.split(":")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         cfg = compose(config_name=config, overrides=["folder=x"] if config == "lm_eval" else [])
         assert OmegaConf.get_type(cfg) is getattr(import_module(module), name)
         with pytest.raises(ConfigCompositionException):
@@ -122,3 +123,29 @@ def test_the_trainer_node_types_the_suite_s_arguments_and_passes_any_other_light
     assert unknown_key_hint(["trainer.fast_dev_run=true"]).endswith("any other lightning.Trainer argument: +trainer.<argument>=<value>")
     with pytest.raises(UserError, match=r"trainer.max_steps=0 is invalid; expected a positive integer, or -1"):
         validate(compose_train(["trainer.max_steps=0"]))
+
+
+def test_one_registry_holds_every_typed_node_and_every_command_composes_through_it():
+    """pyproject's ``qwen3_internals.schemas`` entry points are the only registration: in a fresh process ``import lab``
+    stores no schema, and :func:`lab.config.schema.composing` (what every command's entry point calls first) makes
+    every command's config compose."""
+    import subprocess
+    import sys
+
+    from lab.config.schema import typed_nodes
+
+    assert {name: typed_nodes()[name] for name in TRAINING_NODES} == TRAINING_NODES
+    code = """
+from hydra import compose
+from hydra.core.config_store import ConfigStore
+import lab
+from lab.config.schema import composing
+assert "schema" not in ConfigStore.instance().repo, "import lab registered a schema"
+with composing():
+    for name, extra in [("train", []), ("gates_train", []), ("gates_apply", []), ("gates_evaluate", []), ("gates_benchmark", []),
+                        ("vindex", []), ("lm_eval", ["folder=x"]), ("confirm", [])]:
+        compose(config_name=name, overrides=extra)
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CONF_DIR.parents[2])
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -1,16 +1,17 @@
 """One command per seed (issue 17): experiment=seed001 / seed000 compose the seeds' own settings at real scale."""
 
-from hydra import compose, initialize_config_dir
+from hydra import compose
 
+from lab.config.schema import composing
 from lab.plan import plan
-from tests.conftest import CONF, compose_vindex
+from tests.conftest import compose_vindex
 
 SEED_001_VARIANTS = ["original", "no_qk_norm", "no_layer_norm", "no_all_norm", "replace_l2norm", "replace_layernorm",
                      "replace_scalenorm", "replace_dyt"]
 
 
 def compose_with_hydra(config_name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with composing():
         return compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
 
 

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose
 
 from ablations.layout import finetuned_dir
+from lab.config.schema import composing
 from lab.data.datamodule import CorpusDataModule
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import build_model, load_tokenizer
 from lab.model.variants import Variant
 from lab.train.initial_eval import validation_loss
 from lab.train.module import CausalLMModule
-from tests.conftest import CONF, run_cli, run_here
+from tests.conftest import run_cli, run_here
 from tests.report_checks import assert_report
 
 pytestmark = pytest.mark.slow
@@ -78,7 +79,7 @@ def test_the_post_surgery_metrics_equal_a_separate_evaluation_of_the_patched_ref
     surgeries = [e for e in entries.values() if e["variant"] == "no_qk_norm" and e["regime"] == "surgery"]
     (entry,) = [e for e in surgeries if e["lr"] == 1e-3]
     assert len(surgeries) == 2 and all(e["initial"] == entry["initial"] for e in surgeries)  # the LR does not enter
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with composing():
         cfg = compose(config_name="train", overrides=["variant=no_qk_norm", "regime=surgery", "model=tiny_reference", *FEW,
                                                       f"paths.runs={folder.parents[2]}"])
     tokenizer = load_tokenizer(cfg.model)

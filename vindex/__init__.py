@@ -8,10 +8,6 @@
 ``vindex.load(path)`` opens an index memory-mapped (:class:`vindex.reader.VIndex`).
 """
 
-from lab.config.schema import register_nodes
 from vindex.reader import VIndex, load, verify
-from vindex.schema import VindexConfig
-
-register_nodes({"vindex": VindexConfig})  # conf/vindex.yaml lists schema/vindex: the commands' typed config
 
 __all__ = ["VIndex", "load", "verify"]

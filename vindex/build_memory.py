@@ -10,16 +10,16 @@ import json
 import sys
 import time
 
-from hydra import compose, initialize_config_dir
+from hydra import compose
 
 import lab  # noqa: F401  (registers the config resolvers)
-from lab.config import CONF_DIR
+from lab.config.schema import composing
 from lab.train.memory import peak_rss_bytes, rss_bytes
 from vindex.build import build
 
 
 def main(overrides: list[str]) -> dict:
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         cfg = compose(config_name="vindex", overrides=overrides)
     before, start = rss_bytes(), time.perf_counter()
     build(cfg)

@@ -22,14 +22,14 @@ from omegaconf import DictConfig
 
 from lab.config import CONF_DIR
 from lab.config.errors import exit_on_user_error
-from lab.config.schema import register_nodes, validate
+from lab.config.schema import register_schemas, validate
 
 
-def hydra_command(config_name: str, schema: type | None = None) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
-    """Decorate ``fn(cfg)`` as the Hydra command of ``conf/<config_name>.yaml`` (module docstring); ``schema``, the
-    command's typed config, is registered as ``schema/<config_name>``, which that file lists first in its defaults."""
-    if schema is not None:
-        register_nodes({config_name: schema})
+def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """Decorate ``fn(cfg)`` as the Hydra command of ``conf/<config_name>.yaml`` (module docstring). Every typed node
+    is registered first (:func:`lab.config.schema.register_schemas`): the command's own, ``schema/<config_name>``,
+    which that file lists first in its defaults, is an entry point of pyproject.toml like every other."""
+    register_schemas()
 
     def decorate(fn: Callable[[DictConfig], Any]) -> Callable[[], Any]:
         @functools.wraps(fn)

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 USAGE_EXIT_CODE = 2
-_task_started = False
 
 
 class UserError(Exception):
@@ -19,13 +18,13 @@ def exit_on_user_error(fn: F) -> F:
     """Run ``fn``; a :class:`UserError` prints ``error: <message>`` on stderr and exits with code 2.
 
     Inside a Hydra multirun the error is re-raised instead: the job is recorded as failed and the other
-    jobs of the sweep still run (Hydra then exits with code 1).
+    jobs of the sweep still run (Hydra then exits with code 1). The wrapper records that it ran (``started``):
+    :func:`hydra_cli` tells a config that did not compose from a task that ran by it.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        global _task_started
-        _task_started = True
+        wrapper.started = True  # type: ignore[attr-defined]
         try:
             return fn(*args, **kwargs)
         except UserError as err:
@@ -56,6 +55,16 @@ def in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def task_started(main: Callable[..., Any]) -> bool:
+    """Whether the task inside a decorated entry point (``@hydra.main`` over :func:`exit_on_user_error`) has run."""
+    fn: Any = main
+    while fn is not None:
+        if getattr(fn, "started", False):
+            return True
+        fn = getattr(fn, "__wrapped__", None)
+    return False
+
+
 def hydra_cli(main: Callable[[], Any]) -> None:
     """Run a ``@hydra.main`` entry point as ``__main__``.
 
@@ -67,7 +76,7 @@ def hydra_cli(main: Callable[[], Any]) -> None:
     try:
         main()
     except SystemExit as stop:
-        if stop.code == 1 and not _task_started:
+        if stop.code == 1 and not task_started(main):
             from lab.config.schema import unknown_key_hint  # lab.config imports this module
 
             hint = unknown_key_hint(sys.argv[1:])

@@ -13,7 +13,8 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import MISSING as NO_DEFAULT
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib.metadata import entry_points
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from lab.config import CONF_DIR
 from lab.config.errors import UserError
 
 WEIGHT_DECAY_MODES = ("coupled", "independent")
@@ -349,39 +351,35 @@ TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval"
                   "logger": LoggerConfig, "trainer": TrainerConfig}
 
 
-SCHEMA_GROUP = "qwen3_internals.schemas"  # a tool's typed nodes: name = "package.module:Dataclass" (pyproject.toml)
-
-
-def tool_nodes() -> dict[str, type]:
-    """Each tool's typed nodes, registered as entry points (gates: ``gates.schema:GatesConfig``): loading them
-    imports the tool, so only the commands that compose a tool's config call this (:func:`register_tool_schemas`)."""
-    return {ep.name: ep.load() for ep in entry_points(group=SCHEMA_GROUP)}
+SCHEMA_GROUP = "qwen3_internals.schemas"  # every typed node: name = "package.module:Dataclass" (pyproject.toml)
 
 
 def typed_nodes() -> dict[str, type]:
-    """Every typed node: the training run's (:data:`TRAINING_NODES`) and each tool's."""
-    return {**TRAINING_NODES, **tool_nodes()}
-
-
-def register_nodes(nodes: dict[str, type]) -> None:
-    """Store typed nodes as ``schema/<node>`` for the configs' defaults lists (a tool's own, named by its recipe:
-    ``Recipe.typed_nodes``; a command's, by :func:`lab.config.command.hydra_command`)."""
-    store = ConfigStore.instance()
-    for node, schema in nodes.items():
-        # a node whose schema is the whole config (vindex's) says so: PACKAGE = "_global_"
-        store.store(group="schema", name=node, node=schema, package=getattr(schema, "PACKAGE", node))
+    """Every typed node, the suite's own (:data:`TRAINING_NODES`) and each tool's, from the one registry: the entry
+    points of :data:`SCHEMA_GROUP` (loading a tool's imports that tool's schema module)."""
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=SCHEMA_GROUP), key=lambda ep: ep.name)}
 
 
 def register_schemas() -> None:
-    """Store the training run's typed nodes as ``schema/<node>`` (package ``<node>``), for the configs' defaults
-    lists; ``import lab`` does this, and imports no tool."""
-    register_nodes(TRAINING_NODES)
+    """Store every typed node as ``schema/<node>`` (package ``<node>``; a node whose schema is a whole config, as
+    vindex's, says ``PACKAGE = "_global_"``) for the configs' defaults lists. Every command calls it before it
+    composes (:func:`lab.config.command.hydra_command`, :func:`lab.train.run.recipe_main`, :func:`composing`)."""
+    store = ConfigStore.instance()
+    for node, schema in typed_nodes().items():
+        store.store(group="schema", name=node, node=schema, package=getattr(schema, "PACKAGE", node))
 
 
-def register_tool_schemas() -> None:
-    """Store each tool's typed nodes too (``schema/gates``): called by a tool's command (:func:`lab.train.run.
-    recipe_main`) and by ``lab.plan`` before they compose, since a tool's config lists its node's schema."""
-    register_nodes(tool_nodes())
+@contextmanager
+def composing() -> Iterator[None]:
+    """The suite's configs ready to ``hydra.compose`` in this process (what ``lab.plan`` and the tests do): every
+    schema registered, Hydra initialised on :data:`lab.config.CONF_DIR` (and cleared again after)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield
 
 
 def with_defaults(schema: type, values: dict) -> Any:

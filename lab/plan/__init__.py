@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class, get_method
@@ -46,7 +46,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import CONF_DIR, asset_path, group_options
 from lab.config.errors import UserError, exit_on_user_error
-from lab.config.schema import register_tool_schemas
+from lab.config.schema import composing
 from lab.model import load_tokenizer, model_config
 from lab.model.variants import Variant, apply_variant
 from lab.plan.memory import predict_memory
@@ -228,9 +228,7 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
     """The whole plan: one entry per job and the grid's totals."""
     overrides, options = split_plan_options(overrides)
     _EPOCH_BATCHES.clear()  # the data is read again for each plan: its files may have changed in between
-    GlobalHydra.instance().clear()
-    register_tool_schemas()  # a tool's config (gates_train) lists its typed node
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with composing():
         jobs = []
         grid = expand_grid(config_name, overrides)
         for job, cfg in zip(grid, compose_jobs(config_name, grid), strict=True):

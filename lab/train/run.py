@@ -31,7 +31,7 @@ from torch import nn
 
 from lab.config import CONF_DIR
 from lab.config.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
-from lab.config.schema import register_nodes, validate
+from lab.config.schema import register_schemas, validate
 from lab.model import load_tokenizer
 from lab.runs.artifacts import read_json, update_json_entry
 from lab.runs.checkpointing import StepCheckpoint
@@ -89,7 +89,6 @@ class Recipe:
 
     entry_module: str = ""  # the ``python -m`` module a DDP child rank is started with
     summary_file: str = ""  # ``<root>/<summary_file>``: one entry per run of the folder (sweep)
-    typed_nodes: dict[str, type] = {}  # the tool's own typed config nodes (schema/<node> in its config's defaults)
     history_prefixes: tuple[str, ...] = ("train/",)  # which logged scalars a training row of train_metrics.json keeps
 
     def folders(self, cfg: DictConfig, root: Path) -> tuple[Path, Path, tuple[Path, ...]]:
@@ -227,6 +226,6 @@ def recipe_main(recipe: Recipe, config_name: str) -> Callable[[], Any]:
         print_run_summary(recipe, cfg, entry)
         return entry
 
-    register_nodes(recipe.typed_nodes)  # the tool's config lists its own typed node (schema/gates); no other tool's
+    register_schemas()  # every typed node, the tool's own among them (schema/gates), from pyproject's entry points
     main.__module__ = recipe.entry_module or type(recipe).__module__  # Hydra names the job (<job>.log) after it
     return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(main))

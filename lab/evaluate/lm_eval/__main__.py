@@ -20,7 +20,6 @@ from lab.evaluate.lm_eval.results import (
     write_comparison,
     write_results,
 )
-from lab.evaluate.lm_eval.schema import LmEvalConfig
 from lab.evaluate.lm_eval.targets import place, targets
 from lab.train.ddp import hydra_quoted
 
@@ -49,7 +48,7 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     return table
 
 
-@hydra_command("lm_eval", LmEvalConfig)
+@hydra_command("lm_eval")
 def main(cfg: DictConfig) -> None:
     evaluate_source(cfg)
 
