@@ -25,13 +25,10 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-from ablations.study_tables import with_ci
+from ablations.dyt_check_table import KINDS, check_table
 from lab.config import asset_path
-from lab.report.intervals import stat
 from lab.runs.artifacts import write_json
 
-KINDS = {"rmsnorm": "stock RMSNorm", "dyt": "DyT (γ ⊙ tanh(αx) + β, α₀ = 0.5)", "identity": "identity (no final norm)"}
-REPORTED_STEPS = (15, 60, 150)
 RESULT = Path(__file__).resolve().parents[1] / "docs" / "results" / "norm_study" / "dyt_check" / "dyt_check.json"
 
 
@@ -94,25 +91,6 @@ def run_check(steps: int, lr: float, seeds: list[int], echo: bool = True) -> dic
             for step, loss, rms in trace if echo else ():
                 print(f"{kind:<10} {seed:>4} {step:>5} {loss:>10.3f} {rms:>21.2f}" if math.isfinite(loss) else f"{kind:<10} {seed:>4} {step:>5} {'nan':>10}")
     return {"steps": steps, "lr": lr, "seeds": seeds, "traces": traces}
-
-
-def _at(result: dict, kind: str, step: int, column: int) -> dict:
-    values = [point[column] for trace in result["traces"][kind].values() for point in trace if point[0] == step and math.isfinite(point[column])]
-    return stat(values)
-
-
-def check_table(result: dict) -> str:
-    """The markdown table of a :func:`run_check` result: per final norm, the training loss and the final norm's
-    input RMS at :data:`REPORTED_STEPS`, seed means with 95 % intervals."""
-    steps = [s for s in REPORTED_STEPS if s <= result["steps"]]
-    head = ["final norm (mean [95 % t] over seeds)"] + [f"train loss, step {s}" for s in steps] + [f"input RMS, step {s}" for s in steps]
-    lines = [f"`python -m ablations.dyt_check`: lr {result['lr']:g}, {result['steps']} steps of 16 × 128 tokens, seeds "
-             f"{', '.join(map(str, result['seeds']))}; seed means with 95 % Student-t intervals over the seeds. Exploratory.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for kind, label in KINDS.items():
-        cells = [with_ci(_at(result, kind, s, 1)) for s in steps] + [with_ci(_at(result, kind, s, 2), ".3g") for s in steps]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,7 +29,7 @@ from ablations.report import finished_runs
 from ablations.study_departures import first_departure, normal_ranges
 from ablations.study_families import DEFINITIONS, apply_families
 from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
-from ablations.study_plots import attention_logits, lr_sweep, scaling, surgery_accuracies
+from ablations.study_plots import write_figures
 from ablations.study_tables import study_blocks
 from ablations.study_trends import width_trends
 from lab.config import CONF_DIR, WANDB_PROJECT
@@ -173,21 +173,6 @@ def compute_study(folder: Path) -> dict:
             "attention": {"regime": regime, "lr": lr, "curves": curves},
             "width_trends": {r: trends for r, cells in summary.items() if (trends := width_trends(cells))},
             "definitions": DEFINITIONS})
-
-
-def write_figures(study: dict, out: Path, prefix: str = "") -> list[Path]:
-    """The study's figures from ``study.json`` alone: the LR sweep, the surgery bars, the attention-logit growth and,
-    for a width sweep, the scaling figure."""
-    summary, paths = study["summary"], [lr_sweep(study["summary"], out / f"{prefix}lr_sweep.png")]
-    attention = study.get("attention") or {}
-    if attention.get("curves"):
-        paths.append(attention_logits(attention["curves"], attention["lr"], attention["regime"], out / f"{prefix}attention_logits.png"))
-    if "surgery" in summary:
-        paths.append(surgery_accuracies(summary["surgery"], out / f"{prefix}surgery.png"))
-    for cells in summary.values():
-        if any("width" in c["factors"] for c in cells.values()):
-            paths.append(scaling(cells, out / f"{prefix}scaling.png"))
-    return paths
 
 
 def report_markdown(study: dict, figures: list[Path]) -> str:

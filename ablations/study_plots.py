@@ -147,3 +147,18 @@ def surgery_accuracies(summary: dict[str, dict], path: Path) -> Path:
     ax.set_ylim(0, 1.1)
     return finish_figure(fig, ax, path, title="surgery: accuracies right after the norm surgery and after fine-tuning (best LR)",
                          xlabel="variant", ylabel="accuracy", grid_axis="y")
+
+
+def write_figures(study: dict, out: Path, prefix: str = "") -> list[Path]:
+    """The study's figures from ``study.json`` alone: the LR sweep, the surgery bars, the attention-logit growth and,
+    for a width sweep, the scaling figure."""
+    summary, paths = study["summary"], [lr_sweep(study["summary"], out / f"{prefix}lr_sweep.png")]
+    attention = study.get("attention") or {}
+    if attention.get("curves"):
+        paths.append(attention_logits(attention["curves"], attention["lr"], attention["regime"], out / f"{prefix}attention_logits.png"))
+    if "surgery" in summary:
+        paths.append(surgery_accuracies(summary["surgery"], out / f"{prefix}surgery.png"))
+    for cells in summary.values():
+        if any("width" in c["factors"] for c in cells.values()):
+            paths.append(scaling(cells, out / f"{prefix}scaling.png"))
+    return paths

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from ablations.study_families import restate
+from ablations.study_plots import write_figures
 from ablations.study_replication import replication_block
 from ablations.study_tables import study_blocks
 from lab.config.errors import UserError, exit_on_user_error
@@ -50,7 +51,7 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
                 raise UserError(f"{path}: replicates {study['replicates']!r}, which has no {original}")
             blocks[(path.parent.name, "replication")] = replication_block(restate(read_json(original)), study)
     for path in sorted(results.glob("dyt_check/dyt_check.json")):
-        from ablations.dyt_check import check_table
+        from ablations.dyt_check_table import check_table
 
         blocks[("dyt_check", "table")] = check_table(read_json(path))
     return blocks
@@ -74,8 +75,6 @@ def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIG
                   replicates: str | None = None) -> list[Path]:
     """Copy a study's ``study.json`` under ``results``, draw its figures into ``figures`` and rewrite ``docs``; with
     ``replicates``, as ``<replicates>_replication``, a rerun of that committed study."""
-    from ablations.study import write_figures
-
     study = read_json(study_json)
     if replicates:
         if not (results / replicates / "study.json").is_file():
@@ -105,8 +104,6 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{doc.relative_to(ROOT)}: a study block differs from docs/results/norm_study (run make docs)")
         sys.exit(1 if stale else 0)
     if args.figures:
-        from ablations.study import write_figures
-
         for path in sorted(RESULTS.glob("*/study.json")):
             study = read_json(path)
             write_figures(study, FIGURES, prefix=f"norm_study_{study['name']}_")

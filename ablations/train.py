@@ -16,7 +16,8 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from ablations import entry, layout
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli
+from lab.config.errors import UserError
 from lab.model import build_model
 from lab.model.variants import Variant
 from lab.runs.artifacts import read_json

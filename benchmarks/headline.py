@@ -35,7 +35,7 @@ from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 from lab.runs.children import die_with_parent
-from lab.train.ddp import hydra_quoted
+from lab.runs.processes import hydra_quoted
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "docs" / "results" / "headline" / "headline.json"

@@ -219,7 +219,7 @@ def default_job_path() -> dict:
     """Which of our systems the main job, ``python -m ablations.train`` with ``conf/``'s defaults, trains with."""
     from hydra import compose
 
-    from lab.config.schema import composing
+    from lab.config.registry import composing
     from lab.train.compile_policy import should_compile
 
     with composing():

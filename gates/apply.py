@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 from gates.files import read_lambda_logits, read_neuron_indices
 from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
-from lab.config.command import hydra_command
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli, hydra_command
+from lab.config.errors import UserError
 from lab.report.cards import model_card
 from lab.runs.artifacts import atomic_dir, write_json
 from lab.runs.checksums import write_sha256sums

@@ -63,8 +63,8 @@ from gates.probe import probe_accuracy
 from gates.relearn import relearn
 from gates.runs import load_base_model
 from gates.schema import graded_budgets, seed_workers
-from lab.config.command import hydra_command
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli, hydra_command
+from lab.config.errors import UserError
 from lab.data.formats import knowledge_documents
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy, statement_correct

@@ -38,8 +38,8 @@ from gates.plots import tradeoff_plot
 from gates.runs import load_base_model, resolve_gates_dir
 from gates.scoring import reasoning_loss_and_kl
 from gates.stats import select_thresholds
-from lab.config.command import hydra_command
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli, hydra_command
+from lab.config.errors import UserError
 from lab.data.formats import reasoning_document
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gates.masking import MODES as MASK_MODES
-from lab.config.schema import betas, integer, number, require, require_each
+from lab.config.checks import betas, integer, number, require, require_each
 
 
 @dataclass

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from gates.export import export, failed_entry, log_gate_histogram, print_gate_summary, run_entry, run_metadata
 from gates.gated_ffn import patch_gates
 from gates.module import GateTrainingModule
-from lab.config.errors import hydra_cli
+from lab.config.command import hydra_cli
 from lab.model import build_model, weights_dtype
 from lab.model.variants import Variant
 from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 
 import lab  # noqa: E402,F401
 from lab.config import group_options  # noqa: E402
-from lab.config.schema import composing  # noqa: E402
+from lab.config.registry import composing  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

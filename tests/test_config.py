@@ -24,7 +24,7 @@ EXPERIMENT_ENTRY = {"seed000": "gates_train", "seed002": "vindex"}
 def test_every_option_of_every_group_composes(group):
     from hydra import compose
 
-    from lab.config.schema import composing
+    from lab.config.registry import composing
 
     for option in options(group):
         config_name = EXPERIMENT_ENTRY.get(option, "train") if group == "experiment" else "train"
@@ -71,7 +71,7 @@ def test_a_seeded_subset_is_drawn_the_same_way_every_time():
 def test_slurm_launcher_runs_one_task_per_gpu():
     from hydra import compose
 
-    from lab.config.schema import composing
+    from lab.config.registry import composing
 
     with composing():
         cfg = compose("train", overrides=["hydra/launcher=submitit_slurm", "trainer=ddp", "trainer.devices=8", "trainer.num_nodes=2"],
@@ -84,7 +84,7 @@ def test_slurm_launcher_runs_one_task_per_gpu():
 def study_grid(name: str) -> dict[str, list[str]]:
     from hydra import compose
 
-    from lab.config.schema import composing
+    from lab.config.registry import composing
 
     with composing():
         cfg = compose("train", overrides=["experiment=norm_study", f"study={name}"], return_hydra_config=True)

@@ -12,7 +12,7 @@ from gates.files import read_lambda_logits, read_neuron_indices, write_gate_file
 from gates.masking import check_threshold
 from lab.config import asset_path
 from lab.config.errors import UserError
-from lab.config.schema import DataConfig
+from lab.data.config import DataConfig
 from lab.runs.reference import tiny_reference_dir
 from tests.conftest import run_here
 

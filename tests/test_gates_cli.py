@@ -126,7 +126,7 @@ def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshol
         from hydra import compose
 
         from gates.apply import write_applied
-        from lab.config.schema import composing
+        from lab.config.registry import composing
 
         with composing():
             write_applied(compose(config_name="gates_apply", overrides=args))

@@ -1,4 +1,7 @@
-"""The layers of the suite: ``lab`` is the ground floor and imports none of the tools above it."""
+"""The layers of the suite, drawn from the imports: ``lab`` is the ground floor and imports none of the tools above it;
+inside it the sub-packages stand in one order (:data:`LAB_ORDER`, docs/architecture.md), each importing only those
+below it; a tool imports another only along an edge named here (:data:`TOOL_EDGES`); and no module anywhere is on an
+import circle, lazy imports inside functions included."""
 
 import ast
 from dataclasses import fields
@@ -8,6 +11,12 @@ from lab.runs.folder_kinds import folder_kinds
 
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = {"ablations", "gates", "vindex"}
+# lab's sub-packages, bottom first: config knows no other; runs (folders, identity, artifacts, process helpers) stands on
+# config; data and model on those; evaluate grades models; train runs them; plan prices a run; report and claims read
+# results; dev is tooling for tests and benchmarks
+LAB_ORDER = ("config", "runs", "data", "model", "evaluate", "train", "plan", "report", "claims", "dev")
+TOOL_EDGES = {("gates", "vindex")}  # gates' localisation methods use vindex's Gate 3 and features (docs/architecture.md)
+PACKAGES = ("lab", *sorted(TOOLS), "benchmarks")
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -57,15 +66,16 @@ def test_the_tools_never_import_the_development_tooling():
 
 def test_the_ground_floor_is_a_few_sub_packages():
     entries = sorted(p.name for p in (REPO / "lab").iterdir() if p.name != "__pycache__")
-    assert entries == ["__init__.py", "config", "data", "dev", "evaluate", "model", "plan", "report", "runs", "train"]
+    assert entries == ["__init__.py", *sorted(LAB_ORDER)]
 
 
 def test_the_ground_floor_holds_no_gate_rules():
     """Gates type their own node (``gates.schema.GatesConfig``, an entry point); lab's rules and schema name none."""
     from gates.schema import GatesConfig
-    from lab.config.schema import TRAINING_NODES, RunKeys, typed_nodes
+    from lab.config.registry import typed_nodes
+    from lab.config.schema import LAB_NODES, RunKeys
 
-    assert not any(f.name.startswith("gates") for f in fields(RunKeys)) and "gates" not in TRAINING_NODES
+    assert not any(f.name.startswith("gates") for f in fields(RunKeys)) and "gates" not in LAB_NODES
     assert typed_nodes()["gates"] is GatesConfig
 
 
@@ -89,3 +99,84 @@ def test_importing_the_ground_floor_imports_no_tool():
     code = "import sys, lab; print(sorted(m for m in ('gates', 'ablations', 'vindex') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def module_graph() -> dict[str, set[str]]:
+    """``{module: the suite's modules it imports}`` for every module of :data:`PACKAGES`, imports inside functions and
+    relative imports included (an import of ``a.b.c`` counts as one of the longest module prefix that exists)."""
+    files = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+             for package in PACKAGES for p in (REPO / package).rglob("*.py")}
+
+    def known(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([base] if base else [])])
+                targets |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
+        graph[module] = {m for t in targets if (m := known(t)) and m != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_module_is_on_an_import_circle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the check finds one
+    assert cycles(module_graph()) == []
+
+
+def test_lab_s_sub_packages_import_only_those_below_them():
+    def floor(module: str) -> int | None:
+        parts = module.split(".")
+        return LAB_ORDER.index(parts[1]) if parts[0] == "lab" and len(parts) > 1 and parts[1] in LAB_ORDER else None
+
+    upward = sorted(f"{a} -> {b}" for a, bs in module_graph().items() for b in bs
+                    if floor(a) is not None and floor(b) is not None and floor(b) > floor(a))
+    assert upward == []
+
+
+def test_a_tool_imports_another_only_along_a_named_edge():
+    edges = {(a.split(".")[0], b.split(".")[0]) for a, bs in module_graph().items() for b in bs}
+    assert {(a, b) for a, b in edges if a in TOOLS and b in TOOLS and a != b} <= TOOL_EDGES
+    assert not {(a, b) for a, b in edges if a in TOOLS and b == "benchmarks"}  # benchmarks stand on top

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lab.dev.wandb_offline import find_runs, read_run
-from lab.train.ddp import hydra_quoted
+from lab.runs.processes import hydra_quoted
 from tests.conftest import FAST, child_env, run_cli
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ def test_a_grid_composes_once_per_choice_of_config_groups_and_equals_hydras_comp
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from lab.config.schema import composing
+    from lab.config.registry import composing
     from lab.plan import compose_jobs, expand_grid
 
     GlobalHydra.instance().clear()

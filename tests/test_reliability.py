@@ -83,7 +83,7 @@ def test_output_folders_carry_the_process_id():
 
     from hydra import compose
 
-    from lab.config.schema import composing
+    from lab.config.registry import composing
 
     for name in ("train", "gates_train"):
         with composing():

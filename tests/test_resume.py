@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 from ablations.train import train
 from gates.train import train_gates
-from lab.config.schema import composing
+from lab.config.registry import composing
 from lab.dev.wandb_offline import read_run
 from tests.conftest import REPO, child_env, compose_train, kill_when, run_here
 

@@ -8,18 +8,19 @@ from omegaconf import OmegaConf
 
 from lab.config import CONF_DIR
 from lab.config.errors import UserError
-from lab.config.schema import TRAINING_NODES, CompileConfig, OptimizerConfig, validate
+from lab.config.registry import typed_nodes, validate
+from lab.config.schema import LAB_NODES, CompileConfig, OptimizerConfig
 from tests.conftest import compose_train
 
 
 def test_each_typed_node_is_its_dataclass_with_the_dataclass_defaults():
     cfg = compose_train([])
-    for node, schema in TRAINING_NODES.items():
+    for node, schema in {name: typed_nodes()[name] for name in LAB_NODES}.items():
         assert OmegaConf.get_type(cfg[node]) is schema
         assert set(cfg[node]) == {f.name for f in fields(schema)}
     assert OmegaConf.to_object(cfg.optimizer) == OptimizerConfig() and OmegaConf.to_object(cfg.compile) == CompileConfig()
     train_yaml = OmegaConf.load(CONF_DIR / "train.yaml")
-    assert not set(TRAINING_NODES) & set(train_yaml), "a typed node's defaults live in lab/config/schema.py only"
+    assert not set(LAB_NODES) & set(train_yaml), "a typed node's defaults live in its dataclass only"
 
 
 def test_experiments_set_only_what_differs_and_keep_the_types():
@@ -57,7 +58,7 @@ def test_each_node_checks_its_own_values_in_one_line(override, message):
 
 
 def test_a_mistyped_typed_key_is_answered_with_the_valid_keys():
-    from lab.config.schema import unknown_key_hint
+    from lab.config.hints import unknown_key_hint
 
     assert unknown_key_hint(["variant=original", "diagnostics.dense_step=30"]) == (
         "valid diagnostics keys: every_n_steps, dense_steps, rows; did you mean diagnostics.dense_steps?")
@@ -71,7 +72,7 @@ def test_a_tool_types_its_own_node_through_an_entry_point():
     from hydra import compose
 
     from gates.schema import GatesConfig
-    from lab.config.schema import composing
+    from lab.config.registry import composing
 
     with composing():
         cfg = compose(config_name="gates_train", overrides=["gates.temperature=0"])
@@ -96,7 +97,7 @@ def test_every_command_s_config_is_typed_and_checked(config, schema, override, m
 
     from hydra import compose
 
-    from lab.config.schema import composing, validate
+    from lab.config.registry import composing, validate
 
     module, name = schema.split(":")
     with composing():
@@ -112,7 +113,8 @@ def test_every_command_s_config_is_typed_and_checked(config, schema, override, m
 def test_the_trainer_node_types_the_suite_s_arguments_and_passes_any_other_lightning_one():
     """``trainer``: the arguments the suite sets are typed (a wrong one is one line before anything runs); any
     other lightning.Trainer argument is added with ``+trainer.<arg>=`` and reaches the Trainer as before."""
-    from lab.config.schema import TrainerConfig, unknown_key_hint
+    from lab.config.hints import unknown_key_hint
+    from lab.config.schema import TrainerConfig
 
     cfg = compose_train(["+trainer.fast_dev_run=true", "trainer=ddp"])
     assert OmegaConf.get_type(cfg.trainer) is TrainerConfig and cfg.trainer.fast_dev_run is True
@@ -132,14 +134,14 @@ def test_one_registry_holds_every_typed_node_and_every_command_composes_through_
     import subprocess
     import sys
 
-    from lab.config.schema import typed_nodes
+    from lab.config.registry import typed_nodes
 
-    assert {name: typed_nodes()[name] for name in TRAINING_NODES} == TRAINING_NODES
+    assert set(LAB_NODES) <= set(typed_nodes())
     code = """
 from hydra import compose
 from hydra.core.config_store import ConfigStore
 import lab
-from lab.config.schema import composing
+from lab.config.registry import composing
 assert "schema" not in ConfigStore.instance().repo, "import lab registered a schema"
 with composing():
     for name, extra in [("train", []), ("gates_train", []), ("gates_apply", []), ("gates_evaluate", []), ("gates_benchmark", []),

@@ -2,7 +2,7 @@
 
 from hydra import compose
 
-from lab.config.schema import composing
+from lab.config.registry import composing
 from lab.plan import plan
 from tests.conftest import compose_vindex
 

@@ -10,7 +10,7 @@ import torch
 from hydra import compose
 
 from ablations.layout import finetuned_dir
-from lab.config.schema import composing
+from lab.config.registry import composing
 from lab.data.datamodule import CorpusDataModule
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import build_model, load_tokenizer

@@ -20,8 +20,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from lab.config.command import hydra_command
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli, hydra_command
+from lab.config.errors import UserError
 from lab.runs.artifacts import atomic_dir, atomic_write, write_json
 from lab.runs.checksums import sha256_file, write_sha256sums
 from lab.runs.git import git_commit

@@ -13,7 +13,7 @@ import time
 from hydra import compose
 
 import lab  # noqa: F401  (registers the config resolvers)
-from lab.config.schema import composing
+from lab.config.registry import composing
 from lab.train.memory import peak_rss_bytes, rss_bytes
 from vindex.build import build
 

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from lab.config.command import hydra_command
-from lab.config.errors import hydra_cli
+from lab.config.command import hydra_cli, hydra_command
 from lab.runs.artifacts import write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.reader import load

@@ -30,8 +30,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lab.config.command import hydra_command
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli, hydra_command
+from lab.config.errors import UserError
 from lab.runs.artifacts import atomic_write, write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source

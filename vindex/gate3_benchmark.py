@@ -29,8 +29,8 @@ from omegaconf import DictConfig
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.config import asset_path
-from lab.config.command import hydra_command
-from lab.config.errors import UserError, hydra_cli
+from lab.config.command import hydra_cli, hydra_command
+from lab.config.errors import UserError
 from lab.report.intervals import stat
 from lab.runs.artifacts import write_json
 from vindex.gate3 import attributions, first_token, key_covariance, layer_edit, next_token_prob

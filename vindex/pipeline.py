@@ -13,8 +13,7 @@ import time
 
 from omegaconf import DictConfig
 
-from lab.config.command import hydra_command
-from lab.config.errors import hydra_cli
+from lab.config.command import hydra_cli, hydra_command
 from lab.runs.summary import print_summary
 from vindex.constants import run_constants
 from vindex.gate3 import gate3_inputs, run_gate3

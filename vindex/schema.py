@@ -11,7 +11,7 @@ The node is the whole config (``PACKAGE = "_global_"``): the vindex commands rea
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from lab.config.schema import integer, number, require, require_each
+from lab.config.checks import integer, number, require, require_each
 from lab.runs.artifacts import WEIGHT_DTYPES as TORCH_DTYPES
 from vindex.features import MODES as FEATURE_MODES
 from vindex.format import DTYPES as FORMAT_DTYPES

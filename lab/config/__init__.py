@@ -37,15 +37,12 @@ def process_id() -> str:
 
 def register_resolvers() -> None:
     """``${asset:x}``: a bundled file of ``lab/config/assets``; ``${runs_root:}``: where outputs go by default;
-    ``${pid:}``: this process's id (see :func:`process_id`); ``${job_name:<base>,<key in base>...}``: a
-    multirun job's name, its base plus its other swept values (see :mod:`lab.runs.job_name`)."""
-    from lab.runs.job_name import job_name
-
+    ``${pid:}``: this process's id (see :func:`process_id`). (``${job_name:...}`` is the run folders' own:
+    :func:`lab.runs.job_name.register_job_name_resolver`.)"""
     if not OmegaConf.has_resolver("asset"):
         OmegaConf.register_new_resolver("asset", asset_path)
     if not OmegaConf.has_resolver("runs_root"):
         OmegaConf.register_new_resolver("runs_root", runs_root)
     if not OmegaConf.has_resolver("pid"):
         OmegaConf.register_new_resolver("pid", process_id, use_cache=True)
-    if not OmegaConf.has_resolver("job_name"):
-        OmegaConf.register_new_resolver("job_name", job_name)
+

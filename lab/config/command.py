@@ -14,6 +14,7 @@ It is ``@hydra.main`` on the shipped configs (:data:`lab.config.CONF_DIR`), the 
 """
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +22,9 @@ import hydra
 from omegaconf import DictConfig
 
 from lab.config import CONF_DIR
-from lab.config.errors import exit_on_user_error
-from lab.config.schema import register_schemas, validate
+from lab.config.errors import USAGE_EXIT_CODE, exit_on_user_error
+from lab.config.hints import unknown_key_hint
+from lab.config.registry import register_schemas, validate
 
 
 def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
@@ -40,3 +42,32 @@ def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], C
         return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(exit_on_user_error(checked))
 
     return decorate
+
+
+def task_started(main: Callable[..., Any]) -> bool:
+    """Whether the task inside a decorated entry point (``@hydra.main`` over :func:`exit_on_user_error`) has run."""
+    fn: Any = main
+    while fn is not None:
+        if getattr(fn, "started", False):
+            return True
+        fn = getattr(fn, "__wrapped__", None)
+    return False
+
+
+def hydra_cli(main: Callable[[], Any]) -> None:
+    """Run a ``@hydra.main`` entry point as ``__main__``.
+
+    Hydra reports a config that does not compose (an unknown group option such as ``variant=no_qk_nrom``,
+    an unknown key, a value of the wrong type) in one message and exits with code 1; that is a usage error,
+    so it exits with code 2 here, after naming a typed node's valid keys when the unknown key is one of its
+    (:func:`lab.config.hints.unknown_key_hint`). Code 1 from a job that ran (a failed sweep) is kept.
+    """
+    try:
+        main()
+    except SystemExit as stop:
+        if stop.code == 1 and not task_started(main):
+            hint = unknown_key_hint(sys.argv[1:])
+            if hint:
+                print(hint, file=sys.stderr)
+            sys.exit(USAGE_EXIT_CODE)
+        raise

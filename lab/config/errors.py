@@ -53,34 +53,3 @@ def in_multirun() -> bool:
     from hydra.types import RunMode
 
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-
-
-def task_started(main: Callable[..., Any]) -> bool:
-    """Whether the task inside a decorated entry point (``@hydra.main`` over :func:`exit_on_user_error`) has run."""
-    fn: Any = main
-    while fn is not None:
-        if getattr(fn, "started", False):
-            return True
-        fn = getattr(fn, "__wrapped__", None)
-    return False
-
-
-def hydra_cli(main: Callable[[], Any]) -> None:
-    """Run a ``@hydra.main`` entry point as ``__main__``.
-
-    Hydra reports a config that does not compose (an unknown group option such as ``variant=no_qk_nrom``,
-    an unknown key, a value of the wrong type) in one message and exits with code 1; that is a usage error,
-    so it exits with code 2 here, after naming a typed node's valid keys when the unknown key is one of its
-    (:func:`lab.config.schema.unknown_key_hint`). Code 1 from a job that ran (a failed sweep) is kept.
-    """
-    try:
-        main()
-    except SystemExit as stop:
-        if stop.code == 1 and not task_started(main):
-            from lab.config.schema import unknown_key_hint  # lab.config imports this module
-
-            hint = unknown_key_hint(sys.argv[1:])
-            if hint:
-                print(hint, file=sys.stderr)
-            sys.exit(USAGE_EXIT_CODE)
-        raise

@@ -1,5 +1,7 @@
-"""Typed config: the nodes of a training run whose keys and defaults are stated here, once, as dataclasses
-registered in Hydra's ConfigStore (``schema/<node>``, torchtitan's ``job_config.py`` and Hydra's "Structured Config
+"""Typed config: the nodes of a training run whose keys and defaults are stated here, once, as dataclasses (the
+nodes that need a lower layer's knowledge live there: ``artifacts`` in :mod:`lab.runs.artifacts`, ``variant`` in
+:mod:`lab.model.variants`, ``data`` in :mod:`lab.data.config`), every one registered in Hydra's ConfigStore
+through the one registry (:mod:`lab.config.registry`) (``schema/<node>``, torchtitan's ``job_config.py`` and Hydra's "Structured Config
 schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 
 - a key that is not a field is refused by Hydra while it composes (``optimizer.lrr=1``: "Key 'lrr' not in
@@ -11,58 +13,15 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 ``python -m ablations.train --cfg job`` prints the composed config with every default.
 """
 
-import difflib
-import math
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import MISSING as NO_DEFAULT
-from dataclasses import dataclass, field, fields, is_dataclass
-from importlib.metadata import entry_points
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING
 
-from lab.config import CONF_DIR
-from lab.config.errors import UserError
+from lab.config.checks import betas, integer, number, require, require_each
 
 WEIGHT_DECAY_MODES = ("coupled", "independent")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-
-
-def integer(low: int):
-    """A test: an int (not a bool) of at least ``low``."""
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
-    """A test: a finite int or float in [low, high] (ends open as asked)."""
-    def ok(v: Any) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return False
-        return (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-
-    return ok
-
-
-def betas(v: Any) -> bool:
-    """A test: AdamW's two betas, each in [0, 1)."""
-    return isinstance(v, (list, tuple)) and len(v) == 2 and all(number(0, 1, high_open=True)(b) for b in v)
-
-
-def require(node: str, key: str, value: Any, valid: bool, expected: str) -> None:
-    """Raise the one-line error of a value that parses but cannot work (``node`` "": a top-level key)."""
-    if not valid:
-        shown = list(value) if isinstance(value, (list, tuple)) else value
-        raise UserError(f"{node + '.' if node else ''}{key}={shown!r} is invalid; expected {expected}")
-
-
-def require_each(node: str, owner: Any, checks: Iterable[tuple[str, Any, str]]) -> None:
-    """:func:`require` for each ``(key, valid, expected)`` of a typed node ``owner``, in order; ``valid`` is a bool,
-    or a test that is given the key's value."""
-    for key, valid, expected in checks:
-        value = getattr(owner, key)
-        require(node, key, value, valid(value) if callable(valid) else valid, expected)
 
 
 @dataclass
@@ -143,23 +102,6 @@ class DiagnosticsConfig:
                                            ("rows", integer(1), "a positive integer")))
 
 
-@dataclass
-class ArtifactsConfig:
-    """What a run writes (docs/ablations.md "Output layout"); none of it changes training, so it is not part of a
-    run's identity (:mod:`lab.runs.identity`). Checked before training, not when the weights are saved."""
-
-    formats: list[str] = field(default_factory=lambda: ["safetensors", "pt"])  # model.safetensors (from_pretrained), model.pt (the seed's layout)
-    dtype: str = "float32"              # the saved weights' dtype: float32 | bfloat16 | float16 (half the disk)
-    keep_optimizer_state: bool = False  # a finished run keeps checkpoints/last.ckpt; with AdamW's state if true
-
-    def __post_init__(self) -> None:
-        from lab.runs.artifacts import WEIGHT_DTYPES, WEIGHT_FORMATS
-
-        require("artifacts", "formats", self.formats, bool(self.formats) and set(self.formats) <= set(WEIGHT_FORMATS),
-                f"one or more of {', '.join(WEIGHT_FORMATS)}")
-        require("artifacts", "dtype", self.dtype, self.dtype in WEIGHT_DTYPES, f"one of {', '.join(WEIGHT_DTYPES)}")
-
-
 INITS = ("random", "pretrained")
 
 
@@ -232,31 +174,6 @@ class LoggerConfig:
 
 
 @dataclass
-class VariantConfig:
-    """A norm ablation (:class:`lab.model.variants.Variant`, whose defaults these are): every RMSNorm at ``sites``
-    (qk, layer, final) becomes ``replacement`` (none, identity, dyt, l2norm, layernorm, scalenorm) with its
-    ``options``; ``embedding_scale`` puts a learnable scalar after the embedding; ``carry_over`` is how a surgery
-    sets the new norm's parameters (rule, or fit on ``calibration_rows`` training blocks)."""
-
-    name: str = "original"
-    sites: list[str] = field(default_factory=list)
-    replacement: str = "none"
-    options: dict[str, Any] = field(default_factory=dict)
-    embedding_scale: Any = None  # null, sqrt_d or a number
-    carry_over: str = "rule"
-    calibration_rows: int = 16
-
-    def __post_init__(self) -> None:
-        from lab.model.variants import Variant
-
-        require("variant", "calibration_rows", self.calibration_rows, integer(1)(self.calibration_rows), "a positive integer")
-        try:
-            Variant.from_config(self.__dict__)
-        except ValueError as err:
-            raise UserError(f"bad variant config: {err}") from None
-
-
-@dataclass
 class ModelConfig:
     """The model a run starts from (:func:`lab.model.build_model`): stock Qwen3 built from ``config`` (a
     ``transformers.Qwen3Config``'s keys; ``vocab_size: null`` takes the tokenizer's) with random weights, or loaded
@@ -274,55 +191,6 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         require("model", "init", self.init, self.init in INITS, " or ".join(INITS))
-
-
-@dataclass
-class SourceConfig:
-    """One data source (:mod:`lab.data.sources`, :mod:`lab.data.schemas`): ``datasets.load_dataset(path, name=,
-    data_files=, data_dir=, revision=, split=, streaming=)``, read by its ``schema`` (popqa, numina or text with
-    ``text_column``), optionally shuffled with ``shuffle_seed`` and cut to ``limit`` rows, each document seen
-    ``repeat`` times per epoch; ``eval_split`` holds out graded rows."""
-
-    schema: str = MISSING
-    path: str = MISSING
-    name: str | None = None
-    data_files: Any = None
-    data_dir: str | None = None
-    revision: str | None = None
-    split: str = "train"
-    eval_split: str | None = None
-    text_column: str = "text"   # the text schema's column
-    streaming: bool = False
-    repeat: int = 1
-    shuffle_seed: int | None = None
-    limit: int | None = None
-
-    def __post_init__(self) -> None:
-        from lab.data.schemas import SCHEMAS
-
-        require("data.sources", "schema", self.schema, self.schema in SCHEMAS, f"one of {', '.join(sorted(SCHEMAS))}")
-        require("data.sources", "repeat", self.repeat, integer(1)(self.repeat), "a positive integer")
-        require("data.sources", "limit", self.limit, self.limit is None or integer(1)(self.limit), "null or a positive integer")
-
-
-@dataclass
-class DataConfig:
-    """The training text (:class:`lab.data.datamodule.CorpusDataModule`): the ``sources`` packed into blocks of
-    ``seq_len`` tokens, ``batch_size`` blocks a step; ``val_docs`` documents of each source held out for the
-    validation loss, and at most ``eval_limit`` rows of each kind graded (null: all)."""
-
-    name: str = MISSING
-    seq_len: int = MISSING       # each data option states its own
-    batch_size: int = MISSING
-    num_workers: int = 0
-    val_docs: int = 200
-    eval_limit: int | None = None
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        require_each("data", self, (("seq_len", integer(2), "an integer >= 2"), ("batch_size", integer(1), "a positive integer"),
-                                     ("num_workers", integer(0), "a non-negative integer"), ("val_docs", integer(0), "a non-negative integer")))
-        require("data", "eval_limit", self.eval_limit, self.eval_limit is None or integer(1)(self.eval_limit), "null or a positive integer")
 
 
 @dataclass
@@ -346,123 +214,5 @@ class RunKeys:
                                  "auto, null or a positive integer")))
 
 
-TRAINING_NODES = {"optimizer": OptimizerConfig, "compile": CompileConfig, "eval": EvalConfig, "diagnostics": DiagnosticsConfig,
-                  "artifacts": ArtifactsConfig, "variant": VariantConfig, "model": ModelConfig, "data": DataConfig,
-                  "logger": LoggerConfig, "trainer": TrainerConfig}
-
-
-SCHEMA_GROUP = "qwen3_internals.schemas"  # every typed node: name = "package.module:Dataclass" (pyproject.toml)
-
-
-def typed_nodes() -> dict[str, type]:
-    """Every typed node, the suite's own (:data:`TRAINING_NODES`) and each tool's, from the one registry: the entry
-    points of :data:`SCHEMA_GROUP` (loading a tool's imports that tool's schema module)."""
-    return {ep.name: ep.load() for ep in sorted(entry_points(group=SCHEMA_GROUP), key=lambda ep: ep.name)}
-
-
-def register_schemas() -> None:
-    """Store every typed node as ``schema/<node>`` (package ``<node>``; a node whose schema is a whole config, as
-    vindex's, says ``PACKAGE = "_global_"``) for the configs' defaults lists. Every command calls it before it
-    composes (:func:`lab.config.command.hydra_command`, :func:`lab.train.run.recipe_main`, :func:`composing`)."""
-    store = ConfigStore.instance()
-    for node, schema in typed_nodes().items():
-        store.store(group="schema", name=node, node=schema, package=getattr(schema, "PACKAGE", node))
-
-
-@contextmanager
-def composing() -> Iterator[None]:
-    """The suite's configs ready to ``hydra.compose`` in this process (what ``lab.plan`` and the tests do): every
-    schema registered, Hydra initialised on :data:`lab.config.CONF_DIR` (and cleared again after)."""
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    register_schemas()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        yield
-
-
-def with_defaults(schema: type, values: dict) -> Any:
-    """``values`` (a plain mapping, e.g. a saved run's config or a spec built in code) as a ``schema`` instance: the
-    keys it leaves out take the schema's defaults, keys the schema lacks are dropped, and its checks run."""
-    names = {f.name for f in fields(schema)}
-    return schema(**{k: v for k, v in values.items() if k in names})
-
-
-def field_default(schema: type, name: str) -> Any:
-    """The default of ``schema``'s field ``name`` (a fresh one for a factory); :data:`NO_DEFAULT` when it has none."""
-    for f in fields(schema):
-        if f.name == name:
-            return f.default_factory() if f.default_factory is not NO_DEFAULT else f.default
-    return NO_DEFAULT
-
-
-def validate(cfg: DictConfig) -> None:
-    """Run every typed node's own checks (``__post_init__``) on the composed ``cfg`` (the whole of it when its
-    schema is the whole config); a training run's top-level keys are checked as :class:`RunKeys`."""
-    if is_dataclass(OmegaConf.get_type(cfg)):
-        OmegaConf.to_object(cfg)
-        return
-    for node in cfg:
-        value = cfg[node]
-        if OmegaConf.is_dict(value) and is_dataclass(OmegaConf.get_type(value)):
-            OmegaConf.to_object(value)
-    if "seed" in cfg:
-        check_run_keys(cfg)
-
-
-def check_run_keys(cfg: DictConfig) -> RunKeys:
-    """``cfg``'s top-level :class:`RunKeys` converted to their types (a value that does not convert is one
-    ``UserError`` naming the key) and checked."""
-    from omegaconf.errors import ValidationError
-
-    names = [f.name for f in fields(RunKeys)]
-    typed = OmegaConf.structured(RunKeys)
-    for name in names:
-        if name in cfg:
-            value = cfg[name]
-            try:
-                typed[name] = value
-            except ValidationError:
-                kind = next(f.type for f in fields(RunKeys) if f.name == name)
-                raise UserError(f"{name}={value!r} is invalid; expected {TYPE_NAMES.get(kind, kind)}") from None
-    return OmegaConf.to_object(typed)
-
-
-TYPE_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
-def _wrong_type(schema: type, name: str, item: str) -> str | None:
-    """``node.key=value is invalid; expected ...`` when ``value`` does not convert to the field's type, else None."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf.errors import ValidationError
-
-    try:
-        value = OverridesParser.create().parse_override(item).value()
-        OmegaConf.structured(schema)[name] = value
-    except ValidationError:
-        kind = next(f.type for f in fields(schema) if f.name == name)
-        return f"{item.partition('=')[0]}={value!r} is invalid; expected {TYPE_NAMES.get(kind, kind)}"
-    except Exception:  # noqa: BLE001 - a value Hydra's parser or the schema's checks refuse is reported by Hydra
-        return None
-    return None
-
-
-def unknown_key_hint(overrides: list[str]) -> str | None:
-    """For a command-line override of a typed node's key that is not one of its fields (``optimizer.lrr=1``): the
-    node's valid keys, the closest first named (what Hydra's "Key 'lrr' not in 'OptimizerConfig'" leaves out); for
-    a value of the wrong type (``data.batch_size=abc``): the key, the value and the type expected."""
-    nodes = typed_nodes()
-    for item in overrides:
-        node, _, name = item.lstrip("+~").partition("=")[0].partition(".")
-        if node not in nodes or not name or "." in name:
-            continue
-        valid = [f.name for f in fields(nodes[node])]
-        if name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f"valid {node} keys: {', '.join(valid)}" + (f"; did you mean {node}.{close[0]}?" if close else "")
-            return hint + (f"; {nodes[node].OPEN_HINT}" if hasattr(nodes[node], "OPEN_HINT") else "")
-        wrong = _wrong_type(nodes[node], name, item.lstrip("+~"))
-        if wrong:
-            return wrong
-    return None
+LAB_NODES = ("optimizer", "compile", "eval", "diagnostics", "artifacts", "variant", "model", "data", "logger", "trainer")  # the
+# training run's typed nodes, all of them entry points of qwen3_internals.schemas like every tool's

@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
 from lab.config.errors import UserError
-from lab.config.schema import ModelConfig, with_defaults
+from lab.config.registry import with_defaults
+from lab.config.schema import ModelConfig
 from lab.model.variants import Variant, apply_variant
 from lab.runs.artifacts import load_weights, read_json
 from lab.runs.checksums import check_if_summed

@@ -30,8 +30,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
+from lab.config.checks import integer, require
 from lab.config.errors import UserError
-from lab.config.schema import VariantConfig
 from lab.model.embedding_scale import scale_embeddings
 from lab.model.norms import replacement_for, replacement_options
 from lab.model.norms.dyt_fit import capture_inputs, fit_dyt
@@ -47,6 +47,30 @@ ROLES: dict[str, str] = {
 }
 RMSNORM_CLASS = "Qwen3RMSNorm"
 CARRY_OVERS = ("rule", "fit")
+
+
+
+@dataclass
+class VariantConfig:
+    """A norm ablation (:class:`lab.model.variants.Variant`, whose defaults these are): every RMSNorm at ``sites``
+    (qk, layer, final) becomes ``replacement`` (none, identity, dyt, l2norm, layernorm, scalenorm) with its
+    ``options``; ``embedding_scale`` puts a learnable scalar after the embedding; ``carry_over`` is how a surgery
+    sets the new norm's parameters (rule, or fit on ``calibration_rows`` training blocks)."""
+
+    name: str = "original"
+    sites: list[str] = field(default_factory=list)
+    replacement: str = "none"
+    options: dict[str, Any] = field(default_factory=dict)
+    embedding_scale: Any = None  # null, sqrt_d or a number
+    carry_over: str = "rule"
+    calibration_rows: int = 16
+
+    def __post_init__(self) -> None:
+        require("variant", "calibration_rows", self.calibration_rows, integer(1)(self.calibration_rows), "a positive integer")
+        try:
+            Variant.from_config(self.__dict__)
+        except ValueError as err:
+            raise UserError(f"bad variant config: {err}") from None
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import CONF_DIR, asset_path, group_options
 from lab.config.errors import UserError, exit_on_user_error
-from lab.config.schema import composing
+from lab.config.registry import composing
 from lab.model import load_tokenizer, model_config
 from lab.model.variants import Variant, apply_variant
 from lab.plan.memory import predict_memory

@@ -12,6 +12,7 @@ import pickle
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 
+from lab.config.checks import require
 from lab.config.errors import UserError
 
 
@@ -84,9 +86,24 @@ WEIGHT_FORMATS = ("safetensors", "pt")
 WEIGHT_DTYPES = ("float32", "bfloat16", "float16")
 
 
+@dataclass
+class ArtifactsConfig:
+    """What a run writes (docs/ablations.md "Output layout"); none of it changes training, so it is not part of a
+    run's identity (:mod:`lab.runs.identity`). Checked before training, not when the weights are saved."""
+
+    formats: list[str] = field(default_factory=lambda: ["safetensors", "pt"])  # model.safetensors (from_pretrained), model.pt (the seed's layout)
+    dtype: str = "float32"              # the saved weights' dtype: float32 | bfloat16 | float16 (half the disk)
+    keep_optimizer_state: bool = False  # a finished run keeps checkpoints/last.ckpt; with AdamW's state if true
+
+    def __post_init__(self) -> None:
+        require("artifacts", "formats", self.formats, bool(self.formats) and set(self.formats) <= set(WEIGHT_FORMATS),
+                f"one or more of {', '.join(WEIGHT_FORMATS)}")
+        require("artifacts", "dtype", self.dtype, self.dtype in WEIGHT_DTYPES, f"one of {', '.join(WEIGHT_DTYPES)}")
+
+
 def weight_settings(config: dict | None) -> tuple[tuple[str, ...], str]:
     """``(formats, dtype)`` of a run's resolved config (its ``artifacts`` group), the defaults where absent."""
-    from lab.config.schema import ArtifactsConfig, with_defaults
+    from lab.config.registry import with_defaults
 
     artifacts = with_defaults(ArtifactsConfig, (config or {}).get("artifacts") or {})
     return tuple(artifacts.formats), str(artifacts.dtype)

@@ -106,7 +106,7 @@ def without_added_nodes(recorded: dict[str, Any], requested: dict[str, Any], cfg
 def without_new_defaults(recorded: dict[str, Any], requested: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
     """``requested`` less the keys ``recorded`` lacks whose value is their typed node's default (a key the typed
     config added since the record was written, e.g. ``model.reference: null``, is no difference)."""
-    from lab.config.schema import NO_DEFAULT, field_default
+    from lab.config.registry import NO_DEFAULT, field_default
 
     kept = {}
     for key, value in requested.items():

@@ -101,3 +101,12 @@ def swept_config(cfg: DictConfig) -> dict[str, Any]:
         return {}
     choices = HydraConfig.get().runtime.choices
     return {k: choices[k] if k in choices else OmegaConf.select(cfg, k) for k in sorted(values)}
+
+
+def register_job_name_resolver() -> None:
+    """``${job_name:<base>,<key in base>...}``: a multirun job's name, its base plus its other swept values
+    (:func:`job_name`), for the configs' ``run_name``; ``import lab`` registers it."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("job_name"):
+        OmegaConf.register_new_resolver("job_name", job_name)

@@ -16,7 +16,7 @@ from typing import IO, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lab.train.ddp import CHILD_JOB_PREFIX
+from lab.runs.processes import CHILD_JOB_PREFIX
 
 
 class FolderInUse(Exception):

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from lab.runs.artifacts import atomic_write
 from lab.runs.checksums import SUMS_FILE, check_sha256sums
 from lab.runs.identity import RUN_CONFIG_FILE, check_unchanged, discard_run, record_config
-from lab.train.ddp import is_ddp_child
+from lab.runs.processes import is_ddp_child
 
 STEP_CHECKPOINT = re.compile(r"step-(\d+)\.ckpt")
 WANDB_ID_FILE = ".wandb_run_id"

@@ -32,20 +32,9 @@ from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from omegaconf import DictConfig, OmegaConf
 
-CHILD_JOB_PREFIX = "ddp_rank"
+from lab.runs.processes import CHILD_JOB_PREFIX, hydra_quoted
+
 DDP_ENV_KEYS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "PL_GLOBAL_SEED")
-
-
-def is_ddp_child() -> bool:
-    """Whether this process is a child rank started by :class:`HydraJobLauncher` (a Hydra run named ``ddp_rank<r>``)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return HydraConfig.initialized() and str(HydraConfig.get().job.name).startswith(CHILD_JOB_PREFIX)
-
-
-def hydra_quoted(value: str) -> str:
-    """``value`` as a quoted Hydra override value: a path holding ``,`` or ``=`` (a sweep job's folder) stays one value."""
-    return "'" + value.replace("'", "\\'") + "'"
 
 
 def child_command(entry_module: str, config_dir: Path, job_dir: Path, local_rank: int) -> list[str]:

@@ -31,17 +31,18 @@ from torch import nn
 
 from lab.config import CONF_DIR
 from lab.config.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
-from lab.config.schema import register_schemas, validate
+from lab.config.registry import register_schemas, validate
 from lab.model import load_tokenizer
 from lab.runs.artifacts import read_json, update_json_entry
 from lab.runs.checkpointing import StepCheckpoint
 from lab.runs.final_checkpoint import keep_final_checkpoint
 from lab.runs.paths import job_dir, resolve_output_root
 from lab.runs.preemption import PreemptionCheckpoint
+from lab.runs.processes import is_ddp_child
 from lab.runs.reference import ensure_reference_model
 from lab.runs.resume import RememberRun, resume_checkpoint, reuse_previous_run, wandb_run_id
 from lab.train.callbacks import instantiate_callbacks
-from lab.train.ddp import is_ddp_child, isolated_distributed_env, wait_for_child_ranks
+from lab.train.ddp import isolated_distributed_env, wait_for_child_ranks
 from lab.train.health import TrainingHealth
 from lab.train.history import MetricsHistory
 from lab.train.loggers import build_logger, finish_logger

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from lab.config.command import hydra_command
-from lab.config.errors import hydra_cli
+from lab.config.command import hydra_cli, hydra_command
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.evaluate.lm_eval.results import (
     comparison,
@@ -21,7 +20,7 @@ from lab.evaluate.lm_eval.results import (
     write_results,
 )
 from lab.evaluate.lm_eval.targets import place, targets
-from lab.train.ddp import hydra_quoted
+from lab.runs.processes import hydra_quoted
 
 
 def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:

@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from omegaconf import MISSING
 
-from lab.config.schema import integer, require_each
+from lab.config.checks import integer, require_each
 from lab.runs.artifacts import WEIGHT_DTYPES
 
 DTYPES = ("auto", *WEIGHT_DTYPES)

@@ -1,0 +1,97 @@
+"""The one registry of typed config nodes: pyproject's ``qwen3_internals.schemas`` entry points, the suite's own nodes
+(:mod:`lab.config.schema` and those that live with their layer) and each tool's. :func:`register_schemas` stores
+them all in Hydra's ConfigStore as ``schema/<node>``; every command calls it before it composes
+(:func:`lab.config.command.hydra_command`, :func:`lab.train.run.recipe_main`, :func:`composing`). :func:`validate`
+runs each typed node's checks on a composed config."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import MISSING as NO_DEFAULT
+from dataclasses import fields, is_dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from lab.config import CONF_DIR
+from lab.config.checks import TYPE_NAMES
+from lab.config.errors import UserError
+from lab.config.schema import RunKeys
+
+SCHEMA_GROUP = "qwen3_internals.schemas"  # every typed node: name = "package.module:Dataclass" (pyproject.toml)
+
+
+def typed_nodes() -> dict[str, type]:
+    """Every typed node, the suite's own (:data:`lab.config.schema.LAB_NODES`) and each tool's, from the one registry: the entry
+    points of :data:`SCHEMA_GROUP` (loading a tool's imports that tool's schema module)."""
+    return {ep.name: ep.load() for ep in sorted(entry_points(group=SCHEMA_GROUP), key=lambda ep: ep.name)}
+
+
+def register_schemas() -> None:
+    """Store every typed node as ``schema/<node>`` (package ``<node>``; a node whose schema is a whole config, as
+    vindex's, says ``PACKAGE = "_global_"``) for the configs' defaults lists. Every command calls it before it
+    composes (:func:`lab.config.command.hydra_command`, :func:`lab.train.run.recipe_main`, :func:`composing`)."""
+    store = ConfigStore.instance()
+    for node, schema in typed_nodes().items():
+        store.store(group="schema", name=node, node=schema, package=getattr(schema, "PACKAGE", node))
+
+
+@contextmanager
+def composing() -> Iterator[None]:
+    """The suite's configs ready to ``hydra.compose`` in this process (what ``lab.plan`` and the tests do): every
+    schema registered, Hydra initialised on :data:`lab.config.CONF_DIR` (and cleared again after)."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield
+
+
+def with_defaults(schema: type, values: dict) -> Any:
+    """``values`` (a plain mapping, e.g. a saved run's config or a spec built in code) as a ``schema`` instance: the
+    keys it leaves out take the schema's defaults, keys the schema lacks are dropped, and its checks run."""
+    names = {f.name for f in fields(schema)}
+    return schema(**{k: v for k, v in values.items() if k in names})
+
+
+def field_default(schema: type, name: str) -> Any:
+    """The default of ``schema``'s field ``name`` (a fresh one for a factory); :data:`NO_DEFAULT` when it has none."""
+    for f in fields(schema):
+        if f.name == name:
+            return f.default_factory() if f.default_factory is not NO_DEFAULT else f.default
+    return NO_DEFAULT
+
+
+def validate(cfg: DictConfig) -> None:
+    """Run every typed node's own checks (``__post_init__``) on the composed ``cfg`` (the whole of it when its
+    schema is the whole config); a training run's top-level keys are checked as :class:`RunKeys`."""
+    if is_dataclass(OmegaConf.get_type(cfg)):
+        OmegaConf.to_object(cfg)
+        return
+    for node in cfg:
+        value = cfg[node]
+        if OmegaConf.is_dict(value) and is_dataclass(OmegaConf.get_type(value)):
+            OmegaConf.to_object(value)
+    if "seed" in cfg:
+        check_run_keys(cfg)
+
+
+def check_run_keys(cfg: DictConfig) -> RunKeys:
+    """``cfg``'s top-level :class:`RunKeys` converted to their types (a value that does not convert is one
+    ``UserError`` naming the key) and checked."""
+    from omegaconf.errors import ValidationError
+
+    names = [f.name for f in fields(RunKeys)]
+    typed = OmegaConf.structured(RunKeys)
+    for name in names:
+        if name in cfg:
+            value = cfg[name]
+            try:
+                typed[name] = value
+            except ValidationError:
+                kind = next(f.type for f in fields(RunKeys) if f.name == name)
+                raise UserError(f"{name}={value!r} is invalid; expected {TYPE_NAMES.get(kind, kind)}") from None
+    return OmegaConf.to_object(typed)
