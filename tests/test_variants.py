@@ -5,42 +5,44 @@ import torch
 from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+from lab.model.norms import built_class
 from lab.model.variants import Variant, apply_variant, count_norms
 from tests.conftest import CONF, QWEN3_06B_CONFIG, VARIANTS
 
 # variant -> expected norm modules by class on Qwen3-0.6B (113 RMSNorms at start: 28*4 + 1)
-EXPECTED_06B = {
-    "original": {"Qwen3RMSNorm": 113},
-    "no_qk_norm": {"Qwen3RMSNorm": 57, "Identity": 56},
-    "no_layer_norm": {"Qwen3RMSNorm": 57, "Identity": 56},
-    "no_all_norm": {"Identity": 113},
-    "replace_l2norm": {"L2Norm": 113},
-    "replace_layernorm": {"LayerNorm": 113},
-    "replace_scalenorm": {"ScaleNorm": 113},
-    "replace_dyt": {"DynamicTanh": 113},
-    "replace_dyt_llm": {"DynamicTanh": 113},
-    "replace_dyt_fit": {"DynamicTanh": 113},  # on the meta device no calibration runs: the rule's modules
-}
+SITES_06B = {"qk": 2 * 28, "layer": 2 * 28, "final": 1}  # Qwen3-0.6B: q/k norms and the two layer norms of 28 layers; model.norm
+
+
+def expected_06b(v: Variant) -> dict[str, int]:
+    """A variant's norm counts on Qwen3-0.6B, derived from its config and the replacement registry: every site it
+    names holds the class its replacement builds, the others keep the RMSNorm (a new variant needs no entry here)."""
+    replaced = sum(SITES_06B[site] for site in v.sites) if v.replacement != "none" else 0
+    counts = {"Qwen3RMSNorm": 113 - replaced, **({built_class(v.replacement): replaced} if replaced else {})}
+    return {k: n for k, n in sorted(counts.items()) if n}
 
 
 def variant(name: str) -> Variant:
     return Variant.from_config(OmegaConf.to_container(OmegaConf.load(CONF / "variant" / f"{name}.yaml")))
 
 
-def test_every_variant_has_a_config_and_an_expectation():
-    assert VARIANTS == sorted(EXPECTED_06B)
+def test_the_derived_expectations_are_the_documented_counts():
+    """The README's table: what is left of Qwen3-0.6B's 113 RMSNorms under a few variants."""
+    assert expected_06b(variant("original")) == {"Qwen3RMSNorm": 113}
+    assert expected_06b(variant("no_qk_norm")) == expected_06b(variant("no_layer_norm")) == {"Identity": 56, "Qwen3RMSNorm": 57}
+    assert expected_06b(variant("no_all_norm")) == {"Identity": 113}
+    assert expected_06b(variant("replace_dyt_fit")) == {"DynamicTanh": 113}  # on the meta device no calibration runs
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_06B))
+@pytest.mark.parametrize("name", VARIANTS)
 def test_norm_counts_on_qwen3_06b(name):
     config = Qwen3Config.from_pretrained(QWEN3_06B_CONFIG)
     with torch.device("meta"):
         model = Qwen3ForCausalLM(config)
     assert count_norms(model) == {"Qwen3RMSNorm": 113}
     apply_variant(model, variant(name))
-    assert count_norms(model) == EXPECTED_06B[name]
+    assert count_norms(model) == expected_06b(variant(name))
     rms_left = sum(1 for m in model.modules() if type(m).__name__ == "Qwen3RMSNorm")
-    assert rms_left == EXPECTED_06B[name].get("Qwen3RMSNorm", 0)
+    assert rms_left == expected_06b(variant(name)).get("Qwen3RMSNorm", 0)
 
 
 def test_no_layer_norm_keeps_qk_and_final_norms():
@@ -161,3 +163,43 @@ def test_the_fitted_dyt_surgery_preserves_the_function_better_than_the_rule_and_
     assert gaps["replace_dyt_fit"] < 0.25 * gaps["replace_dyt"]
     with pytest.raises(ValueError, match="carry_over=fit fits DyT"):
         Variant(name="x", sites=("qk",), replacement="layernorm", carry_over="fit")
+
+
+def test_a_new_norm_follows_docs_architecture_recipe_in_three_places(tmp_path, monkeypatch):
+    """docs/architecture.md's recipe for a new norm: (1) its module, (2) its registry entry, (3) a variant YAML, here in
+    a temporary copy of conf/. Nothing else: the counts, the expectations and the config checks follow."""
+    import shutil
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from torch import nn
+
+    from lab.config.registry import register_schemas, validate
+    from lab.model.norms import REPLACEMENTS
+
+    class MeanNorm(nn.Module):  # (1) the norm: x − mean(x), a learnable gain carried over from the RMSNorm
+        def __init__(self, weight: torch.Tensor) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(weight.clone())
+
+        @classmethod
+        def from_rmsnorm(cls, rms: nn.Module) -> "MeanNorm":
+            return cls(rms.weight.detach())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.weight * (x - x.mean(-1, keepdim=True))
+
+    monkeypatch.setitem(REPLACEMENTS, "meannorm", MeanNorm.from_rmsnorm)  # (2) the registry entry
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "variant" / "replace_meannorm.yaml").write_text("name: replace_meannorm\nsites: [layer]\nreplacement: meannorm\n")  # (3)
+    register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["variant=replace_meannorm"])
+    validate(cfg)  # the variant node's checks know the new replacement
+    new = Variant.from_config(OmegaConf.to_container(cfg.variant))
+    with torch.device("meta"):
+        model = Qwen3ForCausalLM(Qwen3Config.from_pretrained(QWEN3_06B_CONFIG))
+    apply_variant(model, new)
+    assert count_norms(model) == expected_06b(new) == {"MeanNorm": 56, "Qwen3RMSNorm": 57}

@@ -33,7 +33,7 @@ from torch import nn
 from lab.config.checks import integer, require
 from lab.config.errors import UserError
 from lab.model.embedding_scale import scale_embeddings
-from lab.model.norms import replacement_for, replacement_options
+from lab.model.norms import REPLACEMENTS, built_class, replacement_for, replacement_options
 from lab.model.norms.dyt_fit import capture_inputs, fit_dyt
 
 SITES: dict[str, tuple[str, ...]] = {
@@ -205,7 +205,8 @@ def apply_variant(model: nn.Module, variant: Variant, calibration_ids: torch.Ten
 
 
 def count_norms(model: nn.Module) -> dict[str, int]:
-    """Number of norm modules by class name (``Identity`` counts the removed ones)."""
-    norm_like = {RMSNORM_CLASS, "Identity", "L2Norm", "LayerNorm", "ScaleNorm", "DynamicTanh"}
+    """Number of norm modules by class name (``Identity`` counts the removed ones): the stock RMSNorm and every class
+    the replacement registry builds (:func:`lab.model.norms.built_class`)."""
+    norm_like = {RMSNORM_CLASS, *(built_class(kind) for kind in REPLACEMENTS)}
     counts = Counter(type(m).__name__ for name, m in model.named_modules() if _site_of(name) and type(m).__name__ in norm_like)
     return dict(sorted(counts.items()))

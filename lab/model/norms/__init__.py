@@ -30,6 +30,13 @@ REPLACEMENTS: dict[str, Replacement] = {
 }
 
 
+def built_class(kind: str) -> str:
+    """The class name of the module a ``kind`` replacement builds (``Identity`` for a removed norm): derived from the
+    registry, so a new norm is counted wherever norms are (:func:`lab.model.variants.count_norms`)."""
+    build = replacement_for(kind)
+    return "Identity" if build is _identity else build.__self__.__name__  # the others are classmethods: from_rmsnorm
+
+
 def replacement_for(kind: str) -> Replacement:
     """The builder that turns a ``Qwen3RMSNorm`` into a ``kind`` norm, carrying its weight over."""
     if kind not in REPLACEMENTS:
@@ -42,4 +49,4 @@ def replacement_options(kind: str) -> set[str]:
     return set(list(inspect.signature(replacement_for(kind)).parameters)[1:])
 
 
-__all__ = ["DynamicTanh", "L2Norm", "LayerNorm", "ScaleNorm", "REPLACEMENTS", "replacement_for", "replacement_options"]
+__all__ = ["DynamicTanh", "L2Norm", "LayerNorm", "ScaleNorm", "REPLACEMENTS", "built_class", "replacement_for", "replacement_options"]
