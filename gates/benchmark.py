@@ -194,6 +194,48 @@ def gate_runs(cfg: DictConfig, seed: int, out: Path) -> dict[str, Path]:
     return folders
 
 
+class Attacks:
+    """One seed's relearning attacks on its model: every ``relearn.attacks`` run from the edited weights, the model
+    set back to the unedited ``base`` after each setting."""
+
+    def __init__(self, cfg: DictConfig, seed: int, model, tokenizer, split: FactSplit, rows, seq_len: int) -> None:
+        self.cfg, self.seed, self.model, self.tokenizer, self.split, self.seq_len = cfg, seed, model, tokenizer, split, seq_len
+        self.base = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.texts = {"held_out": [text for fact in split.held_out for text in knowledge_documents(fact)],
+                      "unrelated": rows.reasoning_train,
+                      "other_facts": [text for fact in split.other for text in knowledge_documents(fact)]}
+
+    def forget_recall(self, m) -> float:
+        correct = knowledge_correct(m, self.tokenizer, self.split.forget, int(self.cfg.max_new_tokens.knowledge))
+        return recall_by_set(self.split.forget, correct, self.split)["forget_recall"]
+
+    def attacked(self, setting: dict, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
+        """``setting`` with its forget-recall curve under each attack (the frozen one only for a ``down_proj``
+        edit), the model back to ``base`` after."""
+        start, curves = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, {}
+        for attack in self.cfg.relearn.attacks:
+            if attack == "held_out_frozen" and not frozen_attack:
+                continue
+            frozen = edited if attack == "held_out_frozen" else None
+            if attack == "held_out_frozen" and edited is None and "held_out" in curves:
+                curves[attack] = curves["held_out"]  # nothing edited, nothing to freeze: the free attack
+                continue
+            self.model.load_state_dict(start)
+            curve = relearn(self.model, self.tokenizer, self.texts[attack.removesuffix("_frozen")], list(self.cfg.relearn.steps),
+                            self.forget_recall, float(self.cfg.relearn.lr), int(self.cfg.relearn.batch_size), self.seq_len, self.seed,
+                            frozen=frozen)
+            curves[attack] = {str(k): v for k, v in curve.items()}
+        self.model.load_state_dict(self.base)
+        return {**setting, "relearn": curves}
+
+    def finished(self, setting: dict, main: bool, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
+        """Attacked at the main budget; graded only at the others (no relearning curves)."""
+        if main:
+            return self.attacked(setting, edited, frozen_attack)
+        self.model.load_state_dict(self.base)
+        return {**setting, "relearn": {}}
+
+
 def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: int = 0) -> dict:
     """Every method's edits of one seed at every graded budget, graded, and attacked at ``budget`` (the module
     docstring); ``manager``: lm-eval's checked task manager, graded at ``budget`` only; ``position``: the line of
@@ -204,42 +246,9 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
     rows = load_gate_rows(data)
     rows.knowledge = graded_subset(rows.knowledge, data.get("eval_limit"))  # as gates.evaluate grades them
     split = read_split(folders["gates"], rows.knowledge)
-    base = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    texts = {"held_out": [text for fact in split.held_out for text in knowledge_documents(fact)],
-             "unrelated": rows.reasoning_train,
-             "other_facts": [text for fact in split.other for text in knowledge_documents(fact)]}
-
-    def forget_recall(m) -> float:
-        return recall_by_set(split.forget, knowledge_correct(m, tokenizer, split.forget, int(cfg.max_new_tokens.knowledge)),
-                             split)["forget_recall"]
-
-    def attacked(setting: dict, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
-        """``setting`` with its forget-recall curve under each attack (the frozen one only for a ``down_proj``
-        edit), the model back to ``base`` after."""
-        start, curves = {k: v.detach().clone() for k, v in model.state_dict().items()}, {}
-        for attack in cfg.relearn.attacks:
-            if attack == "held_out_frozen" and not frozen_attack:
-                continue
-            frozen = edited if attack == "held_out_frozen" else None
-            if attack == "held_out_frozen" and edited is None and "held_out" in curves:
-                curves[attack] = curves["held_out"]  # nothing edited, nothing to freeze: the free attack
-                continue
-            model.load_state_dict(start)
-            curve = relearn(model, tokenizer, texts[attack.removesuffix("_frozen")], list(cfg.relearn.steps), forget_recall,
-                            float(cfg.relearn.lr), int(cfg.relearn.batch_size), int(data.seq_len), seed, frozen=frozen)
-            curves[attack] = {str(k): v for k, v in curve.items()}
-        model.load_state_dict(base)
-        return {**setting, "relearn": curves}
-
-    def finished(setting: dict, main: bool, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
-        """Attacked at the main budget; graded only at the others (no relearning curves)."""
-        if main:
-            return attacked(setting, edited, frozen_attack)
-        model.load_state_dict(base)
-        return {**setting, "relearn": {}}
-
-    settings = [attacked({"method": "none", "mode": "none", "draw": None, "budget": None, "fraction_edited": 0.0,
-                          **grade(model, tokenizer, rows, split, cfg, manager)})]
+    attacks = Attacks(cfg, seed, model, tokenizer, split, rows, int(data.seq_len))
+    settings = [attacks.attacked({"method": "none", "mode": "none", "draw": None, "budget": None, "fraction_edited": 0.0,
+                                  **grade(model, tokenizer, rows, split, cfg, manager)})]
     ranked = rankings(cfg, seed, folders, model, tokenizer, split, int(data.seq_len))
     chosen_sets = {}
     for budget in graded_budgets(cfg):
@@ -254,16 +263,16 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
                     continue  # no gate values to scale by
                 multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
                 scale_neurons(model, multiplier)
-                settings.append(finished({"method": method, "mode": mode, "draw": draw, "budget": budget,
-                                          "fraction_edited": float(chosen.float().mean()),
-                                          **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, edited=chosen))
+                settings.append(attacks.finished({"method": method, "mode": mode, "draw": draw, "budget": budget,
+                                                  "fraction_edited": float(chosen.float().mean()),
+                                                  **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, edited=chosen))
         if "gate3_delete" in cfg.methods:
             touched = delete_facts(model, tokenizer, split.forget, round(budget * math.prod(model_shape(model))))
             if main:
                 chosen_sets["gate3_delete"] = touched
-            settings.append(finished({"method": "gate3_delete", "mode": "rank1", "draw": None, "budget": budget,
-                                      "fraction_edited": float(touched.float().mean()),
-                                      **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, frozen_attack=False))
+            settings.append(attacks.finished({"method": "gate3_delete", "mode": "rank1", "draw": None, "budget": budget,
+                                              "fraction_edited": float(touched.float().mean()),
+                                              **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, frozen_attack=False))
     return {"seed": seed, "threads": torch.get_num_threads(),  # float sums round by thread count: what a rerun must match
             "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,
             "num_neurons": int(model_shape(model)[0] * model_shape(model)[1]), "settings": settings,

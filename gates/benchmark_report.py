@@ -276,12 +276,8 @@ def relearning_tables(report: dict) -> tuple[str, str]:
     return "\n".join(lines), "\n".join(head)
 
 
-def tables(report: dict) -> dict[str, str]:
-    """``table``: recall and arithmetic (%) per method and edit; ``contrasts``: held-out recall minus each control's;
-    ``overlap``: Jaccard of the neuron sets; ``readme``: the hard edits' line each, for README.md; ``relations``:
-    recall per relation; ``training``: the gate runs' forget objective; ``relearning`` and ``relearn_contrasts``:
-    :func:`relearning_tables`; ``budgets``: :func:`budgets_table`; ``statements``: :func:`statements_table`. The
-    method contrasts are paired by seed."""
+def main_table(report: dict) -> str:
+    """Recall and arithmetic (%) per method and edit, and forget recall after each relearning step count."""
     steps = report["relearn_steps"]
     metrics = [*METRICS, "probe_acc"] if report.get("probe") else list(METRICS)
     head = [f"method {SEED_T}", "edit", *(TITLES[m] for m in metrics), *(f"forget, relearn {k}" for k in steps if k != "0")]
@@ -294,52 +290,79 @@ def tables(report: dict) -> dict[str, str]:
              f"{', '.join(report['relations'])}: {report['facts']['forget']} forget, {report['facts']['held_out']} held-out, "
              f"{report['facts']['other']} other facts. Recall and accuracy in %, mean [95 % Student-t interval "
              f"over the {n} seeds, clipped to [0, 100]]. {EXPLORATORY}")
+    return intro + "\n\n" + "\n".join(lines)
+
+
+def contrasts_table(report: dict) -> str:
+    """Held-out and other-relation recall minus each reference's, paired by seed, with their Holm verdicts."""
     contrast = ["| method | edit | minus | held-out recall: difference (points) [95 % paired t] | claimed (Holm across this "
                 "table) | other relations: difference [95 % paired t] | claimed |", "|---|---|---|---|---|---|---|"]
     for c in report["contrasts"]:
         h, o = c["held_out_recall"], c["other_recall"]
         contrast.append(f"| {c['method']} | {c['mode']} | {c['control']} ({c['control_mode']}) | {cell(h)} | {claim(h)} | "
                         f"{cell(o)} | {claim(o)} |")
-    names = report.get("relations_graded", [])
-    per_relation = [f"| method {SEED_T} | edit | " + " | ".join(names) + " |", "|" + "---|" * (2 + len(names))]
-    per_relation += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"recall/{x}"]) for x in names) + " |"
-                     for r in report["summary"]]
+    return "\n".join(contrast)
+
+
+def readme_lines(report: dict) -> str:
+    """The hard edits' line each, for README.md."""
     rows = {(r["method"], r["mode"]): r for r in report["summary"]}
-    later = [k for k in steps if k != "0"]
+    later = [k for k in report["relearn_steps"] if k != "0"]
     delete = ""
     if ("gate3_delete", "rank1") in rows:
         touched = [r["fraction_edited"] for r in report.get("budgets") or []
                    if r["method"] == "gate3_delete" and r["budget"] == report["rule"]["budget"]]
         delete = f" (the rank-1 DELETE: {cell(touched[0])} % of gate rows)" if touched else " (the rank-1 DELETE: at most that many gate rows)"
-    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard){delete}, {n} seeds; recall and accuracy in %, mean "
-              "[95 % Student-t interval over seeds, clipped to [0, 100]]; forget recall after relearning (the attack named): means "
-              "(intervals in docs/gates.md). "
-              f"{EXPLORATORY}", ""]
+    readme = [f"{report['rule']['budget']:.0%} of FFN neurons edited (hard){delete}, {len(report['rule']['seeds'])} seeds; recall and "
+              "accuracy in %, mean [95 % Student-t interval over seeds, clipped to [0, 100]]; forget recall after relearning (the "
+              f"attack named): means (intervals in docs/gates.md). {EXPLORATORY}", ""]
     for method in ("none", "gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete"):
         row = rows.get((method, {"none": "none", "gate3_delete": "rank1"}.get(method, "hard")))
         if row:
             readme.append(f"- `{method}`: held-out {cell(row['held_out_recall'])}, forget {cell(row['forget_recall'])}, other "
                           f"relations {cell(row['other_recall'])}, arithmetic {cell(row['reasoning_acc'])}; after "
                           f"{'/'.join(later)} steps of the {main_attack(report)} attack " + " / ".join(percent(row[f"relearn/{main_attack(report)}/{k}"]["mean"]) for k in later))
+    return "\n".join(readme)
+
+
+def relations_table(report: dict) -> str:
+    names = report.get("relations_graded", [])
+    per_relation = [f"| method {SEED_T} | edit | " + " | ".join(names) + " |", "|" + "---|" * (2 + len(names))]
+    per_relation += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"recall/{x}"]) for x in names) + " |"
+                     for r in report["summary"]]
+    return "\n".join(per_relation)
+
+
+def overlap_table(report: dict) -> str:
     share = report["rule"]["budget"]
     overlap = [f"Two random sets of {share:.0%} of the neurons overlap by {share / (2 - share):.3f} (Jaccard) on average.", "",
                "| neuron sets | Jaccard [95 % t] |", "|---|---|"]
     overlap += [f"| {pair.replace('~', ' vs ')} | {cell(value, percent=False)} |" for pair, value in report["overlap"].items()]
-    relearning, relearn_contrasts = relearning_tables(report)
+    return "\n".join(overlap)
+
+
+def probe_table(report: dict) -> str:
     probe = report.get("probe")
-    if probe:
-        probe_lines = [f"Accuracy of the linear probe on the forget facts (%), fitted on the held-out facts' residual stream after "
-                       f"each layer (0: the embeddings; {probe['layers'] - 1}: after the final norm); the main table shows layer "
-                       f"{probe['layer']}, fixed before the run.", "",
-                       f"| method {SEED_T} | edit | " + " | ".join(f"layer {i}" for i in range(probe["layers"])) + " |",
-                       "|" + "---|" * (2 + probe["layers"])]
-        probe_lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"probe/{i}"]) for i in range(probe["layers"])) + " |"
-                        for r in report["summary"]]
-    else:
-        probe_lines = ["No linear probe in this report."]
-    return {"table": intro + "\n\n" + "\n".join(lines), "contrasts": "\n".join(contrast), "overlap": "\n".join(overlap),
-            "readme": "\n".join(readme), "relations": "\n".join(per_relation), "training": training_table(report),
-            "relearning": relearning, "relearn_contrasts": relearn_contrasts, "probe": "\n".join(probe_lines),
+    if not probe:
+        return "No linear probe in this report."
+    lines = [f"Accuracy of the linear probe on the forget facts (%), fitted on the held-out facts' residual stream after "
+             f"each layer (0: the embeddings; {probe['layers'] - 1}: after the final norm); the main table shows layer "
+             f"{probe['layer']}, fixed before the run.", "",
+             f"| method {SEED_T} | edit | " + " | ".join(f"layer {i}" for i in range(probe["layers"])) + " |",
+             "|" + "---|" * (2 + probe["layers"])]
+    lines += [f"| {r['method']} | {r['mode']} | " + " | ".join(cell(r[f"probe/{i}"]) for i in range(probe["layers"])) + " |"
+              for r in report["summary"]]
+    return "\n".join(lines)
+
+
+def tables(report: dict) -> dict[str, str]:
+    """Every generated block of a report: ``table`` (:func:`main_table`), ``contrasts`` (paired by seed), ``overlap``,
+    ``readme`` (the hard edits' line each), ``relations``, ``training``, ``relearning`` and ``relearn_contrasts``
+    (:func:`relearning_tables`), ``probe``, ``lm_eval``, ``budgets``, ``statements``."""
+    relearning, relearn_contrasts = relearning_tables(report)
+    return {"table": main_table(report), "contrasts": contrasts_table(report), "overlap": overlap_table(report),
+            "readme": readme_lines(report), "relations": relations_table(report), "training": training_table(report),
+            "relearning": relearning, "relearn_contrasts": relearn_contrasts, "probe": probe_table(report),
             "lm_eval": lm_eval_table(report), "budgets": budgets_table(report), "statements": statements_table(report)}
 
 
