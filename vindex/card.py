@@ -1,4 +1,7 @@
-"""The vindex model card (``README.md``), in the layout of the seed's card, with Hugging Face front matter."""
+"""The vindex model card (``README.md``), in the layout of the seed's card, with Hugging Face front matter written by
+:func:`lab.report.cards.model_card` (``huggingface_hub``'s card data, as every tool's card)."""
+
+from lab.report.cards import model_card
 
 CONSTANT_ROWS = (("C1", "FFN Sparsity", "Fraction of near-zero SwiGLU activations"),
                  ("C2", "Top-8 Prob Mass", "Probability mass on top-8 output tokens"),
@@ -34,18 +37,8 @@ def _gate3_section(gate3: dict | None) -> str:
 
 def vindex_card(index: dict, manifest: dict, constants: dict | None = None, gate3: dict | None = None) -> str:
     base = index["model"]
-    hub_base = f"base_model: {base}\n" if base.count("/") == 1 and not base.startswith((".", "/")) else ""
     feats = f"top-{index['num_feats']} SVD directions" if index["features"] == "svd" else "every neuron (dense)"
-    return f"""---
-license: other
-tags:
-- larql
-- vindex
-- mechanistic-interpretability
-- feature-extraction
-model_name: {base} ({index['dtype']})
-{hub_base}---
-# {base} ({index['dtype']}) — LarQL Vindex
+    body = f"""# {base} ({index['dtype']}) — LarQL Vindex
 **Source model**: `{base}`
 **Layers**: {index['num_layers']} **Hidden size**: {index['hidden_size']} **Features per layer**: {index['num_feats']} ({index['features']})
 ## What This Is
@@ -81,3 +74,5 @@ v.nearest_features("Paris", k=5)
 ```
 The seed card's numpy snippet also works unchanged. Built by `{manifest['tool']}` at {manifest['extracted_at']}.
 """
+    return model_card(body, base_model=base, library_name=None, license="other", model_name=f"{base} ({index['dtype']})",
+                      tags=["larql", "vindex", "mechanistic-interpretability", "feature-extraction"])

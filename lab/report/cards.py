@@ -11,10 +11,10 @@ def hub_id(base_model: str | None) -> str | None:
     return base if base.count("/") == 1 and not base.startswith((".", "/", "~")) else None
 
 
-def model_card(body: str, *, base_model: str | None, library_name: str, tags: list[str],
-               pipeline_tag: str | None = None) -> str:
-    """``README.md`` text: front matter (license apache-2.0, base model if a hub id, library, pipeline, tags), then
-    ``body``."""
-    data = ModelCardData(license="apache-2.0", base_model=hub_id(base_model), library_name=library_name,
-                         pipeline_tag=pipeline_tag, tags=tags)
+def model_card(body: str, *, base_model: str | None, library_name: str | None, tags: list[str],
+               pipeline_tag: str | None = None, license: str = "apache-2.0", model_name: str | None = None) -> str:
+    """``README.md`` text: front matter (``license``, base model if a hub id, library, pipeline, tags, model name),
+    then ``body``."""
+    data = ModelCardData(license=license, base_model=hub_id(base_model), library_name=library_name,
+                         pipeline_tag=pipeline_tag, tags=tags, model_name=model_name)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
