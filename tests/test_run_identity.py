@@ -171,3 +171,23 @@ def test_a_run_recorded_before_a_node_was_typed_still_matches(tmp_path):
     assert differences(*recorded_identity(tmp_path, cfg)) == []
     changed = compose_train(["trainer.max_steps=3", "data.sources.reasoning.limit=50"])
     assert differences(*recorded_identity(tmp_path, changed)) == ["data.sources.reasoning.limit: '(absent)' -> 50"]
+
+
+def test_adding_a_logging_only_callback_keeps_a_recorded_run_resumable(tmp_path):
+    """docs/architecture.md's recipe for a callback: one that only logs (Lightning's LearningRateMonitor, or a class of
+    ours with ``LOGGING_ONLY = True``) is outside the run's identity, so a folder recorded without it still resumes and
+    skips; a callback that can change training (stochastic weight averaging) is a difference."""
+    from lab.runs.identity import RUN_CONFIG_FILE, differences, identity, recorded_identity
+
+    cfg = compose_train(["trainer.max_steps=3"])
+    (tmp_path / RUN_CONFIG_FILE).write_text(json.dumps(identity(cfg)))
+    logged = compose_train(["trainer.max_steps=3", "+callbacks.lr_monitor._target_=lightning.pytorch.callbacks.LearningRateMonitor",
+                            "+callbacks.lr_monitor.logging_interval=step"])
+    assert differences(*recorded_identity(tmp_path, logged)) == []
+    averaged = compose_train(["trainer.max_steps=3", "+callbacks.swa._target_=lightning.pytorch.callbacks.StochasticWeightAveraging",
+                              "+callbacks.swa.swa_lrs=0.01"])
+    assert differences(*recorded_identity(tmp_path, averaged)) == [
+        "callbacks.swa._target_: '(absent)' -> 'lightning.pytorch.callbacks.StochasticWeightAveraging'", "callbacks.swa.swa_lrs: '(absent)' -> 0.01"]
+    (tmp_path / RUN_CONFIG_FILE).write_text(json.dumps(identity(logged, resolve=False) | {"callbacks.lr_monitor._target_":
+                                                                                            "lightning.pytorch.callbacks.LearningRateMonitor"}))
+    assert differences(*recorded_identity(tmp_path, cfg)) == []  # and removing it again changes nothing either

@@ -60,10 +60,37 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+# Callbacks that only observe or print (Lightning's own): adding or changing one never changes what a run trains, so
+# they are not part of its identity; a callback class of ours says so with ``LOGGING_ONLY = True``.
+LOGGING_ONLY_CALLBACKS = tuple(f"lightning.pytorch.callbacks.{name}" for name in (
+    "LearningRateMonitor", "DeviceStatsMonitor", "ModelSummary", "RichModelSummary", "RichProgressBar", "TQDMProgressBar"))
+
+
+def logging_only(target: Any) -> bool:
+    """Whether a callback's ``_target_`` only logs (:data:`LOGGING_ONLY_CALLBACKS`, or a class with ``LOGGING_ONLY``)."""
+    if not isinstance(target, str):
+        return False
+    if target in LOGGING_ONLY_CALLBACKS:
+        return True
+    try:
+        from hydra.utils import get_class
+
+        return bool(getattr(get_class(target), "LOGGING_ONLY", False))
+    except Exception:  # noqa: BLE001 - a target that does not import is no logging-only callback
+        return False
+
+
+def without_logging_callbacks(flat: dict[str, Any]) -> dict[str, Any]:
+    """``flat`` less every key of a logging-only callback (``callbacks.<name>.*``)."""
+    names = {k.split(".")[1] for k, v in flat.items() if k.startswith("callbacks.") and k.count(".") == 2
+             and k.endswith("._target_") and logging_only(v)}
+    return {k: v for k, v in flat.items() if not (k.startswith("callbacks.") and k.split(".")[1] in names)}
+
+
 def identity(cfg: DictConfig | dict, resolve: bool = False) -> dict[str, Any]:
-    """The flat config that defines a run: every key but the ignored ones."""
+    """The flat config that defines a run: every key but the ignored ones and the logging-only callbacks'."""
     tree = OmegaConf.to_container(cfg, resolve=resolve) if OmegaConf.is_config(cfg) else cfg
-    return {k: v for k, v in flatten(tree).items() if not is_ignored(k)}
+    return without_logging_callbacks({k: v for k, v in flatten(tree).items() if not is_ignored(k)})
 
 
 def differences(recorded: dict[str, Any], requested: dict[str, Any]) -> list[str]:
@@ -133,7 +160,7 @@ def recorded_identity(folder: Path, cfg: DictConfig) -> tuple[dict | None, dict]
     (:data:`ADDED_NODES`), and so is a key the typed config added at its default (:func:`without_new_defaults`)."""
     folder = Path(folder)
     if (folder / RUN_CONFIG_FILE).is_file():
-        recorded = read_json(folder / RUN_CONFIG_FILE)
+        recorded = without_logging_callbacks(read_json(folder / RUN_CONFIG_FILE))
         return recorded, _comparable(recorded, identity(cfg), cfg)
     meta = folder / "metadata.json"
     if meta.is_file() and isinstance(read_json(meta).get("config"), dict):
