@@ -35,8 +35,10 @@ from omegaconf import OmegaConf
 from lab.claims.power import seeds_needed
 from lab.claims.registration import check_unchanged, register
 from lab.claims.schema import ClaimFile, load_claim_file
-from lab.claims.verdict import verdicts
+from lab.claims.verdict import paired_sensitivity, verdicts
+from lab.config import runs_root
 from lab.config.errors import UserError, exit_on_user_error
+from lab.report.families import holm
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
@@ -83,6 +85,14 @@ def power_table(cf: ClaimFile, power: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def reference_models(runs: Path) -> dict[str, str]:
+    """``{path: SHA-256}`` of every reference model under ``<runs>/reference`` (the tiny reference the surgery
+    regime and the localisation benchmark start from): which model a run's seeds all shared."""
+    from lab.claims.registration import sha256
+
+    return {str(p.relative_to(runs)): sha256(p) for p in sorted((Path(runs) / "reference").rglob("model.safetensors"))}
+
+
 def confirm(path: Path, out_root: Path) -> dict[str, Any]:
     """Run (or resume) one claim file's confirmatory run and write ``<out_root>/<name>/confirm.json``."""
     cf, tool, power, seeds = prepare(path)
@@ -105,7 +115,8 @@ def confirm(path: Path, out_root: Path) -> dict[str, Any]:
              time.monotonic() - started]
     result = {"name": cf.name, "tool": cf.tool, "registration": registration,
               "claim_file": OmegaConf.to_container(OmegaConf.structured(cf)), "power": power, "seeds": seeds,
-              "verdicts": verdicts(cf, values), "wall_times_s": walls, "cpu_count": os.cpu_count()}
+              "verdicts": verdicts(cf, values), "wall_times_s": walls, "cpu_count": os.cpu_count(),
+              "reference_models": reference_models(Path(runs_root()))}
     write_json(out / "confirm.json", result)
     return result
 
@@ -123,6 +134,7 @@ def number(value: float | None, spec: str = ".3g") -> str:
 def blocks(result: dict[str, Any]) -> dict[str, str]:
     """``table`` (docs/confirm.md): every claim with its test, seeds, power, effect and verdict; ``readme``: a line each."""
     rows = restate(result)
+    sensitivity = {row["id"]: row for row in paired_sensitivity(rows, result["claim_file"]["alpha"])}
     reg = result["registration"]
     scale, unit = (100, " points") if result["tool"] == "gates" else (1, "")  # the benchmark's metrics are rates: in points
     minutes = sum(result["wall_times_s"]) / 60
@@ -130,10 +142,11 @@ def blocks(result: dict[str, Any]) -> dict[str, str]:
              f"commit `{reg['commit'][:12]}` ({reg['committed_at']}) before the run started ({reg['run_started_at']}); fresh seeds; "
              f"one-sided tests in the registered direction, Holm across the file's {len(rows)} claims at α = "
              f"{result['claim_file']['alpha']}; effect = a − b{' (in points: rates × 100)' if unit else ''} with its two-sided 95 % interval "
-             "(Welch, or paired t). "
-             f"Wall time {minutes:.0f} min on {result['cpu_count']} CPU cores.")
-    lines = ["| claim | a − b | test | seeds (power at the exploratory effect) | effect [95 %] | p (one-sided) | Holm p | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
+             "(Welch, or paired t). The last column, not registered, pairs every claim's two sides by seed (a sensitivity check). "
+             f"Wall time {minutes:.0f} min on {result['cpu_count']} CPU cores."
+             + (f" Code at `{reg['code_commit'][:12]}`{' with uncommitted changes' if reg.get('code_dirty') else ''}." if reg.get("code_commit") else ""))
+    lines = ["| claim | a − b | test | seeds (nominal power at the exploratory point estimates) | effect [95 %] | p (one-sided) | Holm p "
+             "| verdict | paired by seed (not registered): Holm p |", "|---|---|---|---|---|---|---|---|---|"]
     readme = []
     for row in rows:
         r, p = row["result"], result["power"][row["id"]]
@@ -142,10 +155,28 @@ def blocks(result: dict[str, Any]) -> dict[str, str]:
         verdict = "**confirmed**" if row["confirmed"] else "**not confirmed**"
         lines.append(f"| {row['id']}: {row['statement']} | {row['a']['cell']} {row['a']['metric']} − {row['b']['cell']} {row['b']['metric']} "
                      f"| {row['test']}, {row['direction']} | {len(row['a']['values'])} ({p['power']:.2f}) | {effect} {ci} "
-                     f"| {number(r['p_one_sided'], '.2g')} | {number(row['p_holm'], '.2g')} | {verdict} |")
+                     f"| {number(r['p_one_sided'], '.2g')} | {number(row['p_holm'], '.2g')} | {verdict} "
+                     f"| {number(sensitivity[row['id']]['p_holm'], '.2g')}{'' if sensitivity[row['id']]['confirmed'] else ' (not confirmed)'} |")
+        fragile = row["confirmed"] and not sensitivity[row["id"]]["confirmed"]
         readme.append(f"- {verdict}: {row['statement']} (effect {effect} {ci}, Holm p {number(row['p_holm'], '.2g')}, "
-                      f"{len(row['a']['values'])} fresh seeds; claim `{row['id']}`)")
+                      f"{len(row['a']['values'])} fresh seeds; claim `{row['id']}`"
+                      + ("; not confirmed when its seeds are paired, a sensitivity check" if fragile else "") + ")")
     return {"table": intro + "\n\n" + "\n".join(lines), "readme": "\n".join(readme)}
+
+
+def overall(results: list[dict[str, Any]]) -> str:
+    """One sentence: Holm's correction across every claim of every published file together (each file was registered
+    as its own family; this says what a reader who takes all of them as one family gets)."""
+    rows = [(result["name"], row) for result in results for row in restate(result)]
+    if not rows:
+        return "No confirmatory run is published."
+    p_values = [1.0 if row["result"]["p_one_sided"] is None else row["result"]["p_one_sided"] for _, row in rows]
+    alpha = min(result["claim_file"]["alpha"] for result in results)
+    adjusted = holm(p_values)
+    worst = max(range(len(rows)), key=lambda i: adjusted[i])
+    return (f"Across all {len(rows)} registered claims of the {len(results)} files as one family (Holm at α = {alpha}): "
+            f"{sum(p <= alpha for p in adjusted)} confirmed; the largest adjusted p is {adjusted[worst]:.2g} (claim "
+            f"`{rows[worst][1]['id']}` of `{rows[worst][0]}`).")
 
 
 def published() -> dict[str, Path]:
@@ -153,7 +184,9 @@ def published() -> dict[str, Path]:
 
 
 def update_docs(check: bool = False) -> list[Path]:
-    rendered = {(name, block): body for name, path in published().items() for block, body in blocks(read_json(path)).items()}
+    results = {name: read_json(path) for name, path in published().items()}
+    rendered = {(name, block): body for name, result in results.items() for block, body in blocks(result).items()}
+    rendered[("all", "summary")] = overall(list(results.values()))
     return rewrite_docs(DOCS, "confirm", rendered, lambda name, block: f"marker confirm:{name}:{block} has no published run", check)
 
 

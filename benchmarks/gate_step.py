@@ -76,13 +76,13 @@ def step_fn(kind: str):
     return step, [model, teacher]
 
 
-def measure_one(kind: str) -> dict:
-    """In this process: time the step (best of 3 after a warm-up) and report the peak RSS."""
+def measure_one(kind: str, repeats: int = 3) -> dict:
+    """In this process: time the step (best of ``repeats`` after a warm-up) and report the peak RSS."""
     step, models = step_fn(kind)
     model_mib = sum(p.numel() * p.element_size() for m in models for p in m.parameters()) / 2**20
     with PeakRSS() as memory:
         step()
-    seconds = best_time(step, repeats=3)
+    seconds = best_time(step, repeats=repeats)
     return {"seconds": seconds, "peak_rss_mib": peak_rss_mib(),
             "step_memory_mib": memory.over_base_mib, "model_mib": model_mib, "tokens_per_s": BATCH * SEQ / seconds}
 
@@ -92,8 +92,8 @@ def run(rounds: int = 2, smoke: bool = False) -> dict:
     results: dict[str, list[dict]] = {"plain": [], "gates": [], "two_copy": []}
     for _ in range(rounds):  # interleaved, so a slow minute hits every kind alike
         for kind in results:
-            if smoke:  # in this process: the code path, not the numbers
-                results[kind].append(measure_one(kind))
+            if smoke:  # in this process, one timed step: the code path, not the numbers
+                results[kind].append(measure_one(kind, repeats=1))
                 continue
             out = subprocess.run([sys.executable, "-m", "benchmarks.gate_step", "--one", kind], capture_output=True, text=True,
                                  check=True)

@@ -73,7 +73,8 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None =
 # hands files to its two workers in collection order (``--no-loadscope-reorder``): these go first, so the two
 # workers end together on short files instead of one running a long test alone at the end.
 LONG_FIRST = ("test_resume_epochs.py", "test_multirun.py", "test_study.py", "test_train.py", "test_resume.py", "test_localise.py",
-              "test_localise_workers.py", "test_study_grids.py", "test_gates_cli.py", "test_reliability.py")  # test_train: Inductor, 45 s on a cold cache
+              "test_localise_workers.py", "test_claims.py", "test_benchmarks.py", "test_study_grids.py", "test_gates_cli.py",
+              "test_reliability.py")  # test_train: Inductor, 45 s on a cold cache
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

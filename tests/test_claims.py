@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.confirm import CLAIMS, RESULTS, blocks, confirm, prepare, restate
+from benchmarks.confirm import CLAIMS, RESULTS, blocks, confirm, overall, prepare, restate
 from lab.claims.power import seeds_needed
 from lab.claims.registration import check_unchanged, register
 from lab.claims.schema import Power, load_claim_file
@@ -93,7 +93,8 @@ def test_a_run_needs_a_committed_unchanged_file_and_publishing_refuses_a_changed
         register(path)
     path = write(tmp_path, norm_file())
     registration = register(path)
-    assert len(registration["commit"]) == 40 and registration["sha256"]
+    assert len(registration["commit"]) == 40 and registration["sha256"] and registration["code_commit"] == registration["commit"]
+    assert registration["code_dirty"] is False
     check_unchanged(path, registration)
     path.write_text(path.read_text().replace("0.8", "0.9"))
     with pytest.raises(UserError, match="changed after the confirmatory run started"):
@@ -110,6 +111,8 @@ def test_the_power_rule_picks_the_fewest_seeds_that_reach_the_target():
     assert big["n"] < small["n"] and big["power"] >= 0.8 and small["exploratory"]["effect"] == pytest.approx(0.3)
     wrong = seeds_needed(a, b, False, "less", rule, 0.05)  # the exploratory effect has the other sign
     assert wrong["n"] == 10 and wrong["power"] < 0.05
+    flat = seeds_needed([1.0, 1.0, 1.0], [0.0, 0.0, 0.0], False, "greater", rule, 0.05)  # no spread: no t test can confirm it
+    assert flat["n"] == 10 and flat["power"] == 0.0
     assert seeds_needed(a, b, True, "greater", rule, 0.05)["exploratory"]["sd_difference"] == pytest.approx(0.1)
 
 
@@ -121,6 +124,32 @@ def test_verdicts_are_one_sided_and_holm_corrected_across_the_file(tmp_path):
     assert up["confirmed"] and not down["confirmed"] and not weak["confirmed"]
     assert up["result"]["p_one_sided"] == pytest.approx(up["result"]["p"] / 2) and down["result"]["p_one_sided"] > 0.99
     assert up["p_holm"] == pytest.approx(3 * up["result"]["p_one_sided"])
+    flat = verdicts(cf, {"up": ([2.0, 2.1, 1.9], [1.0, 1.1, 0.9]), "down": ([2.0, 2.0, 2.0], [1.0, 1.0, 1.0]),
+                         "weak": ([1.0, 1.5, 0.8], [0.9, 1.4, 1.0])})
+    assert flat[1]["result"]["p_one_sided"] is None and not flat[1]["confirmed"]  # zero spread: no test, never confirmed
+    assert flat[0]["p_holm"] == pytest.approx(3 * flat[0]["result"]["p_one_sided"])  # and it still counts in the family
+
+
+def test_the_paired_sensitivity_pairs_every_claim_by_seed(tmp_path):
+    from lab.claims.verdict import paired_sensitivity
+
+    cf = load_claim_file(write(tmp_path, norm_file(claims=[claim("shift"), claim("noisy")]), commit=False))
+    rows = verdicts(cf, {"shift": ([1.1, 2.1, 3.1, 4.2], [1.0, 2.0, 3.0, 4.0]), "noisy": ([2.0, 2.5, 1.5, 2.2], [1.0, 1.2, 1.1, 0.9])})
+    assert not rows[0]["confirmed"]  # Welch: the seeds' spread hides the shift
+    paired = {row["id"]: row for row in paired_sensitivity(rows, cf.alpha)}
+    assert paired["shift"]["confirmed"] and paired["shift"]["p_one_sided"] < rows[0]["result"]["p_one_sided"]
+
+
+def test_only_the_cells_and_learning_rates_the_claims_need_are_run(tmp_path):
+    """A cell runs the whole registered grid when a claim needs its S, only the LR a ``clipped_loss@<lr>`` claim names
+    otherwise, on the first n seeds of the pool (n the largest of its claims'); one multirun per (regime, LRs, seeds)."""
+    from ablations.confirm import jobs
+
+    cf = load_claim_file(write(tmp_path, norm_file(claims=[
+        claim("qk"), claim("l2", a=("surgery/replace_l2norm", "clipped_loss@0.3"), b=("surgery/original", "clipped_loss@0.3"))]), commit=False))
+    assert jobs(cf, {"qk": [100, 101], "l2": [100, 101, 102]}) == {
+        ("scratch", (1e-3, 0.3), (100, 101)): ["no_qk_norm", "original"],
+        ("surgery", (0.3,), (100, 101, 102)): ["original", "replace_l2norm"]}
 
 
 @pytest.mark.slow
@@ -130,21 +159,23 @@ def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(
     import benchmarks.confirm as confirm_module
 
     runs = tmp_path / "runs"
-    content = norm_file(claims=[claim("qk"), claim("l2", a=("scratch/replace_l2norm", "clipped_loss@0.3"), b=("scratch/original", "clipped_loss@0.3"))])
+    content = norm_file(claims=[claim("qk"), claim("best", a=("scratch/no_qk_norm", "best_clipped_loss"), b=("scratch/original", "best_clipped_loss"))])
     content["run"]["overrides"] += [f"paths.runs={runs}", "~hydra.callbacks.sweep_report"]  # no figures and W&B run per sweep
     path = write(tmp_path, content)
     result = confirm(path, tmp_path / "out")
-    assert result["seeds"] == {"qk": [100, 101], "l2": [100, 101]} and result["registration"]["sha256"] == register(path)["sha256"]
+    assert result["seeds"] == {"qk": [100, 101], "best": [100, 101]} and result["registration"]["sha256"] == register(path)["sha256"]
     rows = {row["id"]: row for row in result["verdicts"]}
-    assert len(rows["qk"]["a"]["values"]) == 2 and rows["l2"]["result"]["method"] == "welch" and "p_holm" in rows["qk"]
+    assert len(rows["qk"]["a"]["values"]) == 2 and rows["best"]["result"]["method"] == "welch" and "p_holm" in rows["qk"]
     entries = read_json(tmp_path / "out" / "norm" / "scratch" / "all_train_metrics.json")
-    assert {(e["variant"], e["lr"]) for e in entries.values()} == {("original", 1e-3), ("original", 0.3), ("no_qk_norm", 1e-3),
-                                                                    ("no_qk_norm", 0.3), ("replace_l2norm", 0.3)}  # only what the claims need
+    assert sorted((e["variant"], e["lr"], e["seed"]) for e in entries.values()) == [
+        (v, lr, seed) for v in ("no_qk_norm", "original") for lr in (1e-3, 0.3) for seed in (100, 101)]
     again = confirm(path, tmp_path / "out")  # resumes: nothing trains again, the verdicts are the same
     assert len(again["wall_times_s"]) == 2 and again["verdicts"] == result["verdicts"]
     assert restate(copy.deepcopy(again)) == again["verdicts"]
     text = blocks(again)
     assert "| qk: claim qk |" in text["table"] and ("**confirmed**" in text["readme"] or "**not confirmed**" in text["readme"])
+    assert "paired by seed (not registered)" in text["table"] and "reference_models" in again
+    assert overall([again, again]).startswith("Across all 4 registered claims of the 2 files as one family")
     monkeypatch.setattr(confirm_module, "CLAIMS", tmp_path)
     monkeypatch.setattr(confirm_module, "RESULTS", tmp_path / "published")
     monkeypatch.setattr(confirm_module, "DOCS", ())

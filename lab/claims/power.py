@@ -7,9 +7,10 @@ mean(a − b) (paired), signed so that the registered direction is positive. At 
 - paired: SE(n) = s_d/√n with s_d the spread of the per-seed differences, ν = n − 1;
 
 power(n) = P(T′ > t_{1−α′, ν}) with T′ noncentral t of noncentrality δ/SE(n), at α′ = α / m for the file's m claims
-(Holm's first, strictest step: the power is a lower bound). The claim gets the fewest n in [min_seeds, max_seeds]
-with power ≥ target, else max_seeds (the budget's cap), and its power there is reported. An exploratory effect of the
-wrong sign gives power below α′: the claim still runs, at the cap, and can fail.
+(Holm's first, strictest step). The claim gets the fewest n in [min_seeds, max_seeds] with power ≥ target, else
+max_seeds (the budget's cap), and its power there is reported. An exploratory effect of the wrong sign gives power
+below α′: the claim still runs, at the cap, and can fail. The power is *nominal*: it plugs in point estimates from a
+few exploratory seeds, whose effects were picked for looking large (biased up) and whose spreads are noisy.
 """
 
 import math
@@ -36,8 +37,8 @@ def standard_error(a: Sequence[float], b: Sequence[float], n: int, paired: bool)
 def power_at(effect: float, se: float, df: float, alpha: float) -> float:
     """P(one-sided t test at ``alpha`` rejects) when the true effect (signed, positive: the claimed direction) is
     ``effect`` and the estimate's standard error ``se`` with ``df`` degrees of freedom."""
-    if se == 0:
-        return 1.0 if effect > 0 else 0.0
+    if se == 0:  # no spread: the t test is undefined, so the verdict rule cannot confirm the claim
+        return 0.0
     return float(nct.sf(stdtrit(df, 1 - alpha), df, effect / se))
 
 

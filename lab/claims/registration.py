@@ -25,8 +25,9 @@ def _git(path: Path, *args: str) -> str:
 
 
 def register(path: Path) -> dict[str, Any]:
-    """``{"file", "sha256", "commit", "committed_at", "run_started_at"}`` of a committed, unchanged claim file; a file
-    never committed, or changed since its last commit, is a :class:`UserError` (nothing runs)."""
+    """``{"file", "sha256", "commit", "committed_at", "run_started_at", "code_commit", "code_dirty"}`` of a committed,
+    unchanged claim file, with the code the run starts from (HEAD and whether the working tree differs from it); a
+    file never committed, or changed since its last commit, is a :class:`UserError` (nothing runs)."""
     path = Path(path).resolve()
     name = path.name
     if _git(path, "status", "--porcelain", "--", name):
@@ -36,7 +37,8 @@ def register(path: Path) -> dict[str, Any]:
         raise UserError(f"{path} was never committed: commit the claims before the confirmatory run (its registration)")
     commit, committed_at = log.split()
     return {"file": str(path), "sha256": sha256(path), "commit": commit, "committed_at": committed_at,
-            "run_started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "run_started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "code_commit": _git(path, "rev-parse", "HEAD"), "code_dirty": bool(_git(path, "status", "--porcelain", "--untracked-files=no"))}
 
 
 def check_unchanged(path: Path, registration: dict[str, Any]) -> None:
