@@ -154,12 +154,14 @@ def test_only_the_cells_and_learning_rates_the_claims_need_are_run(tmp_path):
 
 @pytest.mark.slow
 def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(tmp_path, monkeypatch):
-    """Two fresh seeds of a 2-LR grid (6 steps a run): the run records its registration, each claim's per-seed values
-    and verdict; a rerun resumes; its blocks restate from the JSON; a changed claim file cannot be published."""
+    """Two fresh seeds of two cells at the one LR the claims name (6 steps a run): the run records its registration,
+    each claim's per-seed values and verdict; a rerun resumes; its blocks restate from the JSON; a changed claim file
+    cannot be published."""
     import benchmarks.confirm as confirm_module
 
     runs = tmp_path / "runs"
-    content = norm_file(claims=[claim("qk"), claim("best", a=("scratch/no_qk_norm", "best_clipped_loss"), b=("scratch/original", "best_clipped_loss"))])
+    at = ("scratch/no_qk_norm", "clipped_loss@0.3"), ("scratch/original", "clipped_loss@0.3")
+    content = norm_file(claims=[claim("qk", a=at[0], b=at[1]), claim("best", a=at[1], b=at[0])])
     content["run"]["overrides"] += [f"paths.runs={runs}", "~hydra.callbacks.sweep_report"]  # no figures and W&B run per sweep
     path = write(tmp_path, content)
     result = confirm(path, tmp_path / "out")
@@ -168,7 +170,7 @@ def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(
     assert len(rows["qk"]["a"]["values"]) == 2 and rows["best"]["result"]["method"] == "welch" and "p_holm" in rows["qk"]
     entries = read_json(tmp_path / "out" / "norm" / "scratch" / "all_train_metrics.json")
     assert sorted((e["variant"], e["lr"], e["seed"]) for e in entries.values()) == [
-        (v, lr, seed) for v in ("no_qk_norm", "original") for lr in (1e-3, 0.3) for seed in (100, 101)]
+        (v, 0.3, seed) for v in ("no_qk_norm", "original") for seed in (100, 101)]  # the grid's other LR: no claim needs it
     again = confirm(path, tmp_path / "out")  # resumes: nothing trains again, the verdicts are the same
     assert len(again["wall_times_s"]) == 2 and again["verdicts"] == result["verdicts"]
     assert restate(copy.deepcopy(again)) == again["verdicts"]
