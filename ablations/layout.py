@@ -34,8 +34,8 @@ def finetuned_dir(root: Path, run_name: str) -> Path:
     return Path(root) / f"{run_name}_finetuned"
 
 
-def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **extra) -> dict:
-    """What ``ablations.load`` needs to rebuild the model, plus provenance."""
+def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, seed: int, stage: str, **extra) -> dict:
+    """What ``ablations.load`` needs to rebuild the model, plus provenance (``seed``: the run's typed seed)."""
     return {
         "variant": variant.name,
         "variant_spec": variant.to_dict(),
@@ -44,7 +44,7 @@ def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, stage: str, **
         "init": cfg.model.init,
         "norm_counts": count_norms(model),
         "num_params": sum(p.numel() for p in model.parameters()),
-        "seed": int(cfg.seed),
+        "seed": seed,
         "git_commit": git_commit(),
         "config": OmegaConf.to_container(cfg, resolve=True),
         **extra,

@@ -19,7 +19,6 @@ from ablations import entry, layout
 from lab.config.command import hydra_cli
 from lab.config.errors import UserError
 from lab.model import build_model
-from lab.model.variants import Variant
 from lab.runs.artifacts import read_json
 from lab.runs.paths import job_dir
 from lab.train.module import CausalLMModule
@@ -47,13 +46,13 @@ class NormAblation(Recipe):
 
     def build(self, ctx: RunContext) -> Parts:
         cfg = ctx.cfg
-        variant, tokenizer, datamodule = Variant.from_run_config(cfg.variant), ctx.tokenizer, ctx.datamodule
+        variant, tokenizer, datamodule = ctx.typed.variant, ctx.tokenizer, ctx.datamodule
         calibration = datamodule.calibration_ids(variant.calibration_rows) if variant.carry_over == "fit" else None
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), calibration_ids=calibration)
         ctx.fields.update(entry.model_fields(model))
-        module = CausalLMModule.from_run_config(model, tokenizer, cfg, datamodule.eval_rows)
+        module = CausalLMModule.from_run_config(model, tokenizer, ctx.typed, datamodule.eval_rows)
         base = layout.base_dir(ctx.root, ctx.name)
-        callbacks = [layout.SaveBaseStage(base, layout.metadata(model, variant, cfg, stage="base"))]
+        callbacks = [layout.SaveBaseStage(base, layout.metadata(model, variant, cfg, ctx.typed.run.seed, stage="base"))]
         return Parts(model, module, callbacks, extra={"variant": variant})
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
@@ -61,7 +60,8 @@ class NormAblation(Recipe):
 
     def export(self, ctx: RunContext, parts: Parts, result: dict) -> None:
         layout.write_train_metrics(ctx.folder, ctx.history.rows)
-        meta = layout.metadata(parts.model, parts.extra["variant"], ctx.cfg, stage="finetuned", result=result)
+        meta = layout.metadata(parts.model, parts.extra["variant"], ctx.cfg, ctx.typed.run.seed, stage="finetuned",
+                               result=result)
         layout.save_stage(ctx.folder, parts.model, meta, ctx.tokenizer)
 
     def failure_entry(self, ctx: RunContext, trainer: L.Trainer | None, err: BaseException) -> dict:

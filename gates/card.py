@@ -74,7 +74,7 @@ zeroing the neurons with low gates suppresses factual recall while preserving re
 - Reasoning data: {meta.get('num_retain_blocks', '?')} packed blocks of {meta.get('data', {}).get('seq_len', '?')} tokens
 - Loss: λ_f · softplus(β − entity_CE) on forget + λ_r · T²·KL(base ‖ gated) on reasoning
 - Hyperparameters: β={hp.get('beta')}, λ_f={hp.get('lambda_forget')}, λ_r={hp.get('lambda_retain')}, distill T={hp.get('temperature')},
-  forget_retain_ratio=1:{hp.get('retain_per_forget')}, lr={hp.get('lr')}, cosine, {hp.get('epochs')} epochs
+  forget_retain_ratio=1:{hp.get('retain_per_forget')}, lr={hp.get('optimizer', {}).get('lr')}, cosine, {hp.get('epochs')} epochs
 - Steps: {meta.get('steps')}, world size {meta.get('world_size')}, seed {meta.get('seed')}, git {meta.get('git_commit')}
 """
     if evaluation_table:

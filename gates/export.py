@@ -68,9 +68,9 @@ def run_metadata(ctx: RunContext, parts: Parts, entry: dict) -> dict:
         "base_model": str(cfg.model.pretrained or f"{cfg.model.name} (random init)"),
         "variant": variant.name, "variant_spec": variant.to_dict(), "model_config": model.config.to_dict(),
         "gates": OmegaConf.to_container(cfg.gates, resolve=True),
-        "data": {"name": cfg.data.get("name"), "seq_len": int(cfg.data.seq_len), "batch_size": int(cfg.data.batch_size)},
+        "data": {"name": cfg.data.get("name"), "seq_len": ctx.typed.data.seq_len, "batch_size": ctx.typed.data.batch_size},
         "num_forget_examples": len(datamodule.forget), "num_retain_blocks": len(datamodule.retain),
-        "seed": int(cfg.seed), "git_commit": git_commit(), "config": OmegaConf.to_container(cfg, resolve=True),
+        "seed": ctx.typed.run.seed, "git_commit": git_commit(), "config": OmegaConf.to_container(cfg, resolve=True),
         **{k: entry[k] for k in ("steps", "world_size", "status")},
     }
 

@@ -1,8 +1,9 @@
 """``GateTrainingModule``: trains only the λ of a gated, frozen Qwen3 with L = λ_f·L_f + λ_r·L_r.
 
-The losses are in :mod:`gates.losses`. Optimizer: AdamW on the λ (no weight decay), learning rate
-``gates.lr`` with linear warmup over ``gates.warmup_steps`` then cosine decay to
-``gates.min_lr_ratio · lr`` at the last step. Checkpoints hold the λ only (the base weights are frozen
+The losses are in :mod:`gates.losses`. Optimizer: AdamW on the λ (vectors: no weight decay) as the typed
+``gates.optimizer`` node says (:func:`lab.train.optim.adamw_with_schedule`, the one builder every tool uses):
+learning rate ``lr`` with linear warmup over ``warmup_steps`` then cosine decay to ``min_lr_ratio · lr`` at the
+last step. Checkpoints hold the λ only (the base weights are frozen
 and come from the base model), so a 0.6B-model checkpoint is kilobytes, not gigabytes.
 
 Logged every step: ``train/forget_loss``, ``train/retain_loss``, ``train/loss``, ``train/entity_ce``,
@@ -14,20 +15,19 @@ from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import DictConfig
-from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel
 
 from gates.gated_ffn import gate_logits, gated_mlps
 from gates.losses import forget_loss, retain_loss, total_loss
+from gates.schema import GatesConfig
 from gates.stats import OFF_FRACTIONS, fraction_below
-from lab.train.module import total_optimizer_steps, warmup_cosine
+from lab.train.optim import adamw_with_schedule, total_optimizer_steps
 
 LAMBDA_SUFFIX = "mlp.lambda_logits"
 
 
 class GateTrainingModule(L.LightningModule):
-    def __init__(self, model: PreTrainedModel, gates_cfg: DictConfig) -> None:
+    def __init__(self, model: PreTrainedModel, gates_cfg: GatesConfig) -> None:
         super().__init__()
         self.model = model
         self.cfg = gates_cfg
@@ -38,9 +38,9 @@ class GateTrainingModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, dict[str, torch.Tensor]], batch_idx: int) -> torch.Tensor:
         cfg = self.cfg
-        forget, entity_ce = forget_loss(self.model, batch["forget"], float(cfg.beta))
-        retain = retain_loss(self.model, batch["retain"], float(cfg.temperature), int(cfg.kl_chunk_size))
-        loss = total_loss(forget, retain, float(cfg.lambda_forget), float(cfg.lambda_retain))
+        forget, entity_ce = forget_loss(self.model, batch["forget"], cfg.beta)
+        retain = retain_loss(self.model, batch["retain"], cfg.temperature, cfg.kl_chunk_size)
+        loss = total_loss(forget, retain, cfg.lambda_forget, cfg.lambda_retain)
         self.log_dict({"train/loss": loss, "train/forget_loss": forget, "train/retain_loss": retain,
                        "train/entity_ce": entity_ce}, prog_bar=True)
         self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
@@ -52,16 +52,14 @@ class GateTrainingModule(L.LightningModule):
         flat, ordered = gates.flatten(), torch.sort(gates.flatten()).values
         stats = {"gates/mean": flat.mean(), "gates/std": flat.std(), "gates/min": flat.min(), "gates/max": flat.max()}
         for t in self.cfg.log_thresholds:
-            stats[f"gates/frac_below_{float(t):g}"] = torch.tensor(fraction_below(gates, float(t)))
+            stats[f"gates/frac_below_{t:g}"] = torch.tensor(fraction_below(gates, t))
         for q in OFF_FRACTIONS:
             stats[f"gates/threshold_off{round(q * 100)}"] = ordered[min(round(q * flat.numel()), flat.numel() - 1)]
         self.log_dict(stats)
 
     def configure_optimizers(self) -> dict:
-        cfg = self.cfg
-        optimizer = torch.optim.AdamW(self.lambda_parameters(), lr=float(cfg.lr), betas=tuple(cfg.betas), weight_decay=0.0)
-        total = total_optimizer_steps(self.trainer)
-        schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
+        named = [(f"lambda_logits.{layer}", p) for layer, p in enumerate(self.lambda_parameters())]
+        optimizer, schedule = adamw_with_schedule(named, self.cfg.optimizer, total_optimizer_steps(self.trainer))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

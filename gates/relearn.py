@@ -19,7 +19,6 @@ from collections.abc import Callable
 import datasets
 import lightning as L
 import torch
-from omegaconf import OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.models.qwen3.modeling_qwen3 import Qwen3MLP
 
@@ -71,8 +70,8 @@ def relearn(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: l
     if len(blocks) == 0:
         raise UserError(f"the relearning texts hold fewer than {seq_len} tokens: nothing to fine-tune on")
     loader = resumable_loader(blocks, min(batch_size, len(blocks)), collate=block_collate, seed=seed)
-    optim = OmegaConf.structured(OptimizerConfig(lr=lr, warmup_steps=0, weight_decay=0.0, min_lr_ratio=1.0))
-    module = CausalLMModule(model, tokenizer, optim, OmegaConf.structured(EvalConfig(accuracy=False)), loss_chunk_size=None)
+    optim = OptimizerConfig(lr=lr, warmup_steps=0, weight_decay=0.0, min_lr_ratio=1.0)
+    module = CausalLMModule(model, tokenizer, optim, EvalConfig(accuracy=False), loss_chunk_size=None)
     curve = RecallAtSteps(steps, grade)
     torch.manual_seed(seed)
     trainer = L.Trainer(max_steps=max(steps), max_epochs=-1, accelerator=accelerator, devices=1, logger=False, callbacks=[curve],

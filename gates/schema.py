@@ -12,13 +12,21 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from gates.masking import MODES as MASK_MODES
-from lab.config.checks import betas, integer, number, require, require_each
+from lab.config.checks import integer, number, require, require_each
+from lab.config.schema import OptimizerConfig
+
+
+def gate_optimizer() -> OptimizerConfig:
+    """The seed's optimizer of the λ: AdamW at 1e-2, betas (0.9, 0.999), no warmup, cosine to 0, no weight decay,
+    torch's default (unfused) kernel."""
+    return OptimizerConfig(lr=1.0e-2, betas=[0.9, 0.999], weight_decay=0.0, warmup_steps=0, min_lr_ratio=0.0, fused=False)
 
 
 @dataclass
 class GatesConfig:
-    """One sigmoid gate g = σ(λ) per FFN neuron of a frozen model; λ trained with AdamW (``lr``, ``betas``, a linear
-    ``warmup_steps`` then a cosine to ``min_lr_ratio · lr``) for ``epochs`` passes over the forget examples, on
+    """One sigmoid gate g = σ(λ) per FFN neuron of a frozen model; λ trained with AdamW (``optimizer``, the typed
+    :class:`OptimizerConfig` every tool shares: ``lr``, ``betas``, a linear ``warmup_steps`` then a cosine to
+    ``min_lr_ratio · lr``) for ``epochs`` passes over the forget examples, on
     λ_f · softplus(β − entity CE) over the forget batch plus λ_r · T² · KL(teacher ‖ gated, temperature T) over
     ``retain_per_forget`` retain batches. The forget batch holds the ``forget`` facts of :mod:`gates.facts`: of the
     ``forget_relations``, all but the ``held_out`` share. With ``free_fraction`` q, only a random q of all neurons
@@ -30,10 +38,7 @@ class GatesConfig:
     lambda_retain: float = 0.5        # λ_r
     temperature: float = 2.0          # distillation T (the KL is multiplied by T²)
     retain_per_forget: int = 2        # forget:retain batches = 1:2
-    lr: float = 1.0e-2
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.0         # cosine to 0
+    optimizer: OptimizerConfig = field(default_factory=gate_optimizer)
     epochs: int = 3                   # passes over the forget examples
     kl_chunk_size: int = 128          # positions per vocabulary-projection chunk in the retain KL
     default_threshold: float = 0.5    # neuron_indices.json: neurons with g < this
@@ -44,8 +49,6 @@ class GatesConfig:
 
     def __post_init__(self) -> None:
         require_each("gates", self, (
-            ("lr", number(0, low_open=True), "a positive finite number"),
-            ("betas", betas, "two numbers in [0, 1), e.g. [0.9, 0.999]"),
             ("beta", number(0), "a non-negative number (the forget margin)"),
             ("lambda_forget", number(0), "a non-negative number"),
             ("lambda_retain", number(0), "a non-negative number"),
@@ -53,13 +56,13 @@ class GatesConfig:
             ("retain_per_forget", integer(1), "a positive integer"),
             ("epochs", integer(1), "a positive integer"),
             ("kl_chunk_size", integer(1), "a positive integer"),
-            ("warmup_steps", integer(0), "a non-negative integer"),
-            ("min_lr_ratio", number(0, 1), "a number in [0, 1]"),
             ("init_logit", number(-math.inf), "a finite number"),
             ("default_threshold", number(0, 1, low_open=True, high_open=True), "a number in (0, 1)"),
             ("held_out", number(0, 1, high_open=True), "a number in [0, 1)"),
             ("free_fraction", lambda v: v is None or number(0, 1, low_open=True)(v), "null or a number in (0, 1]"),
         ))
+        require("gates", "optimizer.z_loss", self.optimizer.z_loss, self.optimizer.z_loss == 0,
+                "0 (the gate loss has no LM softmax for a z-loss to act on)")
 
 
 

@@ -19,8 +19,8 @@ from gates.export import export, failed_entry, log_gate_histogram, print_gate_su
 from gates.gated_ffn import patch_gates
 from gates.module import GateTrainingModule
 from lab.config.command import hydra_cli
+from lab.config.registry import TypedConfig
 from lab.model import build_model, weights_dtype
-from lab.model.variants import Variant
 from lab.train.run import Parts, Recipe, RunContext, recipe_main, recipe_train
 from lab.train.trainer import resolve_precision
 
@@ -39,16 +39,16 @@ class GateTraining(Recipe):
         return {"gates_dir": str(ctx.folder), **super().finished_entry(ctx)}
 
     def build(self, ctx: RunContext) -> Parts:
-        cfg, tokenizer = ctx.cfg, ctx.tokenizer
-        variant = Variant.from_run_config(cfg.variant)
-        precision = resolve_precision(str(cfg.trainer.precision), str(cfg.trainer.accelerator))
+        cfg, typed, tokenizer = ctx.cfg, ctx.typed, ctx.tokenizer
+        variant = typed.variant
+        precision = resolve_precision(typed.trainer.precision, typed.trainer.accelerator)
         # the base model is frozen: no fp32 masters needed, load it in the precision's 16-bit type if it has one
         model = build_model(cfg.model, variant, vocab_size=len(tokenizer), dtype=weights_dtype(precision, trains_weights=False))
-        patch_gates(model, float(cfg.gates.init_logit), cfg.gates.free_fraction, int(cfg.seed))
+        patch_gates(model, typed.gates.init_logit, typed.gates.free_fraction, typed.run.seed)
         model.train()
-        return Parts(model, GateTrainingModule(model, cfg.gates), extra={"variant": variant})
+        return Parts(model, GateTrainingModule(model, typed.gates), extra={"variant": variant})
 
-    def keep_optimizer_state(self, cfg: DictConfig) -> bool:
+    def keep_optimizer_state(self, typed: TypedConfig) -> bool:
         return True  # AdamW's state is λ-sized (kilobytes): the gates can be continued
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:

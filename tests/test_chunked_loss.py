@@ -2,14 +2,13 @@
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from lab.config.schema import EvalConfig, OptimizerConfig
+from lab.config.schema import CompileConfig, EvalConfig, OptimizerConfig
 from lab.train.chunked_loss import chunk_loss_and_grads, chunked_lm_loss, compiled_chunk_fn
 from lab.train.module import CausalLMModule, resolve_chunk_size
 
-EVAL = OmegaConf.structured(EvalConfig())
+EVAL = EvalConfig()
 
 
 def tiny_model(vocab: int = 300) -> Qwen3ForCausalLM:
@@ -46,7 +45,7 @@ def test_the_module_loss_is_the_stock_loss_chunked_or_not():
     assert resolve_chunk_size("auto", 4096) == 1024 and resolve_chunk_size("auto", 300) == 13_981
     assert resolve_chunk_size(None, 4096) is None and resolve_chunk_size(64, 4096) == 64
     model = tiny_model()
-    optim = OmegaConf.structured(OptimizerConfig(lr=1e-3, weight_decay=0.0, warmup_steps=0))
+    optim = OptimizerConfig(lr=1e-3, weight_decay=0.0, warmup_steps=0)
     ids = torch.randint(0, 300, (2, 16))
     chunked = CausalLMModule(model, None, optim, EVAL, loss_chunk_size=4)(ids, labels=ids).loss
     stock = CausalLMModule(model, None, optim, EVAL, loss_chunk_size=None)(ids, labels=ids).loss
@@ -56,11 +55,11 @@ def test_the_module_loss_is_the_stock_loss_chunked_or_not():
 def test_compiled_training_steps_match_eager_ones_and_leave_the_checkpoint_keys_alone():
     """``compile.enabled``: the decoder and the loss chunk are compiled for gradient steps only (aot_eager:
     Dynamo + AOTAutograd, no C++ toolchain needed); loss and gradients equal the eager ones, validation stays eager."""
-    optim = OmegaConf.structured(OptimizerConfig(lr=1e-3, weight_decay=0.0, warmup_steps=0, fused=True))
+    optim = OptimizerConfig(lr=1e-3, weight_decay=0.0, warmup_steps=0, fused=True)
     ids = torch.randint(0, 300, (2, 16))
     eager = CausalLMModule(tiny_model(), None, optim, EVAL)
     compiled = CausalLMModule(tiny_model(), None, optim, EVAL,
-                              compile_cfg={"enabled": True, "backend": "aot_eager", "mode": None})
+                              compile_cfg=CompileConfig(enabled=True, backend="aot_eager"))
     for module in (eager, compiled):
         module(ids, labels=ids).loss.backward()
     torch.testing.assert_close(compiled(ids, labels=ids).loss, eager(ids, labels=ids).loss)
@@ -105,7 +104,7 @@ def test_the_z_loss_objective_and_its_gradients_equal_autograd_on_full_logits(ch
 def test_independent_weight_decay_decays_by_the_schedule_not_the_learning_rate():
     """AdamW with zero gradients only decays: θ₁ = θ₀ (1 − η_t · wd). ``independent`` gives wd = λ/η, so the decay per
     step is (η_t/η) λ whatever the peak LR η; ``coupled`` scales it with η."""
-    from lab.train.module import adamw_weight_decay
+    from lab.train.optim import adamw_weight_decay
 
     decays = {}
     for mode in ("coupled", "independent"):

@@ -32,7 +32,7 @@ def test_seed000_is_the_seeds_gate_settings_on_qwen3_0_6b():
     cfg = compose_with_hydra("gates_train", ["experiment=seed000"])
     assert (cfg.model.name, cfg.data.name, cfg.trainer.precision, cfg.trainer.strategy) == ("qwen3_0.6b", "popqa_numina", "bf16-mixed", "ddp")
     g = cfg.gates
-    assert (g.beta, g.lambda_forget, g.lambda_retain, g.temperature, g.retain_per_forget, g.lr, g.epochs) == (4.0, 0.1, 0.5, 2.0, 2, 1e-2, 3)
+    assert (g.beta, g.lambda_forget, g.lambda_retain, g.temperature, g.retain_per_forget, g.optimizer.lr, g.epochs) == (4.0, 0.1, 0.5, 2.0, 2, 1e-2, 3)
     assert cfg.data.sources.reasoning.limit == 10000 and cfg.data.sources.knowledge.path == "akariasai/PopQA"
 
 

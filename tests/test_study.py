@@ -10,11 +10,10 @@ import torch
 from hydra import compose
 
 from ablations.layout import finetuned_dir
-from lab.config.registry import composing
+from lab.config.registry import composing, validate
 from lab.data.datamodule import CorpusDataModule
 from lab.dev.wandb_offline import find_runs, read_run
 from lab.model import build_model, load_tokenizer
-from lab.model.variants import Variant
 from lab.train.initial_eval import validation_loss
 from lab.train.module import CausalLMModule
 from tests.conftest import run_cli, run_here
@@ -85,10 +84,11 @@ def test_the_post_surgery_metrics_equal_a_separate_evaluation_of_the_patched_ref
     tokenizer = load_tokenizer(cfg.model)
     for seed in (0, 1):  # nor does the seed: the study's seed 0 run against a separate evaluation seeded 0, then 1
         torch.manual_seed(seed)
-        model = build_model(cfg.model, Variant.from_run_config(cfg.variant), vocab_size=len(tokenizer))
+        model = build_model(cfg.model, validate(cfg).variant, vocab_size=len(tokenizer))
         data = CorpusDataModule(cfg.data, tokenizer, seed=seed)
         data.setup("fit")
-        module = CausalLMModule(model, tokenizer, cfg.optimizer, cfg.eval)
+        typed = validate(cfg)
+        module = CausalLMModule(model, tokenizer, typed.optimizer, typed.eval)
         module.eval_rows = data.eval_rows
         with torch.no_grad():
             expected = {"loss": validation_loss(module, data.val_dataloader(), max_batches=2),  # limit_val_batches, as trained

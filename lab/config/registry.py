@@ -65,18 +65,38 @@ def field_default(schema: type, name: str) -> Any:
     return NO_DEFAULT
 
 
-def validate(cfg: DictConfig) -> None:
-    """Run every typed node's own checks (``__post_init__``) on the composed ``cfg`` (the whole of it when its
-    schema is the whole config); a training run's top-level keys are checked as :class:`RunKeys`."""
+class TypedConfig(dict):
+    """A composed training run's typed nodes as their dataclass instances, by node name and as attributes
+    (``typed.optimizer.lr``, a float with no cast); ``typed.run`` is its top-level :class:`RunKeys`."""
+
+    def __getattr__(self, node: str) -> Any:
+        try:
+            return self[node]
+        except KeyError:
+            raise AttributeError(f"the config has no typed node {node!r}; typed nodes: {', '.join(self)}") from None
+
+
+def validate(cfg: DictConfig) -> Any:
+    """Every typed node of the composed ``cfg`` as its dataclass instance, its own checks (``__post_init__``) run: the
+    instance itself when the schema is the whole config (``vindex``, ``gates_apply``, ...), else a
+    :class:`TypedConfig` of the typed nodes, with ``run`` the top-level :class:`RunKeys` of a training run. A
+    node whose checks fail is one :class:`UserError` naming it."""
     if is_dataclass(OmegaConf.get_type(cfg)):
-        OmegaConf.to_object(cfg)
-        return
-    for node in cfg:
-        value = cfg[node]
-        if OmegaConf.is_dict(value) and is_dataclass(OmegaConf.get_type(value)):
-            OmegaConf.to_object(value)
+        return to_instance("", cfg)
+    typed = TypedConfig({node: to_instance(str(node), cfg[node]) for node in cfg
+                         if OmegaConf.is_dict(cfg[node]) and is_dataclass(OmegaConf.get_type(cfg[node]))})
     if "seed" in cfg:
-        check_run_keys(cfg)
+        typed["run"] = check_run_keys(cfg)
+    return typed
+
+
+def to_instance(node: str, value: DictConfig) -> Any:
+    """The typed node ``value`` as its dataclass instance (interpolations resolved); a ``ValueError`` of its
+    checks becomes one :class:`UserError` naming the node."""
+    try:
+        return OmegaConf.to_object(value)
+    except ValueError as err:
+        raise UserError(f"bad {node + ' ' if node else ''}config: {err}") from None
 
 
 def check_run_keys(cfg: DictConfig) -> RunKeys:

@@ -30,7 +30,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from lab.config.checks import integer, require
+from lab.config.checks import integer
 from lab.config.errors import UserError
 from lab.model.embedding_scale import scale_embeddings
 from lab.model.norms import REPLACEMENTS, built_class, replacement_for, replacement_options
@@ -51,11 +51,13 @@ CARRY_OVERS = ("rule", "fit")
 
 
 @dataclass
-class VariantConfig:
-    """A norm ablation (:class:`lab.model.variants.Variant`, whose defaults these are): every RMSNorm at ``sites``
-    (qk, layer, final) becomes ``replacement`` (none, identity, dyt, l2norm, layernorm, scalenorm) with its
-    ``options``; ``embedding_scale`` puts a learnable scalar after the embedding; ``carry_over`` is how a surgery
-    sets the new norm's parameters (rule, or fit on ``calibration_rows`` training blocks)."""
+class Variant:
+    """A norm ablation, the typed ``variant`` node of a run's config (``conf/variant/*.yaml``) and the spec
+    :func:`apply_variant` takes: every RMSNorm at ``sites`` (qk, layer, final) becomes ``replacement`` (none,
+    identity, dyt, l2norm, layernorm, scalenorm) with its ``options``; ``embedding_scale`` puts a learnable scalar
+    after the embedding; ``carry_over`` is how a surgery sets the new norm's parameters (rule, or fit on
+    ``calibration_rows`` training blocks). ``none`` (or no sites) is the control. A malformed variant raises
+    ``ValueError`` (a :class:`UserError` from a composed config, :func:`lab.config.registry.validate`)."""
 
     name: str = "original"
     sites: list[str] = field(default_factory=list)
@@ -66,26 +68,9 @@ class VariantConfig:
     calibration_rows: int = 16
 
     def __post_init__(self) -> None:
-        require("variant", "calibration_rows", self.calibration_rows, integer(1)(self.calibration_rows), "a positive integer")
-        try:
-            Variant.from_config(self.__dict__)
-        except ValueError as err:
-            raise UserError(f"bad variant config: {err}") from None
-
-
-@dataclass(frozen=True)
-class Variant:
-    """Which RMSNorm sites a variant touches and what it puts there (``none`` for the control)."""
-
-    name: str
-    sites: tuple[str, ...] = field(default_factory=tuple)
-    replacement: str = VariantConfig.replacement  # each default stated once, in the typed config
-    options: dict[str, Any] = field(default_factory=dict)
-    embedding_scale: float | str | None = VariantConfig.embedding_scale
-    carry_over: str = VariantConfig.carry_over
-    calibration_rows: int = VariantConfig.calibration_rows
-
-    def __post_init__(self) -> None:
+        self.sites = list(self.sites)
+        if not integer(1)(self.calibration_rows):
+            raise ValueError(f"variant {self.name!r}: calibration_rows={self.calibration_rows!r}; valid: a positive integer")
         if self.carry_over not in CARRY_OVERS:
             raise ValueError(f"variant {self.name!r}: carry_over={self.carry_over!r}; valid: {', '.join(CARRY_OVERS)}")
         if self.carry_over == "fit" and self.replacement != "dyt":
@@ -110,11 +95,11 @@ class Variant:
         """A variant from its config or saved spec (:meth:`to_dict` leaves out what is at its default)."""
         names = {f.name for f in fields(cls)}
         spec = {k: v for k, v in cfg.items() if k in names}
-        return cls(**{**spec, "name": str(cfg["name"]), "sites": tuple(spec.get("sites") or ()), "options": dict(spec.get("options") or {})})
+        return cls(**{**spec, "name": str(cfg["name"]), "sites": list(spec.get("sites") or ()), "options": dict(spec.get("options") or {})})
 
     @classmethod
     def from_run_config(cls, variant_cfg) -> "Variant":
-        """The variant of a composed run config (``cfg.variant``); a malformed one is a :class:`UserError`."""
+        """The variant of a composed run config (``cfg.variant``, typed or not); a malformed one is a :class:`UserError`."""
         try:
             return cls.from_config(OmegaConf.to_container(variant_cfg, resolve=True))
         except (KeyError, ValueError) as err:

@@ -10,6 +10,8 @@ import logging
 import os
 import shutil
 
+from lab.config.schema import CompileConfig
+
 log = logging.getLogger(__name__)
 CXX_NAMES = ("g++", "c++", "clang++")
 
@@ -19,14 +21,14 @@ def cxx_available() -> bool:
     return any(shutil.which(name) for name in ((os.environ.get("CXX") or "").split()[:1] + list(CXX_NAMES)))
 
 
-def should_compile(compile_cfg: dict, max_steps: int, on_gpu: bool) -> bool:
+def should_compile(compile_cfg: CompileConfig, max_steps: int, on_gpu: bool) -> bool:
     """The decision of the module docstring for a run of ``max_steps`` optimizer steps (-1: bounded by epochs)."""
-    enabled = compile_cfg["enabled"]  # its one default: lab.config.schema.CompileConfig
+    enabled = compile_cfg.enabled
     if enabled == "auto":
-        enabled = max_steps >= int(compile_cfg["auto_min_steps"]) or max_steps < 0
+        enabled = max_steps >= compile_cfg.auto_min_steps or max_steps < 0
     if not enabled:
         return False
-    if compile_cfg["backend"] == "inductor" and not on_gpu and not cxx_available():
+    if compile_cfg.backend == "inductor" and not on_gpu and not cxx_available():
         log.warning("compile.enabled: no C++ compiler on this machine for Inductor; training eagerly "
                     "(install g++, or pass compile.enabled=false to silence this)")
         return False

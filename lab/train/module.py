@@ -22,19 +22,18 @@ validation and generation run them eagerly, so their other shapes never trigger 
 tables then come from one op (:mod:`lab.train.rotary_tables`), in compiled and eager calls alike.
 """
 
-import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import DictConfig, OmegaConf
-from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from lab.config.schema import WEIGHT_DECAY_MODES
+from lab.config.registry import TypedConfig
+from lab.config.schema import CompileConfig, EvalConfig, OptimizerConfig
 from lab.evaluate.graded import knowledge_accuracy, reasoning_accuracy
 from lab.train.chunked_loss import (
     ChunkFn,
@@ -43,42 +42,8 @@ from lab.train.chunked_loss import (
     compiled_chunk_fn,
     z_loss_term,
 )
+from lab.train.optim import adamw_with_schedule, total_optimizer_steps
 from lab.train.rotary_tables import tabulate_rotary
-
-
-def warmup_cosine(warmup_steps: int, total_steps: int, min_lr_ratio: float):
-    """Multiplier of the base lr at optimizer step s (see module docstring)."""
-
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def total_optimizer_steps(trainer: L.Trainer) -> int:
-    """The schedule's length: ``max_steps`` when set, else Lightning's estimate from the epochs.
-
-    ``estimated_stepping_batches`` sets up the train loader before a checkpoint is restored, and Lightning
-    then never loads the loader's saved position (Lightning issue 20550): a resumed run would replay the
-    epoch from its start. With ``max_steps`` set (every config here), resumes continue exactly.
-    """
-    if trainer.max_steps > 0:
-        return int(trainer.max_steps)
-    return int(trainer.estimated_stepping_batches)
-
-
-
-
-def adamw_weight_decay(weight_decay: float, lr: float, mode: str) -> float:
-    """The ``weight_decay`` to give torch's AdamW, whose step decays θ by ``η_t · wd``: λ itself (``coupled``), or
-    λ / η (``independent``), so that the decay per step is ``(η_t / η) · λ`` whatever the peak LR η."""
-    if mode not in WEIGHT_DECAY_MODES:
-        raise ValueError(f"optimizer.weight_decay_mode={mode!r}; expected one of {', '.join(WEIGHT_DECAY_MODES)}")
-    return weight_decay / lr if mode == "independent" else weight_decay
-
 
 AUTO_CHUNK_LOGITS = 2**22
 AUTO_MIN_CHUNK_ROWS = 256
@@ -97,12 +62,12 @@ def resolve_chunk_size(value: int | str | None, vocab_size: int) -> int | None:
 
 
 class CausalLMModule(L.LightningModule):
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: DictConfig, eval_cfg: DictConfig,
-                 loss_chunk_size: int | str | None = "auto", compile_cfg: DictConfig | dict | None = None) -> None:
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, optim: OptimizerConfig,
+                 eval_cfg: EvalConfig, loss_chunk_size: int | str | None = "auto", compile_cfg: CompileConfig | None = None) -> None:
         super().__init__()
         self.model = model
         self.loss_chunk_size = resolve_chunk_size(loss_chunk_size, model.config.vocab_size)
-        self.compile_cfg = dict(compile_cfg or {})
+        self.compile_cfg = compile_cfg or CompileConfig(enabled=False)
         self._compiled_decoder: Callable | None = None
         self._compiled_loss_chunk: ChunkFn | None = None
         self.tokenizer = tokenizer
@@ -113,25 +78,26 @@ class CausalLMModule(L.LightningModule):
         self._step_start: float | None = None
 
     @classmethod
-    def from_run_config(cls, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, cfg: DictConfig,
+    def from_run_config(cls, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, typed: TypedConfig,
                         eval_rows: dict[str, list[dict]] | None = None) -> "CausalLMModule":
-        """The module a training run's ``cfg`` describes: its optimizer, evaluation and loss chunks, and
-        ``torch.compile`` as :func:`lab.train.compile_policy.should_compile` decides for its steps and device."""
+        """The module a training run's typed config describes (``typed``, :func:`lab.config.registry.validate`):
+        its optimizer, evaluation and loss chunks, and ``torch.compile`` as
+        :func:`lab.train.compile_policy.should_compile` decides for its steps and device."""
         from lab.train.compile_policy import should_compile
         from lab.train.trainer import runs_on_gpu
 
-        compile_cfg = OmegaConf.to_container(cfg.compile, resolve=True)
-        compile_cfg["enabled"] = should_compile(compile_cfg, int(cfg.trainer.max_steps), runs_on_gpu(str(cfg.trainer.accelerator)))
-        module = cls(model, tokenizer, cfg.optimizer, cfg.eval, cfg.loss_chunk_size, compile_cfg)
+        on_gpu = runs_on_gpu(typed.trainer.accelerator)
+        compile_cfg = replace(typed.compile, enabled=should_compile(typed.compile, typed.trainer.max_steps, on_gpu))
+        module = cls(model, tokenizer, typed.optimizer, typed.eval, typed.run.loss_chunk_size, compile_cfg)
         module.eval_rows = eval_rows or module.eval_rows
         return module
 
     def _compiling(self) -> bool:
-        return bool(self.compile_cfg.get("enabled")) and torch.is_grad_enabled()
+        return self.compile_cfg.enabled is True and torch.is_grad_enabled()
 
     def _compile_options(self) -> dict:
         """``torch.compile``'s backend and mode from the ``compile`` config (both parts get the same)."""
-        return {"backend": self.compile_cfg["backend"], "mode": self.compile_cfg.get("mode")}
+        return {"backend": self.compile_cfg.backend, "mode": self.compile_cfg.mode}
 
     def decoder(self) -> Callable:
         """The decoder body (embeddings, layers, final norm) for this call: compiled for gradient steps when
@@ -154,7 +120,7 @@ class CausalLMModule(L.LightningModule):
 
     def z_loss(self) -> float:
         """The z-loss coefficient ``optimizer.z_loss`` for this call: 0 outside gradient steps (validation reports CE)."""
-        return float(self.optim.z_loss) if torch.is_grad_enabled() else 0.0
+        return self.optim.z_loss if torch.is_grad_enabled() else 0.0
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> Any:
         """Without labels, the model's own output; with them, ``loss`` (the objective), ``ce`` (the mean
@@ -208,22 +174,14 @@ class CausalLMModule(L.LightningModule):
             self.log(key, value, sync_dist=True)
 
     def configure_optimizers(self) -> dict:
-        cfg = self.optim
-        decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim >= 2]
-        no_decay = [p for n, p in self.model.named_parameters() if p.requires_grad and p.ndim < 2]
-        weight_decay = adamw_weight_decay(float(cfg.weight_decay), float(cfg.lr), str(cfg.weight_decay_mode))
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=float(cfg.lr), betas=tuple(cfg.betas), eps=float(cfg.eps), fused=self._fused() or None,
-        )
-        total = total_optimizer_steps(self.trainer)
-        schedule = LambdaLR(optimizer, warmup_cosine(int(cfg.warmup_steps), total, float(cfg.min_lr_ratio)))
+        optimizer, schedule = adamw_with_schedule(self.model.named_parameters(), self.optim, total_optimizer_steps(self.trainer),
+                                                  fused=self._fused())
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def _fused(self) -> bool:
         """``optimizer.fused``, except under ``16-mixed``: fp16's GradScaler would unscale inside the fused step,
         after the gradients were clipped in their scaled form."""
-        return bool(self.optim.fused) and str(self.trainer.precision) != "16-mixed"
+        return self.optim.fused and str(self.trainer.precision) != "16-mixed"
 
     def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
                                     gradient_clip_algorithm: str | None = None) -> None:

@@ -26,12 +26,12 @@ import lightning as L
 from hydra.utils import get_class
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from lab.config import CONF_DIR
 from lab.config.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
-from lab.config.registry import register_schemas, validate
+from lab.config.registry import TypedConfig, register_schemas, validate
 from lab.model import load_tokenizer
 from lab.runs.artifacts import read_json, update_json_entry
 from lab.runs.checkpointing import StepCheckpoint
@@ -57,6 +57,7 @@ class RunContext:
     ``log_dir`` is the job's own folder (Hydra's output dir: logs, W&B files, the DDP child's config)."""
 
     cfg: DictConfig
+    typed: TypedConfig  # cfg's typed nodes as their dataclass instances (lab.config.registry.validate)
     root: Path
     name: str
     folder: Path
@@ -112,10 +113,11 @@ class Recipe:
         """The model and Lightning module (``ctx.tokenizer`` and ``ctx.datamodule`` are set)."""
         raise NotImplementedError
 
-    def keep_optimizer_state(self, cfg: DictConfig) -> bool:
+    def keep_optimizer_state(self, typed: TypedConfig) -> bool:
         """Whether the final checkpoint keeps AdamW's state: the typed ``artifacts`` node's choice when the tool's
         config has one, else not."""
-        return bool(OmegaConf.select(cfg, "artifacts.keep_optimizer_state", default=False))
+        artifacts = typed.get("artifacts")
+        return artifacts is not None and artifacts.keep_optimizer_state
 
     def result(self, ctx: RunContext, parts: Parts, trainer: L.Trainer) -> dict:
         """The summary entry of a run that trained (status ``ok`` or ``collapsed``)."""
@@ -139,23 +141,23 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
     """Train ``recipe`` under ``cfg`` (the module docstring's five steps); returns the run's summary entry."""
     root = resolve_output_root(cfg)
     folder, log_dir, others = recipe.folders(cfg, root)
-    ctx = RunContext(cfg, root, str(cfg.run_name), folder, log_dir, MetricsHistory(prefixes=recipe.history_prefixes),
-                     TrainingHealth())
+    ctx = RunContext(cfg, TypedConfig(), root, str(cfg.run_name), folder, log_dir,
+                     MetricsHistory(prefixes=recipe.history_prefixes), TrainingHealth())
     trainer = None
     try:
-        validate(cfg)
+        ctx.typed = validate(cfg)
         recipe.check(cfg)
         if reuse_previous_run(cfg, folder, *others):
             return skip_finished(ctx, recipe)
         configured = instantiate_callbacks(cfg.get("callbacks"))
         ckpt_path = resume_checkpoint(cfg.get("ckpt_path"), folder / "checkpoints")
         ensure_reference_model(cfg.model, cfg.paths.runs)
-        L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+        L.seed_everything(ctx.typed.run.seed, workers=True, verbose=False)
         ctx.tokenizer = load_tokenizer(cfg.model)
         ctx.datamodule = get_class(str(cfg.datamodule)).from_run_config(cfg, ctx.tokenizer)
         ctx.datamodule.setup("fit")
         parts = recipe.build(ctx)
-        checkpoints = StepCheckpoint(folder / "checkpoints", int(cfg.checkpoint_every_n_steps))
+        checkpoints = StepCheckpoint(folder / "checkpoints", ctx.typed.run.checkpoint_every_n_steps)
         run_id = wandb_run_id(folder)
         callbacks = [ctx.health, ctx.history, *parts.callbacks, *configured, checkpoints, PreemptionCheckpoint(checkpoints),
                      RememberRun(folder, run_id, cfg)]
@@ -165,7 +167,7 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
             trainer = build_trainer(cfg, callbacks=callbacks, logger=ctx.logger, entry_module=recipe.entry_module, job_dir=log_dir)
             fit(trainer, parts.module, ctx.datamodule, ckpt_path)
             parts.model.zero_grad(set_to_none=True)  # the last step's gradients: tensors no export needs
-            keep_final_checkpoint(trainer, folder / "checkpoints", recipe.keep_optimizer_state(cfg))
+            keep_final_checkpoint(trainer, folder / "checkpoints", recipe.keep_optimizer_state(ctx.typed))
             entry = recipe.result(ctx, parts, trainer)
             if trainer.is_global_zero:
                 recipe.export(ctx, parts, entry)
