@@ -57,8 +57,9 @@ STEPS = {4096: 30, 151936: 8}
 LOCKSTEP_STEPS = {4096: 60, 151936: 8}  # per system; the pairs, not the processes, carry the comparison
 WARMUP_STEPS = 3
 # every key the training module reads, typed: a key the schema gains reaches the benchmark (it once broke on a missing one)
-OPTIM = asdict(OptimizerConfig(lr=3e-3, warmup_steps=2))
-SYSTEMS = {4096: ("ours", "ours_eager", "hf_trainer", "hf_trainer_compile"), 151936: ("ours", "hf_trainer")}
+OPTIMIZER = OptimizerConfig(lr=3e-3, warmup_steps=2)
+OPTIM = asdict(OPTIMIZER)  # as the result JSON records it
+SYSTEMS = {4096: ("ours", "ours_eager", "hf_trainer", "hf_trainer_compile"), 151936: ("ours", "hf_trainer", "hf_trainer_compile")}
 
 
 class Baton:
@@ -113,16 +114,16 @@ def build_model(vocab: int):
 
 def run_ours(vocab: int, steps: int, compile: bool, turns: tuple[Baton, int] | None = None) -> tuple[list[float], float]:
     import lightning as L
-    from omegaconf import OmegaConf
     from torch.utils.data import DataLoader
 
+    from lab.config.schema import CompileConfig, EvalConfig
     from lab.train.health import TrainingHealth
     from lab.train.history import MetricsHistory
     from lab.train.module import CausalLMModule
 
     blocks = packed_blocks()
-    module = CausalLMModule(build_model(vocab), None, OmegaConf.create(OPTIM), OmegaConf.create({"accuracy": False}), "auto",
-                            {"enabled": compile, "backend": "inductor"})
+    module = CausalLMModule(build_model(vocab), None, OPTIMIZER, EvalConfig(accuracy=False), "auto",
+                            CompileConfig(enabled=compile, backend="inductor"))
     times: list[float] = []
 
     class StepTimer(L.Callback):
@@ -161,9 +162,9 @@ def run_trainer(vocab: int, steps: int, compile: bool, turns: tuple[Baton, int] 
             times.append(time.perf_counter() - self.start)
 
     with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(output_dir=out, per_device_train_batch_size=BATCH, max_steps=steps, learning_rate=OPTIM["lr"],
-                                 adam_beta1=OPTIM["betas"][0], adam_beta2=OPTIM["betas"][1], adam_epsilon=OPTIM["eps"],
-                                 weight_decay=OPTIM["weight_decay"], warmup_steps=OPTIM["warmup_steps"],
+        args = TrainingArguments(output_dir=out, per_device_train_batch_size=BATCH, max_steps=steps, learning_rate=OPTIMIZER.lr,
+                                 adam_beta1=OPTIMIZER.betas[0], adam_beta2=OPTIMIZER.betas[1], adam_epsilon=OPTIMIZER.eps,
+                                 weight_decay=OPTIMIZER.weight_decay, warmup_steps=OPTIMIZER.warmup_steps,
                                  lr_scheduler_type="cosine", max_grad_norm=1.0, logging_steps=1, save_strategy="no",
                                  report_to=[], use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=0,
                                  torch_compile=compile)
@@ -219,14 +220,14 @@ def default_job_path() -> dict:
     """Which of our systems the main job, ``python -m ablations.train`` with ``conf/``'s defaults, trains with."""
     from hydra import compose
 
-    from lab.config.registry import composing
+    from lab.config.registry import composing, validate
     from lab.train.compile_policy import should_compile
 
     with composing():
-        cfg = compose(config_name="train")
-    steps = int(cfg.trainer.max_steps)
-    compiled = should_compile(cfg.compile, steps, on_gpu=False)
-    return {"max_steps": steps, "compile.enabled": cfg.compile.enabled, "compile.auto_min_steps": cfg.compile.auto_min_steps,
+        typed = validate(compose(config_name="train"))
+    steps = typed.trainer.max_steps
+    compiled = should_compile(typed.compile, steps, on_gpu=False)
+    return {"max_steps": steps, "compile.enabled": typed.compile.enabled, "compile.auto_min_steps": typed.compile.auto_min_steps,
             "system": "ours" if compiled else "ours_eager"}
 
 
@@ -262,7 +263,8 @@ def run(rounds: int) -> dict:
         if "hf_trainer_compile" in best:
             summary[size]["speed_ratio_compiled_both"] = best["ours"]["tokens_per_s"] / best["hf_trainer_compile"]["tokens_per_s"]
     return {"batch": [BATCH, SEQ], "optimizer": OPTIM, "default_job": default, "runs": runs, "lockstep": lockstep, "summary": summary,
-            "targets": {"vocab 4,096 speed_ratio": ">= 1.2", "vocab 151,936 memory_ratio": "<= 0.5 at speed_ratio >= 1"}}
+            "targets": {"vocab 4,096 speed_ratio": ">= 1.2", "vocab 151,936 memory_ratio": "<= 0.5 at speed_ratio >= 1",
+                        "vocab 151,936 speed_ratio_compiled_both": ">= 1.2"}}
 
 
 def main(argv: list[str] | None = None) -> None:

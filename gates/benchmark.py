@@ -131,7 +131,7 @@ def rankings(cfg: DictConfig, seed: int, folders: dict[str, Path], model, tokeni
         elif method == "vindex_features":
             ranked[(method, None)] = (vindex_feature_scores(model, tokenizer, split.forget), None)
         elif method == "random":
-            for draw in range(int(cfg.random_draws)):
+            for draw in range(cfg.random_draws):
                 generator = torch.Generator().manual_seed(DRAW_SEED * seed + draw)
                 ranked[(method, draw)] = (torch.rand(shape, generator=generator), None)
     return ranked
@@ -153,15 +153,15 @@ def grade(model, tokenizer, rows, split: FactSplit, cfg: DictConfig, manager=Non
     (``statement_<set>_recall``, :func:`lab.evaluate.graded.statement_correct`), arithmetic accuracy, the linear
     probe's accuracy on the forget facts per layer (``probe``) and at the declared layer (``probe_acc``), and with
     ``manager`` (lm-eval's checked task manager) ``<task>/<metric>`` of every lm-eval task of ``cfg.tasks``."""
-    correct = knowledge_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge))
-    stated = recall_by_set(rows.knowledge, statement_correct(model, tokenizer, rows.knowledge, int(cfg.max_new_tokens.knowledge)), split)
-    probe = probe_accuracy(model, tokenizer, split.held_out, split.forget, float(cfg.probe.ridge))
-    layer = (len(probe) - 1) // 2 if cfg.probe.layer is None else int(cfg.probe.layer)
+    correct = knowledge_correct(model, tokenizer, rows.knowledge, cfg.max_new_tokens.knowledge)
+    stated = recall_by_set(rows.knowledge, statement_correct(model, tokenizer, rows.knowledge, cfg.max_new_tokens.knowledge), split)
+    probe = probe_accuracy(model, tokenizer, split.held_out, split.forget, cfg.probe.ridge)
+    layer = (len(probe) - 1) // 2 if cfg.probe.layer is None else cfg.probe.layer
     if layer >= len(probe):
         raise UserError(f"probe.layer={layer} is outside the model's residual streams 0..{len(probe) - 1}")
     return {**recall_by_set(rows.knowledge, correct, split),
             **{f"statement_{name}_recall": stated[f"{name}_recall"] for name in split.sets()},
-            "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, int(cfg.max_new_tokens.reasoning)),
+            "reasoning_acc": reasoning_accuracy(model, tokenizer, rows.reasoning_eval, cfg.max_new_tokens.reasoning),
             "probe": probe, "probe_layer": layer, "probe_acc": probe[layer], **lm_eval_scores(model, tokenizer, cfg, manager)}
 
 
@@ -179,7 +179,7 @@ def lm_eval_scores(model, tokenizer, cfg: DictConfig, manager) -> dict[str, floa
 
 def trained_random_name(cfg: DictConfig, budget: float) -> str:
     """The trained random control's run for ``budget``: ``trained_random`` at the main budget, else with the share."""
-    return "trained_random" if budget == float(cfg.budget) else f"trained_random_{budget:g}"
+    return "trained_random" if budget == cfg.budget else f"trained_random_{budget:g}"
 
 
 def gate_runs(cfg: DictConfig, seed: int, out: Path) -> dict[str, Path]:
@@ -206,7 +206,7 @@ class Attacks:
                       "other_facts": [text for fact in split.other for text in knowledge_documents(fact)]}
 
     def forget_recall(self, m) -> float:
-        correct = knowledge_correct(m, self.tokenizer, self.split.forget, int(self.cfg.max_new_tokens.knowledge))
+        correct = knowledge_correct(m, self.tokenizer, self.split.forget, self.cfg.max_new_tokens.knowledge)
         return recall_by_set(self.split.forget, correct, self.split)["forget_recall"]
 
     def attacked(self, setting: dict, edited: torch.Tensor | None = None, frozen_attack: bool = True) -> dict:
@@ -222,7 +222,7 @@ class Attacks:
                 continue
             self.model.load_state_dict(start)
             curve = relearn(self.model, self.tokenizer, self.texts[attack.removesuffix("_frozen")], list(self.cfg.relearn.steps),
-                            self.forget_recall, float(self.cfg.relearn.lr), int(self.cfg.relearn.batch_size), self.seq_len, self.seed,
+                            self.forget_recall, self.cfg.relearn.lr, self.cfg.relearn.batch_size, self.seq_len, self.seed,
                             frozen=frozen)
             curves[attack] = {str(k): v for k, v in curve.items()}
         self.model.load_state_dict(self.base)
@@ -252,7 +252,7 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
     ranked = rankings(cfg, seed, folders, model, tokenizer, split, int(data.seq_len))
     chosen_sets = {}
     for budget in graded_budgets(cfg):
-        main = budget == float(cfg.budget)
+        main = budget == cfg.budget
         graded_with = manager if main else None
         for method, draw, chosen, values in tqdm(list(selections(cfg, ranked, budget)), desc=f"seed {seed}, budget {budget:g}", unit="set",
                                                position=position):

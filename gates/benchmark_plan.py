@@ -55,7 +55,7 @@ def settings_per_seed(cfg: DictConfig) -> int:
     """S of the module docstring (methods without gate values have a hard edit only; ``gate3_delete`` its rank-1 one)."""
     methods, hard = list(cfg.methods), "hard" in cfg.modes
     gated = sum(m in GATE_METHODS for m in methods) * len(cfg.modes)
-    others = sum(m not in (*GATE_METHODS, "random", "gate3_delete") for m in methods) + (int(cfg.random_draws) if "random" in methods else 0)
+    others = sum(m not in (*GATE_METHODS, "random", "gate3_delete") for m in methods) + (cfg.random_draws if "random" in methods else 0)
     return 1 + gated + others * hard + ("gate3_delete" in methods)
 
 
@@ -73,17 +73,17 @@ def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, A
     gate = compose(config_name="gates_train", overrides=gate_runs[0])
     config, first = architecture(gate.model), jobs[0]
     matmul = first["params"] - first["embedding_params"] + (config.vocab_size * config.hidden_size if config.tie_word_embeddings else 0)
-    seq, steps, batch = int(gate.data.seq_len), max(int(k) for k in cfg.relearn.steps), int(cfg.relearn.batch_size)
+    seq, steps, batch = gate.data.seq_len, max(cfg.relearn.steps), cfg.relearn.batch_size
     settings, attacks = settings_per_seed(cfg), list(cfg.relearn.attacks)
     frozen = "held_out_frozen" in attacks
     runs = settings * len(attacks) - (frozen and "held_out" in attacks) - (frozen and "gate3_delete" in cfg.methods)
     relearn_tokens = seeds * runs * steps * batch * seq
     per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * config.num_attention_heads * config.head_dim
-    knowledge, reasoning = int(cfg.max_new_tokens.knowledge), int(cfg.max_new_tokens.reasoning)
+    knowledge, reasoning = cfg.max_new_tokens.knowledge, cfg.max_new_tokens.reasoning
     facts = gate.data.get("eval_limit") or known_facts(gate.data)
     models = settings + (len(budgets) - 1) * (settings - 1)  # graded models per seed
     graded = None if facts is None else seeds * (
-        models * (int(facts) * (3 * PROMPT_TOKENS + 2 * knowledge) + int(gate.data.val_docs) * (REASONING_PROMPT_TOKENS + reasoning))
+        models * (int(facts) * (3 * PROMPT_TOKENS + 2 * knowledge) + gate.data.val_docs * (REASONING_PROMPT_TOKENS + reasoning))
         + runs * len(cfg.relearn.steps) * int(facts) * (PROMPT_TOKENS + knowledge))  # a curve grades the forget facts, at most all
     full = Job(first["params"], matmul, first["params"], batch * seq, batch * seq, "32-true", False, first["memory"]["device"] == "gpu")
     common = {"model": first["model"], "params": first["params"], "embedding_params": first["embedding_params"], "disk": NO_DISK}

@@ -24,6 +24,7 @@ from transformers import PreTrainedTokenizerBase
 
 from gates.facts import FactSplit, split_facts
 from lab.config.errors import UserError
+from lab.config.registry import check_run_keys, to_instance
 from lab.data.formats import knowledge_documents
 from lab.data.loaders import fit_resume, resumable_loader
 from lab.data.packing import pack_documents
@@ -114,9 +115,9 @@ class GateDataModule(L.LightningDataModule):
     @classmethod
     def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "GateDataModule":
         """The data module a gate run's config names (``datamodule:`` in conf/gates_train.yaml)."""
-        relations = cfg.gates.forget_relations
-        return cls(cfg.data, tokenizer, cfg.gates.retain_per_forget, seed=int(cfg.seed),
-                   forget_relations=None if relations is None else list(relations), held_out=float(cfg.gates.held_out))
+        gates = to_instance("gates", cfg.gates)
+        return cls(cfg.data, tokenizer, gates.retain_per_forget, seed=check_run_keys(cfg).seed,
+                   forget_relations=gates.forget_relations, held_out=gates.held_out)
 
     def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, retain_per_forget: int, seed: int = 0,
                  forget_relations: list[str] | None = None, held_out: float = 0.0) -> None:
@@ -135,7 +136,7 @@ class GateDataModule(L.LightningDataModule):
         if self.rows is not None:
             return
         self.rows = load_gate_rows(self.cfg)
-        seq_len = int(self.cfg.seq_len)
+        seq_len = self.cfg.seq_len
         self.split = split_facts(self.rows.knowledge, self.forget_relations, self.held_out, self.seed)
         self.forget = forget_examples(self.split.forget, self.tokenizer, seq_len)
         blocks = pack_documents(datasets.Dataset.from_dict({"text": self.rows.reasoning_train}), self.tokenizer, seq_len)
@@ -148,9 +149,9 @@ class GateDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> dict[str, StatefulDataLoader]:
         """Resumable loaders (see :mod:`lab.data.loaders`): a resumed run continues both streams where they were."""
-        batch = int(self.cfg.batch_size)
+        batch = self.cfg.batch_size
         collate = pad_collate(self.tokenizer.pad_token_id)
-        workers, resume = int(self.cfg.num_workers), fit_resume(self)
+        workers, resume = self.cfg.num_workers, fit_resume(self)
         return {
             "forget": resumable_loader(self.forget, batch, collate=collate, seed=self.seed, num_workers=workers, resume=resume),
             "retain": resumable_loader(self.retain, batch * self.retain_per_forget, collate=collate, seed=self.seed + 1,

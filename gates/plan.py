@@ -37,9 +37,9 @@ def gate_terms(cfg: DictConfig, shape: JobShape) -> tuple[Job, dict[str, Any]]:
     """The λ train over a frozen model (the module docstring)."""
     config = shape.config
     gates = config.num_hidden_layers * config.intermediate_size
-    retain = int(cfg.gates.retain_per_forget)
+    retain = cfg.gates.retain_per_forget  # typed by gates.schema.GatesConfig
     frozen = torch.finfo(weights_dtype(shape.precision, trains_weights=False)).bits // 8
     job = Job(shape.params, shape.matmul_params, gates, shape.batch * shape.seq * (1 + retain),
-              shape.batch * retain * int(cfg.gates.kl_chunk_size), shape.precision, shape.ddp, shape.gpu,
+              shape.batch * retain * cfg.gates.kl_chunk_size, shape.precision, shape.ddp, shape.gpu,
               extra_layer_activations=2 * config.intermediate_size, frozen_bytes=frozen)
     return job, gate_disk(gates, shape.steps, shape.checkpoint_every)

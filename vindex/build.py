@@ -78,7 +78,7 @@ def _write_layers(ckpt: Checkpoint, tmp: Path, embeddings: torch.Tensor, empty, 
             open(tmp / "down_meta.bin", "wb") as meta_f:
         meta_f.write(down_meta_header(num_layers, top_k))
         for layer in tqdm(range(num_layers), desc=f"vindex {mode}", unit="layer"):
-            svd_args = (int(cfg.svd.oversample), int(cfg.svd.power_iters), int(cfg.seed) + 1000 * layer)
+            svd_args = (cfg.svd.oversample, cfg.svd.power_iters, cfg.seed + 1000 * layer)
             gate, gate_sigma = gate_directions(ckpt.tensor(ckpt.layer_key(layer, "mlp.gate_proj.weight")), mode, num_feats, *svd_args)
             length = _write_rows(gate_f, gate, dtype)
             layers.append({"layer": layer, "num_features": num_feats, "offset": offset, "length": length})
@@ -125,8 +125,8 @@ def _index(ckpt: Checkpoint, tmp: Path, cfg: DictConfig, source: str, layers: li
         "layer_bands": layer_bands(num_layers), "model_config": model_summary(config),
     }
     if mode == "svd":
-        index["svd"] = {"method": "randomized", "oversample": int(cfg.svd.oversample), "power_iters": int(cfg.svd.power_iters),
-                        "seed": int(cfg.seed), "seed_per_layer": "seed + 1000·layer (gate), +1 (down)",
+        index["svd"] = {"method": "randomized", "oversample": cfg.svd.oversample, "power_iters": cfg.svd.power_iters,
+                        "seed": cfg.seed, "seed_per_layer": "seed + 1000·layer (gate), +1 (down)",
                         "sign_rule": {"gate": "largest-|.| neuron loading positive", "down": "largest-|.| vocabulary projection positive"}}
     return index
 
@@ -137,10 +137,10 @@ def build(cfg: DictConfig) -> Path:
     source = resolve_source(cfg)
     ckpt = Checkpoint.open(source)
     inter, hidden = int(ckpt.config.intermediate_size), int(ckpt.config.hidden_size)
-    mode, dtype, top_k = str(cfg.features), str(cfg.dtype), int(cfg.down_top_k)
+    mode, dtype, top_k = str(cfg.features), str(cfg.dtype), cfg.down_top_k
     if dtype not in DTYPES:
         raise UserError(f"dtype={dtype!r}; valid: {', '.join(DTYPES)}")
-    num_feats = inter if mode == "full" else int(cfg.num_features)
+    num_feats = inter if mode == "full" else cfg.num_features
     check_num_features(mode, num_feats, inter, hidden)
     out = vindex_dir(cfg, source)
     if out.exists() and not cfg.overwrite:

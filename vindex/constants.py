@@ -75,14 +75,14 @@ def measure(acts, gate_directions: np.ndarray, cfg: DictConfig) -> dict:
     """Per-layer values and the summary C1-C5 from hooked activations and the vindex gate directions."""
     c = cfg.constants
     per_layer = {
-        "C1": [sparsity(h, float(c.sparsity_tau)) for h in acts.swiglu],
+        "C1": [sparsity(h, c.sparsity_tau) for h in acts.swiglu],
         "C3": [coherence(np.asarray(gate_directions[i], np.float32), np.asarray(gate_directions[i + 1], np.float32))
                for i in range(len(gate_directions) - 1)],
         "C4": [temperature(h) for h in acts.swiglu],
     }
-    c5, ckas = stages(acts.hidden, float(c.cka_threshold))
+    c5, ckas = stages(acts.hidden, c.cka_threshold)
     per_layer["CKA"] = ckas
-    summary = {"C1": float(np.mean(per_layer["C1"])), "C2": top_mass(acts.logits, int(c.top_mass_k)),
+    summary = {"C1": float(np.mean(per_layer["C1"])), "C2": top_mass(acts.logits, c.top_mass_k),
                "C3": float(np.mean(per_layer["C3"])) if per_layer["C3"] else math.nan,
                "C4": float(np.mean(per_layer["C4"])), "C5": int(c5)}
     return {"summary": summary, "per_layer": per_layer}

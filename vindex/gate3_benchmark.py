@@ -109,7 +109,7 @@ def run_benchmark(cfg: DictConfig) -> dict:
     facts = relation_prompts(g)
     probe = run_with_hooks(model, probe_ids(tokenizer, cfg)[0])
     cov = [key_covariance(keys) for keys in probe.keys]
-    rows = edit_every_fact(model, tokenizer, facts, cov, g, int(cfg.seed))
+    rows = edit_every_fact(model, tokenizer, facts, cov, g, cfg.seed)
     report = {"source": source, "relation": str(g.relation), "template": str(g.template), "layer_rule": str(g.layer_rule),
               "num_neurons": int(g.num_neurons), "criteria": {"min_drop": float(g.min_drop), "max_collateral": float(g.max_collateral)},
               "summary": summarize(rows), "facts": rows}

@@ -35,8 +35,8 @@ def probe_ids(tokenizer: PreTrainedTokenizerBase, cfg: DictConfig) -> tuple[torc
     path = Path(str(cfg.probe)).expanduser() if cfg.probe else Path(asset_path(DEFAULT_PROBE))
     if not path.is_file():
         raise UserError(f"probe={cfg.probe} is not a file")
-    ids = tokenizer(path.read_text(), add_special_tokens=False)["input_ids"][: int(cfg.constants.probe_tokens)]
-    if len(ids) < int(cfg.constants.min_tokens):
+    ids = tokenizer(path.read_text(), add_special_tokens=False)["input_ids"][: cfg.constants.probe_tokens]
+    if len(ids) < cfg.constants.min_tokens:
         raise UserError(f"probe {path} has {len(ids)} tokens; at least constants.min_tokens={cfg.constants.min_tokens} are needed")
     return torch.tensor([ids]), path.name if cfg.probe else f"bundled {DEFAULT_PROBE}"
 

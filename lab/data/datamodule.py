@@ -12,6 +12,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from transformers import PreTrainedTokenizerBase
 
 from lab.config.errors import UserError
+from lab.config.registry import check_run_keys
 from lab.data.loaders import fit_resume, resumable_loader
 from lab.data.packing import block_collate, pack_documents
 from lab.data.schemas import schema_of
@@ -31,8 +32,10 @@ class CorpusDataModule(L.LightningDataModule):
 
     @classmethod
     def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "CorpusDataModule":
-        """The data module a run's config names (``datamodule:`` in conf/train.yaml), built from that config."""
-        return cls(cfg.data, tokenizer, seed=int(cfg.seed))
+        """The data module a run's config names (``datamodule:`` in conf/train.yaml), built from that config (its
+        ``data`` node, typed by :class:`lab.data.config.DataConfig`, and its typed seed)."""
+
+        return cls(cfg.data, tokenizer, seed=check_run_keys(cfg).seed)
 
     def __init__(self, data_cfg: DictConfig, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> None:
         super().__init__()
@@ -70,7 +73,7 @@ class CorpusDataModule(L.LightningDataModule):
         if streamed and train_docs:
             raise UserError("mixing streaming and non-streaming sources is not supported; set streaming on all or none")
         random.Random(self.seed).shuffle(train_docs)
-        seq_len = int(self.cfg.seq_len)
+        seq_len = self.cfg.seq_len
         if streamed:
             stream = datasets.interleave_datasets(streamed) if len(streamed) > 1 else streamed[0]
             self.train_set = pack_documents(stream.select_columns(["text"]), self.tokenizer, seq_len)
@@ -91,11 +94,11 @@ class CorpusDataModule(L.LightningDataModule):
     def train_dataloader(self) -> StatefulDataLoader:
         """Resumable: its position and shuffle state go into every checkpoint (see :func:`lab.data.loaders.resumable_loader`)."""
         shuffle = not isinstance(self.train_set, datasets.IterableDataset)
-        return resumable_loader(self.train_set, int(self.cfg.batch_size), collate=block_collate, seed=self.seed, shuffle=shuffle,
-                                num_workers=int(self.cfg.num_workers), resume=fit_resume(self))
+        return resumable_loader(self.train_set, self.cfg.batch_size, collate=block_collate, seed=self.seed, shuffle=shuffle,
+                                num_workers=self.cfg.num_workers, resume=fit_resume(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None or len(self.val_set) == 0:
             return []
-        return DataLoader(self.val_set, batch_size=int(self.cfg.batch_size), collate_fn=block_collate,
-                          num_workers=int(self.cfg.num_workers))
+        return DataLoader(self.val_set, batch_size=self.cfg.batch_size, collate_fn=block_collate,
+                          num_workers=self.cfg.num_workers)

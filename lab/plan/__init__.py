@@ -46,9 +46,9 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from lab.config import CONF_DIR, asset_path, group_options
 from lab.config.errors import UserError, exit_on_user_error
-from lab.config.registry import composing
+from lab.config.registry import composing, validate
 from lab.model import load_tokenizer, model_config
-from lab.model.variants import Variant, apply_variant
+from lab.model.variants import apply_variant
 from lab.plan.memory import predict_memory
 from lab.plan.terms import JobShape, JobTerms
 from lab.train.trainer import resolve_precision
@@ -186,30 +186,31 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     config = architecture(cfg.model)
     with torch.device("meta"):
         model = Qwen3ForCausalLM(config)
-    apply_variant(model, Variant.from_run_config(cfg.variant))
+    typed = validate(cfg)
+    apply_variant(model, typed.variant)
     params = sum(p.numel() for p in model.parameters())
     embedding = model.get_input_embeddings().weight.numel()
     head = config.vocab_size * config.hidden_size
     matmul = params - embedding + (head if config.tie_word_embeddings else 0)
-    t = cfg.trainer
-    seq, batch = int(cfg.data.seq_len), int(cfg.data.batch_size)
-    devices, accumulate = device_count(t.devices, gpus), int(t.accumulate_grad_batches)
-    world = devices * int(t.num_nodes)
+    t = typed.trainer
+    seq, batch = typed.data.seq_len, typed.data.batch_size
+    devices, accumulate = device_count(t.devices, gpus), t.accumulate_grad_batches
+    world = devices * t.num_nodes
     per_step = batch * seq * world * accumulate
-    steps = int(t.max_steps) if int(t.max_steps) > 0 else None
-    if steps is None and t.max_epochs is not None and int(t.max_epochs) > 0:  # epoch-bounded: as many steps as its epochs hold
+    steps = t.max_steps if t.max_steps > 0 else None
+    if steps is None and t.max_epochs is not None and t.max_epochs > 0:  # epoch-bounded: as many steps as its epochs hold
         batches = epoch_batches(cfg, world)
-        steps = int(t.max_epochs) * batches // accumulate if batches is not None else None
+        steps = t.max_epochs * batches // accumulate if batches is not None else None
     tokens = steps * per_step if steps else None
     d_attn = config.num_attention_heads * config.head_dim
     flops_per_token = 6 * matmul + 6 * config.num_hidden_layers * seq * d_attn
-    gpu = runs_on_gpu_planned(str(t.accelerator))
-    precision = resolve_precision(str(t.precision), "gpu" if gpu else "cpu")
-    ddp = str(t.strategy).startswith("ddp") and world > 1
-    shape = JobShape(config, params, matmul, batch, seq, steps, precision, ddp, gpu, int(cfg.checkpoint_every_n_steps))
+    gpu = runs_on_gpu_planned(t.accelerator)
+    precision = resolve_precision(t.precision, "gpu" if gpu else "cpu")
+    ddp = t.strategy.startswith("ddp") and world > 1
+    shape = JobShape(config, params, matmul, batch, seq, steps, precision, ddp, gpu, typed.run.checkpoint_every_n_steps)
     terms: JobTerms = get_method(str(cfg.plan_terms))
     job, disk = terms(cfg, shape)
-    return {"variant": cfg.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,
+    return {"variant": typed.variant.name, "model": cfg.model.name, "params": params, "embedding_params": embedding,
             "tokens": tokens, "flops_per_token": flops_per_token, "flops": flops_per_token * tokens if tokens else None,
             "memory": predict_memory(config, job), "disk": disk}
 
