@@ -35,8 +35,8 @@ confirm: install  ## the registered claims (conf/claims/*.yaml) tested on fresh 
 	$(PY) -m benchmarks.confirm $(ARGS)
 
 docs: install  ## generated blocks rewritten from the committed JSON: README and docs/norm-study.md (docs/results/norm_study/*/study.json), docs/gates.md (docs/results/localise/benchmark.json), docs/headline.md (docs/results/headline/headline.json), docs/confirm.md (docs/results/confirm/*.json); then every inline value of README and docs/ (benchmarks.doc_values)
-	$(PY) -m ablations.study_publish $(ARGS)
-	$(PY) -m gates.benchmark_report
+	$(PY) -m ablations.study.publish $(ARGS)
+	$(PY) -m gates.localise.report
 	$(PY) -m benchmarks.headline --docs
 	$(PY) -m benchmarks.confirm --docs
 	$(PY) -m benchmarks.doc_values
@@ -56,7 +56,7 @@ gates-eval: install  ## evaluate the latest gate run against random masking (ARG
 	$(PY) -m gates.evaluate $(ARGS)
 
 localise: install  ## the knowledge-localisation benchmark: gates, trained random gates, attribution, Gate 3 (attribution and rank-1 DELETE), vindex features, random; held-out facts, statements, probe, four relearning attacks, budgets 1/5/20 %; seeds 0,1,2 at once (30 min on 2 cores from scratch; ARGS='publish=true ...')
-	$(PY) -m gates.benchmark $(ARGS)
+	$(PY) -m gates.localise $(ARGS)
 
 vindex: install  ## build the vindex of the tiny reference model (ARGS='source=Qwen/Qwen3-8B ...')
 	$(PY) -m vindex.build $(ARGS)

@@ -3,7 +3,7 @@ seeds with the exploratory study's own protocol, and each claim's per-seed value
 it).
 
 A cell is ``<regime>/<variant>`` (``scratch/no_qk_norm``); its metrics are the study's per-seed numbers
-(:mod:`ablations.study_metrics`): ``lr_sensitivity`` (S), ``sensitivity_above`` (S⁺), ``sensitivity_below`` (S⁻),
+(:mod:`ablations.study.metrics`): ``lr_sensitivity`` (S), ``sensitivity_above`` (S⁺), ``sensitivity_below`` (S⁻),
 ``best_clipped_loss`` (ℓ*), each over the registered LR grid ``run.lrs``, and ``clipped_loss@<lr>``: the final
 validation loss at one LR, clipped at ℓ₀ = ln V (a collapsed run counts ℓ₀). A cell runs every LR of the grid when
 one of its claims needs S, else only the LRs its claims name, on the first n seeds of the pool (n: the largest of its
@@ -18,8 +18,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from ablations.study import load_entries
-from ablations.study_metrics import PER_SEED, cell_summary, clipped_loss
+from ablations.study.analysis import load_entries
+from ablations.study.metrics import PER_SEED, cell_summary, clipped_loss
 from lab.claims.schema import Claim, ClaimFile, Side
 from lab.config import group_options
 from lab.config.errors import UserError

@@ -18,7 +18,6 @@ its 95 % Student-t interval over the seeds (:func:`lab.report.intervals.stat`).
 
 import argparse
 import math
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import torch
@@ -26,10 +25,10 @@ from torch import nn
 from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
 from ablations.dyt_check_table import KINDS, check_table
-from lab.config import asset_path
+from lab.config import PROJECT_ROOT, asset_path
 from lab.runs.artifacts import write_json
 
-RESULT = Path(__file__).resolve().parents[1] / "docs" / "results" / "norm_study" / "dyt_check" / "dyt_check.json"
+RESULT = PROJECT_ROOT / "docs" / "results" / "norm_study" / "dyt_check" / "dyt_check.json"
 
 
 class PlainDyT(nn.Module):
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run_check(args.steps, args.lr, args.seeds)
     print(check_table(result))
     if args.publish:
-        from ablations.study_publish import update_docs
+        from ablations.study.publish import update_docs
 
         write_json(RESULT, result)
         print(f"wrote {RESULT}")

@@ -1,10 +1,10 @@
 """The DyT check's published table (:mod:`ablations.dyt_check`): per final norm, the training loss and the final
 norm's input RMS at :data:`REPORTED_STEPS`, seed means with their 95 % Student-t intervals, from ``dyt_check.json``
-alone (:mod:`ablations.study_publish` writes it into docs/norm-study.md)."""
+alone (:mod:`ablations.study.publish` writes it into docs/norm-study.md)."""
 
 import math
 
-from ablations.study_tables import with_ci
+from ablations.study.tables import with_ci
 from lab.report.intervals import stat
 
 KINDS = {"rmsnorm": "stock RMSNorm", "dyt": "DyT (γ ⊙ tanh(αx) + β, α₀ = 0.5)", "identity": "identity (no final norm)"}

@@ -11,7 +11,7 @@ contrast (two cells and a metric of the tool), the test, the direction, α and a
 every seed of the exploratory results it names (checked). For each claim the number of seeds is the power rule's
 (:mod:`lab.claims.power`) at the exploratory effect and spread. The run starts only from a committed, unchanged file
 (:mod:`lab.claims.registration`) and records that commit and the file's SHA-256 in ``<out>/<name>/registration.json``;
-the tool's runner (``<tool>.confirm``: :mod:`ablations.confirm`, :mod:`gates.confirm`) runs only what the claims
+the tool's runner (``<tool>.confirm``: :mod:`ablations.confirm`, :mod:`gates.localise.confirm`) runs only what the claims
 need, and a rerun resumes. Each claim's verdict (:mod:`lab.claims.verdict`): the effect with its 95 % interval, the
 one-sided p in the registered direction, Holm across the file's claims, confirmed or not confirmed.
 ``<out>/<name>/confirm.json`` holds it all, with every per-seed value and the wall time. ``--publish`` refuses a
@@ -36,13 +36,13 @@ from lab.claims.power import seeds_needed
 from lab.claims.registration import check_unchanged, register
 from lab.claims.schema import ClaimFile, load_claim_file
 from lab.claims.verdict import paired_sensitivity, verdicts
-from lab.config import runs_root
+from lab.config import PROJECT_ROOT, runs_root
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.families import holm
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 CLAIMS = ROOT / "conf" / "claims"
 RESULTS = ROOT / "docs" / "results" / "confirm"
 DOCS = (ROOT / "README.md", ROOT / "docs" / "confirm.md")

@@ -3,8 +3,8 @@ the committed JSON it names (:mod:`lab.report.values`); ``--check`` exits 1 when
 
 The sources, each the committed JSON restated with the current statistics, as the generated blocks show it:
 
-- ``study/<name>``: ``docs/results/norm_study/<name>/study.json`` (:func:`ablations.study_families.restate`);
-- ``localise/<name>``: ``docs/results/localise/<name>.json`` (:func:`gates.benchmark_report.restate`);
+- ``study/<name>``: ``docs/results/norm_study/<name>/study.json`` (:func:`ablations.study.families.restate`);
+- ``localise/<name>``: ``docs/results/localise/<name>.json`` (:func:`gates.localise.report.restate`);
 - ``headline``: ``docs/results/headline/headline.json`` with ``spread`` recomputed (:func:`benchmarks.headline.summary`);
 - ``gate3``: ``docs/results/gate3/seeds.json`` (:func:`vindex.gate3_seeds.restate`);
 - ``confirm/<name>``: ``docs/results/confirm/<name>.json`` with its ``verdicts`` recomputed (:func:`benchmarks.confirm.restate`);
@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.values import rewrite_values
 from lab.runs.artifacts import read_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 
 
@@ -30,11 +31,11 @@ def source(name: str) -> Any:
     """The restated JSON a marker's source names (module docstring)."""
     kind, _, which = name.partition("/")
     if kind == "study":
-        from ablations.study_families import restate
+        from ablations.study.families import restate
 
         return restate(read_json(ROOT / "docs" / "results" / "norm_study" / which / "study.json"))
     if kind == "localise":
-        from gates.benchmark_report import restate
+        from gates.localise.report import restate
 
         return restate(read_json(ROOT / "docs" / "results" / "localise" / f"{which}.json"))
     if kind == "headline":

@@ -35,11 +35,12 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import RESULTS, print_table
+from lab.config import PROJECT_ROOT
 from lab.dev.synthetic import write_checkpoint
 from lab.plan import PEAK_TFLOPS, plan
 from lab.plan.memory import CUDA_CONTEXT_BYTES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = PROJECT_ROOT
 MEAN_TOLERANCE, STEP_TOLERANCE, MEMORY_TOLERANCE = 0.05, 0.15, 0.25
 QUIET = ["logger=none", "trainer.enable_progress_bar=false", "eval.accuracy=false", "diagnostics.every_n_steps=0"]
 

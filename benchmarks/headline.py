@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
+from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.families import adjust, verdict
 from lab.report.intervals import stat
@@ -37,7 +38,7 @@ from lab.runs.artifacts import read_json, write_json
 from lab.runs.children import die_with_parent
 from lab.runs.processes import hydra_quoted
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 PUBLISHED = ROOT / "docs" / "results" / "headline" / "headline.json"
 DOCS = (ROOT / "docs" / "headline.md",)
 

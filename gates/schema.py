@@ -30,7 +30,7 @@ class GatesConfig:
     λ_f · softplus(β − entity CE) over the forget batch plus λ_r · T² · KL(teacher ‖ gated, temperature T) over
     ``retain_per_forget`` retain batches. The forget batch holds the ``forget`` facts of :mod:`gates.facts`: of the
     ``forget_relations``, all but the ``held_out`` share. With ``free_fraction`` q, only a random q of all neurons
-    have a trainable gate, the others stay open (g = 1): the trained random control of :mod:`gates.benchmark`."""
+    have a trainable gate, the others stay open (g = 1): the trained random control of :mod:`gates.localise.benchmark`."""
 
     init_logit: float = 0.0           # λ at start: g = sigmoid(0) = 0.5 on every neuron
     beta: float = 4.0                 # forget margin β
@@ -142,9 +142,9 @@ class EvaluateConfig:
         require("", "batch_size", self.batch_size, integer(1)(self.batch_size), "a positive integer")
 
 
-METHODS = ("gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete")  # gates.benchmark's
+METHODS = ("gates", "trained_random", "attribution", "gate3_attribution", "vindex_features", "random", "gate3_delete")  # gates.localise.benchmark's
 # neuron-selection methods
-ATTACKS = {  # gates.benchmark's relearning attacks (gates.relearn), each for relearn.steps at relearn.lr
+ATTACKS = {  # gates.localise.benchmark's relearning attacks (gates.localise.relearn), each for relearn.steps at relearn.lr
     "held_out": "every weight free, on the held-out facts' texts (same relations, none of the forget answers)",
     "held_out_frozen": "the same texts, the edited neurons' down_proj columns held as edited",
     "unrelated": "every weight free, on the retain text (no facts): what any fine-tuning restores",
@@ -155,7 +155,7 @@ ATTACKS = {  # gates.benchmark's relearning attacks (gates.relearn), each for re
 
 @dataclass
 class RelearnConfig:
-    """The relearning attacks (:mod:`gates.relearn`): forget-fact recall after each of ``steps`` AdamW steps at a
+    """The relearning attacks (:mod:`gates.localise.relearn`): forget-fact recall after each of ``steps`` AdamW steps at a
     constant ``lr``, for each of ``attacks`` (:data:`ATTACKS`)."""
 
     steps: list[int] = field(default_factory=lambda: [0, 10, 50])  # 200 as well to see the curve's end (about 4x the time)
@@ -176,7 +176,7 @@ class RelearnConfig:
 
 @dataclass
 class ProbeConfig:
-    """The linear probe for the forgotten attribute (:mod:`gates.probe`): ridge maps fitted on the held-out facts'
+    """The linear probe for the forgotten attribute (:mod:`gates.localise.probe`): ridge maps fitted on the held-out facts'
     residual streams, read on the forget facts. Every layer is in the JSON; the tables show ``layer`` (null: the
     middle one, ⌊L/2⌋), fixed before the run."""
 
@@ -206,7 +206,7 @@ def seed_workers(cfg: Any, pending: int, gpu: bool) -> int:
 
 @dataclass
 class BenchmarkConfig:
-    """``python -m gates.benchmark`` (conf/gates_benchmark.yaml, ``make localise``): for each of ``seeds``, gates and
+    """``python -m gates.localise`` (conf/gates_benchmark.yaml, ``make localise``): for each of ``seeds``, gates and
     the trained random control trained by ``gates.train`` with ``train`` overrides, the attribution baseline and
     ``random_draws`` random sets; each method's top ``budget`` share of all FFN neurons edited in each of ``modes``
     (soft: only methods with gate values), graded on the forget, held-out and other facts (as asked and as

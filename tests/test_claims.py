@@ -74,7 +74,7 @@ def test_the_gates_runner_knows_its_cells_and_metrics(tmp_path):
     with pytest.raises(UserError, match="unknown metric 'relearn/other_facts/50'"):
         prepare(write(tmp_path, content, commit=False))
     content["run"]["colour"] = "red"
-    with pytest.raises(UserError, match="run has keys gates.benchmark does not take: colour"):
+    with pytest.raises(UserError, match="run has keys gates.localise.benchmark does not take: colour"):
         prepare(write(tmp_path, content, commit=False))
 
 

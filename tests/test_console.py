@@ -28,7 +28,7 @@ def test_a_default_run_ends_with_its_summary_and_prints_no_known_noise(tmp_path)
                                     "benchmarks.gate_step", "benchmarks.scaling", "benchmarks.svd", "benchmarks.vindex_build",
                                     "ablations.dyt_check"])
 def test_every_command_answers_help(module, capsys):
-    main = importlib.import_module(f"{module}.__main__" if module in ("lab.report", "benchmarks") else module).main
+    main = importlib.import_module(f"{module}.__main__" if module in ("lab.report", "benchmarks", "ablations.study") else module).main
     with pytest.raises(SystemExit) as stop:
         main(["--help"])
     assert stop.value.code == 0

@@ -1,6 +1,6 @@
 """Knowledge localisation as reviewers test it: the held-out split, the trained random control, the attribution
-baseline, relearning, and the benchmark that runs them all (gates.facts, gates.gated_ffn, gates.attribution,
-gates.relearn, gates.benchmark)."""
+baseline, relearning, and the benchmark that runs them all (gates.facts, gates.gated_ffn, gates.localise.attribution,
+gates.localise.relearn, gates.localise.benchmark)."""
 
 import json
 
@@ -10,16 +10,16 @@ import pytest
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from gates.attribution import neuron_attributions
-from gates.benchmark import overlaps, top_share
 from gates.data import entity_masked, pad_collate
-from gates.delete import delete_facts
 from gates.facts import SPLIT_FILE, read_split, recall_by_set, split_facts, write_split
 from gates.gated_ffn import OPEN_LOGIT, gate_logits, patch_gates, random_neurons
-from gates.logit_attribution import answer_tokens, gate3_scores, vindex_feature_scores
+from gates.localise.attribution import neuron_attributions
+from gates.localise.benchmark import overlaps, top_share
+from gates.localise.delete import delete_facts
+from gates.localise.logit_attribution import answer_tokens, gate3_scores, vindex_feature_scores
+from gates.localise.probe import decode_accuracy, fit_ridge, last_position_residuals, probe_accuracy
+from gates.localise.relearn import relearn
 from gates.masking import scale_neurons
-from gates.probe import decode_accuracy, fit_ridge, last_position_residuals, probe_accuracy
-from gates.relearn import relearn
 from lab.config import asset_path
 from lab.config.errors import UserError
 from lab.data.formats import knowledge_documents, qa_prompt
@@ -276,7 +276,7 @@ def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
 def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick_reference, tmp_path):
     out = tmp_path / "bench"
     # a real process: the benchmark composes the gate runs' config itself, so its own registration is what is tested
-    done = run_cli(["gates.benchmark", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,1]", "relearn.contrast_step=1", "max_new_tokens.reasoning=8",
+    done = run_cli(["gates.localise", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,1]", "relearn.contrast_step=1", "max_new_tokens.reasoning=8",
                     "max_new_tokens.knowledge=6",
                     "tasks=[tiny_facts]", "lm_eval.limit=8", f"paths.runs={quick_reference}",
                     f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
@@ -321,7 +321,7 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
 def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
     """Seeds that move every method together: the paired difference is exact, where resampling each method's seeds
     apart would give an interval as wide as the seeds' spread; a further budget gets its own rows."""
-    from gates.benchmark_report import summarize
+    from gates.localise.report import summarize
 
     def setting(method, budget, held_out, mode="hard"):
         return {"method": method, "mode": mode, "draw": None, "budget": budget, "forget_recall": held_out, "held_out_recall": held_out,
@@ -347,10 +347,10 @@ def test_method_contrasts_are_paired_by_seed_and_every_budget_is_summarised():
 
 
 def test_the_published_benchmark_blocks_match_the_committed_json():
-    """docs/gates.md's localise blocks are what gates.benchmark_report renders from docs/results/localise/benchmark.json."""
+    """docs/gates.md's localise blocks are what gates.localise.report renders from docs/results/localise/benchmark.json."""
     import copy
 
-    from gates.benchmark_report import DOCS, PUBLISHED, published, restate, update_docs
+    from gates.localise.report import DOCS, PUBLISHED, published, restate, update_docs
     from lab.report.markers import marker
 
     report = json.loads(PUBLISHED.read_text())

@@ -1,4 +1,4 @@
-"""The benchmark's seeds in worker processes (gates.benchmark.run_seeds): its own file, so that ``--dist loadfile``
+"""The benchmark's seeds in worker processes (gates.localise.benchmark.run_seeds): its own file, so that ``--dist loadfile``
 runs it beside test_localise.py's end-to-end benchmark, not after it."""
 
 import json
@@ -18,12 +18,12 @@ def test_seeds_run_at_once_in_worker_processes_give_what_one_process_gives(quick
     common = ["methods=[random]", "modes=[hard]", "random_draws=1", "budgets=[]", "relearn.steps=[0,1]", "relearn.contrast_step=1",
               "relearn.attacks=[unrelated]", "max_new_tokens.reasoning=4", "max_new_tokens.knowledge=4", f"paths.runs={quick_reference}",
               f"out={out}", "train=['trainer.max_steps=1','data.batch_size=4','data.eval_limit=30']"]
-    done = run_cli(["gates.benchmark", "seeds=[0,1]", "workers=2", *common], cwd=tmp_path)
+    done = run_cli(["gates.localise", "seeds=[0,1]", "workers=2", *common], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     at_once = json.loads((out / "seed1.json").read_text())
     assert at_once["threads"] == threads and json.loads((out / "seed0.json").read_text())["seed"] == 0
     (out / "seed1.json").unlink()  # its gate run stays, finished: the rerun reuses it
-    done = run_cli(["gates.benchmark", "seeds=[0,1]", "workers=1", *common], cwd=tmp_path, env={"OMP_NUM_THREADS": str(threads)})
+    done = run_cli(["gates.localise", "seeds=[0,1]", "workers=1", *common], cwd=tmp_path, env={"OMP_NUM_THREADS": str(threads)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads((out / "seed1.json").read_text()) == at_once
     assert [s["seed"] for s in json.loads((out / "benchmark.json").read_text())["per_seed"]] == [0, 1]

@@ -138,8 +138,8 @@ def test_an_epoch_bounded_plan_counts_the_batches_its_data_holds(quick_reference
 
 def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_grading():
     """``--config-name gates_benchmark``: the gate runs (the trained random control at each budget), R = S · attacks − 2
-    relearning runs of full fine-tuning, and forward-only grading of every budget's models (gates.benchmark_plan)."""
-    from gates.benchmark_plan import PROMPT_TOKENS, REASONING_PROMPT_TOKENS
+    relearning runs of full fine-tuning, and forward-only grading of every budget's models (gates.localise.plan)."""
+    from gates.localise.plan import PROMPT_TOKENS, REASONING_PROMPT_TOKENS
 
     overrides = ["train=['experiment=seed000','trainer.max_steps=100','data.eval_limit=500']", "seeds=[0,1]", "random_draws=2",
                  "budgets=[0.01]", "relearn.steps=[0,10,50,200]", "relearn.attacks=[held_out,held_out_frozen,unrelated]"]

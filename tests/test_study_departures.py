@@ -2,7 +2,7 @@
 
 import math
 
-from ablations.study_departures import first_departure, normal_ranges, probe_values
+from ablations.study.departures import first_departure, normal_ranges, probe_values
 
 
 def rows(logits: list[float], log_z: list[float], residual: list[float], grad: list[float]) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from ablations.study_publish import publish_study, stale_docs, update_docs
+from ablations.study.publish import publish_study, stale_docs, update_docs
 from lab.config.errors import UserError
 from lab.dev.wandb_offline import find_runs, read_run
 from tests.conftest import run_cli
@@ -46,8 +46,8 @@ def test_each_intervention_is_one_override_in_the_runs_config_and_wandb(interven
 
 def test_the_scaling_figure_is_drawn_from_a_width_sweeps_summary(tmp_path):
     """Three panels from hand-made cells of two widths and two variants (the figure reads study.json alone)."""
-    from ablations.study_metrics import summarize
-    from ablations.study_plots import scaling
+    from ablations.study.metrics import summarize
+    from ablations.study.plots import scaling
 
     entries = {}
     for width, hidden, params in (("h64", 64, 197_000), ("h128", 128, 788_000)):

@@ -7,7 +7,7 @@ import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 from transformers.models.qwen3.modeling_qwen3 import apply_rotary_pos_emb, repeat_kv
 
-from ablations.study_metrics import (
+from ablations.study.metrics import (
     cell_statistics,
     cell_summary,
     control_key,
@@ -188,7 +188,7 @@ def test_a_cell_missing_learning_rates_has_no_sensitivity_and_no_contrast():
 def test_a_cell_where_no_learning_rate_trains_has_an_undefined_sensitivity_not_zero():
     """Every η collapsed (or ended at ℓ₀) in some seed: the formula would say S = 0, "insensitive"; it is undefined,
     and neither the cell nor a cell compared with it as control gets a contrast."""
-    from ablations.study_tables import findings, regime_table
+    from ablations.study.tables import findings, regime_table
 
     def runs(variant: str, intervention: str, statuses: dict[int, str]) -> list[dict]:
         return [run(lr, seed, statuses.get(seed, "collapsed"), 1.5 + lr if statuses.get(seed) == "ok" else None, variant=variant,

@@ -1,12 +1,12 @@
 """The published norm study: README.md and docs/norm-study.md hold exactly what ``ablations.study`` writes from the
 committed ``docs/results/norm_study/*/study.json`` (issue 24: tables written by the command that computed them)."""
 
-from ablations.study_publish import DOCS, FIGURES, MARKER, RESULTS, committed_blocks, stale_docs
+from ablations.study.publish import DOCS, FIGURES, MARKER, RESULTS, committed_blocks, stale_docs
 from lab.runs.artifacts import read_json
 
 
 def test_the_committed_study_blocks_equal_what_their_study_json_gives():
-    assert stale_docs() == [], "run `make docs` (python -m ablations.study_publish) and commit the result"
+    assert stale_docs() == [], "run `make docs` (python -m ablations.study.publish) and commit the result"
 
 
 def test_every_committed_study_is_published_with_its_figures():
@@ -24,15 +24,15 @@ def test_every_committed_study_is_published_with_its_figures():
 
 def test_each_committed_study_holds_the_current_statistics_of_its_per_seed_values():
     """Every interval, contrast, width trend and Holm verdict in a committed ``study.json`` is what
-    :func:`ablations.study_families.restate` computes from its per-seed values: the JSON and the docs agree."""
+    :func:`ablations.study.families.restate` computes from its per-seed values: the JSON and the docs agree."""
     import copy
     import json
 
-    from ablations.study_families import restate
+    from ablations.study.families import restate
 
     for path in sorted(RESULTS.glob("*/study.json")):
         study = read_json(path)
-        assert study == json.loads(json.dumps(restate(copy.deepcopy(study)))), f"{path}: restate it (ablations.study_families)"
+        assert study == json.loads(json.dumps(restate(copy.deepcopy(study)))), f"{path}: restate it (ablations.study.families)"
     trends = read_json(RESULTS / "scaling" / "study.json")["width_trends"]["scratch"]
     assert trends and all("p_holm" in t["lr_sensitivity"] for t in trends), "the scaling study has a trend, Holm-corrected"
 
@@ -43,9 +43,9 @@ def test_a_rerun_is_published_as_a_re_execution_that_counts_only_claims(tmp_path
     both runs' values, and what only the other run shows is listed apart."""
     import copy
 
-    from ablations.study_families import restate
-    from ablations.study_publish import publish_study
-    from ablations.study_replication import conclusion, replication_block
+    from ablations.study.families import restate
+    from ablations.study.publish import publish_study
+    from ablations.study.replication import conclusion, replication_block
     from lab.config.errors import UserError
     from lab.runs.artifacts import write_json
 

@@ -1,10 +1,10 @@
-"""The width trend of a size sweep (ablations.study_trends): T(w) = Δ_w − Δ_narrowest, checked by hand."""
+"""The width trend of a size sweep (ablations.study.trends): T(w) = Δ_w − Δ_narrowest, checked by hand."""
 
 import pytest
 
-from ablations.study_families import trend_family
-from ablations.study_tables import trend_table
-from ablations.study_trends import ordered_widths, width_trends
+from ablations.study.families import trend_family
+from ablations.study.tables import trend_table
+from ablations.study.trends import ordered_widths, width_trends
 from lab.report.families import adjust
 from lab.report.intervals import contrast, difference
 

@@ -19,13 +19,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 from lab.runs.children import die_with_parent
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 PUBLISHED = ROOT / "docs" / "results" / "gate3" / "seeds.json"
 DOCS = (ROOT / "README.md", ROOT / "docs" / "vindex.md")
 KEYS = ("pass_rate", "drop", "collateral_mean")

@@ -17,9 +17,12 @@ def asset_path(relative: str = "") -> str:
 
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the source checkout: docs/, README.md, benchmarks/results/
+
+
 def runs_root() -> str:
     """``<project>/runs`` for a source checkout (editable install), else ``./runs`` of the working directory."""
-    project = Path(__file__).resolve().parents[2]
+    project = PROJECT_ROOT
     if (project / "pyproject.toml").is_file() and os.access(project, os.W_OK):
         return str(project / "runs")
     return str(Path.cwd() / "runs")

@@ -25,7 +25,7 @@ and prints per job:
 
 What a job trains and writes (its memory's trained parameters, its disk) is the tool's: the run config's
 ``plan_terms:`` names the function (:mod:`lab.plan.terms`). A command of several parts names in ``plan_composite:``
-a function that lists its jobs (``--config-name gates_benchmark``: :mod:`gates.benchmark_plan`).
+a function that lists its jobs (``--config-name gates_benchmark``: :mod:`gates.localise.plan`).
 """
 
 import argparse
@@ -233,7 +233,7 @@ def plan(config_name: str, overrides: list[str]) -> dict[str, Any]:
         jobs = []
         grid = expand_grid(config_name, overrides)
         for job, cfg in zip(grid, compose_jobs(config_name, grid), strict=True):
-            if OmegaConf.select(cfg, "plan_composite"):  # a command of several parts (gates.benchmark) lists its own jobs
+            if OmegaConf.select(cfg, "plan_composite"):  # a command of several parts (gates.localise.benchmark) lists its own jobs
                 jobs += get_method(str(cfg.plan_composite))(cfg, options)
                 continue
             entry = plan_job(cfg, options["gpus"])

@@ -4,8 +4,8 @@
     ...generated...
     <!-- /<kind>:<name>:<block> -->
 
-``kind`` says which command owns the block (``study``: :mod:`ablations.study_publish`; ``localise``:
-:mod:`gates.benchmark_report`; ``gate3``: :mod:`vindex.gate3_seeds`; ``headline``: :mod:`benchmarks.headline`); a test of each owner checks the committed blocks against the committed JSON.
+``kind`` says which command owns the block (``study``: :mod:`ablations.study.publish`; ``localise``:
+:mod:`gates.localise.report`; ``gate3``: :mod:`vindex.gate3_seeds`; ``headline``: :mod:`benchmarks.headline`); a test of each owner checks the committed blocks against the committed JSON.
 """
 
 import re

@@ -1,7 +1,7 @@
 """``InitialEvaluation``: the model as it starts training, evaluated before the first optimizer step.
 
 For a surgery (a trained model with a norm patch applied) this is the zero-shot effect of the patch; for a
-random init it is ``loss_init``, the reference of the LR-sensitivity metric (:mod:`ablations.study`). The
+random init it is ``loss_init``, the reference of the LR-sensitivity metric (:mod:`ablations.study.analysis`). The
 metrics are those of every validation, logged at step 0: ``val/loss`` (the mean token cross-entropy over the
 validation blocks, batches weighted by size, as Lightning averages ``validation_step``, over the batches
 ``trainer.limit_val_batches`` lets Lightning's validations see) and, in mode ``full`` with ``accuracy``,

@@ -3,7 +3,7 @@
 - Qwen3-0.6B's exact shape (28 layers, hidden 1,024, 151,936 vocabulary): 2 steps of a norm variant with seed
   001's artifact settings, 2 gate steps; each command's peak RSS within ±25 % of ``lab.plan``'s prediction, the
   artifacts' disk within ±5 % of it and under 8 GB per variant, the artifacts loaded back;
-- the localisation benchmark (``gates.benchmark``) at Qwen3-0.6B's shape, every method, a step of each part;
+- the localisation benchmark (``python -m gates.localise``) at Qwen3-0.6B's shape, every method, a step of each part;
 - Qwen3-8B's widths with 2 layers: ``vindex.pipeline`` (build, C1-C5, Gate 3), and ``vindex.build``'s peak memory
   (never the model in fp32);
 - the GPU check (``make gpu-check``) as its CPU smoke test.
@@ -109,7 +109,7 @@ def test_localisation_benchmark_at_qwen3_06b_shape(qwen3_06b, tmp_path):
     train = ["model=qwen3_0.6b", f"model.pretrained={qwen3_06b}", "data=tiny", "trainer.max_steps=2", "data.seq_len=64",
              "data.batch_size=2", "data.eval_limit=12"]
     out = tmp_path / "bench"
-    done, peak = run_measured(["gates.benchmark", "seeds=[0]", "random_draws=1", "modes=[hard]", "budgets=[0.2]", "relearn.steps=[0,1]",
+    done, peak = run_measured(["gates.localise", "seeds=[0]", "random_draws=1", "modes=[hard]", "budgets=[0.2]", "relearn.steps=[0,1]",
                                "relearn.contrast_step=1", "relearn.batch_size=1", "relearn.attacks=[held_out_frozen]",
                                "max_new_tokens.knowledge=3", "max_new_tokens.reasoning=3", f"out={out}", f"paths.runs={tmp_path}",
                                "train=[" + ",".join(f"'{o}'" for o in train) + "]"], tmp_path)
@@ -124,7 +124,7 @@ def test_localisation_benchmark_at_qwen3_06b_shape(qwen3_06b, tmp_path):
     masks = [s for s in settings if s["method"] not in ("none", "gate3_delete")]
     assert all(s["fraction_edited"] == pytest.approx(0.05, abs=1e-4) for s in masks)
     assert all(set(s["relearn"]["held_out_frozen"]) == {"0", "1"} for s in settings if s["method"] != "gate3_delete")
-    print(f"gates.benchmark at Qwen3-0.6B's shape: peak RSS {peak / 2**30:.2f} GiB")
+    print(f"gates.localise at Qwen3-0.6B's shape: peak RSS {peak / 2**30:.2f} GiB")
 
 
 def test_vindex_pipeline_at_qwen3_8b_widths(tmp_path):

@@ -1,4 +1,4 @@
-"""What ``python -m gates.benchmark`` will cost, before it runs: ``python -m lab.plan --config-name gates_benchmark
+"""What ``python -m gates.localise`` will cost, before it runs: ``python -m lab.plan --config-name gates_benchmark
 [benchmark overrides]`` (``plan_composite:`` in conf/gates_benchmark.yaml names :func:`benchmark_plan`).
 
 Per seed the benchmark trains the gate runs, grades S models at ``budget`` and attacks them, and grades S − 1
@@ -8,7 +8,7 @@ a row of :mod:`lab.plan`'s table:
 - **gate runs**: ``gates.train`` with ``train``'s overrides, and the trained random control
   (``gates.free_fraction=<share>``) at each graded budget, each planned by :func:`lab.plan.plan_job` (1 + B per
   seed);
-- **relearning**: every weight fine-tuned (fp32, as :mod:`gates.relearn` trains) for max(``relearn.steps``) steps of
+- **relearning**: every weight fine-tuned (fp32, as :mod:`gates.localise.relearn` trains) for max(``relearn.steps``) steps of
   ``relearn.batch_size`` × T tokens (T: the gate runs' ``data.seq_len``) per attack and setting, R runs in all:
   FLOPs = (6 · N_matmul + 6 · L · T · d_attn) · tokens, its memory a full fine-tune's (:mod:`lab.plan.memory`);
 - **grading**: forward passes only, 2 · N_matmul FLOPs per token (KV-cached greedy generation):

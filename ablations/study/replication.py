@@ -6,7 +6,7 @@ a **re-execution**, not a replication: it tests whether the numbers survive anot
 float order, not whether they hold for other seeds (a replication needs fresh seeds: the confirmatory run).
 
 Only claims that could have failed are counted: a claim is a contrast *shown* in the first run after Holm's
-correction across its table (:mod:`ablations.study_families`): a cell's Δ S against its control, a width trend T or a
+correction across its table (:mod:`ablations.study.families`): a cell's Δ S against its control, a width trend T or a
 variant's own change U (for S and S⁺). S itself is not a claim (it is ≥ 0 by construction), nor is an agreement on
 "not shown". A claim holds when the rerun shows it too, with the same sign. Contrasts the rerun shows and the first
 run did not are listed as well.
@@ -15,8 +15,8 @@ run did not are listed as well.
 import statistics
 from typing import Any
 
-from ablations.study_tables import fmt, rows, with_ci
-from ablations.study_trends import METRICS
+from ablations.study.tables import fmt, rows, with_ci
+from ablations.study.trends import METRICS
 from lab.report.families import shown
 
 TREND_METRICS = METRICS[:2]  # S and S⁺: the published trend claims; S⁻ is under-training, reported in the trend table

@@ -1,8 +1,8 @@
 """The localisation benchmark's confirmatory runner: a registered claim file (``tool: gates``) run as one
-``python -m gates.benchmark`` on fresh seeds, and each claim's per-seed values (:mod:`benchmarks.confirm` drives it).
+``python -m gates.localise`` on fresh seeds, and each claim's per-seed values (:mod:`benchmarks.confirm` drives it).
 
 A cell is ``<method>/<mode>`` (``gates/hard``, ``random/hard``, ``none/none``: the unedited model); its metrics are
-the benchmark's per-seed numbers at ``budget`` (:func:`gates.benchmark_report.per_seed`): ``forget_recall``,
+the benchmark's per-seed numbers at ``budget`` (:func:`gates.localise.report.per_seed`): ``forget_recall``,
 ``held_out_recall``, ``other_recall``, ``reasoning_acc``, the statements' recalls, and ``relearn/<attack>/<step>``,
 forget recall after that many steps of an attack. Every method of a seed edits the same model and is graded on the
 same facts, so a claim between two cells of one seed is paired. ``run`` holds the benchmark's keys (methods, modes,
@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from gates.benchmark_report import METRICS, STATEMENTS, at_budget, per_seed
+from gates.localise.report import METRICS, STATEMENTS, at_budget, per_seed
 from gates.schema import BenchmarkConfig, RelearnConfig
 from lab.claims.schema import Claim, ClaimFile, Side
 from lab.config.errors import UserError
@@ -32,7 +32,7 @@ def settings(cf: ClaimFile) -> dict[str, Any]:
     relearn = {f.name: getattr(RelearnConfig(), f.name) for f in fields(RelearnConfig)} | dict(cf.run.get("relearn") or {})
     unknown = set(cf.run) - set(defaults)
     if unknown:
-        raise UserError(f"claims {cf.name}: run has keys gates.benchmark does not take: {', '.join(sorted(unknown))}")
+        raise UserError(f"claims {cf.name}: run has keys gates.localise.benchmark does not take: {', '.join(sorted(unknown))}")
     return defaults | dict(cf.run) | {"relearn": relearn}
 
 
@@ -89,14 +89,14 @@ def hydra_value(value: Any) -> str:
 
 
 def overrides(cf: ClaimFile, seeds: dict[str, list[int]], out: Path) -> list[str]:
-    """``gates.benchmark``'s overrides: the run's keys (``relearn.*`` one by one), the seeds and ``out``."""
+    """``gates.localise.benchmark``'s overrides: the run's keys (``relearn.*`` one by one), the seeds and ``out``."""
     items = [f"{key}={hydra_value(value)}" for key, value in cf.run.items() if key != "relearn"]
     items += [f"relearn.{key}={hydra_value(value)}" for key, value in (cf.run.get("relearn") or {}).items()]
     return [*items, f"seeds={hydra_value(pool(seeds))}", f"out={out / 'benchmark'}"]
 
 
 def run(cf: ClaimFile, seeds: dict[str, list[int]], out: Path) -> None:
-    args = ["gates.benchmark", *overrides(cf, seeds, out)]
+    args = ["gates.localise.benchmark", *overrides(cf, seeds, out)]
     print("+ python -m " + " ".join(args), flush=True)
     done = subprocess.run([sys.executable, "-m", *args], check=False, preexec_fn=die_with_parent)
     if done.returncode:
@@ -111,10 +111,10 @@ def confirmatory_values(cf: ClaimFile, claim: Claim, seeds: list[int], out: Path
 
 
 def plan_rows(cf: ClaimFile, seeds: dict[str, list[int]], options: dict[str, Any], runs: str) -> list[dict[str, Any]]:
-    """:mod:`lab.plan`'s rows of the confirmatory benchmark (:func:`gates.benchmark_plan.benchmark_plan`)."""
+    """:mod:`lab.plan`'s rows of the confirmatory benchmark (:func:`gates.localise.plan.benchmark_plan`)."""
     from hydra import compose
 
-    from gates.benchmark_plan import benchmark_plan
+    from gates.localise.plan import benchmark_plan
 
     cfg = compose(config_name="gates_benchmark", overrides=[*overrides(cf, seeds, Path(runs) / "confirm" / cf.name), f"paths.runs={runs}"])
     return [{**row, "overrides": [f"confirm {cf.name}", *row["overrides"]]} for row in benchmark_plan(cfg, options)]

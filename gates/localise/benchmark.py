@@ -1,8 +1,8 @@
 """The knowledge-localisation benchmark: every method's neurons edited on the same model, graded the same way.
 
-    python -m gates.benchmark                                    # seeds 0, 1, 2 on the tiny reference (make localise)
-    python -m gates.benchmark seeds=[0] relearn.steps=[0,10]     # a quick look
-    python -m gates.benchmark "train=['model=qwen3_0.6b','data=popqa_numina','trainer=gpu']"
+    python -m gates.localise                                    # seeds 0, 1, 2 on the tiny reference (make localise)
+    python -m gates.localise seeds=[0] relearn.steps=[0,10]     # a quick look
+    python -m gates.localise "train=['model=qwen3_0.6b','data=popqa_numina','trainer=gpu']"
 
 Per seed s (the gate runs' ``seed``, which also draws the facts' split, :mod:`gates.facts`), each method ranks all
 N FFN neurons and the top k = round(``budget`` · N) are edited (and, graded only, the top share of each of
@@ -11,15 +11,15 @@ N FFN neurons and the top k = round(``budget`` · N) are edited (and, graded onl
 - ``gates``: the lowest trained gates g = σ(λ) (``python -m gates.train``, the forget facts only);
 - ``trained_random``: the same training with gates free only on a random k neurons, the rest open
   (``gates.free_fraction=budget``): the control with the same loss, steps and budget;
-- ``attribution``: the largest activation × gradient of the forget answers' log-probability (:mod:`gates.attribution`);
+- ``attribution``: the largest activation × gradient of the forget answers' log-probability (:mod:`gates.localise.attribution`);
 - ``gate3_attribution``: Gate 3's direct logit attribution on each forget prompt, summed over the forget facts;
 - ``vindex_features``: the neurons whose vindex down-meta logits (E · d_j) for the forget answers are largest, a
-  weight-only rule (both :mod:`gates.logit_attribution`);
+  weight-only rule (both :mod:`gates.localise.logit_attribution`);
 - ``random``: k neurons drawn uniformly, ``random_draws`` times (seeds 1000·s + d);
 - ``gate3_delete``: not a mask but seed 002's rank-1 DELETE edit of ``gate_proj`` for every forget fact, summed
-  (:mod:`gates.delete`; edit ``rank1``, at most k gate rows touched).
+  (:mod:`gates.localise.delete`; edit ``rank1``, at most k gate rows touched).
 
-Every model (edited or not) is also read by a linear probe for the forgotten answer (:mod:`gates.probe`): fitted on
+Every model (edited or not) is also read by a linear probe for the forgotten answer (:mod:`gates.localise.probe`): fitted on
 the held-out facts' residual streams, its accuracy on the forget facts at every layer (``probe.layer`` in the
 tables).
 
@@ -32,7 +32,7 @@ edited columns frozen, the retain text as the unrelated-text control, the other 
 same-template control), its forget recall graded after each of
 ``relearn.steps``. The unedited model (``none``) is graded and attacked the same way (its frozen attack is its free
 one: nothing is edited). Written to ``out``: ``seed<s>.json`` per seed (a rerun skips finished seeds and
-finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.benchmark_report`).
+finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.png`` (:mod:`gates.localise.report`).
 On CPU the seeds run at once, one process each; on a GPU one after another (``workers``, :func:`run_seeds`).
 """
 
@@ -51,16 +51,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from gates.attribution import neuron_attributions
-from gates.benchmark_report import write_report
 from gates.data import load_gate_rows
-from gates.delete import delete_facts
 from gates.facts import FactSplit, read_split, recall_by_set, split_facts
 from gates.files import read_lambda_logits
-from gates.logit_attribution import gate3_scores, vindex_feature_scores
+from gates.localise.attribution import neuron_attributions
+from gates.localise.delete import delete_facts
+from gates.localise.logit_attribution import gate3_scores, vindex_feature_scores
+from gates.localise.probe import probe_accuracy
+from gates.localise.relearn import relearn
+from gates.localise.report import write_report
 from gates.masking import model_shape, scale_neurons
-from gates.probe import probe_accuracy
-from gates.relearn import relearn
 from gates.runs import load_base_model
 from gates.schema import graded_budgets, seed_workers
 from lab.config.command import hydra_cli, hydra_command

@@ -1,7 +1,7 @@
-"""``python -m ablations.study_publish`` (``make docs``): the norm study's published text, regenerated from the
+"""``python -m ablations.study.publish`` (``make docs``): the norm study's published text, regenerated from the
 committed ``docs/results/norm_study/<name>/study.json`` files.
 
-Each generated block of :func:`ablations.study_tables.study_blocks` sits in README.md and docs/norm-study.md
+Each generated block of :func:`ablations.study.tables.study_blocks` sits in README.md and docs/norm-study.md
 between two markers::
 
     <!-- study:<name>:<block> -->
@@ -11,10 +11,10 @@ between two markers::
 ``python -m ablations.study <folder> --publish`` copies a finished study's ``study.json`` there, draws its figures
 into ``docs/figures/norm_study_<name>_*.png`` and rewrites the blocks; ``--check`` exits 1 when a committed block
 differs from what the committed ``study.json`` gives (the test suite runs that check). Each committed study is first
-restated with the current statistics (:func:`ablations.study_families.restate`): the blocks show today's intervals
+restated with the current statistics (:func:`ablations.study.families.restate`): the blocks show today's intervals
 and Holm verdicts whatever code wrote the file. A rerun published with
 ``--replicates <name>`` also gets a ``replication`` block comparing it with ``<name>``
-(:mod:`ablations.study_replication`); ``dyt_check/dyt_check.json`` (``python -m ablations.dyt_check --publish``) gives the
+(:mod:`ablations.study.replication`); ``dyt_check/dyt_check.json`` (``python -m ablations.dyt_check --publish``) gives the
 ``dyt_check:table`` block.
 """
 
@@ -23,15 +23,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from ablations.study_families import restate
-from ablations.study_plots import write_figures
-from ablations.study_replication import replication_block
-from ablations.study_tables import study_blocks
+from ablations.study.families import restate
+from ablations.study.plots import write_figures
+from ablations.study.replication import replication_block
+from ablations.study.tables import study_blocks
+from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.markers import marker, rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 RESULTS = ROOT / "docs" / "results" / "norm_study"
 FIGURES = ROOT / "docs" / "figures"
 DOCS = (ROOT / "README.md", ROOT / "docs" / "norm-study.md")
@@ -94,7 +95,7 @@ def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIG
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ablations.study_publish", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ablations.study.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a committed block differs from its study.json")
     parser.add_argument("--figures", action="store_true", help="also redraw every committed study's figures")
     args = parser.parse_args(argv)

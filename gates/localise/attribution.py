@@ -8,7 +8,7 @@ precedes them (teacher-forced, the Q/A line ``Q: <question> A: <answer>.``)::
 
 the first-order estimate of how much log p_f falls when the neuron is silenced, summed over the forget facts. The
 neurons with the largest a are the method's knowledge neurons; a budget of k neurons masks the top k over all
-layers (:mod:`gates.benchmark`). No training: one forward and one backward pass per batch of facts.
+layers (:mod:`gates.localise.benchmark`). No training: one forward and one backward pass per batch of facts.
 """
 
 import torch

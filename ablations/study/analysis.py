@@ -2,16 +2,16 @@
 
     python -m ablations.train experiment=norm_study study=quick          # the grid (make study STUDY=quick)
     python -m ablations.study runs/ablations/studies/quick               # this summary (make report RUN=...)
-    python -m ablations.study runs/ablations/studies/default --publish   # and into docs/ (ablations.study_publish)
+    python -m ablations.study runs/ablations/studies/default --publish   # and into docs/ (ablations.study.publish)
 
 For each cell (regime, variant and the study's other swept factor; the numbers are defined in
-:mod:`ablations.study_metrics`): the LR sensitivity against ℓ₀ = ln V and its parts above and below the best LR,
+:mod:`ablations.study.metrics`): the LR sensitivity against ℓ₀ = ln V and its parts above and below the best LR,
 per seed and as a mean with a 95 % Student-t interval, its difference to the cell's control (Welch; and, for a
-width sweep, how that difference changes with width: :mod:`ablations.study_trends`), each table's family
-corrected by Holm (:mod:`ablations.study_families`), the best final
+width sweep, how that difference changes with width: :mod:`ablations.study.trends`), each table's family
+corrected by Holm (:mod:`ablations.study.families`), the best final
 validation loss, the largest LR at which every seed finished, the collapsed runs, fact recall and arithmetic at
 the best LR, the post-surgery (zero-shot) metrics, the largest attention logit, and for each collapsed run the
-diagnostic that left its normal range first (:mod:`ablations.study_departures`). A folder whose runs differ in a
+diagnostic that left its normal range first (:mod:`ablations.study.departures`). A folder whose runs differ in a
 key the sweep does not vary is refused. Writes into ``<folder>/report`` (or ``--out``), as ``make report`` and
 the sweep's own end do: ``study.json`` (everything the tables and figures need), ``report.md``, ``lr_sweep.png``
 (the main picture), ``attention_logits.png``, ``surgery.png``, ``scaling.png`` for a width sweep, and logs the
@@ -26,12 +26,12 @@ from omegaconf import OmegaConf
 
 from ablations.layout import SUMMARY_FILE, finetuned_dir
 from ablations.report import finished_runs
-from ablations.study_departures import first_departure, normal_ranges
-from ablations.study_families import DEFINITIONS, apply_families
-from ablations.study_metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
-from ablations.study_plots import write_figures
-from ablations.study_tables import study_blocks
-from ablations.study_trends import width_trends
+from ablations.study.departures import first_departure, normal_ranges
+from ablations.study.families import DEFINITIONS, apply_families
+from ablations.study.metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
+from ablations.study.plots import write_figures
+from ablations.study.tables import study_blocks
+from ablations.study.trends import width_trends
 from lab.config import CONF_DIR, WANDB_PROJECT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.runs.artifacts import atomic_write, read_json, write_json
@@ -105,7 +105,7 @@ def run_rows(folder: Path, name: str) -> list[dict]:
 
 
 def departures(folder: Path, entries: dict[str, dict]) -> list[dict]:
-    """Per collapsed run, the diagnostic that left its normal range first (:mod:`ablations.study_departures`),
+    """Per collapsed run, the diagnostic that left its normal range first (:mod:`ablations.study.departures`),
     the range taken over the finished runs of the same regime and factors."""
     result = []
     for name, entry in sorted(entries.items()):
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     report = write_study(args.folder, args.out, wandb_log=not args.no_wandb)
     print(f"wrote {report}")
     if args.publish or args.replicates:
-        from ablations.study_publish import publish_study
+        from ablations.study.publish import publish_study
 
         for path in publish_study(report.parent / "study.json", replicates=args.replicates):
             print(f"wrote {path}")

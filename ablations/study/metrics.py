@@ -27,7 +27,7 @@ done leave the seed out, counted as incomplete), so cells are compared over the 
 Student-t interval (:func:`lab.report.intervals.stat`). A difference between two cells (:func:`difference`) is
 Welch's: the difference of their means, the seeds of each cell independent of the other's. Whether it is a
 difference *shown* is decided across the table's family of contrasts with Holm's correction
-(:mod:`ablations.study_families`), never by one interval. Fewer than 2 seeds: no interval ("n < 2").
+(:mod:`ablations.study.families`), never by one interval. Fewer than 2 seeds: no interval ("n < 2").
 :func:`cell_statistics` recomputes every interval from the per-seed values a cell keeps, so a committed
 ``study.json`` is restated with the current statistics by the publisher.
 

@@ -1,10 +1,10 @@
 """The norm study's markdown, from ``study.json`` alone: one table per regime, the collapses' first departures, and
-the sentences that state what the intervals show (each citing its row). :mod:`ablations.study_publish` puts them
+the sentences that state what the intervals show (each citing its row). :mod:`ablations.study.publish` puts them
 into README.md and docs/norm-study.md between markers; a test checks the committed text equals this output.
 
 Every number is a mean over seeds with its 95 % Student-t interval in brackets, every difference Welch's
-(:mod:`ablations.study_metrics`); "n < 2" where fewer than two seeds finished the whole grid. A difference is called
-shown only when it survives Holm's correction across its table (:mod:`ablations.study_families`); each contrast cell
+(:mod:`ablations.study.metrics`); "n < 2" where fewer than two seeds finished the whole grid. A difference is called
+shown only when it survives Holm's correction across its table (:mod:`ablations.study.families`); each contrast cell
 gives its raw and Holm-adjusted p. "Δ per-seed best loss" compares each seed's best clipped loss
 ℓ*_s with the control's (per-seed bests, whatever LR each seed's best was at); "best val loss" is the seed mean at
 one LR, the best one where every seed finished, so the two columns need not subtract to each other.
@@ -150,7 +150,7 @@ def own_best_caveat(vs: dict) -> str:
 
 def lr_shares(cell: dict, control: dict) -> dict[float, float]:
     """Where a Δ S comes from: per learning rate η, the seed-mean of (c(η) − ℓ*)/|H| in the cell minus the same in its
-    control (:mod:`ablations.study_metrics`), as a share of Δ S; the shares sum to 1."""
+    control (:mod:`ablations.study.metrics`), as a share of Δ S; the shares sum to 1."""
     def parts(c: dict) -> dict[float, float]:
         best, n = c["per_seed"]["best_clipped_loss"], len(c["lrs"])
         found: dict[float, list[float]] = {float(lr): [] for lr in c["lrs"]}
@@ -199,7 +199,7 @@ def findings(cells: dict[str, dict], regime: str) -> str:
 
 
 def trend_table(trends: list[dict], regime: str) -> str:
-    """The width trend (:mod:`ablations.study_trends`): per variant and wider width, T = Δ_w − Δ_narrowest for S, S⁺
+    """The width trend (:mod:`ablations.study.trends`): per variant and wider width, T = Δ_w − Δ_narrowest for S, S⁺
     and S⁻ with 95 % Welch-Satterthwaite intervals and Holm across the table, and one sentence per row saying whether
     the gap grows, narrows or neither is shown; "" for a study that sweeps no width."""
     if not trends:
@@ -228,7 +228,7 @@ def trend_table(trends: list[dict], regime: str) -> str:
 
 
 def departures_table(departures: list[dict]) -> str:
-    """Per collapsed run, the diagnostic that left its normal range first (:mod:`ablations.study_departures`)."""
+    """Per collapsed run, the diagnostic that left its normal range first (:mod:`ablations.study.departures`)."""
     if not departures:
         return "No run collapsed, or none was probed before its collapse."
     lines = ["| run | collapsed at step | first out of range | at step | value | normal range there | also out then |",

@@ -10,10 +10,10 @@ table for held-out and other-relation recall against the trained random gates, r
 budgets table, the relearning table). The publisher restates a committed JSON from its per-seed results
 (:func:`restate`), so the blocks show the current statistics. The main
 tables are at the run's ``budget``; ``budgets`` holds every graded share (:func:`budget_rows`).
-``python -m gates.benchmark publish=true`` copies ``benchmark.json`` to ``docs/results/localise/<publish_as>.json``
+``python -m gates.localise publish=true`` copies ``benchmark.json`` to ``docs/results/localise/<publish_as>.json``
 (``benchmark``; another name, e.g. ``benchmark_continent``, keeps a second run, such as another forget relation,
 beside it) and rewrites the ``<!-- localise:<publish_as>:<block> -->`` blocks of README.md and docs/gates.md;
-``python -m gates.benchmark_report --check`` exits 1 when a block differs from its committed JSON (the test suite
+``python -m gates.localise.report --check`` exits 1 when a block differs from its committed JSON (the test suite
 runs that check).
 """
 
@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from gates.schema import graded_budgets
+from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.families import adjust, verdict
 from lab.report.intervals import paired as paired_t
@@ -31,7 +32,7 @@ from lab.report.intervals import stat
 from lab.report.markers import rewrite_docs
 from lab.runs.artifacts import read_json, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 RESULTS = ROOT / "docs" / "results" / "localise"
 PUBLISHED = RESULTS / "benchmark.json"  # the default run's: forget relation capital
 DOCS = (ROOT / "README.md", ROOT / "docs" / "gates.md")
@@ -454,11 +455,11 @@ def write_report(cfg: dict, seeds: list[dict], out: Path, publish_as: str | None
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gates.benchmark_report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m gates.localise.report", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when a published block differs from the committed JSON")
     args = parser.parse_args(argv)
     if not PUBLISHED.is_file():
-        raise UserError(f"no published benchmark at {PUBLISHED}: run python -m gates.benchmark publish=true")
+        raise UserError(f"no published benchmark at {PUBLISHED}: run python -m gates.localise publish=true")
     stale = update_docs(check=args.check)
     for doc in stale:
         print(f"{'stale' if args.check else 'rewritten'}: {doc}")

@@ -16,13 +16,13 @@ per seed, the run records, the after-surgery values), then its contrasts, trends
 
 from typing import Any
 
-from ablations.study_metrics import add_contrasts, cell_statistics
-from ablations.study_trends import METRICS, width_trends
+from ablations.study.metrics import add_contrasts, cell_statistics
+from ablations.study.trends import METRICS, width_trends
 from lab.report.families import adjust
 
 FAMILY_METRICS = ("lr_sensitivity", "best_clipped_loss")  # the regime table's two contrast columns
-DEFINITIONS = ("ablations.study_metrics (LR sensitivity: Wortsman et al. 2023; ℓ₀ = ln V; 95 % Student-t intervals over seeds, "
-               "Welch for differences); ablations.study_families (Holm across each table at α = 0.05)")
+DEFINITIONS = ("ablations.study.metrics (LR sensitivity: Wortsman et al. 2023; ℓ₀ = ln V; 95 % Student-t intervals over seeds, "
+               "Welch for differences); ablations.study.families (Holm across each table at α = 0.05)")
 
 
 def regime_family(cells: dict[str, dict]) -> list[dict[str, Any]]:

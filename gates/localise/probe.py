@@ -3,7 +3,7 @@ stream of the edited model, though the model no longer says it?
 
 For fact f, x_f^l ∈ R^H is the residual stream after layer l (``hidden_states[l]``: 0 is the embeddings, L is after
 the final norm, as transformers returns them) at the last position of the graded prompt ``Q: <question> A:``, and y_f = u_t / ‖u_t‖ the unit unembedding row of the
-answer's first token t_f (:func:`gates.logit_attribution.answer_tokens`). Per layer, a ridge map is fitted on the
+answer's first token t_f (:func:`gates.localise.logit_attribution.answer_tokens`). Per layer, a ridge map is fitted on the
 held-out facts (never on the forget facts)::
 
     W_l = (X̄ᵀX̄ + α · tr(X̄ᵀX̄)/H · I)⁻¹ X̄ᵀY        X̄ = X − μ (the held-out facts' mean), α = ``ridge``
@@ -17,7 +17,7 @@ in the representation (the probe chooses among |C| answers, recall is open gener
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from gates.logit_attribution import answer_tokens
+from gates.localise.logit_attribution import answer_tokens
 from lab.data.formats import qa_prompt
 
 

@@ -9,7 +9,7 @@ keeps it low; one that hid it sees it return within a few steps.
 
 Every weight is free, except with ``frozen`` (a bool mask [L, I] of edited neurons): their ``down_proj`` columns
 get a zero gradient, so AdamW (no weight decay) leaves them exactly as edited. Frozen, the attack cannot simply
-re-grow the zeroed columns; whatever comes back is rebuilt around the edit. :mod:`gates.benchmark` runs the attacks
+re-grow the zeroed columns; whatever comes back is rebuilt around the edit. :mod:`gates.localise.benchmark` runs the attacks
 of :data:`gates.schema.ATTACKS`.
 """
 

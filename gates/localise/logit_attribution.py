@@ -17,7 +17,7 @@ neuron j's down direction in layer l, and h_lj its SwiGLU activation (the input 
 
   i.e. the features LarQL would list as writing the forget answers, summed over facts.
 
-Both rank all N neurons; :mod:`gates.benchmark` edits the top k of the budget over all layers.
+Both rank all N neurons; :mod:`gates.localise.benchmark` edits the top k of the budget over all layers.
 """
 
 import torch

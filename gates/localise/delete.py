@@ -24,7 +24,7 @@ import torch
 from omegaconf import OmegaConf
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from gates.logit_attribution import answer_tokens
+from gates.localise.logit_attribution import answer_tokens
 from lab.config import asset_path
 from lab.data.formats import qa_prompt
 from vindex.gate3 import attributions, key_covariance, layer_edit

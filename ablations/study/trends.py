@@ -2,7 +2,7 @@
 grow or shrink as the model widens? Wortsman et al. 2023 (Figure 1) find that without qk-layernorm the LR
 sensitivity grows with model size and with it stays flat; this module states that as a number with an interval.
 
-For a variant V with control C (:func:`ablations.study_metrics.control_key`) and the widths w₀ < w₁ < … ordered by
+For a variant V with control C (:func:`ablations.study.metrics.control_key`) and the widths w₀ < w₁ < … ordered by
 hidden size, the gap at width w is Δ_w = S̄(V, w) − S̄(C, w), S̄ the mean over seeds. The trend from the narrowest
 width to a width w is
 
@@ -10,7 +10,7 @@ width to a width w is
 
 a contrast of four independent groups of seeds; its 95 % interval is the t interval with Welch-Satterthwaite degrees
 of freedom (:func:`lab.report.intervals.contrast`). T > 0, shown after Holm's correction across the trend table
-(:mod:`ablations.study_families`): the gap grows with width (Wortsman et al.'s finding); T < 0 shown: it narrows. The same for S⁺ (above the best LR,
+(:mod:`ablations.study.families`): the gap grows with width (Wortsman et al.'s finding); T < 0 shown: it narrows. The same for S⁺ (above the best LR,
 the instability part) and S⁻ (below it, under-training). The widths compared are the study's own: the narrowest
 against each other one, fixed by the grid before the run, never picked afterwards.
 
@@ -21,7 +21,7 @@ U(V, w) = S̄(V, w) − S̄(V, w₀), a contrast of two groups of seeds with the
 
 from typing import Any
 
-from ablations.study_metrics import cell_name, control_key
+from ablations.study.metrics import cell_name, control_key
 from lab.report.intervals import contrast
 
 METRICS = ("lr_sensitivity", "sensitivity_above", "sensitivity_below")
