@@ -11,7 +11,7 @@ contrast (two cells and a metric of the tool), the test, the direction, α and a
 every seed of the exploratory results it names (checked). For each claim the number of seeds is the power rule's
 (:mod:`lab.claims.power`) at the exploratory effect and spread. The run starts only from a committed, unchanged file
 (:mod:`lab.claims.registration`) and records that commit and the file's SHA-256 in ``<out>/<name>/registration.json``;
-the tool's runner (``<tool>.confirm``: :mod:`ablations.confirm`, :mod:`gates.localise.confirm`) runs only what the claims
+the tool's runner (:data:`RUNNERS`: :mod:`ablations.confirm`, :mod:`gates.localise.confirm`) runs only what the claims
 need, and a rerun resumes. Each claim's verdict (:mod:`lab.claims.verdict`): the effect with its 95 % interval, the
 one-sided p in the registered direction, Holm across the file's claims, confirmed or not confirmed.
 ``<out>/<name>/confirm.json`` holds it all, with every per-seed value and the wall time. ``--publish`` refuses a
@@ -48,9 +48,12 @@ RESULTS = ROOT / "docs" / "results" / "confirm"
 DOCS = (ROOT / "README.md", ROOT / "docs" / "confirm.md")
 
 
+RUNNERS = {"ablations": "ablations.confirm", "gates": "gates.localise.confirm"}  # a claim file's tool: its runner
+
+
 def runner(cf: ClaimFile) -> ModuleType:
-    """The tool's confirmatory runner, ``<tool>.confirm``."""
-    return importlib.import_module(f"{cf.tool}.confirm")
+    """The tool's confirmatory runner (:data:`RUNNERS`)."""
+    return importlib.import_module(RUNNERS[cf.tool])
 
 
 def claim_path(name: str) -> Path:

@@ -24,7 +24,7 @@ from transformers import PreTrainedTokenizerBase
 
 from gates.facts import FactSplit, split_facts
 from lab.config.errors import UserError
-from lab.config.registry import check_run_keys, to_instance
+from lab.config.registry import check_run_keys, typed_node
 from lab.data.formats import knowledge_documents
 from lab.data.loaders import fit_resume, resumable_loader
 from lab.data.packing import pack_documents
@@ -115,7 +115,7 @@ class GateDataModule(L.LightningDataModule):
     @classmethod
     def from_run_config(cls, cfg: DictConfig, tokenizer: PreTrainedTokenizerBase) -> "GateDataModule":
         """The data module a gate run's config names (``datamodule:`` in conf/gates_train.yaml)."""
-        gates = to_instance("gates", cfg.gates)
+        gates = typed_node(cfg, "gates")
         return cls(cfg.data, tokenizer, gates.retain_per_forget, seed=check_run_keys(cfg).seed,
                    forget_relations=gates.forget_relations, held_out=gates.held_out)
 

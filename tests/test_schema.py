@@ -23,6 +23,22 @@ def test_each_typed_node_is_its_dataclass_with_the_dataclass_defaults():
     assert not set(LAB_NODES) & set(train_yaml), "a typed node's defaults live in its dataclass only"
 
 
+def test_validate_gives_the_instances_the_code_reads_from_a_composed_or_a_saved_config():
+    """A run reads its typed nodes as dataclass instances (``ctx.typed``), never a cast; a config loaded back from
+    YAML (a DDP child rank's, a saved run's) gives the same instances, extra Trainer arguments kept in the config."""
+    cfg = compose_train(["variant=no_qk_norm", "optimizer.lr=2e-3", "+trainer.detect_anomaly=false", "seed=3"])
+    typed = validate(cfg)
+    assert isinstance(typed.optimizer, OptimizerConfig) and typed.optimizer.lr == 2e-3
+    assert typed.variant.sites == ["qk"] and typed.run.seed == 3 and typed.trainer.max_steps == cfg.trainer.max_steps
+    saved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    assert OmegaConf.get_type(saved.optimizer) is dict and validate(saved) == typed
+    with pytest.raises(AttributeError, match="no typed node 'gates'"):
+        typed.gates
+    saved.variant.sites = ["mlp"]
+    with pytest.raises(UserError, match="bad variant config: .*unknown sites \\['mlp'\\]"):
+        validate(saved)
+
+
 def test_experiments_set_only_what_differs_and_keep_the_types():
     cfg = compose_train(["experiment=norm_study", "intervention=z_loss"])
     assert OmegaConf.get_type(cfg.optimizer) is OptimizerConfig and cfg.optimizer.z_loss == pytest.approx(1e-4)

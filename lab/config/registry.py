@@ -83,11 +83,27 @@ def validate(cfg: DictConfig) -> Any:
     node whose checks fail is one :class:`UserError` naming it."""
     if is_dataclass(OmegaConf.get_type(cfg)):
         return to_instance("", cfg)
-    typed = TypedConfig({node: to_instance(str(node), cfg[node]) for node in cfg
-                         if OmegaConf.is_dict(cfg[node]) and is_dataclass(OmegaConf.get_type(cfg[node]))})
+    schemas = {name: schema for name, schema in typed_nodes().items() if getattr(schema, "PACKAGE", name) == name}  # nodes
+    typed = TypedConfig({str(node): to_instance(str(node), as_typed(cfg[node], schemas.get(str(node)))) for node in cfg
+                         if OmegaConf.is_dict(cfg[node]) and (is_dataclass(OmegaConf.get_type(cfg[node])) or str(node) in schemas)})
     if "seed" in cfg:
         typed["run"] = check_run_keys(cfg)
     return typed
+
+
+def typed_node(cfg: DictConfig, node: str) -> Any:
+    """One typed node of ``cfg`` as its dataclass instance, as :func:`validate` gives it."""
+    return to_instance(node, as_typed(cfg[node], typed_nodes().get(node)))
+
+
+def as_typed(value: DictConfig, schema: type | None) -> DictConfig:
+    """``value`` typed by ``schema`` when it is not yet (a config loaded from YAML, as a DDP child rank's): the
+    schema's defaults under its values, extra keys kept (``+trainer.<arg>``)."""
+    if schema is None or is_dataclass(OmegaConf.get_type(value)):
+        return value
+    base = OmegaConf.structured(schema)
+    OmegaConf.set_struct(base, False)
+    return OmegaConf.merge(base, value)
 
 
 def to_instance(node: str, value: DictConfig) -> Any:
