@@ -4,9 +4,11 @@
     python -m gates.apply gates_dir=runs/gates/<run> mode=hard threshold=0.478
     python -m gates.apply gates_dir=<seed folder> mode=soft base_model=Qwen/Qwen3-0.6B
 
-The folder holds ``config.json`` + ``model.safetensors`` (``from_pretrained`` loads it; a non-original
-variant loads with ``ablations.load``), the tokenizer, ``metadata.json`` and a ``README.md``. See
-:mod:`gates.masking` for what hard and soft mean.
+The gates are folded into the weights (:mod:`gates.masking`: hard zeroes rows of ``gate_proj`` and ``up_proj``,
+soft scales columns of ``down_proj``), so the folder (:func:`lab.report.model_folder.write_model_folder`:
+``config.json`` + ``model.safetensors``, the tokenizer, ``metadata.json``, a card) is a plain Qwen3 that stock
+``from_pretrained`` and any Qwen3 engine run, with the gated model's logits (a non-original variant loads with
+``ablations.load``).
 """
 
 from pathlib import Path
@@ -18,10 +20,7 @@ from gates.masking import apply_gates, check_threshold, hard_mask, model_shape
 from gates.runs import load_base_model, resolve_gates_dir
 from lab.config.command import hydra_cli, hydra_command
 from lab.config.errors import UserError
-from lab.report.cards import model_card
-from lab.runs.artifacts import atomic_dir, write_json
-from lab.runs.checksums import write_sha256sums
-from lab.runs.git import git_commit
+from lab.report.model_folder import write_model_folder
 
 
 def applied_model(gates_dir: Path, mode: str, threshold: float | None, base_model: str | None = None):
@@ -47,20 +46,17 @@ def write_applied(cfg: DictConfig) -> Path:
     out = Path(cfg.out).expanduser() if cfg.out else gates_dir / "applied" / label
     if out.exists() and not cfg.overwrite:
         raise UserError(f"{out} exists; pass overwrite=true or another out=")
-    model, tokenizer, meta = applied_model(gates_dir, str(cfg.mode), threshold, cfg.base_model)
-    with atomic_dir(out, overwrite=bool(cfg.overwrite)) as tmp:
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        write_json(tmp / "metadata.json", {
-            "stage": "gated", "base_model": meta["base_model"], "variant": meta["variant"], "variant_spec": meta["variant_spec"],
-            "gates_dir": str(gates_dir), "mode": str(cfg.mode), "threshold": threshold, "git_commit": git_commit(),
-        })
-        (tmp / "README.md").write_text(model_card(
-            f"# {meta['base_model']} with lambda gates applied ({cfg.mode}, threshold {threshold})\n\nGates: `{gates_dir}`. "
-            "Load with `AutoModelForCausalLM.from_pretrained(folder)` (variant `original`) or `ablations.load(folder)`.\n",
-            base_model=meta["base_model"], library_name="transformers", pipeline_tag="text-generation",
-            tags=["qwen3", "lambda-gates"]))
-        write_sha256sums(tmp)
+    model, tokenizer, meta = applied_model(gates_dir, cfg.mode, threshold, cfg.base_model)
+    rule = ("the neurons of its neuron_indices.json zeroed (rows of gate_proj and up_proj)" if cfg.mode == "hard" and threshold is None
+            else f"g = sigmoid(λ) < {threshold}: zeroed (rows of gate_proj and up_proj)" if cfg.mode == "hard"
+            else f"every neuron with g = sigmoid(λ) < {1.0 if threshold is None else threshold} scaled by g (columns of down_proj)")
+    write_model_folder(
+        out, model, tokenizer,
+        {"stage": "gated", "base_model": meta["base_model"], "variant": meta["variant"], "variant_spec": meta["variant_spec"],
+         "gates_dir": str(gates_dir), "mode": cfg.mode, "threshold": threshold},
+        title=f"{meta['base_model']} with lambda gates folded in ({cfg.mode}, threshold {threshold})",
+        body=f"Gates: `{gates_dir}` ({cfg.mode}: {rule}). The gated model's logits, folded into its weights.",
+        base_model=meta["base_model"], tags=["qwen3", "lambda-gates"], overwrite=cfg.overwrite, variant=meta["variant"])
     print(f"wrote {out}")
     return out
 

@@ -74,6 +74,7 @@ CASES = {
                                        "into 6 to forget and 111 held out (seed 0); the benchmark needs at least 10 on each side"),
     "vindex.pipeline/missing_source": ("vindex.pipeline", ["source=/nonexistent"], "source=/nonexistent does not exist"),
     "vindex.constants/missing_source": ("vindex.constants", ["source=/nonexistent"], "source=/nonexistent does not exist"),
+    "vindex.gate3/save_exists": ("vindex.gate3", ["gate3.save={llama}"], "exists; remove it or name another folder"),
     "vindex.gate3/missing_source": ("vindex.gate3", ["source=/nonexistent"], "source=/nonexistent does not exist"),
     "vindex.constants/offline_hub_id": ("vindex.constants", ["source=Qwen/Qwen3-8B"], "Qwen/Qwen3-8B"),
     "vindex.pipeline/layer_outside": ("vindex.pipeline", ["gate3.layers=[99]"], "gate3.layers=[99] outside 0..3"),

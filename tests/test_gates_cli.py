@@ -136,6 +136,8 @@ def test_apply_writes_a_loadable_model_folder(gate_run, tmp_path, mode, threshol
     ids = torch.randint(0, 1000, (2, 12))
     torch.testing.assert_close(loaded(ids).logits, expected(ids).logits)
     assert torch.equal(ablations.load(tmp_path / "applied")(ids).logits, loaded(ids).logits)
+    card, meta = (tmp_path / "applied" / "README.md").read_text(), json.loads((tmp_path / "applied" / "metadata.json").read_text())
+    assert f"lambda gates folded in ({mode}" in card and "no remote code" in card and (meta["mode"], meta["threshold"]) == (mode, threshold)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["applied"]  # nothing else written
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=tmp_path / "applied").returncode == 0
 

@@ -12,12 +12,39 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def reference_vindex(quick_reference) -> Path:
-    for command in ("vindex.constants", "vindex.gate3"):  # each builds the index first when it is missing
-        out = run_here([command, f"paths.runs={quick_reference}"], cwd=quick_reference.parent)
+def deleted_model(tmp_path_factory) -> Path:
+    """Where ``vindex.gate3 gate3.save=`` writes the reference with its DELETE folded in."""
+    return tmp_path_factory.mktemp("gate3") / "deleted"
+
+
+@pytest.fixture(scope="module")
+def reference_vindex(quick_reference, deleted_model) -> Path:
+    for command, extra in (("vindex.constants", []), ("vindex.gate3", [f"gate3.save={deleted_model}"])):  # each builds the index
+        out = run_here([command, f"paths.runs={quick_reference}", *extra], cwd=quick_reference.parent)  # first when it is missing
         assert out.returncode == 0, out.stderr[-3000:]
     (folder,) = (quick_reference / "vindex").iterdir()
     return folder
+
+
+def test_gate3_save_writes_the_edited_reference_as_a_stock_qwen3_folder(reference_vindex, deleted_model):
+    """The DELETE Gate 3 chose, folded into gate_proj: stock from_pretrained gives the logits of the source with the
+    saved patch applied as its forward hook (within 1e-5, fp32)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from vindex.gate3 import PATCH_FILE, PatchOverlay
+
+    gate3 = json.loads((reference_vindex / "gate3.json").read_text())
+    assert gate3["saved"] == str(deleted_model) and not list(deleted_model.glob("*.py"))
+    source = AutoModelForCausalLM.from_pretrained(gate3["source"]).eval()
+    ids = torch.randint(0, source.config.vocab_size, (2, 10))
+    with torch.no_grad():
+        overlay = PatchOverlay.load(reference_vindex / PATCH_FILE).apply(source)
+        expected = source(ids).logits
+        overlay.remove()
+        loaded = AutoModelForCausalLM.from_pretrained(deleted_model).eval()(ids).logits
+    torch.testing.assert_close(loaded, expected, rtol=0, atol=1e-5)
+    assert json.loads((deleted_model / "metadata.json").read_text())["layer"] == gate3["best"]["layer"]
 
 
 def test_default_commands_build_measure_and_delete_on_the_tiny_reference(reference_vindex, quick_reference, capfd):

@@ -32,6 +32,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from lab.config.command import hydra_cli, hydra_command
 from lab.config.errors import UserError
+from lab.model import saved_variant
+from lab.report.model_folder import write_model_folder
 from lab.runs.artifacts import atomic_write, write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.source import resolve_source
@@ -117,10 +119,40 @@ class PatchOverlay:
 def layer_edit(model: PreTrainedModel, acts, contrib: torch.Tensor, layer: int, cov: torch.Tensor, g: DictConfig) -> tuple[list[int], PatchOverlay]:
     """The ``g.num_neurons`` top contributors of ``layer`` and the rank-1 overlay (not applied) that drives them to
     ``g.target_preactivation`` on the prompt's last key (module docstring, step 2)."""
-    neurons = contrib[layer].topk(int(g.num_neurons)).indices.tolist()
+    neurons = contrib[layer].topk(g.num_neurons).indices.tolist()
     a, v = rank_one_edit(model.model.layers[layer].mlp.gate_proj.weight.detach().float().cpu(), acts.keys[layer][-1], cov,
-                         neurons, float(g.target_preactivation), float(g.ridge))
+                         neurons, g.target_preactivation, g.ridge)
     return neurons, PatchOverlay(layer, a, v)
+
+
+def save_edited(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, overlay: PatchOverlay, report: dict,
+                out: Path) -> Path:
+    """``model`` with ``overlay``'s DELETE folded into its weights, W_gate ← W_gate − a vᵀ at the overlay's layer,
+    written to ``out`` as a plain model folder (:func:`lab.report.model_folder.write_model_folder`); ``model`` is
+    left as it was (that one matrix is restored from a copy, not by subtracting the edit again)."""
+    proj: nn.Linear = model.model.layers[overlay.layer].mlp.gate_proj
+    kept = proj.weight.detach().clone()
+    source = report["source"]
+    variant = saved_variant(source) if Path(source).is_dir() else None
+    try:
+        with torch.no_grad():
+            proj.weight += overlay.delta().to(proj.weight)
+        best = report["best"]
+        write_model_folder(
+            out, model, tokenizer,
+            {"stage": "gate3_delete", "base_model": source, "layer": overlay.layer, "neurons": best["neurons"],
+             "prompt": report["prompt"], "target": report["target"], "drop": best["drop"], "collateral": best["collateral"],
+             "delta": "model.layers.<layer>.mlp.gate_proj.weight += -outer(a, v)", **report["parameters"]},
+            title=f"{source} with Gate 3's rank-1 DELETE of {report['target'].strip()!r} folded in",
+            body=(f"Layer {overlay.layer}, neurons {best['neurons']}: after `{report['prompt']}` P({report['target']!r}) falls by "
+                  f"{best['drop']:.1%}, P({report['control_target']!r} | `{report['control_prompt']}`) moves by {best['collateral']:.1%}."),
+            base_model=source, tags=["qwen3", "gate3", "rank-one-edit"],
+            variant=variant.name if variant is not None else "original")
+    finally:
+        with torch.no_grad():
+            proj.weight.copy_(kept)
+    print(f"wrote {out}")
+    return out
 
 
 def gate3_inputs(cfg: DictConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> tuple[int, int, list[int]]:
@@ -131,6 +163,8 @@ def gate3_inputs(cfg: DictConfig, model: PreTrainedModel, tokenizer: PreTrainedT
     layers = list(range(num_layers)) if g.get("layers") is None else [int(x) for x in g.layers]
     if any(not 0 <= layer < num_layers for layer in layers):
         raise UserError(f"gate3.layers={list(layers)} outside 0..{num_layers - 1}")
+    if g.save and Path(g.save).expanduser().exists():
+        raise UserError(f"gate3.save={g.save} exists; remove it or name another folder")
     return target, control, layers
 
 
@@ -160,19 +194,21 @@ def run_gate3(cfg: DictConfig, loaded: tuple | None = None) -> dict:
                         "p_target_before": p_target, "p_target_after": after_t, "drop": 1 - after_t / p_target,
                         "p_control_before": p_control, "p_control_after": after_c,
                         "collateral": abs(after_c - p_control) / p_control})
-    within = [r for r in results if r["collateral"] <= float(g.max_collateral)]
+    within = [r for r in results if r["collateral"] <= g.max_collateral]
     best = max(within or results, key=lambda r: r["drop"])
     top_layer, top_neuron = divmod(int(contrib.argmax()), contrib.shape[1])
     report = {
         "prompt": str(g.prompt), "target": str(g.target), "target_token": target, "control_prompt": str(g.control_prompt),
-        "control_target": str(g.control_target), "control_token": control, "num_neurons": int(g.num_neurons),
+        "control_target": str(g.control_target), "control_token": control, "num_neurons": g.num_neurons,
         "top_contributor": {"layer": top_layer, "neuron": top_neuron, "contribution": float(contrib.max())},
-        "criteria": {"min_drop": float(g.min_drop), "max_collateral": float(g.max_collateral)},
-        "passed": best["drop"] >= float(g.min_drop) and best["collateral"] <= float(g.max_collateral),
+        "criteria": {"min_drop": g.min_drop, "max_collateral": g.max_collateral},
+        "passed": best["drop"] >= g.min_drop and best["collateral"] <= g.max_collateral,
         "best": best, "layers": results, "patch_file": PATCH_FILE, "source": source,
-        "parameters": {"target_preactivation": float(g.target_preactivation), "ridge": float(g.ridge)},
+        "parameters": {"target_preactivation": g.target_preactivation, "ridge": g.ridge},
     }
     overlays[best["layer"]].save(folder / PATCH_FILE, {"prompt": report["prompt"], "target": report["target"], "source": source})
+    if g.save:
+        report["saved"] = str(save_edited(model, tokenizer, overlays[best["layer"]], report, Path(g.save).expanduser()))
     write_json(folder / "gate3.json", report)
     refresh_card(folder)
     print(f"Gate 3 {'PASS' if report['passed'] else 'FAIL'}: layer {best['layer']} drop {best['drop']:.1%} "

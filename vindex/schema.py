@@ -61,7 +61,8 @@ class Gate3Config:
     ``target`` after ``prompt`` (searched in ``layers``, null: all) are driven to ``target_preactivation`` on the
     prompt's key by a rank-1 gate_proj edit (covariance C ← C + ``ridge`` · tr(C)/H · I before inversion). PASS: P(target)
     drops by at least ``min_drop`` of itself and P(``control_target`` | ``control_prompt``) changes by at most
-    ``max_collateral`` of itself."""
+    ``max_collateral`` of itself. With ``save``, the edited model is written there as a plain Qwen3 folder
+    (:func:`vindex.gate3.save_edited`)."""
 
     prompt: str = "The capital of France is"
     target: str = " Paris"
@@ -78,6 +79,7 @@ class Gate3Config:
     relation: str = "capital"
     template: str = "The capital of {subj} is"
     layer_rule: str = "top_contributor"  # the layer of the fact's largest single contributor, or a layer number ("3")
+    save: str | None = None             # a folder: the source with the chosen layer's DELETE folded into gate_proj, a plain Qwen3
 
     def __post_init__(self) -> None:
         require_each("gate3", self, (
