@@ -18,6 +18,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from ablations.card import ablation_card
+from lab.model.remote_code import write_remote_code
 from lab.model.variants import Variant, count_norms
 from lab.runs.artifacts import atomic_write, save_weights, weight_settings, write_json
 from lab.runs.checksums import write_sha256sums
@@ -53,10 +54,13 @@ def metadata(model: nn.Module, variant: Variant, cfg: DictConfig, seed: int, sta
 
 def save_stage(folder: Path, model: nn.Module, meta: dict, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
     """Weights (``model.safetensors`` and/or ``model.pt``, in the dtype the run's ``artifacts`` config names),
-    ``config.json``, tokenizer, ``metadata.json``, the model card ``README.md``, then ``SHA256SUMS``."""
+    ``config.json`` (a non-original variant's with its custom code, :mod:`lab.model.remote_code`), tokenizer,
+    ``metadata.json``, the model card ``README.md``, then ``SHA256SUMS``."""
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model, folder, *weight_settings(meta.get("config")))
     model.config.to_json_file(str(folder / "config.json"))
+    if meta.get("variant", "original") != "original":  # a custom-code model that stock transformers rebuilds exactly
+        write_remote_code(folder, meta["variant_spec"])
     if tokenizer is not None:
         tokenizer.save_pretrained(str(folder))
     write_json(folder / "metadata.json", meta)

@@ -56,7 +56,7 @@ def write_applied(cfg: DictConfig) -> Path:
          "gates_dir": str(gates_dir), "mode": cfg.mode, "threshold": threshold},
         title=f"{meta['base_model']} with lambda gates folded in ({cfg.mode}, threshold {threshold})",
         body=f"Gates: `{gates_dir}` ({cfg.mode}: {rule}). The gated model's logits, folded into its weights.",
-        base_model=meta["base_model"], tags=["qwen3", "lambda-gates"], overwrite=cfg.overwrite, variant=meta["variant"])
+        base_model=meta["base_model"], tags=["qwen3", "lambda-gates"], overwrite=cfg.overwrite, variant_spec=meta["variant_spec"])
     print(f"wrote {out}")
     return out
 

@@ -75,3 +75,25 @@ def test_a_folded_gate3_delete_loads_stock_and_leaves_the_model_as_it_was(tmp_pa
     meta = json.loads((tmp_path / "deleted" / "metadata.json").read_text())
     assert (meta["stage"], meta["layer"], meta["neurons"]) == ("gate3_delete", 1, [3])
     assert (tmp_path / "deleted" / "tokenizer.json").is_file() and "DELETE of 'Paris' folded in" in (tmp_path / "deleted" / "README.md").read_text()
+
+
+def test_gates_folded_into_a_norm_ablation_variant_ship_its_code(tmp_path):
+    """A variant's folded folder is a custom-code model (lab.model.remote_code): stock transformers loads it with
+    ``trust_remote_code`` and gives the gated variant's logits; the card says how."""
+    from lab.model.variants import Variant, apply_variant
+
+    variant = Variant(name="replace_dyt", sites=["qk", "layer", "final"], replacement="dyt")
+    base = tiny_qwen3()
+    apply_variant(base, variant)
+    logits = torch.randn(2, 64) * 2
+    gated = copy.deepcopy(base)
+    patch_gates(gated)
+    set_gate_logits(gated, logits)
+    folded = apply_gates(copy.deepcopy(base), logits, "soft", 1.0)
+    write_model_folder(tmp_path / "folded", folded, None, {}, title="t", body="b", base_model=None, tags=["qwen3"],
+                       variant_spec=variant.to_dict())
+    ids = torch.randint(0, 128, (2, 12))
+    with torch.no_grad():
+        loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "folded", trust_remote_code=True).eval()(ids).logits
+        torch.testing.assert_close(loaded, gated(ids).logits, rtol=0, atol=ATOL)
+    assert "trust_remote_code=True" in (tmp_path / "folded" / "README.md").read_text()

@@ -34,6 +34,25 @@ def test_every_variant_trains_a_few_steps(tmp_path, name):
     assert {"train/lr", "train/grad_norm", "train/tokens_per_s", "train/tokens"} <= set(last_train_row)
     meta = json.loads((tmp_path / name / "metadata.json").read_text())
     assert meta["variant"] == name and meta["stage"] == "base" and meta["num_params"] > 0
+    for folder in (tmp_path / name, tmp_path / f"{name}_finetuned"):  # both stages load exactly with one stock call
+        assert_loads_with_stock_transformers(folder, name)
+
+
+def assert_loads_with_stock_transformers(folder, variant: str) -> None:
+    """``AutoModelForCausalLM.from_pretrained`` gives ``ablations.load``'s logits bit for bit: a plain qwen3 folder for
+    ``original``; for any other variant only with ``trust_remote_code`` (its shipped code), and never silently
+    without it (stock RMSNorms with fresh weights would load, wrong, with model_type qwen3)."""
+    ids = torch.randint(0, 300, (2, 9))
+    with torch.no_grad():
+        ours = ablations.load(folder)(ids).logits
+        stock = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=variant != "original").eval()
+        assert torch.equal(stock(ids).logits, ours)
+    if variant == "original":
+        assert json.loads((folder / "config.json").read_text())["model_type"] == "qwen3" and not list(folder.glob("*.py"))
+        return
+    assert json.loads((folder / "config.json").read_text())["variant_spec"]["name"] == variant
+    with pytest.raises(ValueError, match="trust_remote_code"):
+        AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False)
 
 
 def test_training_lowers_the_loss_and_logs_accuracies(tmp_path):

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from transformers import AutoConfig, PretrainedConfig
+from transformers import PretrainedConfig
 
 from lab.config.errors import UserError
+from lab.model.remote_code import folder_config
 from lab.runs.checksums import sha256_file
 
 NORM_KINDS = ("input_layernorm", "post_attention_layernorm")
@@ -63,7 +64,7 @@ class Checkpoint:
         if not (folder / "config.json").is_file():
             raise UserError(f"{folder} has no config.json")
         try:
-            config = AutoConfig.from_pretrained(str(folder))
+            config = folder_config(folder)  # a norm-ablation variant's custom-code folder as its Qwen3 config
         except (OSError, ValueError) as err:
             raise UserError(f"cannot read {folder / 'config.json'}: {str(err).splitlines()[0]}") from None
         if config.model_type != "qwen3":

@@ -147,7 +147,7 @@ def save_edited(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, over
             body=(f"Layer {overlay.layer}, neurons {best['neurons']}: after `{report['prompt']}` P({report['target']!r}) falls by "
                   f"{best['drop']:.1%}, P({report['control_target']!r} | `{report['control_prompt']}`) moves by {best['collateral']:.1%}."),
             base_model=source, tags=["qwen3", "gate3", "rank-one-edit"],
-            variant=variant.name if variant is not None else "original")
+            variant_spec=variant.to_dict() if variant is not None else None)
     finally:
         with torch.no_grad():
             proj.weight.copy_(kept)

@@ -17,6 +17,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase, Qwe
 from lab.config.errors import UserError
 from lab.config.registry import with_defaults
 from lab.config.schema import ModelConfig
+from lab.model.remote_code import folder_config, read_qwen3_config
 from lab.model.variants import Variant, apply_variant
 from lab.runs.artifacts import load_weights, read_json
 from lab.runs.checksums import check_if_summed
@@ -48,7 +49,7 @@ def load_pretrained_config(source: str) -> Qwen3Config:
     """The Qwen3 config of a checkpoint; refuses other architectures with one clear line."""
     source = check_pretrained_source(source)
     try:
-        config = AutoConfig.from_pretrained(source)
+        config = folder_config(Path(source)) if Path(source).is_dir() else AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as err:
         hint = " (HF_HUB_OFFLINE is set: download it first or pass a local folder)" if os.environ.get("HF_HUB_OFFLINE") else ""
         raise UserError(f"cannot load model config {source!r}{hint}: {str(err).splitlines()[0]}") from None
@@ -107,7 +108,7 @@ def load_artifact(path: str | Path) -> Qwen3ForCausalLM:
         raise UserError(f"{folder} is not an ablation artifact folder (needs metadata.json and config.json)")
     weights = "model.safetensors" if (folder / "model.safetensors").is_file() else "model.pt"
     check_if_summed(folder, ["config.json", "metadata.json", weights])
-    model = Qwen3ForCausalLM(Qwen3Config.from_json_file(str(folder / "config.json")))
+    model = Qwen3ForCausalLM(read_qwen3_config(folder / "config.json"))
     apply_variant(model, variant)
     load_weights(model, folder, strict=True)
     return model.eval()

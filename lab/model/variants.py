@@ -33,19 +33,19 @@ from torch import nn
 from lab.config.checks import integer
 from lab.config.errors import UserError
 from lab.model.embedding_scale import scale_embeddings
+from lab.model.norm_sites import (
+    RMSNORM_CLASS,
+    ROLES,
+    SITES,
+    norm_targets,
+    options_for,
+    patch_norms,
+    role_of,
+    site_of,
+)
 from lab.model.norms import REPLACEMENTS, built_class, replacement_for, replacement_options
 from lab.model.norms.dyt_fit import capture_inputs, fit_dyt
 
-SITES: dict[str, tuple[str, ...]] = {
-    "qk": ("self_attn.q_norm", "self_attn.k_norm"),
-    "layer": ("input_layernorm", "post_attention_layernorm"),
-    "final": ("model.norm",),
-}
-ROLES: dict[str, str] = {
-    "self_attn.q_norm": "qk", "self_attn.k_norm": "qk", "input_layernorm": "attn", "post_attention_layernorm": "ffn",
-    "model.norm": "final",
-}
-RMSNORM_CLASS = "Qwen3RMSNorm"
 CARRY_OVERS = ("rule", "fit")
 
 
@@ -117,14 +117,7 @@ class Variant:
 
     def options_for(self, role: str) -> dict[str, Any]:
         """The replacement's keyword arguments for a norm of ``role``: per-role maps resolved."""
-        resolved = {}
-        for key, value in self.options.items():
-            if isinstance(value, dict):
-                if role not in value:
-                    raise ValueError(f"variant {self.name!r}: options.{key} has no value for role {role!r}")
-                value = value[role]
-            resolved[key] = value
-        return resolved
+        return options_for(self.options, role, self.name)
 
     def to_dict(self) -> dict:
         spec = {"name": self.name, "sites": list(self.sites), "replacement": self.replacement}
@@ -137,22 +130,6 @@ class Variant:
         return spec
 
 
-def _matches(qualified_name: str, suffix: str) -> bool:
-    return qualified_name == suffix or qualified_name.endswith("." + suffix)
-
-
-def _site_of(qualified_name: str) -> str | None:
-    for site, suffixes in SITES.items():
-        if any(_matches(qualified_name, s) for s in suffixes):
-            return site
-    return None
-
-
-def role_of(qualified_name: str) -> str | None:
-    """The norm's role (``qk``, ``attn``, ``ffn``, ``final``) by its qualified name, see :data:`ROLES`."""
-    return next((role for suffix, role in ROLES.items() if _matches(qualified_name, suffix)), None)
-
-
 def apply_variant(model: nn.Module, variant: Variant, calibration_ids: torch.Tensor | None = None) -> int:
     """Replace the RMSNorms at ``variant.sites`` in place (and scale the embeddings if the variant says so);
     return how many norms were replaced. With ``carry_over=fit`` and ``calibration_ids`` [B, T], each DyT is
@@ -160,32 +137,18 @@ def apply_variant(model: nn.Module, variant: Variant, calibration_ids: torch.Ten
 
     Raises if a named site matched nothing, so a variant never silently does nothing.
     """
+    if variant.carry_over != "fit" or calibration_ids is None:
+        return patch_norms(model, variant.to_dict(), replacement_for, scale_embeddings)
     if variant.embedding_scale is not None:
         scale_embeddings(model, variant.embedding_scale)
-    if not variant.sites or variant.replacement == "none":
-        return 0
-    build = replacement_for(variant.replacement)
-    targets = [
-        (name, module)
-        for name, module in model.named_modules()
-        if type(module).__name__ == RMSNORM_CLASS and _site_of(name) in variant.sites
-    ]
-    seen_sites = {_site_of(name) for name, _ in targets}
-    missing = set(variant.sites) - seen_sites
-    if missing:
-        raise ValueError(f"variant {variant.name!r}: no RMSNorm found at sites {sorted(missing)}")
-    fitting = variant.carry_over == "fit" and calibration_ids is not None
-    inputs = capture_inputs(model, [name for name, _ in targets], calibration_ids) if fitting else {}
+    targets = norm_targets(model, variant.sites, variant.name)
+    inputs = capture_inputs(model, [name for name, _ in targets], calibration_ids)
     errors = {}
     for name, module in targets:
         options = variant.options_for(role_of(name))
-        if fitting:
-            replacement, errors[name] = fit_dyt(module, inputs[name], **{k: bool(v) for k, v in options.items() if k == "bias"})
-        else:
-            replacement = build(module, **options)
+        replacement, errors[name] = fit_dyt(module, inputs[name], **{k: bool(v) for k, v in options.items() if k == "bias"})
         model.set_submodule(name, replacement)
-    if fitting:
-        model.norm_fit_errors = errors
+    model.norm_fit_errors = errors
     return len(targets)
 
 
@@ -193,5 +156,5 @@ def count_norms(model: nn.Module) -> dict[str, int]:
     """Number of norm modules by class name (``Identity`` counts the removed ones): the stock RMSNorm and every class
     the replacement registry builds (:func:`lab.model.norms.built_class`)."""
     norm_like = {RMSNORM_CLASS, *(built_class(kind) for kind in REPLACEMENTS)}
-    counts = Counter(type(m).__name__ for name, m in model.named_modules() if _site_of(name) and type(m).__name__ in norm_like)
+    counts = Counter(type(m).__name__ for name, m in model.named_modules() if site_of(name) and type(m).__name__ in norm_like)
     return dict(sorted(counts.items()))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from lab.model.remote_code import write_remote_code
 from lab.report.cards import model_card
 from lab.runs.artifacts import atomic_dir, write_json
 from lab.runs.checksums import write_sha256sums
@@ -20,18 +21,22 @@ from lab.runs.git import git_commit
 LOAD_HINT = ("Plain Qwen3 weights, the edit folded in: `AutoModelForCausalLM.from_pretrained(folder)` loads it with stock "
              "transformers and no remote code, and any engine that runs Qwen3 runs it.")
 VARIANT_HINT = ("The edit is folded into the weights of the norm-ablation variant `{variant}`, whose norms are not stock "
-                "Qwen3's: load it with `ablations.load(folder)` (stock transformers would re-create fresh RMSNorms).")
+                "Qwen3's: `AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True)` loads it with the "
+                "variant's code, shipped in the folder, or `ablations.load(folder)`.")
 
 
 def write_model_folder(out: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | None, metadata: dict,
                        title: str, body: str, base_model: str | None, tags: list[str], overwrite: bool = False,
-                       variant: str = "original") -> Path:
+                       variant_spec: dict | None = None) -> Path:
     """Write ``model`` (its edit already in its weights) to ``out`` as the module docstring says; ``metadata`` gains
-    the git commit, the card says ``title``, ``body`` and how to load the folder (a ``variant`` other than
-    ``original`` is no stock Qwen3, and the card says so)."""
+    the git commit, the card says ``title``, ``body`` and how to load the folder (a variant other than ``original``,
+    ``variant_spec``, is no stock Qwen3: its folder ships its custom code, :mod:`lab.model.remote_code`)."""
+    variant = (variant_spec or {}).get("name", "original")
     hint = LOAD_HINT if variant == "original" else VARIANT_HINT.format(variant=variant)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         model.save_pretrained(str(tmp))
+        if variant != "original":
+            write_remote_code(tmp, variant_spec)
         if tokenizer is not None:
             tokenizer.save_pretrained(str(tmp))
         write_json(tmp / "metadata.json", {**metadata, "git_commit": git_commit()})
