@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study confirm docs plan lm-eval gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
+.PHONY: help install train reference sweep study confirm docs plan lm-eval publish gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ plan: install  ## what a run or grid will cost before it runs: jobs, params, tok
 	$(PY) -m lab.plan $(ARGS)
 
 TASKS ?= tiny
+publish: install  ## a run, sweep, gate run or vindex onto the Hugging Face Hub in its seed's layout: make publish RUN=<folder> REPO=<owner/name> [ARGS='dry_run=true dtype=bfloat16 private=true']
+	@test -n "$(RUN)" -a -n "$(REPO)" || { echo "usage: make publish RUN=<folder> REPO=<owner/name> [ARGS='dry_run=true ...']"; exit 2; }
+	$(PY) -m lab.publish folder=$(RUN) repo_id=$(REPO) $(ARGS)
+
 lm-eval: install  ## lm-evaluation-harness on a run, sweep, gate run or model: make lm-eval RUN=<folder | hub id> TASKS=tiny,hellaswag
 	@test -n "$(RUN)" || { echo "usage: make lm-eval RUN=<folder | hub id> [TASKS=tiny,...] [ARGS='limit=100 ...']"; exit 2; }
 	$(PY) -m lab.evaluate.lm_eval $(RUN) 'tasks=[$(TASKS)]' $(ARGS)

@@ -8,7 +8,7 @@ validation losses per variant, and the fact-recall / held-out-arithmetic accurac
 import math
 from pathlib import Path
 
-from ablations.layout import SUMMARY_FILE, finetuned_dir
+from ablations.layout import SUMMARY_FILE, base_dir, finetuned_dir
 from lab.report.plots import finish_figure, plt
 from lab.runs.artifacts import read_json
 from lab.runs.folder_kinds import FolderKind
@@ -128,5 +128,14 @@ def finished_runs(folder: Path) -> dict[str, Path]:
             if entry.get("status") == "ok" and (finetuned_dir(folder, name) / "metadata.json").is_file()}
 
 
+def seed_layout(folder: Path) -> dict[str, Path]:
+    """Seed 001's Hub layout: ``all_train_metrics.json`` and, for every finished run, ``<run>/`` (the base stage) and
+    ``<run>_finetuned/`` at the root."""
+    layout = {SUMMARY_FILE: Path(folder) / SUMMARY_FILE}
+    for name, finetuned in finished_runs(folder).items():
+        layout[name], layout[f"{name}_finetuned"] = base_dir(folder, name), finetuned
+    return layout
+
+
 FOLDER_KIND = FolderKind("ablations", "an ablation run or sweep (all_train_metrics.json)", is_ablation_folder, report,
-                         members=finished_runs)
+                         members=finished_runs, layout=seed_layout)

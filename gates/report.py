@@ -78,4 +78,5 @@ def masked_setting(options) -> str:
 
 
 FOLDER_KIND = FolderKind("gates", "a gate run (lambda_logits.pt + gate_stats.json)", is_gate_folder, report,
-                         load_model=masked_model, setting=masked_setting)
+                         load_model=masked_model, setting=masked_setting, layout=lambda folder: {"": Path(folder)})
+# seed 000's Hub layout: the gate files (lambda_logits.pt, neuron_indices.json, gate_stats.json, metadata.json, ...) at the root

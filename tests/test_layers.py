@@ -14,7 +14,7 @@ TOOLS = {"ablations", "gates", "vindex"}
 # lab's sub-packages, bottom first: config knows no other; runs (folders, identity, artifacts, process helpers) stands on
 # config; data and model on those; evaluate grades models; train runs them; plan prices a run; report and claims read
 # results; dev is tooling for tests and benchmarks
-LAB_ORDER = ("config", "runs", "data", "model", "evaluate", "train", "plan", "report", "claims", "dev")
+LAB_ORDER = ("config", "runs", "data", "model", "evaluate", "train", "plan", "report", "publish", "claims", "dev")
 TOOL_EDGES = {("gates", "vindex")}  # gates' localisation methods use vindex's Gate 3 and features (docs/architecture.md)
 PACKAGES = ("lab", *sorted(TOOLS), "benchmarks")
 

@@ -76,4 +76,5 @@ def verify_vindex(folder: Path) -> None:
     verify(folder, checksums=False)
 
 
-FOLDER_KIND = FolderKind("vindex", "a vindex (index.json)", is_vindex_folder, report, verify=verify_vindex)
+FOLDER_KIND = FolderKind("vindex", "a vindex (index.json)", is_vindex_folder, report, verify=verify_vindex,
+                         layout=lambda folder: {"": Path(folder)})  # seed 002's Hub layout: the vindex files at the root

@@ -109,8 +109,13 @@ def as_typed(value: DictConfig, schema: type | None) -> DictConfig:
 def to_instance(node: str, value: DictConfig) -> Any:
     """The typed node ``value`` as its dataclass instance (interpolations resolved); a ``ValueError`` of its
     checks becomes one :class:`UserError` naming the node."""
+    from omegaconf.errors import MissingMandatoryValue
+
     try:
         return OmegaConf.to_object(value)
+    except MissingMandatoryValue as err:
+        key = f"{node}.{err.full_key}" if node and err.full_key else err.full_key or node
+        raise UserError(f"{key} is required: pass {key}=...") from None
     except ValueError as err:
         raise UserError(f"bad {node + ' ' if node else ''}config: {err}") from None
 

@@ -29,6 +29,8 @@ class FolderKind:
     load_model: Callable[[Path, Any], tuple[Any, Any]] | None = None  # (folder, options) -> (model, tokenizer), eval mode
     members: Callable[[Path], dict[str, Path]] | None = None          # a sweep's {run name: model folder}
     setting: Callable[[Any], str] | None = None       # options -> the label of what load_model applies (e.g. "hard-0.5")
+    layout: Callable[[Path], dict[str, Path]] | None = None  # what lab.publish uploads, in the seed's layout:
+    # {path in the repo ("" for the root): a local artifact folder (its SHA256SUMS-covered files) or a file}
 
 
 def folder_kinds() -> list[FolderKind]:

@@ -1,0 +1,48 @@
+"""The model card at the root of an upload. A gate run and a vindex carry their own (``README.md``, in the layout);
+an ablation run or sweep gets one here: its runs, the stages uploaded, the weights' dtype, how to load a variant with
+stock transformers, and the sweep's lm-evaluation-harness table when it has one."""
+
+from pathlib import Path
+
+from huggingface_hub import ModelCard
+
+from lab.report.cards import model_card
+from lab.runs.artifacts import read_json
+
+SUMMARY_FILE = "all_train_metrics.json"  # an ablation run's or sweep's summary (its folder kind's marker)
+
+
+def root_card(folder: Path, layout: dict[str, Path], stages: list[str], dtype: str | None) -> str | None:
+    """The root ``README.md`` for an ablation run's or sweep's upload; None for a layout that is a folder at the root (a
+    gate run, a vindex: their own card goes with them)."""
+    if "" in layout:
+        return None
+    entries = read_json(Path(folder) / SUMMARY_FILE) if (Path(folder) / SUMMARY_FILE).is_file() else {}
+    runs = [name for name in layout if name.endswith("_finetuned")]
+    rows = ["| run | variant | status | final val loss | folders |", "|---|---|---|---|---|"]
+    for finetuned in runs:
+        name = finetuned.removesuffix("_finetuned")
+        entry = entries.get(name, {})
+        loss = entry.get("final_val_loss")
+        shown = ", ".join(f"`{name}{'' if s == 'base' else '_finetuned'}/`" for s in stages)
+        rows.append(f"| {name} | {entry.get('variant', '?')} | {entry.get('status', '?')} | "
+                    f"{'n/a' if loss is None else f'{loss:.4f}'} | {shown} |")
+    comparison = Path(folder) / "lm_eval" / "comparison.md"
+    body = "\n\n".join([
+        f"# {Path(folder).name}: Qwen3 normalization ablations",
+        "Seed 001's layout: each run's base stage (the patched architecture before training) in `<run>/`, the trained "
+        f"model in `<run>_finetuned/`, every run's summary in `{SUMMARY_FILE}`. Weights: "
+        f"{'as trained' if dtype is None else dtype}.",
+        "\n".join(rows),
+        "Each folder loads with one stock call; a variant other than `original` ships its norms' code:\n\n```python\n"
+        "from transformers import AutoModelForCausalLM\n"
+        "model = AutoModelForCausalLM.from_pretrained(\"<repo>\", subfolder=\"<run>_finetuned\", trust_remote_code=True)\n```",
+        *(["## lm-evaluation-harness", comparison.read_text().strip()] if comparison.is_file() else []),
+    ])
+    return model_card(body + "\n", base_model=None, library_name="transformers", pipeline_tag="text-generation",
+                      tags=["qwen3", "norm-ablation", "qwen3-internals"])
+
+
+def check_card(text: str) -> ModelCard:
+    """``text`` parsed as a Hub model card (front matter and body), as ``huggingface_hub`` reads it."""
+    return ModelCard(text)

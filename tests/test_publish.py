@@ -1,0 +1,79 @@
+"""``python -m lab.publish`` (issue 38, part 3): a dry run on an ablation run, a gate run and a vindex lists each seed's
+Hub layout and a card that parses; staging in bf16 keeps every folder checkable and loadable; without a token it
+stops before anything is staged. A real upload needs the Hub: not here (the offline line is in the bad-input table)."""
+
+import json
+import subprocess
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from safetensors.torch import load_file
+
+import ablations
+from lab.publish.__main__ import publish
+from lab.publish.staging import plan_upload, stage
+from lab.runs.folder_kinds import require_kind
+from tests.conftest import compose_vindex, run_module
+
+pytestmark = pytest.mark.slow
+
+
+def dry_run(folder, *extra: str):
+    from hydra import compose
+
+    from lab.config.registry import composing, validate
+
+    with composing():
+        cfg = compose(config_name="publish", overrides=[f"folder={folder}", "repo_id=me/tiny", "dry_run=true", *extra])
+    validate(cfg)
+    return publish(cfg)
+
+
+def test_a_dry_run_of_an_ablation_run_lists_seed_001s_layout_and_a_card_that_parses(quick_reference, capfd):
+    run = quick_reference / "reference" / "tiny"
+    planned = {p.path_in_repo: p for p in dry_run(run, "dtype=bfloat16")}
+    assert {"all_train_metrics.json", "original/model.safetensors", "original/config.json", "original_finetuned/model.safetensors",
+            "original_finetuned/SHA256SUMS", "original_finetuned/tokenizer.json"} <= set(planned)
+    assert not any("checkpoints/" in path for path in planned)  # Lightning's checkpoints only when asked
+    weights = planned["original_finetuned/model.safetensors"]
+    assert weights.convert_to == "bfloat16" and weights.size < 0.55 * weights.source.stat().st_size  # fp32 → bf16 halves it
+    out = capfd.readouterr().out
+    assert "nothing uploaded" in out and "total:" in out
+    card = ModelCard(out[out.index("---\n"):])
+    assert "norm-ablation" in card.data.tags and "trust_remote_code=True" in card.text
+    base_only = {p.path_in_repo for p in dry_run(run, "stages=[base]", "checkpoints=true")}
+    assert "original/model.safetensors" in base_only and not any(p.startswith("original_finetuned/") for p in base_only)
+
+
+def test_dry_runs_of_a_gate_run_and_a_vindex_put_their_files_at_the_root(quick_gate_run, quick_reference, tmp_path):
+    from vindex.build import build
+
+    gate_files = {p.path_in_repo for p in dry_run(quick_gate_run)}
+    assert {"lambda_logits.pt", "neuron_indices.json", "gate_stats.json", "metadata.json", "README.md", "SHA256SUMS"} <= gate_files
+    folder = build(compose_vindex([f"paths.runs={quick_reference}", f"out={tmp_path / 'tiny.vindex'}"]))
+    vindex_files = {p.path_in_repo for p in dry_run(folder)}
+    assert {"index.json", "gate_vectors.bin", "README.md", "SHA256SUMS"} <= vindex_files and not any("/" in f for f in vindex_files)
+
+
+def test_staging_in_bf16_keeps_every_folder_checkable_and_loadable(quick_reference, tmp_path):
+    run = quick_reference / "reference" / "tiny"
+    staged = stage(plan_upload(require_kind(run).layout(run), ["base", "finetuned"], "bfloat16", False), tmp_path / "staged")
+    finetuned = staged / "original_finetuned"
+    assert {t.dtype for t in load_file(finetuned / "model.safetensors").values()} == {torch.bfloat16}
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=finetuned).returncode == 0
+    assert ablations.load(finetuned).model.embed_tokens.weight.dtype == torch.bfloat16
+    original = run / "original_finetuned"  # the run itself is untouched: the staged SHA256SUMS is a new file, not a link
+    assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=original).returncode == 0
+    assert json.loads((staged / "all_train_metrics.json").read_text()) == json.loads((run / "all_train_metrics.json").read_text())
+
+
+def test_without_a_token_it_says_how_to_log_in_and_uploads_nothing(quick_gate_run, tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no token file there
+    before = sorted(p.name for p in quick_gate_run.parent.iterdir())
+    assert run_module("lab.publish", [f"folder={quick_gate_run}", "repo_id=me/gates"]) == 2
+    err = capfd.readouterr().err
+    assert "no Hugging Face token: log in with `hf auth login`" in err and "Traceback" not in err
+    assert sorted(p.name for p in quick_gate_run.parent.iterdir()) == before  # no staging folder left behind
