@@ -62,7 +62,8 @@ def test_staging_in_bf16_keeps_every_folder_checkable_and_loadable(quick_referen
     finetuned = staged / "original_finetuned"
     assert {t.dtype for t in load_file(finetuned / "model.safetensors").values()} == {torch.bfloat16}
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=finetuned).returncode == 0
-    assert ablations.load(finetuned).model.embed_tokens.weight.dtype == torch.bfloat16
+    loaded, trained = ablations.load(finetuned), ablations.load(run / "original_finetuned")
+    assert torch.equal(loaded.model.embed_tokens.weight, trained.model.embed_tokens.weight.to(torch.bfloat16).float())
     original = run / "original_finetuned"  # the run itself is untouched: the staged SHA256SUMS is a new file, not a link
     assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=original).returncode == 0
     assert json.loads((staged / "all_train_metrics.json").read_text()) == json.loads((run / "all_train_metrics.json").read_text())
