@@ -61,7 +61,7 @@ def test_export_has_the_seeds_files_in_the_seeds_formats(gate_run, tmp_path_fact
     assert (gate_run / "gate_histogram.png").stat().st_size > 1000
     sums = (gate_run / "SHA256SUMS").read_text()
     assert all(name in sums for name in ("lambda_logits.pt", "neuron_indices.json", "gate_stats.json", "README.md"))
-    assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt"]  # one checkpoint kept, as ablations
+    assert sorted(p.name for p in (gate_run / "checkpoints").iterdir()) == ["last.ckpt", "last.ckpt.sha256"]  # one checkpoint kept (and its SHA-256), as ablations
     ckpt = torch.load(gate_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert sorted(ckpt["state_dict"]) == [f"model.model.layers.{i}.mlp.lambda_logits" for i in range(4)]  # λ only
 

@@ -36,7 +36,7 @@ def test_two_variant_multirun_writes_the_summary(wandb_sweep):
         assert entry["status"] == "ok" and entry["steps"] == 6 and entry["final_train_loss"] > 0
         for folder in (name, f"{name}_finetuned"):
             assert (sweep / folder / "model.safetensors").is_file() and (sweep / folder / "model.pt").is_file()
-        assert sorted(p.name for p in (sweep / f"{name}_finetuned" / "checkpoints").iterdir()) == ["last.ckpt"]  # one, final
+        assert sorted(p.name for p in (sweep / f"{name}_finetuned" / "checkpoints").iterdir()) == ["last.ckpt", "last.ckpt.sha256"]  # one, final, and its SHA-256
         assert (sweep / f"{name}_finetuned" / "tokenizer.json").is_file()
 
 

@@ -38,24 +38,38 @@ def assert_same_weights(a: dict, b: dict) -> None:
     assert not different, f"tensors differ after resume: {different[:5]}"
 
 
-def test_a_killed_gate_run_resumes_bit_equal(quick_reference, tmp_path):
-    args = ["trainer.max_steps=9", "checkpoint_every_n_steps=3", "trainer.enable_progress_bar=false", "data.batch_size=2",
+def test_a_killed_gate_run_with_damaged_checkpoints_resumes_bit_equal_from_the_newest_intact_one(quick_reference, tmp_path):
+    """Killed after its second step checkpoint; then the newest step file gets a flipped bit and ``last.ckpt`` is
+    truncated (a bad disk, a partial copy): the rerun sets both aside with a warning each, resumes from the next
+    older step file and ends as an uninterrupted run."""
+    args = ["trainer.max_steps=12", "checkpoint_every_n_steps=3", "trainer.enable_progress_bar=false", "data.batch_size=2",
             "logger=csv", f"paths.runs={quick_reference}"]
     reference, run = tmp_path / "reference", tmp_path / "run"
     with composing():
         train_gates(compose(config_name="gates_train", overrides=[*args, f"output_root={reference}"]))
 
     command = ["gates.train", *args, f"hydra.run.dir={run}"]
-    kill_when(command, lambda: (run / "checkpoints" / "step-000003.ckpt").is_file(), cwd=tmp_path)
+    checkpoints = run / "checkpoints"
+    kill_when(command, lambda: (checkpoints / "step-000006.ckpt.sha256").is_file(), cwd=tmp_path)
     assert not (run / "lambda_logits.pt").exists(), "the run finished before the kill"
+    steps = sorted(checkpoints.glob("step-*.ckpt"))
+    newest, intact = steps[-1], steps[-2]
+    flipped = bytearray(newest.read_bytes())
+    flipped[len(flipped) // 2] ^= 0x01
+    newest.write_bytes(bytes(flipped))
+    (checkpoints / "last.ckpt").write_bytes((checkpoints / "last.ckpt").read_bytes()[:1000])
     again = run_here(command, cwd=tmp_path)  # the rerun in this process: the kill is what needed its own
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "Restoring states from the checkpoint path" in again.stdout + again.stderr
+    output = again.stdout + again.stderr
+    assert f"checkpoint {newest} is damaged (its SHA-256 differs from {newest.name}.sha256): moved aside to {newest.name}.damaged" in output
+    assert f"checkpoint {checkpoints / 'last.ckpt'} is damaged (its SHA-256 differs from last.ckpt.sha256)" in output
+    assert f"Restoring states from the checkpoint path at {intact}" in output
+    assert (checkpoints / f"{newest.name}.damaged").is_file() and (checkpoints / "last.ckpt.damaged").is_file()  # kept
 
     a, b = (torch.load(d / "lambda_logits.pt", weights_only=True) for d in (run, reference))
     assert_same_weights(a, b)
     rows, ref_rows = (json.loads((d / "train_metrics.json").read_text()) for d in (run, reference))
-    assert deterministic(rows) == deterministic(ref_rows) and len(rows) == 9
+    assert deterministic(rows) == deterministic(ref_rows) and len(rows) == 12
 
 
 def make_sweep(tmp_path, variants: str, extra: list[str]) -> list[str]:

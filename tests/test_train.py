@@ -195,7 +195,7 @@ def test_every_stage_folder_has_a_hub_model_card(tmp_path):
 def test_a_finished_run_keeps_one_checkpoint_without_the_optimizer_state(tmp_path):
     run(tmp_path, "trainer.max_steps=4", "checkpoint_every_n_steps=2", "eval.accuracy=false")
     finetuned = tmp_path / "original_finetuned"
-    assert sorted(p.name for p in (finetuned / "checkpoints").iterdir()) == ["last.ckpt"] and not (finetuned / "last.ckpt").exists()
+    assert sorted(p.name for p in (finetuned / "checkpoints").iterdir()) == ["last.ckpt", "last.ckpt.sha256"] and not (finetuned / "last.ckpt").exists()
     final = torch.load(finetuned / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert final["global_step"] == 4 and final["state_dict"] and "optimizer_states" not in final
 

@@ -1,9 +1,12 @@
-"""User-facing errors: one clear line and exit code 2, never a traceback."""
+"""User-facing errors: one clear line and exit code 2, never a traceback: a mistake in the request
+(:class:`UserError`) and a fault of the machine, a full disk or an unwritable location (:mod:`lab.config.faults`)."""
 
 import functools
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from lab.config.faults import fault_message, full_error_wanted
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -14,12 +17,27 @@ class UserError(Exception):
     """A mistake in what the user asked for (config value, path, file): the message says what to do."""
 
 
+class DiskFull(UserError):
+    """A write found the disk full (:func:`lab.config.faults.disk_full_message`): the message names the file, the
+    space free and needed, and that rerunning the same command resumes."""
+
+
+def user_message(err: BaseException) -> str | None:
+    """The one line ``err`` is told as: a :class:`UserError`'s message, a machine fault's
+    (:func:`lab.config.faults.fault_message`), else None (a bug: its traceback is what to see)."""
+    if isinstance(err, UserError):
+        return str(err)
+    return fault_message(err)
+
+
 def exit_on_user_error(fn: F) -> F:
     """Run ``fn``; a :class:`UserError` prints ``error: <message>`` on stderr and exits with code 2.
 
-    Inside a Hydra multirun the error is re-raised instead: the job is recorded as failed and the other
-    jobs of the sweep still run (Hydra then exits with code 1). The wrapper records that it ran (``started``):
-    :func:`hydra_cli` tells a config that did not compose from a task that ran by it.
+    A full disk or an unwritable location anywhere in the exception's chain is told the same way
+    (:func:`user_message`); with ``HYDRA_FULL_ERROR=1`` its traceback is printed first. Inside a Hydra multirun
+    the error is re-raised instead: the job is recorded as failed and the other jobs of the sweep still run
+    (Hydra then exits with code 1). The wrapper records that it ran (``started``): :func:`hydra_cli` tells a
+    config that did not compose from a task that ran by it.
     """
 
     @functools.wraps(fn)
@@ -27,8 +45,15 @@ def exit_on_user_error(fn: F) -> F:
         wrapper.started = True  # type: ignore[attr-defined]
         try:
             return fn(*args, **kwargs)
-        except UserError as err:
-            print(f"error: {err}", file=sys.stderr, flush=True)
+        except Exception as err:
+            message = user_message(err)
+            if message is None:
+                raise
+            if not isinstance(err, UserError) and full_error_wanted():
+                import traceback
+
+                traceback.print_exception(err, file=sys.stderr)
+            print(f"error: {message}", file=sys.stderr, flush=True)
             if in_multirun():
                 raise
             sys.exit(USAGE_EXIT_CODE)
@@ -41,8 +66,9 @@ def print_job_failure(err: BaseException) -> None:
     the traceback for anything else (a bug to see)."""
     import traceback
 
-    if isinstance(err, UserError):
-        print(f"error: {err}", file=sys.stderr, flush=True)
+    message = user_message(err)
+    if message is not None:
+        print(f"error: {message}", file=sys.stderr, flush=True)
     else:
         traceback.print_exception(err, file=sys.stderr)
 

@@ -181,8 +181,9 @@ def device_count(devices: Any, gpus: float) -> int:
     return int(devices)
 
 
-def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
-    """Parameters, tokens, FLOPs, memory per device and disk of one composed job config (see the module docstring)."""
+def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"], count_epochs: bool = True) -> dict[str, Any]:
+    """Parameters, tokens, FLOPs, memory per device and disk of one composed job config (see the module docstring);
+    ``count_epochs=False`` leaves an epoch-bounded job's steps unknown instead of reading its data to count them."""
     config = architecture(cfg.model)
     with torch.device("meta"):
         model = Qwen3ForCausalLM(config)
@@ -198,7 +199,7 @@ def plan_job(cfg: DictConfig, gpus: float = DEFAULTS["gpus"]) -> dict[str, Any]:
     world = devices * t.num_nodes
     per_step = batch * seq * world * accumulate
     steps = t.max_steps if t.max_steps > 0 else None
-    if steps is None and t.max_epochs is not None and t.max_epochs > 0:  # epoch-bounded: as many steps as its epochs hold
+    if steps is None and count_epochs and t.max_epochs is not None and t.max_epochs > 0:  # epoch-bounded: as many steps as its epochs hold
         batches = epoch_batches(cfg, world)
         steps = t.max_epochs * batches // accumulate if batches is not None else None
     tokens = steps * per_step if steps else None

@@ -21,7 +21,8 @@ from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 
 from lab.config.checks import require
-from lab.config.errors import UserError
+from lab.config.errors import DiskFull, UserError
+from lab.config.faults import DISK_FULL, disk_full_message, free_bytes, os_error_in, says_disk_full
 
 
 def _umask() -> int:
@@ -30,8 +31,12 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, fsync it, then rename it to ``path``."""
+def atomic_write(path: Path, write: Callable[[Path], None], needed: int | None = None) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, fsync it, then rename it to ``path``.
+
+    A full disk is one :class:`lab.config.errors.DiskFull` naming ``path``, the space free and ``needed`` (the
+    expected size, if the caller knows it; else more than what was written), with the partial file removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -43,9 +48,24 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except Exception as err:
+        written = tmp.stat().st_size if tmp.exists() else 0
+        if not disk_filled(err, path):
+            raise
+        tmp.unlink(missing_ok=True)
+        raise DiskFull(disk_full_message(path, needed or written or None, at_least=not needed)) from err
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def disk_filled(err: BaseException, path: Path) -> bool:
+    """Whether ``err``, raised writing ``path``, is a full disk: ENOSPC/EDQUOT in its chain, or (torch's writer,
+    given a path, reports it as an iostream error without an errno) no OSError at all and under 64 KiB left."""
+    found = os_error_in(err)
+    if found is not None:
+        return found.errno in DISK_FULL
+    return says_disk_full(err) or free_bytes(path.parent) < 64 * 1024
 
 
 @contextlib.contextmanager

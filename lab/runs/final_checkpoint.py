@@ -14,13 +14,16 @@ from pathlib import Path
 
 import lightning as L
 
+from lab.runs.checkpoint_check import sidecar
+
 
 def keep_final_checkpoint(trainer: L.Trainer, checkpoint_dir: Path, keep_optimizer_state: bool) -> Path:
     """Write ``checkpoint_dir/last.ckpt`` (all ranks call it: Lightning saves collectively) and, on global
-    rank 0, remove the run's ``step-*.ckpt``; returns the checkpoint's path."""
+    rank 0, remove the run's ``step-*.ckpt`` and their sidecars (damaged ones set aside stay); returns the checkpoint's path."""
     path = Path(checkpoint_dir) / "last.ckpt"
     trainer.save_checkpoint(path, weights_only=not keep_optimizer_state)
     if trainer.is_global_zero:
         for step_checkpoint in Path(checkpoint_dir).glob("step-*.ckpt"):
             step_checkpoint.unlink()
+            sidecar(step_checkpoint).unlink(missing_ok=True)
     return path

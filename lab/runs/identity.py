@@ -34,7 +34,7 @@ RUN_CONFIG_FILE = ".run_config.json"
 # tool's (conf/train.yaml, conf/gates_train.yaml), not a choice of one run: runs recorded before the key existed resume.
 IGNORED_KEYS = (
     "hydra", "paths", "output_root", "run_name", "logger", "ckpt_path", "overwrite", "checkpoint_every_n_steps", "artifacts",
-    "datamodule", "plan_terms",
+    "datamodule", "plan_terms", "preflight",
     "trainer.enable_progress_bar", "trainer.enable_model_summary", "trainer.log_every_n_steps", "trainer.default_root_dir",
     "trainer.ddp.timeout_s", "data.num_workers",
 )

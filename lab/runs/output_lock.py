@@ -5,6 +5,8 @@ A *named* folder (``make sweep``'s ``runs/ablations/sweeps/<SWEEP>``, or any ``h
 reused on purpose, to resume; a second process started on it while the first is alive gets one line
 and exit code 2, instead of two runs clobbering each other's checkpoints. The lock is an ``flock`` on
 ``<folder>/.lock``: the kernel releases it when its holder dies, so a killed run never leaves a stale lock.
+Taking it is the first write of a run, so a folder that cannot be written (a read-only mount, no permission, a
+file in its place) is one line and exit code 2 here, before anything else runs.
 """
 
 import fcntl
@@ -16,6 +18,7 @@ from typing import IO, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lab.config.faults import DISK_FULL, disk_full_message, unwritable_message
 from lab.runs.processes import CHILD_JOB_PREFIX
 
 
@@ -51,6 +54,10 @@ class OutputLock(Callback):
             self.handle = lock_folder(Path(folder))
         except FolderInUse as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        except OSError as err:  # before any training: a read-only mount, no permission, a file in the way
+            print(f"error: {unwritable_message(folder, err) if err.errno not in DISK_FULL else disk_full_message(folder)}",
+                  file=sys.stderr, flush=True)
             raise SystemExit(2) from None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:

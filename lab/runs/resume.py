@@ -8,10 +8,10 @@ and a finished or interrupted run of another config stops the job instead (:mod:
 ``overwrite=true`` discards it.
 
 The latest checkpoint is the highest ``step-N.ckpt`` (each is renamed into place complete, see
-:mod:`lab.runs.checkpoint_io`), else ``last.ckpt``.
+:mod:`lab.runs.checkpoint_io`), else ``last.ckpt``; a resume takes the newest intact one, damaged ones moved
+aside (:mod:`lab.runs.checkpoint_check`).
 """
 
-import re
 import secrets
 from pathlib import Path
 
@@ -20,11 +20,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from lab.runs.artifacts import atomic_write
+from lab.runs.checkpoint_check import candidates, check_given_checkpoint, latest_intact_checkpoint
 from lab.runs.checksums import SUMS_FILE, check_sha256sums
 from lab.runs.identity import RUN_CONFIG_FILE, check_unchanged, discard_run, record_config
 from lab.runs.processes import is_ddp_child
 
-STEP_CHECKPOINT = re.compile(r"step-(\d+)\.ckpt")
 WANDB_ID_FILE = ".wandb_run_id"
 
 
@@ -69,20 +69,17 @@ def reuse_previous_run(cfg: DictConfig, folder: Path, *other_folders: Path) -> b
 
 
 def latest_checkpoint(checkpoint_dir: Path) -> Path | None:
-    """The checkpoint of the highest step in ``checkpoint_dir`` (``step-N.ckpt``), else its ``last.ckpt``, else None."""
-    folder = Path(checkpoint_dir)
-    steps = [(int(m.group(1)), p) for p in folder.glob("step-*.ckpt") if (m := STEP_CHECKPOINT.fullmatch(p.name))]
-    if steps:
-        return max(steps)[1]
-    last = folder / "last.ckpt"
-    return last if last.is_file() else None
+    """The newest checkpoint in ``checkpoint_dir`` (:func:`lab.runs.checkpoint_check.candidates`), unchecked, or None."""
+    return next(iter(candidates(checkpoint_dir)), None)
 
 
 def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None:
-    """``ckpt_path`` if given, else the latest checkpoint of an interrupted run in ``checkpoint_dir``."""
+    """``ckpt_path`` if given (it must be intact), else the newest intact checkpoint of an interrupted run in
+    ``checkpoint_dir``. A DDP child rank takes the newest without checking: its parent checked them before it
+    started the ranks."""
     if ckpt_path:
-        return str(ckpt_path)
-    found = latest_checkpoint(checkpoint_dir)
+        return str(check_given_checkpoint(Path(ckpt_path)))
+    found = latest_checkpoint(checkpoint_dir) if is_ddp_child() else latest_intact_checkpoint(checkpoint_dir)
     return str(found) if found else None
 
 

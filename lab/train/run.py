@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from lab.config import CONF_DIR
-from lab.config.errors import UserError, exit_on_user_error, in_multirun, print_job_failure
+from lab.config.errors import UserError, exit_on_user_error, in_multirun, print_job_failure, user_message
 from lab.config.registry import TypedConfig, register_schemas, validate
 from lab.model import load_tokenizer
 from lab.runs.artifacts import read_json, update_json_entry
@@ -177,7 +177,7 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
     except Exception as err:
         if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
             entry = recipe.failure_entry(ctx, trainer, err)
-            recipe.record(ctx, entry)
+            record_failure(recipe, ctx, entry)
             if in_multirun():  # recorded: the sweep goes on, and ends with its report and exit code 1 (lab.runs.sweep_status)
                 print_job_failure(err)
                 return entry
@@ -185,6 +185,15 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
     finally:
         finish_logger(ctx.logger)
     return entry
+
+
+def record_failure(recipe: Recipe, ctx: RunContext, entry: dict) -> None:
+    """Record a failed run's entry if the disk lets it; its own failure (the disk is full) is one warning, never
+    the error the user sees instead of the first one."""
+    try:
+        recipe.record(ctx, entry)
+    except Exception as err:
+        log.warning("the failure could not be recorded in %s: %s", ctx.root / recipe.summary_file, user_message(err) or err)
 
 
 def skip_finished(ctx: RunContext, recipe: Recipe) -> dict:
