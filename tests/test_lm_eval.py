@@ -7,7 +7,14 @@ import yaml
 from lab.data.datamodule import CorpusDataModule
 from lab.data.formats import qa_prompt, reasoning_prompt
 from lab.evaluate.graded import greedy_generate, knowledge_accuracy, reasoning_accuracy
-from lab.evaluate.lm_eval.harness import TASKS_DIR, prepare_for_generation, task_manager
+from lab.evaluate.lm_eval.harness import (
+    TASKS_DIR,
+    checked_task_manager,
+    our_tasks,
+    prepare_for_generation,
+    self_contained,
+    task_manager,
+)
 from lab.evaluate.lm_eval.targets import load_stage
 from lab.runs.reference import tiny_reference_dir
 from tests.conftest import compose_train, run_module
@@ -29,7 +36,7 @@ def test_our_tasks_generate_and_grade_exactly_as_training_does(quick_reference):
     limit = 48
     prepare_for_generation(model, tokenizer)
     out = simple_evaluate(model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=48, device="cpu"), tasks=["tiny"],
-                          task_manager=task_manager(), limit=limit, log_samples=True)
+                          task_manager=task_manager(ours_only=True), limit=limit, log_samples=True)
     results, samples = out["results"], out["samples"]
     assert results["tiny_facts"]["acc,none"] == knowledge_accuracy(model, tokenizer, facts[:limit])
     assert results["tiny_arith"]["acc,none"] == reasoning_accuracy(model, tokenizer, problems[:limit])
@@ -52,6 +59,9 @@ def test_the_real_scale_groups_resolve_to_known_tasks():
         entry = manager.task_index[group]
         assert entry.kind.name == "GROUP" and entry.cfg["task"] == members
         assert all(manager.task_index[m].kind.name in ("TASK", "GROUP") for m in members), group  # mmlu is a group
+    # a run that asks only for our own tasks indexes only our folder (lm-eval's 14k YAMLs take ~11 s): tiny, not knowledge
+    assert self_contained("tiny") and self_contained("tiny_facts") and not self_contained("knowledge")
+    assert checked_task_manager(["tiny_facts"]) is task_manager(ours_only=True) and set(our_tasks()) < set(manager.all_tasks)
     popqa = yaml.safe_load((TASKS_DIR / "popqa.yaml").read_text().replace("!function", ""))
     assert popqa["dataset_path"] == "akariasai/PopQA" and manager.task_index["popqa"].yaml_path == TASKS_DIR / "popqa.yaml"
 

@@ -57,7 +57,7 @@ def test_lm_eval_by_path_grades_a_variant_folder_as_our_loader_does(dyt_llm_run)
     from lab.evaluate.lm_eval.harness import prepare_for_generation, task_manager
     from lab.evaluate.lm_eval.targets import load_stage
 
-    manager, limit = task_manager(), 16
+    manager, limit = task_manager(ours_only=True), 16
     by_path = simple_evaluate(model="hf", model_args=f"pretrained={dyt_llm_run},trust_remote_code=True,device=cpu,batch_size=16",
                               tasks=["tiny_facts"], task_manager=manager, limit=limit, log_samples=True)
     model, tokenizer = load_stage(dyt_llm_run)
