@@ -7,6 +7,7 @@ where mounting is not permitted (not root) those tests say so and skip.
 
 import contextlib
 import errno
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,16 @@ from tests.conftest import compose_train, run_here
 SHORT = ["trainer.max_steps=8", "trainer.val_check_interval=4", "data.eval_limit=4", "data.batch_size=4", "checkpoint_every_n_steps=4",
          "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2", "trainer.limit_val_batches=2", "variant=no_qk_norm",
          "logger=none"]
+
+
+class Exploit:
+    """Unpickling it would create ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
 
 
 @contextlib.contextmanager
@@ -95,6 +106,14 @@ def test_the_main_job_on_a_full_disk_stops_in_one_line_and_resumes_bit_equal_onc
         assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
+def test_a_vindex_build_on_a_full_disk_is_one_line_and_leaves_no_partial_index(quick_reference, tmp_path):
+    with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=200k") as disk:
+        done = run_here(["vindex.build", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith(f"error: disk full writing {disk / 'vx'} (")
+        assert list(disk.iterdir()) == []  # the partial index folder is gone
+
+
 def test_the_preflight_refuses_a_job_that_cannot_fit_when_asked(tmp_path):
     with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=4m") as disk:
         assert disk_shortfall(10**6, disk) is None and disk_shortfall(10**8, disk)[0] == 10**8
@@ -134,6 +153,10 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_newest_intact_one_is_used(tmp
     assert sorted(p.name for p in folder.iterdir()) == [
         "last.ckpt.damaged", "last.ckpt.damaged.sha256", "step-000002.ckpt", "step-000002.ckpt.sha256",
         "step-000004.ckpt.damaged", "step-000004.ckpt.damaged.sha256"]
+    planted, marker = folder / "step-000006.ckpt", tmp_path / "pwned"  # a pickle that would run code: never unpickled
+    planted.write_bytes(pickle.dumps({"state_dict": {}, "epoch": Exploit(marker)}))
+    assert latest_intact_checkpoint(folder) == folder / "step-000002.ckpt" and not marker.exists()
+    assert (folder / "step-000006.ckpt.damaged").is_file()
     legacy = folder / "step-000002.ckpt"  # written before sidecars: checked by loading it
     sidecar(legacy).unlink()
     assert damage(legacy) is None

@@ -22,7 +22,7 @@ from torch import nn
 
 from lab.config.checks import require
 from lab.config.errors import DiskFull, UserError
-from lab.config.faults import DISK_FULL, disk_full_message, free_bytes, os_error_in, says_disk_full
+from lab.config.faults import DISK_FULL, chain, disk_full_message, free_bytes, os_error_in, says_disk_full
 
 
 def _umask() -> int:
@@ -60,19 +60,24 @@ def atomic_write(path: Path, write: Callable[[Path], None], needed: int | None =
 
 
 def disk_filled(err: BaseException, path: Path) -> bool:
-    """Whether ``err``, raised writing ``path``, is a full disk: ENOSPC/EDQUOT in its chain, or (torch's writer,
-    given a path, reports it as an iostream error without an errno) no OSError at all and under 64 KiB left."""
+    """Whether ``err``, raised writing ``path``, is a full disk: ENOSPC/EDQUOT in its chain, a library's "No space
+    left on device", or (torch's writer, given a path, reports it as an iostream error without an errno) a write
+    error with under 64 KiB left on the file system."""
     found = os_error_in(err)
     if found is not None:
         return found.errno in DISK_FULL
-    return says_disk_full(err) or free_bytes(path.parent) < 64 * 1024
+    if says_disk_full(err):
+        return True
+    text = " ".join(str(e) for e in chain(err)).lower()
+    return ("iostream" in text or "write" in text) and free_bytes(path.parent) < 64 * 1024
 
 
 @contextlib.contextmanager
 def atomic_dir(path: Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to ``path``; on success it is renamed to ``path`` (never half there).
 
-    An existing ``path`` is refused unless ``overwrite`` (then it is replaced after the new one is complete).
+    An existing ``path`` is refused unless ``overwrite`` (then it is replaced after the new one is complete). A full
+    disk is one :class:`lab.config.errors.DiskFull` naming ``path``, with the partial folder removed.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -90,6 +95,12 @@ def atomic_dir(path: Path, overwrite: bool = False) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+    except Exception as err:
+        if isinstance(err, DiskFull) or not disk_filled(err, path):
+            raise
+        written = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DiskFull(disk_full_message(path, written or None, at_least=True)) from err
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

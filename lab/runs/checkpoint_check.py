@@ -13,7 +13,9 @@ newest first is: the highest ``step-N.ckpt``, then ``last.ckpt``, then the older
 """
 
 import logging
+import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 STEP_CHECKPOINT = re.compile(r"step-(\d+)\.ckpt")
 SIDECAR_SUFFIX = ".sha256"
 DAMAGED_SUFFIX = ".damaged"
+NOT_PLAIN = "it is not plain tensors and primitives, so it is never unpickled"
 
 
 def sidecar(checkpoint: Path | str) -> Path:
@@ -59,9 +62,11 @@ def damage(checkpoint: Path) -> str | None:
     if recorded.is_file():
         expected = (recorded.read_text().split() or [""])[0]
         return None if sha256_file(checkpoint) == expected else f"its SHA-256 differs from {recorded.name}"
-    try:
-        torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
-    except Exception as err:  # a truncated zip, a bad pickle: whatever torch says, the file cannot resume a run
+    try:  # weights_only: a checkpoint that is not plain tensors and primitives is never unpickled (lab.train.trainer.fit)
+        torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(checkpoint))  # mmap: no copy in RAM
+    except pickle.UnpicklingError:
+        return NOT_PLAIN
+    except Exception as err:  # a truncated zip, a bad record: whatever torch says, the file cannot resume a run
         return f"it has no {recorded.name} and does not load ({type(err).__name__})"
     return None
 
@@ -90,11 +95,14 @@ def latest_intact_checkpoint(checkpoint_dir: Path) -> Path | None:
     return None
 
 
-def check_given_checkpoint(path: Path) -> Path:
-    """``ckpt_path`` as the user gave it: it must exist and be intact (it is never moved)."""
-    if not path.is_file():
-        raise UserError(f"ckpt_path={path} does not exist")
-    why = damage(path)
+def check_given_checkpoint(path: str) -> str:
+    """``ckpt_path`` as the user gave it, checked when it is a file (it is never moved); Lightning's names (``last``,
+    ``best``, ``hpc``) and a path that is not a file are left to :func:`lab.train.trainer.fit`, which refuses the latter."""
+    if not Path(path).is_file():
+        return path
+    why = damage(Path(path))
+    if why == NOT_PLAIN:
+        raise UserError(f"ckpt_path={path} is not a plain checkpoint; refusing to unpickle it")
     if why is not None:
         raise UserError(f"ckpt_path={path} is damaged: {why}; give another checkpoint")
     return path

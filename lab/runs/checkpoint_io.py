@@ -27,7 +27,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             with open(tmp, "wb") as f:  # a file object: a full disk surfaces as ENOSPC (given a path, torch drops the errno)
                 torch.save(checkpoint, f)
 
-        atomic_write(path, write, needed=previous_size(path.parent))
+        needed = previous_size(path.parent)
+        sidecar(path).unlink(missing_ok=True)  # a kill before the new sidecar leaves none (checked by loading), never a stale one
+        atomic_write(path, write, needed=needed)
         write_sidecar(path)
 
     def remove_checkpoint(self, path: str | Path) -> None:

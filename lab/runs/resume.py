@@ -78,7 +78,7 @@ def resume_checkpoint(ckpt_path: str | None, checkpoint_dir: Path) -> str | None
     ``checkpoint_dir``. A DDP child rank takes the newest without checking: its parent checked them before it
     started the ranks."""
     if ckpt_path:
-        return str(check_given_checkpoint(Path(ckpt_path)))
+        return check_given_checkpoint(str(ckpt_path))
     found = latest_checkpoint(checkpoint_dir) if is_ddp_child() else latest_intact_checkpoint(checkpoint_dir)
     return str(found) if found else None
 

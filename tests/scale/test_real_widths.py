@@ -6,7 +6,9 @@
 - the localisation benchmark (``python -m gates.localise``) at Qwen3-0.6B's shape, every method, a step of each part;
 - Qwen3-8B's widths with 2 layers: ``vindex.pipeline`` (build, C1-C5, Gate 3), and ``vindex.build``'s peak memory
   (never the model in fp32);
-- the GPU check (``make gpu-check``) as its CPU smoke test.
+- the GPU check (``make gpu-check``) as its CPU smoke test;
+- soft gates folded into Qwen3-0.6B's weights (``gates.masking``): the written folder loads with stock
+  ``from_pretrained`` and gives the gated model's logits, the folding done in place (one copy of the weights).
 """
 
 import json
@@ -179,3 +181,30 @@ def test_gpu_check_runs_as_a_smoke_test_on_cpu(tmp_path):
         assert result[key]["step_s"] > 0 and result[key]["peak_memory_gib"] > 0 and result[key]["planned_memory_gib"] > 0
     assert result["throughput"]["tokens_per_s"] > 0
     assert "gpu check on cpu (smoke)" in proc.stdout
+
+
+def test_gates_fold_into_qwen3_06b_weights_and_load_stock(qwen3_06b, tmp_path):
+    """Soft gates g = sigmoid(λ) on every FFN neuron of Qwen3-0.6B's shape (fp32), as ``LambdaGatedFFN`` applies them (a
+    pre-hook scaling ``down_proj``'s input), against the same gates folded in place into ``down_proj``'s columns and
+    written as a plain folder: stock ``from_pretrained`` gives the gated logits within 1e-5."""
+    from transformers import AutoModelForCausalLM, Qwen3ForCausalLM
+
+    from gates.masking import apply_gates, model_shape
+    from lab.report.model_folder import write_model_folder
+
+    model = Qwen3ForCausalLM.from_pretrained(qwen3_06b, dtype=torch.float32).eval()
+    logits = torch.randn(model_shape(model), generator=torch.Generator().manual_seed(0)) * 2
+    ids = torch.randint(0, model.config.vocab_size, (1, 24), generator=torch.Generator().manual_seed(1))
+    mlps = [layer.mlp for layer in model.model.layers]
+    gates = torch.sigmoid(logits)
+    hooks = [mlp.down_proj.register_forward_pre_hook(lambda m, args, g=g: (args[0] * g,)) for mlp, g in zip(mlps, gates, strict=True)]
+    with torch.no_grad():
+        gated = model(ids).logits
+    for hook in hooks:
+        hook.remove()
+    apply_gates(model, logits, "soft", 1.0)  # in place: no second copy of the weights
+    write_model_folder(tmp_path / "folded", model, None, {"mode": "soft"}, title="t", body="b", base_model=None, tags=["qwen3"])
+    del model
+    with torch.no_grad():
+        loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "folded", dtype=torch.float32).eval()(ids).logits
+    torch.testing.assert_close(loaded, gated, rtol=0, atol=1e-5)
