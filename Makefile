@@ -59,8 +59,9 @@ gates: install  ## train lambda gates on the tiny reference model (ARGS='model=q
 gates-eval: install  ## evaluate the latest gate run against random masking (ARGS='gates_dir=...')
 	$(PY) -m gates.evaluate $(ARGS)
 
-localise: install  ## the knowledge-localisation benchmark: gates, trained random gates, attribution, Gate 3 (attribution and rank-1 DELETE), vindex features, random; held-out facts, statements, probe, four relearning attacks, budgets 1/5/20 %; seeds 0,1,2 at once (30 min on 2 cores from scratch; ARGS='publish=true ...')
-	$(PY) -m gates.localise $(ARGS)
+LOCALISE ?= default
+localise: install  ## the knowledge-localisation benchmark into runs/gates/localise/benchmark/$(LOCALISE); rerun to resume: gates, trained random gates, attribution, Gate 3 (attribution and rank-1 DELETE), vindex features, random; held-out facts, statements, probe, four relearning attacks, budgets 1/5/20 %; seeds 0,1,2 at once (30 min on 2 cores with the reference cached; ARGS='publish=true ...')
+	$(PY) -m gates.localise 'hydra.run.dir=$${paths.runs}/gates/localise/benchmark/$(LOCALISE)' $(ARGS)
 
 vindex: install  ## build the vindex of the tiny reference model (ARGS='source=Qwen/Qwen3-8B ...')
 	$(PY) -m vindex.build $(ARGS)

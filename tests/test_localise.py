@@ -14,7 +14,7 @@ from gates.data import entity_masked, pad_collate
 from gates.facts import SPLIT_FILE, read_split, recall_by_set, split_facts, write_split
 from gates.gated_ffn import OPEN_LOGIT, gate_logits, patch_gates, random_neurons
 from gates.localise.attribution import neuron_attributions
-from gates.localise.benchmark import overlaps, top_share
+from gates.localise.benchmark import last_error, overlaps, top_share
 from gates.localise.delete import delete_facts
 from gates.localise.logit_attribution import answer_tokens, gate3_scores, vindex_feature_scores
 from gates.localise.probe import decode_accuracy, fit_ridge, last_position_residuals, probe_accuracy
@@ -365,3 +365,11 @@ def test_the_published_benchmark_blocks_match_the_committed_json():
         ("benchmark", "training"), ("benchmark", "relearning"), ("benchmark", "relearn_contrasts"),
         ("benchmark", "probe"), ("benchmark", "budgets"), ("benchmark", "statements")}
     assert update_docs(check=True) == []
+
+
+def test_a_failed_gate_run_is_told_by_its_cause_not_its_exit_code(tmp_path):
+    log = tmp_path / "gates.log"
+    log.write_text("[info] starting\nerror: gates.temperature=0.0 is invalid; expected a positive number\n")
+    assert last_error(log) == "gates.temperature=0.0 is invalid; expected a positive number"
+    log.write_text("Traceback (most recent call last):\nKeyError: 'x'\n")
+    assert last_error(log) == "KeyError: 'x'" and last_error(tmp_path / "missing.log") == "it printed nothing"

@@ -71,6 +71,7 @@ from lab.evaluate.graded import knowledge_correct, reasoning_accuracy, statement
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import read_json, write_json
 from lab.runs.children import die_with_parent
+from lab.runs.reference import ensure_reference_model
 
 DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
 MIN_FACTS = 10  # the fewest facts either side of a seed's held-out split may hold: a recall over fewer says little
@@ -81,7 +82,7 @@ def check_splits(cfg: DictConfig):
     ``gates.forget_relations`` with ``train``'s overrides) that leaves fewer than :data:`MIN_FACTS` facts to forget
     or held out for one of ``seeds``. Returns lm-eval's task manager for ``tasks`` (None without tasks)."""
     manager = checked_task_manager(list(cfg.tasks)) if cfg.tasks else None  # an unknown task, or one out of reach, is refused now
-    run = compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
+    run = gate_run_config(cfg)
     facts = load_gate_rows(run.data).knowledge
     for seed in cfg.seeds:
         split = split_facts(facts, run.gates.forget_relations, float(run.gates.held_out), int(seed))
@@ -90,6 +91,11 @@ def check_splits(cfg: DictConfig):
                             f"{split.relations} into {len(split.forget)} to forget and {len(split.held_out)} held out (seed {seed}); "
                             f"the benchmark needs at least {MIN_FACTS} on each side")
     return manager
+
+
+def gate_run_config(cfg: DictConfig) -> DictConfig:
+    """The config the benchmark's gate runs compose (``gates_train`` with ``train``'s overrides)."""
+    return compose(config_name="gates_train", overrides=[*cfg.train, f"paths.runs={cfg.paths.runs}"])
 
 
 def train_gates(folder: Path, seed: int, runs: str, overrides: list[str]) -> Path:
@@ -101,8 +107,16 @@ def train_gates(folder: Path, seed: int, runs: str, overrides: list[str]) -> Pat
     with open(f"{folder}.log", "w") as log:
         done = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, check=False, preexec_fn=die_with_parent)
     if done.returncode != 0:
-        raise UserError(f"gates.train seed={seed} failed (exit {done.returncode}); see {folder}.log")
+        raise UserError(f"gates.train seed={seed} failed (exit {done.returncode}): {last_error(Path(f'{folder}.log'))}; "
+                        f"the whole log is {folder}.log")
     return folder
+
+
+def last_error(log: Path) -> str:
+    """A failed run's cause from its log: its last ``error:`` line, else its last line."""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()] if log.is_file() else []
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return errors[-1] if errors else (lines[-1] if lines else "it printed nothing")
 
 
 def top_share(score: torch.Tensor, budget: float) -> torch.Tensor:
@@ -348,7 +362,10 @@ def run_seeds(cfg: DictConfig, seeds: list[int], out: Path, manager) -> None:
 
 
 def run_benchmark(cfg: DictConfig) -> dict:
+    """Every seed's results (the finished ones in ``out`` kept), then the report. The gate runs' reference model is
+    trained here, once, before any seed starts: seeds in worker processes would each wait for it on one thread."""
     manager = check_splits(cfg)
+    ensure_reference_model(gate_run_config(cfg).model, cfg.paths.runs)
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
     run_seeds(cfg, [int(s) for s in cfg.seeds if not (out / f"seed{s}.json").is_file()], out, manager)
     per_seed = [{**read_json(out / f"seed{seed}.json"), "training": training(out / f"seed{seed}")} for seed in cfg.seeds]
