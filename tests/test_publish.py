@@ -46,6 +46,25 @@ def test_a_dry_run_of_an_ablation_run_lists_seed_001s_layout_and_a_card_that_par
     assert "original/model.safetensors" in base_only and not any(p.startswith("original_finetuned/") for p in base_only)
 
 
+def test_the_root_card_carries_each_stages_lm_eval_scores_and_the_command_takes_a_bare_folder(quick_reference, tmp_path, capfd):
+    """The model-index of each uploaded stage's card (what lab.evaluate.lm_eval wrote) at the root, named by folder;
+    ``python -m lab.publish <folder> repo_id=... --dry-run`` as the issue writes it."""
+    import shutil
+
+    from lab.evaluate.lm_eval.results import update_card
+
+    run = tmp_path / "tiny"
+    shutil.copytree(quick_reference / "reference" / "tiny", run)
+    lm_eval_results = {"results": {"tiny_facts": {"alias": "tiny_facts", "acc,none": 0.25, "acc_stderr,none": 0.1}}}
+    assert update_card(run / "original_finetuned", lm_eval_results, "original_finetuned")
+    assert run_module("lab.publish", [str(run), "repo_id=me/tiny", "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    card = ModelCard(out[out.index("---\n"):])
+    (result,) = card.data.eval_results
+    assert (result.dataset_type, result.metric_name, result.metric_value) == ("tiny_facts", "acc (original_finetuned)", 0.25)
+    assert card.data.model_name == "tiny"
+
+
 def test_dry_runs_of_a_gate_run_and_a_vindex_put_their_files_at_the_root(quick_gate_run, quick_reference, tmp_path):
     from vindex.build import build
 

@@ -1,6 +1,7 @@
-"""``python -m lab.publish folder=<run | sweep | gate run | vindex> repo_id=<owner/name> [dry_run=true]``
-(``make publish``): the module docstring of :mod:`lab.publish`."""
+"""``python -m lab.publish <run | sweep | gate run | vindex> repo_id=<owner/name> [--dry-run]`` (``make publish``;
+``folder=<path>`` and ``dry_run=true`` are the same keys in Hydra's form): the module docstring of :mod:`lab.publish`."""
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -66,5 +67,26 @@ def main(cfg: DictConfig) -> None:
     publish(cfg)
 
 
+HYDRA_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
+                          "-cd", "--info", "--experimental-rerun"}
+
+
+def hydra_arguments(argv: list[str]) -> list[str]:
+    """The command line in Hydra's form: a bare first path is ``folder=<path>``, ``--dry-run`` is ``dry_run=true``;
+    Hydra's own flags and ``key=value`` overrides pass unchanged."""
+    out, folder_given, takes_value = [], False, False
+    for arg in argv:
+        if arg == "--dry-run":
+            out.append("dry_run=true")
+        elif not folder_given and not takes_value and "=" not in arg and not arg.startswith("-"):
+            out.append(f"folder={arg}")
+            folder_given = True
+        else:
+            out.append(arg)
+        takes_value = arg in HYDRA_FLAGS_WITH_VALUE
+    return out
+
+
 if __name__ == "__main__":
+    sys.argv[1:] = hydra_arguments(sys.argv[1:])
     hydra_cli(main)

@@ -39,8 +39,28 @@ def root_card(folder: Path, layout: dict[str, Path], stages: list[str], dtype: s
         "model = AutoModelForCausalLM.from_pretrained(\"<repo>\", subfolder=\"<run>_finetuned\", trust_remote_code=True)\n```",
         *(["## lm-evaluation-harness", comparison.read_text().strip()] if comparison.is_file() else []),
     ])
+    results = stage_eval_results(folder, [name for name in layout if stages_of(name) in stages])
     return model_card(body + "\n", base_model=None, library_name="transformers", pipeline_tag="text-generation",
-                      tags=["qwen3", "norm-ablation", "qwen3-internals"])
+                      tags=["qwen3", "norm-ablation", "qwen3-internals"], model_name=Path(folder).name, eval_results=results)
+
+
+def stages_of(name: str) -> str:
+    """``finetuned`` for ``<run>_finetuned``, else ``base`` (a layout entry of an ablation upload)."""
+    return "finetuned" if name.endswith("_finetuned") else "base"
+
+
+def stage_eval_results(folder: Path, names: list[str]) -> list:
+    """Every uploaded stage's lm-eval scores (its card's ``model-index``, written by ``lab.evaluate.lm_eval``), each
+    metric named with its folder (``acc (original_finetuned)``): one repo is one ``model-index`` on the Hub."""
+    from dataclasses import replace
+
+    results = []
+    for name in names:
+        card = Path(folder) / name / "README.md"
+        if card.is_file():
+            results += [replace(r, metric_name=f"{r.metric_name or r.metric_type} ({name})")
+                        for r in ModelCard.load(card).data.eval_results or []]
+    return results
 
 
 def check_card(text: str) -> ModelCard:

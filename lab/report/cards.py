@@ -12,9 +12,10 @@ def hub_id(base_model: str | None) -> str | None:
 
 
 def model_card(body: str, *, base_model: str | None, library_name: str | None, tags: list[str],
-               pipeline_tag: str | None = None, license: str = "apache-2.0", model_name: str | None = None) -> str:
-    """``README.md`` text: front matter (``license``, base model if a hub id, library, pipeline, tags, model name),
-    then ``body``."""
+               pipeline_tag: str | None = None, license: str = "apache-2.0", model_name: str | None = None,
+               eval_results: list | None = None) -> str:
+    """``README.md`` text: front matter (``license``, base model if a hub id, library, pipeline, tags, model name, and
+    ``eval_results`` as its ``model-index``, which needs ``model_name``), then ``body``."""
     data = ModelCardData(license=license, base_model=hub_id(base_model), library_name=library_name,
-                         pipeline_tag=pipeline_tag, tags=tags, model_name=model_name)
+                         pipeline_tag=pipeline_tag, tags=tags, model_name=model_name, eval_results=eval_results or None)
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))

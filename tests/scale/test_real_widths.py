@@ -186,7 +186,10 @@ def test_gpu_check_runs_as_a_smoke_test_on_cpu(tmp_path):
 def test_gates_fold_into_qwen3_06b_weights_and_load_stock(qwen3_06b, tmp_path):
     """Soft gates g = sigmoid(λ) on every FFN neuron of Qwen3-0.6B's shape (fp32), as ``LambdaGatedFFN`` applies them (a
     pre-hook scaling ``down_proj``'s input), against the same gates folded in place into ``down_proj``'s columns and
-    written as a plain folder: stock ``from_pretrained`` gives the gated logits within 1e-5."""
+    written as a plain folder: stock ``from_pretrained`` gives the gated logits within fp32 rounding. Over 28 layers the
+    two orders of one product (x·g then W, W·diag(g) then x) round apart by ~1.1e-5 here, just past the flat 1e-5 the
+    tiny model's test holds; so the bar is the gated model's own float64 logits: the folded fp32 model is no further
+    from them than twice the hooked fp32 model is."""
     from transformers import AutoModelForCausalLM, Qwen3ForCausalLM
 
     from gates.masking import apply_gates, model_shape
@@ -200,6 +203,8 @@ def test_gates_fold_into_qwen3_06b_weights_and_load_stock(qwen3_06b, tmp_path):
     hooks = [mlp.down_proj.register_forward_pre_hook(lambda m, args, g=g: (args[0] * g,)) for mlp, g in zip(mlps, gates, strict=True)]
     with torch.no_grad():
         gated = model(ids).logits
+        exact = model.double()(ids).logits  # the same hooks in float64 (the gates are promoted): the reference
+    model.float()  # fp32 → fp64 → fp32 is exact
     for hook in hooks:
         hook.remove()
     apply_gates(model, logits, "soft", 1.0)  # in place: no second copy of the weights
@@ -207,4 +212,7 @@ def test_gates_fold_into_qwen3_06b_weights_and_load_stock(qwen3_06b, tmp_path):
     del model
     with torch.no_grad():
         loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "folded", dtype=torch.float32).eval()(ids).logits
-    torch.testing.assert_close(loaded, gated, rtol=0, atol=1e-5)
+    folded_error, hooked_error = ((x.double() - exact).abs().max().item() for x in (loaded, gated))
+    print(f"folded gates at Qwen3-0.6B's shape: max |folded - hooked| {(loaded - gated).abs().max().item():.2e}; "
+          f"from float64: folded {folded_error:.2e}, hooked {hooked_error:.2e}")
+    assert folded_error <= 2 * hooked_error
