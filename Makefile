@@ -92,7 +92,7 @@ gpu-check: install  ## a GPU node's check before the seeds run: bf16 vs fp32 los
 lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: install lint  ## lint, then the whole test suite (offline, CPU; 9:54 for 493 tests on 2 cores from a fresh clone, install not counted; budget 8 min, over it; TEST_WORKERS=0 runs it in one process)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 

@@ -12,7 +12,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-if "PYTEST_XDIST_WORKER" in os.environ:  # two workers share the two cores: one thread each, no OpenMP oversubscription
+if "PYTEST_XDIST_WORKER" in os.environ:  # the workers share the cores: one thread each, no OpenMP oversubscription
     os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest  # noqa: E402
@@ -70,7 +70,7 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None =
 
 
 # The files holding a test of half a minute or more (``make test ARGS=--durations=30``), longest first. ``make test``
-# hands files to its two workers in collection order (``--no-loadscope-reorder``): these go first, so the two
+# hands files to its workers in collection order (``--no-loadscope-reorder``): these go first, so the
 # workers end together on short files instead of one running a long test alone at the end.
 LONG_FIRST = ("test_resume_epochs.py", "test_multirun.py", "test_study.py", "test_train.py", "test_resume.py", "test_localise.py",
               "test_localise_workers.py", "test_claims.py", "test_benchmarks.py", "test_study_grids.py", "test_gates_cli.py",
