@@ -93,7 +93,7 @@ lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
 TEST_WORKERS ?= 3
-test: install lint  ## lint, then the whole test suite (offline, CPU; 9:54 for 493 tests on 2 cores from a fresh clone, install not counted; budget 8 min, over it; TEST_WORKERS=0 runs it in one process)
+test: install lint  ## lint, then the whole test suite (offline, CPU; 11:27 and 12:35 in two runs of 527 tests on 2 cores with 3 workers from a fresh clone, install not counted; budget 8 min, over it; TEST_WORKERS=0 runs it in one process)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
 
 test-scale: install  ## real-width tests (0.6B shape vs lab.plan, 8B-width vindex.pipeline), gpu-check smoke, SLURM on a local cluster (installs slurm-wlm as root); ~20 min (11 tests in 20:14 here), 16 GB RAM

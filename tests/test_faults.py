@@ -106,12 +106,15 @@ def test_the_main_job_on_a_full_disk_stops_in_one_line_and_resumes_bit_equal_onc
         assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
-def test_a_vindex_build_on_a_full_disk_is_one_line_and_leaves_no_partial_index(quick_reference, tmp_path):
+def test_a_vindex_build_on_a_full_disk_is_one_line_and_leaves_no_partial_index(quick_reference, tmp_path, monkeypatch):
     with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=200k") as disk:
         done = run_here(["vindex.build", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"], cwd=tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert done.stderr.strip().splitlines()[-1].startswith(f"error: disk full writing {disk / 'vx'} (")
         assert list(disk.iterdir()) == []  # the partial index folder is gone
+        monkeypatch.setenv("HYDRA_FULL_ERROR", "1")  # for debugging: the traceback too, then the same line
+        debug = run_here(["vindex.build", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"], cwd=tmp_path)
+        assert debug.returncode == 2 and "Traceback" in debug.stderr and "error: disk full writing" in debug.stderr
 
 
 def test_the_preflight_refuses_a_job_that_cannot_fit_when_asked(tmp_path):

@@ -85,7 +85,7 @@ def check_splits(cfg: DictConfig):
     run = gate_run_config(cfg)
     facts = load_gate_rows(run.data).knowledge
     for seed in cfg.seeds:
-        split = split_facts(facts, run.gates.forget_relations, float(run.gates.held_out), int(seed))
+        split = split_facts(facts, run.gates.forget_relations, run.gates.held_out, int(seed))
         if min(len(split.forget), len(split.held_out)) < MIN_FACTS:
             raise UserError(f"gates.held_out={run.gates.held_out} splits the {len(split.forget) + len(split.held_out)} facts of "
                             f"{split.relations} into {len(split.forget)} to forget and {len(split.held_out)} held out (seed {seed}); "

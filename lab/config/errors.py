@@ -49,7 +49,7 @@ def exit_on_user_error(fn: F) -> F:
             message = user_message(err)
             if message is None:
                 raise
-            if not isinstance(err, UserError) and full_error_wanted():
+            if (isinstance(err, DiskFull) or not isinstance(err, UserError)) and full_error_wanted():  # a fault, not a request
                 import traceback
 
                 traceback.print_exception(err, file=sys.stderr)
