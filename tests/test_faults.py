@@ -16,11 +16,11 @@ import torch
 from safetensors.torch import load_file
 
 from ablations.train import train
-from lab.config.errors import DiskFull
+from lab.config.errors import DiskFull, UserError
 from lab.config.faults import fault_message, human_bytes
 from lab.plan.preflight import disk_shortfall
 from lab.runs.artifacts import atomic_write
-from lab.runs.checkpoint_check import damage, latest_intact_checkpoint, sidecar
+from lab.runs.checkpoint_check import check_given_checkpoint, damage, latest_intact_checkpoint, sidecar
 from lab.runs.checkpoint_io import AtomicCheckpointIO
 from tests.conftest import compose_train, run_here
 
@@ -152,6 +152,8 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_newest_intact_one_is_used(tmp
     newest.write_bytes(bytes(data))
     (folder / "last.ckpt").write_bytes((folder / "last.ckpt").read_bytes()[:100])  # truncated, as a partial copy leaves it
     assert damage(newest) == "its SHA-256 differs from step-000004.ckpt.sha256"
+    with pytest.raises(UserError, match=r"ckpt_path=.*step-000004\.ckpt is damaged: its SHA-256 differs"):  # given, never moved
+        check_given_checkpoint(str(newest))
     assert latest_intact_checkpoint(folder) == folder / "step-000002.ckpt"
     assert sorted(p.name for p in folder.iterdir()) == [
         "last.ckpt.damaged", "last.ckpt.damaged.sha256", "step-000002.ckpt", "step-000002.ckpt.sha256",

@@ -23,6 +23,8 @@ def test_seeds_run_at_once_in_worker_processes_give_what_one_process_gives(tmp_p
     done = run_cli(["gates.localise", "seeds=[0,1]", "workers=2", *common], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("tiny reference model not cached") == 1 and "waiting for another process" not in done.stderr
+    logs = [log.read_text() for log in out.glob("seed*/*.log")]  # the gate runs the workers started found it there
+    assert len(logs) == 2 and not any("tiny reference model not cached" in t or "waiting for another process" in t for t in logs)
     at_once = json.loads((out / "seed1.json").read_text())
     assert at_once["threads"] == threads and json.loads((out / "seed0.json").read_text())["seed"] == 0
     (out / "seed1.json").unlink()  # its gate run stays, finished: the rerun reuses it

@@ -11,7 +11,7 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 
 import ablations
-from lab.publish.__main__ import publish
+from lab.publish.__main__ import hydra_arguments, publish
 from lab.publish.staging import plan_upload, stage
 from lab.runs.folder_kinds import require_kind
 from tests.conftest import compose_vindex, run_module
@@ -63,6 +63,8 @@ def test_the_root_card_carries_each_stages_lm_eval_scores_and_the_command_takes_
     (result,) = card.data.eval_results
     assert (result.dataset_type, result.metric_name, result.metric_value) == ("tiny_facts", "acc (original_finetuned)", 0.25)
     assert card.data.model_name == "tiny"
+    assert hydra_arguments(["--cfg", "job", "runs/x", "--dry-run", "repo_id=a/b"]) == [
+        "--cfg", "job", "folder=runs/x", "dry_run=true", "repo_id=a/b"]  # Hydra's flags and their values pass through
 
 
 def test_dry_runs_of_a_gate_run_and_a_vindex_put_their_files_at_the_root(quick_gate_run, quick_reference, tmp_path):

@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lab.config.checks import require
 from lab.config.faults import free_bytes, human_bytes
+from lab.config.registry import check_run_keys
 from lab.runs.processes import CHILD_JOB_PREFIX
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class DiskPreflight(Callback):
         short = disk_shortfall(peak, folder)
         if short is None:
             return
-        message = shortfall_message(*short, folder, config.trainer.get("max_steps"), int(config.checkpoint_every_n_steps))
+        message = shortfall_message(*short, folder, config.trainer.get("max_steps"), check_run_keys(job_config).checkpoint_every_n_steps)
         if mode == "error":
             print(f"error: {message}", file=sys.stderr, flush=True)
             raise SystemExit(2)

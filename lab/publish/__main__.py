@@ -68,7 +68,7 @@ def main(cfg: DictConfig) -> None:
 
 
 HYDRA_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
-                          "-cd", "--info", "--experimental-rerun"}
+                          "-cd", "--experimental-rerun"}  # (--info's value is optional: a bare path after it is the folder)
 
 
 def hydra_arguments(argv: list[str]) -> list[str]:
