@@ -62,7 +62,9 @@ def test_a_killed_gate_run_with_damaged_checkpoints_resumes_bit_equal_from_the_n
     assert again.returncode == 0, again.stderr[-3000:]
     output = again.stdout + again.stderr
     assert f"checkpoint {newest} is damaged (its SHA-256 differs from {newest.name}.sha256): moved aside to {newest.name}.damaged" in output
-    assert f"checkpoint {checkpoints / 'last.ckpt'} is damaged (its SHA-256 differs from last.ckpt.sha256)" in output
+    # last.ckpt's own sidecar may be gone: the kill can land while the next last.ckpt is being written (the old sidecar
+    # is removed first), and a truncated file without one fails its load check
+    assert f"checkpoint {checkpoints / 'last.ckpt'} is damaged (" in output and "last.ckpt.damaged" in output
     assert f"Restoring states from the checkpoint path at {intact}" in output
     assert (checkpoints / f"{newest.name}.damaged").is_file() and (checkpoints / "last.ckpt.damaged").is_file()  # kept
 
