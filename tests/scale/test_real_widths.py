@@ -20,6 +20,7 @@ import pytest
 import torch
 
 from lab.dev.synthetic import write_checkpoint
+from lab.runs.checkpoint_check import sidecar
 from tests.conftest import child_env
 from tests.larql_reader import read_vindex
 
@@ -79,7 +80,8 @@ def test_norm_variant_at_qwen3_06b_shape_fits_the_plan(qwen3_06b, tmp_path):
     assert_within(peak, plan["memory"]["peak_bytes"], RSS_TOLERANCE, "ablations.train peak RSS")
     run = tmp_path / "run"
     base, finetuned = run / "replace_dyt", run / "replace_dyt_finetuned"
-    assert sorted(p.name for p in (finetuned / "checkpoints").iterdir()) == ["last.ckpt"]
+    kept = sorted(p.name for p in (finetuned / "checkpoints").iterdir())
+    assert kept == ["last.ckpt", sidecar("last.ckpt").name]  # one resumable checkpoint and its SHA-256, no step copies
     disk = folder_bytes(base) + folder_bytes(finetuned)
     assert_within(disk, plan["disk"]["finished_bytes"], DISK_TOLERANCE, "variant's artifacts on disk")
     assert disk < 8e9  # the target for experiment=seed001 (the seed's repository: 11.4 GB per variant)
