@@ -3,7 +3,7 @@
 A number is in a generated block (``<!-- kind:name:block -->`` … ``<!-- /kind:name:block -->``), or in an inline value
 marker (``<!-- v:<source> <path> <format> -->…<!-- /v -->``, :mod:`lab.report.values`) whose text is what its
 committed JSON gives, or it is not a measurement: code (fenced blocks, backtick spans: commands, config values,
-file names), a link target, a model's name (Qwen3-0.6B), the declared level ("95 % Student-t interval", "α = 0.05").
+file names), a link target, a model's or corpus's name (Qwen3-0.6B, WordNet 3.0), the declared level ("95 % Student-t interval", "α = 0.05").
 "A measured number" is what a result looks like: a decimal,
 a percentage, an interval, a duration, a ratio (the before-stop hook's pattern).
 """
@@ -19,7 +19,7 @@ MEASURED = re.compile(r"\d+\.\d+|\d+(\.\d+)? ?%|\[-?−?\d|\d+ ?(min|h|s|ms|GB|G
 BLOCK_OPEN, BLOCK_CLOSE = re.compile(r"\s*<!--\s*[\w:.-]+\s*-->\s*$"), re.compile(r"\s*<!--\s*/[\w:.-]+\s*-->\s*$")
 NOT_MEASURED = (re.compile(r"95 % (?=Student|t\b|Welch|paired|interval|CI|confidence)"), re.compile(r"α = 0\.05"),  # the declared level
                 re.compile(r"`[^`]*`"), re.compile(r"<!-- v:.*?<!-- /v -->"), re.compile(r"\]\([^)]*\)"),
-                re.compile(r"Qwen3?-\d+(\.\d+)?B(-\w+)?"), re.compile(r"<!--.*?-->"))
+                re.compile(r"Qwen3?-\d+(\.\d+)?B(-\w+)?"), re.compile(r"WordNet \d\.\d"), re.compile(r"<!--.*?-->"))
 
 
 def hand_typed(page: Path) -> list[str]:

@@ -191,3 +191,19 @@ def test_adding_a_logging_only_callback_keeps_a_recorded_run_resumable(tmp_path)
     (tmp_path / RUN_CONFIG_FILE).write_text(json.dumps(identity(logged, resolve=False) | {"callbacks.lr_monitor._target_":
                                                                                             "lightning.pytorch.callbacks.LearningRateMonitor"}))
     assert differences(*recorded_identity(tmp_path, cfg)) == []  # and removing it again changes nothing either
+
+
+def test_a_run_recorded_before_the_tokenizer_moved_to_its_corpus_still_matches(tmp_path):
+    """``model=tiny`` named ``${asset:tiny_tokenizer}`` until the tokenizer moved to the corpus (``data.tokenizer``,
+    which ``model.tokenizer`` now interpolates): a record of then is the same run on ``data=tiny``, and another
+    corpus (``data=tiny_text``, its own tokenizer) is a difference."""
+    from lab.runs.identity import RUN_CONFIG_FILE, recorded_identity
+
+    cfg = compose_train(["trainer.max_steps=3"])
+    assert identity(cfg)["model.tokenizer"] == "${data.tokenizer}"
+    old = {k: v for k, v in identity(cfg).items() if k != "data.tokenizer"} | {"model.tokenizer": "${asset:tiny_tokenizer}"}
+    (tmp_path / RUN_CONFIG_FILE).write_text(json.dumps(old))
+    assert differences(*recorded_identity(tmp_path, cfg)) == []
+    other = compose_train(["trainer.max_steps=3", "data=tiny_text"])
+    diff = differences(*recorded_identity(tmp_path, other))
+    assert "data.tokenizer: '(absent)' -> '${asset:tiny_text/tokenizer}'" in diff and "data.name: 'tiny' -> 'tiny_text'" in diff

@@ -41,9 +41,12 @@ class SourceConfig:
 class DataConfig:
     """The training text (:class:`lab.data.datamodule.CorpusDataModule`): the ``sources`` packed into blocks of
     ``seq_len`` tokens, ``batch_size`` blocks a step; ``val_docs`` documents of each source held out for the
-    validation loss, and at most ``eval_limit`` rows of each kind graded (null: all)."""
+    validation loss, and at most ``eval_limit`` rows of each kind graded (null: all). ``tokenizer`` is the tokenizer
+    trained for this corpus, which a model trained from scratch on it takes (``model=tiny``'s ``tokenizer:
+    ${data.tokenizer}``); a pretrained model keeps its own."""
 
     name: str = MISSING
+    tokenizer: str = "${asset:tiny_tokenizer}"  # the bundled tiny corpus's; data=tiny_text names its own
     seq_len: int = MISSING       # each data option states its own
     batch_size: int = MISSING
     num_workers: int = 0

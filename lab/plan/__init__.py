@@ -47,6 +47,7 @@ from transformers import Qwen3Config, Qwen3ForCausalLM
 from lab.config import CONF_DIR, asset_path, group_options
 from lab.config.errors import UserError, exit_on_user_error
 from lab.config.registry import composing, validate
+from lab.data.config import DataConfig
 from lab.model import load_tokenizer, model_config
 from lab.model.variants import apply_variant
 from lab.plan.memory import predict_memory
@@ -143,7 +144,8 @@ def architecture(model_cfg: DictConfig) -> Qwen3Config:
         return model_config(cfg, vocab)
     except UserError:
         if cfg.get("reference") == "tiny":  # trained as model=tiny: the same architecture
-            return architecture(OmegaConf.load(CONF_DIR / "model" / "tiny.yaml"))
+            tiny = OmegaConf.merge(OmegaConf.load(CONF_DIR / "model" / "tiny.yaml"), {"tokenizer": DataConfig.tokenizer})
+            return architecture(tiny)
         raise
 
 

@@ -14,6 +14,7 @@ A finished run written before the record existed is compared through the resolve
 """
 
 import logging
+import re
 import shutil
 from dataclasses import is_dataclass
 from pathlib import Path
@@ -148,8 +149,25 @@ def without_new_defaults(recorded: dict[str, Any], requested: dict[str, Any], cf
     return kept
 
 
+_REFERENCE = re.compile(r"^\$\{([A-Za-z_][\w.]*)\}$")  # a whole value that is one absolute interpolation: ${a.b}
+
+
+def with_moved_values(recorded: dict[str, Any], requested: dict[str, Any]) -> dict[str, Any]:
+    """``requested`` with each value that moved behind an interpolation read as the record has it: a key recorded as
+    ``v`` and requested as ``${other}``, where ``other`` is a key the record predates and the request sets to ``v``
+    (``model.tokenizer: ${asset:tiny_tokenizer}`` became ``${data.tokenizer}`` with ``data.tokenizer`` that value)."""
+    moved = {}
+    for key, value in requested.items():
+        target = _REFERENCE.match(value) if isinstance(value, str) else None
+        if target and key in recorded and target[1] not in recorded and requested.get(target[1]) == recorded[key]:
+            moved[key] = recorded[key]
+    return requested | moved
+
+
 def _comparable(recorded: dict[str, Any], requested: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
-    """``requested`` less what ``recorded`` predates: added nodes at their old option, typed keys at their default."""
+    """``requested`` less what ``recorded`` predates: values moved behind an interpolation, added nodes at their old
+    option, typed keys at their default."""
+    requested = with_moved_values(recorded, requested)
     return without_new_defaults(recorded, without_added_nodes(recorded, requested, cfg), cfg)
 
 
