@@ -59,7 +59,8 @@ class GateTrainingModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict:
         named = [(f"lambda_logits.{layer}", p) for layer, p in enumerate(self.lambda_parameters())]
-        optimizer, schedule = adamw_with_schedule(named, self.cfg.optimizer, total_optimizer_steps(self.trainer))
+        optimizer, schedule = adamw_with_schedule(named, self.cfg.optimizer, total_optimizer_steps(self.trainer),
+                                                  node="gates.optimizer", length="gates.epochs")
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

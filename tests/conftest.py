@@ -88,6 +88,7 @@ def fast_overrides() -> list[str]:
 
 
 QUICK_REFERENCE = ["trainer.max_steps=20", "trainer.val_check_interval=20", "data.eval_limit=2", "trainer.enable_progress_bar=false",
+                   "optimizer.warmup_steps=20",  # the recipe's 30 would outlast the run: refused (OptimizerConfig.warmup)
                    "logger=none"]  # what the tests read is on disk; a W&B run would cost its start-up alone
 
 

@@ -28,6 +28,10 @@ CASES = {
     "train/zero_batch_size": ("ablations.train", ["data.batch_size=0"], "data.batch_size=0 is invalid; expected a positive integer"),
     "train/negative_lr": ("ablations.train", ["optimizer.lr=-1"], "optimizer.lr=-1.0 is invalid"),
     "train/betas": ("ablations.train", ["optimizer.betas=[0.9,1.5]"], "optimizer.betas=[0.9, 1.5] is invalid"),
+    "train/unknown_corpus": ("ablations.train", ["data=tiny_txt"], "Could not find 'data/tiny_txt'"),
+    "train/warmup_fraction": ("ablations.train", ["optimizer.warmup_fraction=1"], "optimizer.warmup_fraction=1.0 is invalid; expected null or a number in [0, 1)"),
+    "train/horizon_within_warmup": ("ablations.train", ["trainer.max_steps=20", "optimizer.warmup_steps=30"],
+                                    "the run's 20 optimizer steps are fewer than its warmup of 30 (optimizer.warmup_steps=30)"),
     "train/compile_backend": ("ablations.train", ["compile.backend=indcutor"], "compile.backend='indcutor' is invalid"),
     "train/artifacts_dtype": ("ablations.train", ["artifacts.dtype=float8"], "artifacts.dtype='float8' is invalid; expected one of float32"),
     "train/unknown_logger": ("ablations.train", ["logger.kind=tensorboard"], "logger.kind='tensorboard' is invalid"),
@@ -43,6 +47,8 @@ CASES = {
     "train/bad_precision": ("ablations.train", ["trainer.precision=fp99"], "bad trainer configuration"),
     "train/missing_ckpt": ("ablations.train", ["ckpt_path=/no/such.ckpt"], "ckpt_path=/no/such.ckpt is not a file"),
     "train/pickle_ckpt": ("ablations.train", ["ckpt_path={pickle}"], "is not a plain checkpoint; refusing to unpickle it"),
+    "gates.train/warmup_longer_than_run": ("gates.train", ["gates.optimizer.warmup_steps=100000"],
+                                           "fewer than its warmup of 100000 (gates.optimizer.warmup_steps=100000)"),
     "gates.train/zero_temperature": ("gates.train", ["gates.temperature=0"], "gates.temperature=0.0 is invalid"),
     "gates.train/no_knowledge_columns": ("gates.train", ["data=hf", "data.sources.text.path=parquet",
                                                          "data.sources.text.data_files={numina}"], "lacks column(s)"),
@@ -100,7 +106,7 @@ CASES = {
                                 "optimizer.weight_decay_mode='decoupled' is invalid; expected one of coupled, independent"),
 }
 COMMON = {  # where each tool writes, pointed into the test's folder
-    "ablations.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "trainer.enable_progress_bar=false"],
+    "ablations.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "optimizer.warmup_steps=2", "trainer.enable_progress_bar=false"],
     "gates.train": ["logger=none", "paths.runs={runs}", "trainer.max_steps=2", "trainer.enable_progress_bar=false"],
     "gates.apply": ["paths.runs={runs}"],
     "gates.evaluate": ["paths.runs={runs}"],
@@ -181,7 +187,7 @@ def check_case(case: str, inputs: dict[str, str], capfd, monkeypatch, tmp_path: 
     """Run ``CASES[case]``'s entry point: exit 2, one ``error:`` line, no traceback, nothing written or changed."""
     module, args, expected = CASES[case]
     monkeypatch.chdir(tmp_path)  # vindex tools run in the current folder
-    args = [a.format(**inputs) for a in (*args, *COMMON.get(module, []))]
+    args = [a.format(**inputs) for a in (*COMMON.get(module, []), *args)]  # the case's own values win
     root = Path(inputs["root"])
     before = snapshot(root)
     code = run_module(module, args)

@@ -17,7 +17,7 @@ from lab.config.errors import UserError
 from lab.runs.artifacts import read_json
 from tests.conftest import run_module
 
-FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "data.eval_limit=4", "trainer.limit_val_batches=2",
+FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "optimizer.warmup_steps=2", "data.eval_limit=4", "trainer.limit_val_batches=2",
        "hydra/launcher=basic", "logger=none", "model=tiny"]
 
 

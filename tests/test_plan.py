@@ -17,6 +17,23 @@ def test_the_study_grid_expands_like_hydras_sweeper_and_the_command_line_wins():
     assert plan("train", [])["total"]["jobs"] == 1
 
 
+def test_the_horizon_study_is_priced_on_real_text_with_the_corpus_tokenizer_and_a_warmup_share():
+    """make study STUDY=horizon (experiment=text_study): 2 variants x 6 LRs x 5 seeds x 2 horizons, each job the tiny
+    model from scratch with data=tiny_text's own vocabulary, its tokens its steps' blocks."""
+    from lab.config import asset_path
+    from lab.model import load_tokenizer
+    from tests.conftest import compose_train
+
+    result = plan("train", ["experiment=text_study"])
+    assert result["total"]["jobs"] == 2 * 6 * 5 * 2
+    steps = {j["tokens"]: next(o for o in j["overrides"] if o.startswith("trainer.max_steps=")) for j in result["jobs"]}
+    assert steps == {n * 16 * 128: f"trainer.max_steps={n}" for n in (120, 600)}  # 16 blocks of 128 tokens a step
+    assert {j["model"] for j in result["jobs"]} == {"tiny"}
+    vocab = len(load_tokenizer({"tokenizer": compose_train(["experiment=text_study"]).data.tokenizer}))
+    assert vocab == len(load_tokenizer({"tokenizer": asset_path("tiny_text/tokenizer")})) != len(load_tokenizer({"tokenizer": asset_path("tiny_tokenizer")}))
+    assert {j["embedding_params"] for j in result["jobs"]} == {vocab * 128}
+
+
 def test_a_grid_composes_once_per_choice_of_config_groups_and_equals_hydras_composition_of_each_job():
     from hydra import compose
     from hydra.core.global_hydra import GlobalHydra
@@ -61,12 +78,12 @@ def test_bad_plan_options_are_refused():
 def test_memory_per_device_follows_precision_strategy_and_what_trains():
     n = 596_049_920
     base = ["model=qwen3_0.6b", "trainer.max_steps=10", "data.seq_len=1024", "data.batch_size=8"]
-    fp32 = plan("train", [*base, "trainer.accelerator=cpu"])["jobs"][0]["memory"]
+    fp32 = plan("train", [*base, "optimizer.warmup_steps=2", "trainer.accelerator=cpu"])["jobs"][0]["memory"]
     assert fp32["device"] == "cpu" and fp32["precision"] == "32-true"
     step = fp32["step"]
     assert (step["weights"], step["gradients"], step["optimizer"], step["autocast"], step["ddp_buckets"]) == (4 * n, 4 * n, 8 * n, 0, 0)
     assert fp32["peak_bytes"] == max(fp32["step_bytes"], fp32["save_bytes"])
-    mixed = plan("train", [*base, "trainer.accelerator=gpu", "trainer=ddp", "trainer.devices=8"])["jobs"][0]["memory"]
+    mixed = plan("train", [*base, "optimizer.warmup_steps=2", "trainer.accelerator=gpu", "trainer=ddp", "trainer.devices=8"])["jobs"][0]["memory"]
     assert mixed["precision"] == "bf16-mixed" and mixed["save"] == {}  # the save's copy is made in host memory
     assert mixed["step"]["autocast"] > 0 and mixed["step"]["ddp_buckets"] == 4 * n
     assert mixed["step"]["activations"] == fp32["step"]["activations"] // 2  # 16-bit activations

@@ -29,7 +29,7 @@ def test_processes_that_need_the_reference_at_once_train_it_once(tmp_path):
     import subprocess
     import sys
 
-    few = ["trainer.max_steps=4", "trainer.val_check_interval=4", "data.eval_limit=4", "trainer.limit_val_batches=2", "logger=none",
+    few = ["trainer.max_steps=4", "trainer.val_check_interval=4", "optimizer.warmup_steps=2", "data.eval_limit=4", "trainer.limit_val_batches=2", "logger=none",
            "trainer.enable_progress_bar=false"]
     code = f"from lab.runs.reference import ensure_tiny_reference; print(ensure_tiny_reference({str(tmp_path)!r}, {few!r}))"
     workers = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]

@@ -101,7 +101,7 @@ def test_concurrent_sweeps_never_share_a_folder(tmp_path):
     """Two default sweeps started together get two folders; a second sweep on a named, busy folder is refused."""
 
     runs = tmp_path / "runs"
-    quick = ["ablations.train", "-m", "variant=original", "trainer.max_steps=2", "logger=none", "eval.accuracy=false",
+    quick = ["ablations.train", "-m", "variant=original", "trainer.max_steps=2", "optimizer.warmup_steps=2", "logger=none", "eval.accuracy=false",
              "trainer.enable_progress_bar=false", f"paths.runs={runs}"]
     named = [*quick, f"hydra.sweep.dir={runs}/ablations/sweeps/shared"]
     env = child_env()

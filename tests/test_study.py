@@ -21,10 +21,10 @@ from tests.report_checks import assert_report
 
 pytestmark = pytest.mark.slow
 GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,1e-1", "seed=0"]
-FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "data.eval_limit=4", "diagnostics.every_n_steps=2", "diagnostics.dense_steps=3",
-       "trainer.limit_val_batches=2"]
+FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "data.eval_limit=4", "optimizer.warmup_steps=2", "diagnostics.every_n_steps=2",
+       "diagnostics.dense_steps=3", "trainer.limit_val_batches=2"]
 # the surgery's reference, trained by the study itself: 6 steps are enough to test that it is trained first
-REFERENCE = "model.reference_overrides=[" + ",".join(f"'{o}'" for o in [*FEW[:3], "trainer.limit_val_batches=2", "trainer.enable_progress_bar=false", "logger=none"]) + "]"
+REFERENCE = "model.reference_overrides=[" + ",".join(f"'{o}'" for o in [*FEW[:4], "trainer.limit_val_batches=2", "trainer.enable_progress_bar=false", "logger=none"]) + "]"
 FIGURES = ["lr_sweep.png", "attention_logits.png", "surgery.png"]
 
 

@@ -88,6 +88,8 @@ def validate(cfg: DictConfig) -> Any:
                          if OmegaConf.is_dict(cfg[node]) and (is_dataclass(OmegaConf.get_type(cfg[node])) or str(node) in schemas)})
     if "seed" in cfg:
         typed["run"] = check_run_keys(cfg)
+    if "optimizer" in typed and "trainer" in typed and typed["trainer"].max_steps > 0:
+        typed["optimizer"].warmup(typed["trainer"].max_steps)  # a run shorter than its warmup: refused before it starts
     return typed
 
 

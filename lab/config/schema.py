@@ -13,12 +13,14 @@ schema" pattern). ``conf/train.yaml`` lists them first in its defaults, so:
 ``python -m ablations.train --cfg job`` prints the composed config with every default.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from omegaconf import MISSING
 
 from lab.config.checks import betas, integer, number, require, require_each
+from lab.config.errors import UserError
 
 WEIGHT_DECAY_MODES = ("coupled", "independent")
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -26,7 +28,8 @@ COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotu
 
 @dataclass
 class OptimizerConfig:
-    """AdamW with a linear warmup to ``lr`` over ``warmup_steps``, then a cosine decay to ``min_lr_ratio · lr``
+    """AdamW with a linear warmup to ``lr`` over ``warmup_steps`` (or, with ``warmup_fraction`` f, over ⌊f · T⌋ of
+    the run's T optimizer steps, so that one share of every horizon warms up), then a cosine decay to ``min_lr_ratio · lr``
     (:mod:`lab.train.module`). Weight decay λ: ``coupled`` is torch's AdamW, θ ← θ − η_t·λ·θ per step;
     ``independent`` decays by (η_t/η)·λ, following the schedule but not the peak LR (Wortsman et al. 2023). With
     ``z_loss`` c > 0 the objective adds PaLM's c · mean log²Z over the tokens (Z the softmax normaliser)."""
@@ -37,6 +40,7 @@ class OptimizerConfig:
     weight_decay: float = 0.1
     weight_decay_mode: str = "coupled"  # coupled | independent
     warmup_steps: int = 30
+    warmup_fraction: float | None = None  # a share of the run's steps in [0, 1); set, it replaces warmup_steps
     min_lr_ratio: float = 0.1
     z_loss: float = 0.0          # PaLM's z-loss coefficient c (e.g. 1e-4); 0: off
     fused: bool = True           # torch's single-kernel AdamW (transformers.Trainer's default adamw_torch_fused)
@@ -49,9 +53,24 @@ class OptimizerConfig:
             ("weight_decay", number(0)(self.weight_decay), "a non-negative number"),
             ("weight_decay_mode", self.weight_decay_mode in WEIGHT_DECAY_MODES, f"one of {', '.join(WEIGHT_DECAY_MODES)}"),
             ("warmup_steps", integer(0)(self.warmup_steps), "a non-negative integer"),
+            ("warmup_fraction", self.warmup_fraction is None or number(0, 1, high_open=True)(self.warmup_fraction),
+             "null or a number in [0, 1): the share of the run's optimizer steps that warms up"),
             ("min_lr_ratio", number(0, 1)(self.min_lr_ratio), "a number in [0, 1]"),
             ("z_loss", number(0)(self.z_loss), "a non-negative number (PaLM's z-loss coefficient, e.g. 1e-4; 0: off)"),
         ))
+
+    def warmup(self, total_steps: int, node: str = "optimizer", length: str = "trainer.max_steps") -> int:
+        """The warmup's length in a run of ``total_steps`` optimizer steps: ⌊warmup_fraction · T⌋, else
+        ``warmup_steps``; a run shorter than its warmup is a :class:`UserError` naming the config's ``node`` and the
+        key that sets the run's ``length`` (it would never reach ``lr``)."""
+        steps = math.floor(self.warmup_fraction * total_steps) if self.warmup_fraction is not None else self.warmup_steps
+        if steps > total_steps:
+            setting = (f"{node}.warmup_fraction={self.warmup_fraction}" if self.warmup_fraction is not None
+                       else f"{node}.warmup_steps={steps}")
+            raise UserError(f"the run's {total_steps} optimizer steps are fewer than its warmup of {steps} ({setting}): "
+                            f"it would never reach its learning rate; lengthen the run ({length}), shorten the "
+                            f"warmup, or set {node}.warmup_fraction (e.g. 0.05)")
+        return steps
 
 
 @dataclass

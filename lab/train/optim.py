@@ -2,7 +2,8 @@
 every tool that trains (:mod:`lab.train.module`, :mod:`gates.module`, :mod:`benchmarks.trainer`), so a new
 optimizer key is read in one place.
 
-Schedule: the multiplier of the peak ``lr`` at optimizer step s is (s + 1) / w for s < w = ``warmup_steps``, then
+Schedule: the multiplier of the peak ``lr`` at optimizer step s is (s + 1) / w for s < w (``warmup_steps``, or
+⌊``warmup_fraction`` · T⌋: :meth:`OptimizerConfig.warmup`), then
 r + (1 − r) · ½ (1 + cos(π · min(1, (s − w) / (T − w)))) with r = ``min_lr_ratio`` and T the run's optimizer steps.
 Parameters of two or more dimensions (matrices) decay with λ = ``weight_decay`` (see :func:`adamw_weight_decay`);
 vectors (norm scales, biases, gate logits) do not.
@@ -53,14 +54,17 @@ def adamw_weight_decay(weight_decay: float, lr: float, mode: str) -> float:
 
 
 def adamw_with_schedule(named_parameters: Iterable[tuple[str, torch.nn.Parameter]], optim: OptimizerConfig,
-                        total_steps: int, fused: bool | None = None) -> tuple[torch.optim.AdamW, LambdaLR]:
+                        total_steps: int, fused: bool | None = None, node: str = "optimizer",
+                        length: str = "trainer.max_steps") -> tuple[torch.optim.AdamW, LambdaLR]:
     """AdamW over the trainable parameters (matrices decayed, vectors not: the module docstring) with ``optim``'s
     peak LR, betas, eps and weight decay, and the warmup-cosine :class:`LambdaLR` over ``total_steps``. ``fused``
-    (default ``optim.fused``) picks torch's single-kernel implementation; false: torch's default one."""
+    (default ``optim.fused``) picks torch's single-kernel implementation; false: torch's default one. ``node`` and
+    ``length`` name the config keys of the optimizer and of the run's length in the error of a run shorter than its
+    warmup."""
     trainable = [p for _, p in named_parameters if p.requires_grad]
     decay, no_decay = [p for p in trainable if p.ndim >= 2], [p for p in trainable if p.ndim < 2]
     weight_decay = adamw_weight_decay(optim.weight_decay, optim.lr, optim.weight_decay_mode)
     groups = [{"params": params, "weight_decay": wd} for params, wd in ((decay, weight_decay), (no_decay, 0.0)) if params]
     use_fused = optim.fused if fused is None else fused
     optimizer = torch.optim.AdamW(groups, lr=optim.lr, betas=tuple(optim.betas), eps=optim.eps, fused=use_fused or None)
-    return optimizer, LambdaLR(optimizer, warmup_cosine(optim.warmup_steps, total_steps, optim.min_lr_ratio))
+    return optimizer, LambdaLR(optimizer, warmup_cosine(optim.warmup(total_steps, node, length), total_steps, optim.min_lr_ratio))

@@ -28,7 +28,7 @@ def test_an_installed_wheel_trains_from_another_directory(tmp_path):
     where = subprocess.run([sys.executable, "-c", "import lab; print(lab.__file__)"], cwd=work, env=env,
                            capture_output=True, text=True, check=True)
     assert where.stdout.strip().startswith(str(target))
-    out = subprocess.run([sys.executable, "-m", "ablations.train", "trainer.max_steps=2", "trainer.val_check_interval=2",
+    out = subprocess.run([sys.executable, "-m", "ablations.train", "trainer.max_steps=2", "trainer.val_check_interval=2", "optimizer.warmup_steps=2",
                           "data.eval_limit=2", "logger=csv", "trainer.enable_progress_bar=false"],
                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -72,7 +72,7 @@ def test_norm_variant_at_qwen3_06b_shape_fits_the_plan(qwen3_06b, tmp_path):
     import ablations
 
     overrides = ["model=qwen3_0.6b", f"model.pretrained={qwen3_06b}", "variant=replace_dyt", "artifacts.dtype=bfloat16",
-                 "diagnostics.every_n_steps=0", "eval.accuracy=false", *STEPS]
+                 "diagnostics.every_n_steps=0", "eval.accuracy=false", "optimizer.warmup_steps=2", *STEPS]
     out, peak = run_measured(["ablations.train", *overrides, f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)
     assert out.returncode == 0, out.stdout[-3000:]
     plan = planned([*overrides, "trainer.accelerator=cpu"])

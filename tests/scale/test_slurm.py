@@ -21,7 +21,7 @@ from tests.conftest import child_env, run_cli
 
 pytestmark = pytest.mark.scale
 
-QUICK = ["trainer.accelerator=cpu", "trainer.max_steps=5", "trainer.val_check_interval=5", "data.eval_limit=4", "logger=none",
+QUICK = ["trainer.accelerator=cpu", "trainer.max_steps=5", "optimizer.warmup_steps=2", "trainer.val_check_interval=5", "data.eval_limit=4", "logger=none",
          "trainer.enable_progress_bar=false"]
 
 
