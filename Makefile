@@ -28,8 +28,10 @@ sweep: install  ## every variant of conf/variant into runs/ablations/sweeps/$(SW
 	$(PY) -m ablations.train -m 'variant=$(VARIANTS)' 'hydra.sweep.dir=$${paths.runs}/ablations/sweeps/$(SWEEP)' $(ARGS)
 
 STUDY ?= default
-study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_sites | dyt_surgery)
-	$(PY) -m ablations.train experiment=norm_study study=$(STUDY) $(ARGS)
+TEXT_STUDIES := horizon
+STUDY_EXPERIMENT = $(if $(filter $(TEXT_STUDIES),$(STUDY)),text_study,norm_study)
+study: install  ## the norm study into runs/ablations/studies/$(STUDY), ending with <study>/report (STUDY=default ~2 h | quick | scaling | interventions | dyt | dyt_sites | dyt_surgery | horizon: real text, experiment=text_study)
+	$(PY) -m ablations.train experiment=$(STUDY_EXPERIMENT) study=$(STUDY) $(ARGS)
 
 confirm: install  ## the registered claims (conf/claims/*.yaml) tested on fresh seeds, each with its verdict, into runs/confirm (resumable; ARGS='--plan' | '--claims norm' | '--publish'; cost: make plan ARGS='--config-name confirm')
 	$(PY) -m benchmarks.confirm $(ARGS)

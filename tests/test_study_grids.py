@@ -80,3 +80,30 @@ def test_published_blocks_are_regenerated_from_study_json_alone(interventions, t
     doc.write_text("<!-- study:nonesuch:tables -->\nx\n<!-- /study:nonesuch:tables -->\n")
     with pytest.raises(UserError, match="nonesuch"):
         update_docs((doc,), results)
+
+
+def test_the_horizon_study_runs_on_real_text_and_reports_its_trend(tmp_path):
+    """make study STUDY=horizon (experiment=text_study) at 2 and 4 steps: every run on data=tiny_text with the
+    corpus's own vocabulary and a 5 % warmup, and the report's horizon trend (T from 2 to 4 steps, Holm across it)."""
+    from lab.config import asset_path
+    from lab.model import load_tokenizer
+
+    grid = ["variant=original,no_qk_norm", "optimizer.lr=1e-2,1e-1", "seed=0,1", "trainer.max_steps=2,4"]
+    few = ["diagnostics.every_n_steps=2", "diagnostics.dense_steps=2", "trainer.limit_val_batches=2",
+           "data.sources.text.limit=2000"]  # 2,000 training documents: each job tokenizes its corpus
+    out = run_cli(["ablations.train", "experiment=text_study", *grid, *few, f"paths.runs={tmp_path / 'runs'}"], cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    folder = tmp_path / "runs" / "ablations" / "studies" / "horizon"
+    entries = json.loads((folder / "all_train_metrics.json").read_text())
+    vocab = len(load_tokenizer({"tokenizer": asset_path("tiny_text/tokenizer")}))
+    assert len(entries) == 16 and {e["vocab_size"] for e in entries.values()} == {vocab}
+    assert sorted({(e["swept"]["trainer.max_steps"], e["steps"]) for e in entries.values()}) == [(2, 2), (4, 4)]
+    config = json.loads((folder / "original" / "lr=0.01,max_steps=4,seed=0_finetuned" / ".run_config.json").read_text())
+    assert config["optimizer.warmup_fraction"] == 0.05 and config["data.name"] == "tiny_text"
+    study = json.loads((folder / "report" / "study.json").read_text())
+    assert study["width_trends"] == {}
+    (gap,) = [t for t in study["horizon_trends"]["scratch"] if t["control"]]
+    assert (gap["variant"], gap["control"], gap["from"], gap["to"]) == ("no_qk_norm", "original", "2", "4")
+    assert gap["lr_sensitivity"]["n"] == [2, 2, 2, 2] and "p_holm" in gap["lr_sensitivity"]
+    report = (folder / "report" / "report.md").read_text()
+    assert "2 or 4 steps per run (the horizon swept)" in report and "scratch: horizon (steps) trend" in report

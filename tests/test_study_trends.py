@@ -77,3 +77,22 @@ def test_the_trend_table_states_only_what_survives_holm_across_it():
     flat = grid(**{"no_qk_norm [width=h128]": cell("no_qk_norm", "h128", 128, [0.9, 1.1, 1.4])})
     assert "neither growth nor shrinking shown" in trend_table(family_trends(flat), "scratch")
     assert "Holm" in text.splitlines()[2]  # the header says which interval and correction
+
+
+def test_the_horizon_is_an_ordered_factor_of_its_own():
+    """study=horizon sweeps trainer.max_steps: its values are ordered as numbers (600 before 1200), its trend is kept
+    under ``horizon_trends`` beside an empty ``width_trends``, and its table speaks of the horizon."""
+    from ablations.study.trends import study_trends
+
+    def steps_cell(variant: str, steps: str, s: list[float]) -> dict:
+        return cell(variant, "", 128, s) | {"factors": {"trainer.max_steps": steps}}
+
+    cells = {f"{v} [trainer.max_steps={n}]": steps_cell(v, n, [base + 0.1 * i + k * 0.01 for k in range(3)])
+             for i, n in enumerate(["1200", "120", "600"]) for v, base in (("original", 0.5), ("no_qk_norm", 1.0))}
+    assert ordered_widths(cells, "trainer.max_steps") == ["120", "600", "1200"]
+    found = study_trends({"scratch": cells})
+    assert found["width_trends"] == {} and [t["to"] for t in found["horizon_trends"]["scratch"] if t["control"]] == ["600", "1200"]
+    text = trend_table(found["horizon_trends"]["scratch"], "scratch", "trainer.max_steps")
+    assert "scratch: horizon (steps) trend, T = Δ S at the larger horizon (steps) − Δ S at the smallest" in text
+    assert "row `no_qk_norm vs original, 120 → 600`" in text and "width" not in text
+    assert "horizon_trends" not in study_trends({"scratch": grid()})  # a width sweep has no horizon trend

@@ -31,7 +31,7 @@ from ablations.study.families import DEFINITIONS, apply_families
 from ablations.study.metrics import COLLAPSED, FAILED, OK, cell_name, factors_of, summarize
 from ablations.study.plots import write_figures
 from ablations.study.tables import study_blocks
-from ablations.study.trends import width_trends
+from ablations.study.trends import study_trends
 from lab.config import CONF_DIR, WANDB_PROJECT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.runs.artifacts import atomic_write, read_json, write_json
@@ -171,8 +171,7 @@ def compute_study(folder: Path) -> dict:
             "failed": sum(e["status"] == FAILED for e in runs), "steps": max((int(e.get("steps") or 0) for e in runs), default=0),
             "summary": summary, "departures": departures(folder, entries),
             "attention": {"regime": regime, "lr": lr, "curves": curves},
-            "width_trends": {r: trends for r, cells in summary.items() if (trends := width_trends(cells))},
-            "definitions": DEFINITIONS})
+            **study_trends(summary), "definitions": DEFINITIONS})
 
 
 def report_markdown(study: dict, figures: list[Path]) -> str:

@@ -17,7 +17,7 @@ per seed, the run records, the after-surgery values), then its contrasts, trends
 from typing import Any
 
 from ablations.study.metrics import add_contrasts, cell_statistics
-from ablations.study.trends import METRICS, width_trends
+from ablations.study.trends import METRICS, ORDERED_FACTORS, study_trends
 from lab.report.families import adjust
 
 FAMILY_METRICS = ("lr_sensitivity", "best_clipped_loss")  # the regime table's two contrast columns
@@ -39,8 +39,9 @@ def apply_families(study: dict) -> dict:
     """Holm across each family of ``study`` (``p_holm``, ``shown`` in every contrast); returns ``study``."""
     for cells in study["summary"].values():
         adjust(regime_family(cells))
-    for trends in (study.get("width_trends") or {}).values():
-        adjust(trend_family(trends))
+    for key in ORDERED_FACTORS:
+        for trends in (study.get(key) or {}).values():
+            adjust(trend_family(trends))
     return study
 
 
@@ -50,6 +51,6 @@ def restate(study: dict) -> dict:
         for cell in cells.values():
             cell_statistics(cell)
         add_contrasts(cells)
-    study["width_trends"] = {regime: trends for regime, cells in study["summary"].items() if (trends := width_trends(cells))}
+    study.update(study_trends(study["summary"]))
     study["definitions"] = DEFINITIONS
     return apply_families(study)

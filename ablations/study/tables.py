@@ -13,8 +13,11 @@ one LR, the best one where every seed finished, so the two columns need not subt
 import math
 from typing import Any
 
+from ablations.study.trends import FACTOR_WORDS, ORDERED_FACTORS
 from lab.report.families import shown
 from lab.report.intervals import stat
+
+HORIZON = ORDERED_FACTORS["horizon_trends"]  # the swept key of a horizon study
 
 
 def fmt(value: Any, spec: str = ".3f") -> str:
@@ -198,15 +201,18 @@ def findings(cells: dict[str, dict], regime: str) -> str:
     return "\n".join(lines) if lines else "- no cell has a control in this regime."
 
 
-def trend_table(trends: list[dict], regime: str) -> str:
-    """The width trend (:mod:`ablations.study.trends`): per variant and wider width, T = Δ_w − Δ_narrowest for S, S⁺
-    and S⁻ with 95 % Welch-Satterthwaite intervals and Holm across the table, and one sentence per row saying whether
-    the gap grows, narrows or neither is shown; "" for a study that sweeps no width."""
+def trend_table(trends: list[dict], regime: str, factor: str = "width") -> str:
+    """The trend over an ordered factor (:mod:`ablations.study.trends`: the width, or the horizon in steps): per
+    variant and larger value, T = Δ_w − Δ_smallest for S, S⁺ and S⁻ with 95 % Welch-Satterthwaite intervals and Holm
+    across the table, and one sentence per row saying whether the gap grows, narrows or neither is shown; "" for a
+    study that does not sweep the factor."""
     if not trends:
         return ""
+    word = FACTOR_WORDS.get(factor, factor)
+    larger, smallest = ("wider width", "narrowest") if factor == "width" else (f"larger {word}", "smallest")
     head = ["trend", "T (or U) for S [95 % Welch]; p, Holm p", "for S⁺ (above best LR)", "for S⁻ (below best LR)"]
-    lines = [f"**{regime}: width trend, T = Δ S at the wider width − Δ S at the narrowest (Δ S: variant − control); "
-             f"a variant alone: U = its S at the wider width − its S at the narrowest; one Holm family**", "",
+    lines = [f"**{regime}: {word} trend, T = Δ S at the {larger} − Δ S at the {smallest} (Δ S: variant − control); "
+             f"a variant alone: U = its S at the {larger} − its S at the {smallest}; one Holm family**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sentences = []
     for t in trends:
@@ -215,11 +221,11 @@ def trend_table(trends: list[dict], regime: str) -> str:
         lines.append(f"| {label} | " + " | ".join(tested(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
         total = t["lr_sensitivity"]
         what, symbol = ("its S", "U") if alone else ("the gap", "T")
-        cite = f"({regime} width-trend table, row `{label}`)"
+        cite = f"({regime} {word.split()[0]}-trend table, row `{label}`)"
         if total["ci"] is None:
             verdict = f"{symbol} = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
         elif shown(total):
-            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with width: {symbol} = {tested(total)}"
+            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with {word.split()[0]}: {symbol} = {tested(total)}"
         else:
             verdict = f"{symbol} = {tested(total)}: neither growth nor shrinking shown"
         subject = f"`{t['variant']}` alone" if alone else f"`{t['variant']}` vs `{t['control']}`"
@@ -265,8 +271,11 @@ EXPLORATORY = ("Exploratory: no claim was registered before this run. Brackets: 
 def study_header(study: dict) -> str:
     """One line: what ran, how many seeds, the reference point."""
     refs = sorted({fmt(c.get("loss_ref")) for cells in study["summary"].values() for c in cells.values()})
+    horizons = sorted({int(c["factors"][HORIZON]) for cells in study["summary"].values() for c in cells.values()
+                       if HORIZON in c.get("factors", {})})
+    steps = f"{' or '.join(map(str, horizons))} steps per run (the horizon swept)" if horizons else f"{study['steps']} steps per run"
     return (f"`study={study['name']}`: {study['runs']} runs of model `{study['model']}`, {study['ok']} finished, "
-            f"{study['collapsed']} collapsed, {study['failed']} failed; {study['steps']} steps per run; "
+            f"{study['collapsed']} collapsed, {study['failed']} failed; {steps}; "
             f"ℓ₀ = ln V = {', '.join(refs)} for every cell. {EXPLORATORY}")
 
 
@@ -336,7 +345,8 @@ def study_blocks(study: dict) -> dict[str, str]:
     sections = [study_header(study)]
     for regime, cells in study["summary"].items():
         sections += [f"**{regime}**", regime_table(cells, regime), findings(cells, regime)]
-        sections += [trend for trend in [trend_table((study.get("width_trends") or {}).get(regime, []), regime)] if trend]
+        sections += [trend for key, factor in ORDERED_FACTORS.items()
+                     if (trend := trend_table((study.get(key) or {}).get(regime, []), regime, factor))]
     departures = study.get("departures") or []
     counts = departure_counts(departures)
     return {"tables": "\n\n".join(sections),

@@ -1,6 +1,8 @@
-"""The width trend of a study that sweeps a size factor (``study=scaling``): does a variant's gap to its control
-grow or shrink as the model widens? Wortsman et al. 2023 (Figure 1) find that without qk-layernorm the LR
-sensitivity grows with model size and with it stays flat; this module states that as a number with an interval.
+"""The trend of a study that sweeps an ordered factor: the width (``study=scaling``) or the horizon in steps
+(``study=horizon``, ``trainer.max_steps``). Does a variant's gap to its control grow or shrink as the model widens,
+or as it trains longer? Wortsman et al. 2023 (Figure 1) find that without qk-layernorm the LR sensitivity grows with
+model size and with it stays flat; this module states that as a number with an interval. Below, "width" stands for
+either factor: widths are ordered by hidden size, horizons by their number of steps (:data:`ORDERED_FACTORS`).
 
 For a variant V with control C (:func:`ablations.study.metrics.control_key`) and the widths w₀ < w₁ < … ordered by
 hidden size, the gap at width w is Δ_w = S̄(V, w) − S̄(C, w), S̄ the mean over seeds. The trend from the narrowest
@@ -26,12 +28,29 @@ from lab.report.intervals import contrast
 
 METRICS = ("lr_sensitivity", "sensitivity_above", "sensitivity_below")
 FACTOR = "width"
+ORDERED_FACTORS = {"width_trends": "width", "horizon_trends": "trainer.max_steps"}  # study.json key: the swept factor
+FACTOR_WORDS = {"width": "width", "trainer.max_steps": "horizon (steps)"}
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("inf")
 
 
 def ordered_widths(cells: dict[str, dict], factor: str = FACTOR) -> list[str]:
-    """The factor's values, narrowest first (by the cells' hidden size, then by name)."""
+    """The factor's values, narrowest (shortest) first: by the cells' hidden size, then as numbers, then by name."""
     size = {c["factors"][factor]: c.get("hidden_size") or 0 for c in cells.values() if factor in c["factors"]}
-    return sorted(size, key=lambda w: (size[w], w))
+    return sorted(size, key=lambda w: (size[w], _number(w), w))
+
+
+def study_trends(summary: dict[str, dict[str, dict]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """``{"width_trends": {regime: trends}, "horizon_trends": ...}`` for each ordered factor of
+    :data:`ORDERED_FACTORS`; ``width_trends`` always (empty when no width is swept), the others where swept."""
+    found = {key: {regime: trends for regime, cells in summary.items() if (trends := width_trends(cells, factor))}
+             for key, factor in ORDERED_FACTORS.items()}
+    return {key: value for key, value in found.items() if value or key == "width_trends"}
 
 
 def _seeds(cell: dict, metric: str) -> list[float]:
