@@ -113,7 +113,7 @@ def check(smoke: bool, peak: float | None) -> dict:
                  "trainer.val_check_interval=null", "trainer.limit_val_batches=0", *QUIET]
         results["throughput"] = shape_run("ablations.train", "train", [*shape, "artifacts.formats=[safetensors]", "compile.enabled=false"],
                                           tmp / "train", gpu, warmup=3 if gpu else 1, peak=peak_tflops(peak))
-        gate = [o for o in shape if not o.startswith(("eval.", "diagnostics.", "trainer.val_check", "trainer.limit_val"))] + ["data=tiny"]
+        gate = [o for o in shape if not o.startswith(("eval.", "diagnostics.", "optimizer.", "trainer.val_check", "trainer.limit_val"))] + ["data=tiny"]
         results["gate_step"] = shape_run("gates.train", "gates_train", gate, tmp / "gates", gpu, warmup=3 if gpu else 1, peak=None)
     results["passed"] = all(results[k]["passed"] for k in ("precision", "throughput", "gate_step"))
     return results
