@@ -17,7 +17,7 @@ per seed, the run records, the after-surgery values), then its contrasts, trends
 from typing import Any
 
 from ablations.study.metrics import add_contrasts, cell_statistics
-from ablations.study.trends import METRICS, ORDERED_FACTORS, study_trends
+from ablations.study.trends import METRICS, study_trends, trend_tables
 from lab.report.families import adjust
 
 FAMILY_METRICS = ("lr_sensitivity", "best_clipped_loss")  # the regime table's two contrast columns
@@ -39,9 +39,8 @@ def apply_families(study: dict) -> dict:
     """Holm across each family of ``study`` (``p_holm``, ``shown`` in every contrast); returns ``study``."""
     for cells in study["summary"].values():
         adjust(regime_family(cells))
-    for key in ORDERED_FACTORS:
-        for trends in (study.get(key) or {}).values():
-            adjust(trend_family(trends))
+    for _, _, trends in trend_tables(study):
+        adjust(trend_family(trends))
     return study
 
 

@@ -16,7 +16,7 @@ import statistics
 from typing import Any
 
 from ablations.study.tables import fmt, rows, with_ci
-from ablations.study.trends import METRICS, ORDERED_FACTORS
+from ablations.study.trends import METRICS, trend_tables
 from lab.report.families import shown
 
 TREND_METRICS = METRICS[:2]  # S and S⁺: the published trend claims; S⁻ is under-training, reported in the trend table
@@ -38,7 +38,7 @@ def quantities(study: dict) -> dict[str, dict]:
         for name, cell in rows(cells):
             if cell.get("vs_control"):
                 found[f"{regime}: Δ S of {name} vs {cell['control']}"] = cell["vs_control"]["lr_sensitivity"]
-    for regime, trends in ((r, t) for key in ORDERED_FACTORS for r, t in (study.get(key) or {}).items()):
+    for _, regime, trends in trend_tables(study):
         for t in trends:
             who = f"{t['variant']} alone" if t["control"] is None else f"{t['variant']} vs {t['control']}"
             for metric in TREND_METRICS:

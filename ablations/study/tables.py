@@ -13,7 +13,7 @@ one LR, the best one where every seed finished, so the two columns need not subt
 import math
 from typing import Any
 
-from ablations.study.trends import FACTOR_WORDS, ORDERED_FACTORS
+from ablations.study.trends import FACTOR_NAMES, ORDERED_FACTORS, trend_tables
 from lab.report.families import shown
 from lab.report.intervals import stat
 
@@ -208,24 +208,24 @@ def trend_table(trends: list[dict], regime: str, factor: str = "width") -> str:
     study that does not sweep the factor."""
     if not trends:
         return ""
-    word = FACTOR_WORDS.get(factor, factor)
-    larger, smallest = ("wider width", "narrowest") if factor == "width" else (f"larger {word}", "smallest")
+    word, label = FACTOR_NAMES.get(factor, (factor, factor))
+    larger, smallest = ("wider width", "narrowest") if factor == "width" else (f"larger {label}", "smallest")
     head = ["trend", "T (or U) for S [95 % Welch]; p, Holm p", "for S⁺ (above best LR)", "for S⁻ (below best LR)"]
-    lines = [f"**{regime}: {word} trend, T = Δ S at the {larger} − Δ S at the {smallest} (Δ S: variant − control); "
+    lines = [f"**{regime}: {label} trend, T = Δ S at the {larger} − Δ S at the {smallest} (Δ S: variant − control); "
              f"a variant alone: U = its S at the {larger} − its S at the {smallest}; one Holm family**", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sentences = []
     for t in trends:
         alone = t["control"] is None
-        label = f"{t['variant']} {'alone' if alone else 'vs ' + t['control']}, {t['from']} → {t['to']}"
-        lines.append(f"| {label} | " + " | ".join(tested(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
+        row = f"{t['variant']} {'alone' if alone else 'vs ' + t['control']}, {t['from']} → {t['to']}"
+        lines.append(f"| {row} | " + " | ".join(tested(t[m]) for m in ("lr_sensitivity", "sensitivity_above", "sensitivity_below")) + " |")
         total = t["lr_sensitivity"]
         what, symbol = ("its S", "U") if alone else ("the gap", "T")
-        cite = f"({regime} {word.split()[0]}-trend table, row `{label}`)"
+        cite = f"({regime} {word}-trend table, row `{row}`)"
         if total["ci"] is None:
             verdict = f"{symbol} = {fmt(total['mean'])} from fewer than 2 seeds, no interval: no claim"
         elif shown(total):
-            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with {word.split()[0]}: {symbol} = {tested(total)}"
+            verdict = f"{what} {'grows' if total['mean'] > 0 else 'shrinks'} with {word}: {symbol} = {tested(total)}"
         else:
             verdict = f"{symbol} = {tested(total)}: neither growth nor shrinking shown"
         subject = f"`{t['variant']}` alone" if alone else f"`{t['variant']}` vs `{t['control']}`"
@@ -345,8 +345,7 @@ def study_blocks(study: dict) -> dict[str, str]:
     sections = [study_header(study)]
     for regime, cells in study["summary"].items():
         sections += [f"**{regime}**", regime_table(cells, regime), findings(cells, regime)]
-        sections += [trend for key, factor in ORDERED_FACTORS.items()
-                     if (trend := trend_table((study.get(key) or {}).get(regime, []), regime, factor))]
+        sections += [table for factor, of, trends in trend_tables(study) if of == regime and (table := trend_table(trends, regime, factor))]
     departures = study.get("departures") or []
     counts = departure_counts(departures)
     return {"tables": "\n\n".join(sections),

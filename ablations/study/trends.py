@@ -21,6 +21,7 @@ U(V, w) = S̄(V, w) − S̄(V, w₀), a contrast of two groups of seeds with the
 ``"control": None``).
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 from ablations.study.metrics import cell_name, control_key
@@ -29,7 +30,7 @@ from lab.report.intervals import contrast
 METRICS = ("lr_sensitivity", "sensitivity_above", "sensitivity_below")
 FACTOR = "width"
 ORDERED_FACTORS = {"width_trends": "width", "horizon_trends": "trainer.max_steps"}  # study.json key: the swept factor
-FACTOR_WORDS = {"width": "width", "trainer.max_steps": "horizon (steps)"}
+FACTOR_NAMES = {"width": ("width", "width"), "trainer.max_steps": ("horizon", "horizon (steps)")}  # (word, with its unit)
 
 
 def _number(value: str) -> float:
@@ -51,6 +52,13 @@ def study_trends(summary: dict[str, dict[str, dict]]) -> dict[str, dict[str, lis
     found = {key: {regime: trends for regime, cells in summary.items() if (trends := width_trends(cells, factor))}
              for key, factor in ORDERED_FACTORS.items()}
     return {key: value for key, value in found.items() if value or key == "width_trends"}
+
+
+def trend_tables(study: dict) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    """``(factor, regime, trends)`` of each trend table that ``study.json`` holds, in :data:`ORDERED_FACTORS`' order."""
+    for key, factor in ORDERED_FACTORS.items():
+        for regime, trends in (study.get(key) or {}).items():
+            yield factor, regime, trends
 
 
 def _seeds(cell: dict, metric: str) -> list[float]:

@@ -15,20 +15,24 @@ vocabulary (``tests/test_tiny_text.py``).
 
 import argparse
 import hashlib
-import json
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from huggingface_hub import DatasetCard, DatasetCardData
+from transformers import PreTrainedTokenizerBase
 
 from lab.config import asset_path
-from lab.data.tiny_tokenizer import EOS, train_tokenizer
+from lab.config.errors import UserError, exit_on_user_error
+from lab.data.tiny_tokenizer import train_tokenizer
 from lab.data.unigram import token_counts, unigram_cross_entropy, unigram_entropy
 from lab.data.wordnet import LICENCE_FILE, WORDNET_DIR, read_synsets
+from lab.runs.artifacts import write_json
 from lab.runs.checksums import write_sha256sums
 
 SPLITS = ("train", "validation")
+VOCAB_SIZE = 4096  # the issue's ~4-8 k: a tiny model's embedding stays small
+VAL_EVERY = 50     # about 2 % of the documents in validation
 SOURCE = "WordNet 3.0 glosses (Princeton University), as installed by Debian's wordnet-base package"
 
 
@@ -61,7 +65,7 @@ def documents_digest(splits: dict[str, list[dict]]) -> str:
     return digest.hexdigest()
 
 
-def corpus_stats(splits: dict[str, list[dict]], tokenizer, duplicates: int) -> dict:
+def corpus_stats(splits: dict[str, list[dict]], tokenizer: PreTrainedTokenizerBase, duplicates: int) -> dict:
     """Documents, UTF-8 bytes and tokens per split (each document's tokens plus the EOS that packing adds), and the
     unigram baseline: entropy of the training tokens and the smoothed unigram cross-entropy on validation (nats)."""
     counts = {}
@@ -112,11 +116,11 @@ disclaimer kept on all copies): the full text, as Debian ships it, is in `LICENS
     return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}"))
 
 
-def build(out: Path, wordnet_dir: Path = WORDNET_DIR, licence: Path = LICENCE_FILE, vocab_size: int = 4096,
-          val_every: int = 50) -> dict:
+def build(out: Path, wordnet_dir: Path = WORDNET_DIR, licence: Path = LICENCE_FILE, vocab_size: int = VOCAB_SIZE,
+          val_every: int = VAL_EVERY) -> dict:
     """Write the corpus folder ``out`` (see the module docstring); returns its stats."""
     if not (wordnet_dir / "data.noun").is_file():
-        raise SystemExit(f"error: no WordNet database in {wordnet_dir}; install Debian's wordnet-base (apt-get install wordnet-base)")
+        raise UserError(f"no WordNet database in {wordnet_dir}; install Debian's wordnet-base (apt-get install wordnet-base)")
     splits, duplicates = split_documents(wordnet_dir, val_every)
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in splits.items():
@@ -124,9 +128,8 @@ def build(out: Path, wordnet_dir: Path = WORDNET_DIR, licence: Path = LICENCE_FI
         pq.write_table(table, out / f"{name}.parquet", compression="zstd", compression_level=19)
     texts = (row["text"] for row in splits["train"])
     tokenizer = train_tokenizer(texts, vocab_size, out / "tokenizer")
-    assert tokenizer.eos_token == EOS
     stats = corpus_stats(splits, tokenizer, duplicates) | {"val_every": val_every}
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n")
+    write_json(out / "stats.json", stats)
     (out / "LICENSE").write_text(licence.read_text())
     (out / "README.md").write_text(card(stats))
     write_sha256sums(out / "tokenizer")
@@ -134,12 +137,13 @@ def build(out: Path, wordnet_dir: Path = WORDNET_DIR, licence: Path = LICENCE_FI
     return stats
 
 
+@exit_on_user_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(asset_path("tiny_text")))
     parser.add_argument("--wordnet", type=Path, default=WORDNET_DIR)
-    parser.add_argument("--vocab-size", type=int, default=4096)
-    parser.add_argument("--val-every", type=int, default=50)
+    parser.add_argument("--vocab-size", type=int, default=VOCAB_SIZE)
+    parser.add_argument("--val-every", type=int, default=VAL_EVERY)
     args = parser.parse_args()
     stats = build(args.out, args.wordnet, vocab_size=args.vocab_size, val_every=args.val_every)
     train, val = stats["splits"]["train"], stats["splits"]["validation"]
