@@ -3,20 +3,32 @@
 Each document is followed by the EOS token; the token stream is cut into blocks of ``seq_len``
 tokens and the final partial block is dropped (as Hugging Face's ``run_clm`` ``group_texts``).
 Labels equal inputs: the model shifts them, so every position predicts the next token.
+
+Packing a real corpus takes seconds (tokenizing 3.5 M tokens is most of a short job's setup), and every job of a
+sweep packs the same documents: with a ``cache_dir`` the blocks are kept as an Arrow file named by the SHA-256 of
+what they depend on (the tokenizer, the EOS id, ``seq_len`` and the documents in their order), written by
+``datasets`` through a temporary file and a rename, so concurrent jobs never read a partial one.
 """
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 import datasets
 import torch
 from transformers import PreTrainedTokenizerBase
 
+log = logging.getLogger(__name__)
+
 
 def pack_documents(
-    docs: datasets.Dataset | datasets.IterableDataset, tokenizer: PreTrainedTokenizerBase, seq_len: int
+    docs: datasets.Dataset | datasets.IterableDataset, tokenizer: PreTrainedTokenizerBase, seq_len: int,
+    cache_dir: Path | None = None,
 ) -> datasets.Dataset | datasets.IterableDataset:
-    """``docs`` (a ``text`` column) -> rows of ``input_ids`` of exactly ``seq_len`` tokens."""
+    """``docs`` (a ``text`` column) -> rows of ``input_ids`` of exactly ``seq_len`` tokens; read from
+    ``cache_dir`` when the same documents were packed the same way before (map-style ``docs`` only)."""
     eos = tokenizer.eos_token_id
 
     def tokenize(batch: dict) -> dict:
@@ -30,9 +42,37 @@ def pack_documents(
 
     if isinstance(docs, datasets.IterableDataset):
         return docs.map(tokenize, batched=True, remove_columns=["text"]).map(group, batched=True, batch_size=1000)
+    if cache_dir is None or not getattr(tokenizer, "is_fast", False):
+        return _pack(docs, tokenize, group, None)
+    cached = Path(cache_dir) / f"blocks-{packing_key(docs.data.column('text').to_pylist(), tokenizer, seq_len)}.arrow"
+    if cached.exists():
+        return datasets.Dataset.from_file(str(cached))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        return _pack(docs, tokenize, group, cached)
+    except OSError as err:  # a full or read-only cache costs time, never the run
+        log.warning("packed blocks not cached at %s (%s); packing in memory", cached, err.strerror or err)
+        return _pack(docs, tokenize, group, None)
+
+
+def _pack(docs: datasets.Dataset, tokenize: Callable, group: Callable, cached: Path | None) -> datasets.Dataset:
     with _quiet_progress():
         tokenized = docs.map(tokenize, batched=True, remove_columns=["text"], load_from_cache_file=False)
-        return tokenized.map(group, batched=True, batch_size=1000, load_from_cache_file=False)
+        return tokenized.map(group, batched=True, batch_size=1000, load_from_cache_file=False,
+                             cache_file_name=None if cached is None else str(cached))
+
+
+def packing_key(texts: list[str], tokenizer: PreTrainedTokenizerBase, seq_len: int) -> str:
+    """SHA-256 of everything the packed blocks depend on: the tokenizer (its full serialised state), EOS, ``seq_len``
+    and the documents in order (each one's length first, so no two lists of documents share a byte stream)."""
+    digest = hashlib.sha256()
+    digest.update(tokenizer.backend_tokenizer.to_str().encode())
+    digest.update(f"\0{tokenizer.eos_token_id}\0{seq_len}\0".encode())
+    for text in texts:
+        data = text.encode()
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def block_collate(rows: list[dict]) -> dict[str, torch.Tensor]:
@@ -55,3 +95,9 @@ def _quiet_progress() -> Iterator[None]:
 
 def count_tokens(rows: Iterable[dict]) -> int:
     return sum(len(r["input_ids"]) for r in rows)
+
+
+def packing_cache_dir() -> Path:
+    """Where packed blocks are cached: under ``datasets``' own cache (``HF_DATASETS_CACHE``, or ``HF_HOME``'s
+    ``datasets``), where a user of the library looks for processed data and knows how to move or clear it."""
+    return Path(datasets.config.HF_DATASETS_CACHE) / "lab_packed_blocks"

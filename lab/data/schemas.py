@@ -20,6 +20,11 @@ def text_column(source: Any) -> str:
     return str(source["text_column"])
 
 
+def text_documents(rows: list[dict], column: str) -> list[str]:
+    """One document per row: its ``column`` as a string (the column is read from the source config once, not per row)."""
+    return [str(row[column]) for row in rows]
+
+
 @dataclass(frozen=True)
 class Schema:
     name: str
@@ -35,7 +40,7 @@ SCHEMAS: dict[str, Schema] = {
     "numina": Schema("numina", "reasoning", True, lambda src: REASONING_COLUMNS,
                      lambda rows, src: [reasoning_document(row) for row in rows]),
     "text": Schema("text", "reasoning", False, lambda src: (text_column(src),),
-                   lambda rows, src: [str(row[text_column(src)]) for row in rows]),
+                   lambda rows, src: text_documents(rows, text_column(src))),
 }
 
 
