@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install train reference sweep study confirm docs plan lm-eval publish gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-scale test-fast lint clean
+.PHONY: help install train reference sweep study confirm docs plan lm-eval publish gates gates-eval localise vindex vindex-constants gate3 report dashboard bench headline gpu-check test test-long test-scale lint clean
 
 help:  ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -95,8 +95,11 @@ lint: install  ## ruff
 	$(VENV)/bin/ruff check .
 
 TEST_WORKERS ?= 3
-test: install lint  ## lint, then the whole test suite (offline, CPU; 11:27 and 12:35 in two runs of 527 tests on 2 cores with 3 workers from a fresh clone, install not counted; budget 8 min, over it; TEST_WORKERS=0 runs it in one process)
+test: install lint  ## lint, then the test suite less its long end-to-end pipelines (offline, CPU; budget 8 min on 2 cores with 3 workers from a fresh clone, install not counted; TEST_WORKERS=0 runs it in one process)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(ARGS)
+
+test-long: install  ## the long end-to-end tests (pytest -m long: the localisation benchmark, study grids, DDP runs killed and resumed, every benchmark's smoke path, a confirmatory run, compiled runs); CI runs them after make test
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m long $(ARGS)
 
 test-scale: install  ## real-width tests (0.6B shape vs lab.plan, 8B-width vindex.pipeline), gpu-check smoke, SLURM on a local cluster (installs slurm-wlm as root); ~20 min (11 tests in 20:14 here), 16 GB RAM
 	$(PY) -m pytest -q -m scale -s -p no:cacheprovider tests/scale $(ARGS)

@@ -1,5 +1,6 @@
 """What an ablation run's entry in ``all_train_metrics.json`` says: the job, the model, the diagnostics, the result."""
 
+import statistics
 from pathlib import Path
 
 import lightning as L
@@ -45,6 +46,15 @@ def diagnostic_summary(history: MetricsHistory) -> dict:
             "min_log_z": min(series("diag/log_z_min") or log_z, default=None), "final_log_z": log_z[-1] if log_z else None}
 
 
+def final_val_loss(history: MetricsHistory, cfg: DictConfig) -> dict:
+    """``final_val_loss``: the mean validation loss over the run's last ``eval.final_loss_evaluations`` validations
+    (fewer when a collapse ended it early), and the last one alone, ``last_val_loss``, where they differ."""
+    losses, k = history.values("val/loss"), int(OmegaConf.select(cfg, "eval.final_loss_evaluations", default=1))
+    if k == 1 or not losses:
+        return {"final_val_loss": losses[-1] if losses else None}
+    return {"final_val_loss": statistics.fmean(losses[-k:]), "last_val_loss": losses[-1], "val_loss_evaluations": len(losses[-k:])}
+
+
 def summary_entry(ctx: RunContext, trainer: L.Trainer | None, status: str, **extra) -> dict:
     """A run's entry in ``all_train_metrics.json``: status, final losses and accuracies, collapse, steps, tokens, wall."""
     history, health = ctx.history, ctx.health
@@ -52,7 +62,7 @@ def summary_entry(ctx: RunContext, trainer: L.Trainer | None, status: str, **ext
         "status": status,
         "final_train_loss": None if status != "ok" else history.last("train/loss"),
         "last_finite_train_loss": health.last_finite_loss,
-        "final_val_loss": history.last("val/loss"),
+        **final_val_loss(history, ctx.cfg),
         "knowledge_acc": history.last("val/knowledge_acc"),
         "reasoning_acc": history.last("val/reasoning_acc"),
         "collapsed_at_step": health.collapsed_at_step,

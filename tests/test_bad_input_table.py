@@ -32,6 +32,8 @@ CASES = {
     "train/warmup_fraction": ("ablations.train", ["optimizer.warmup_fraction=1"], "optimizer.warmup_fraction=1.0 is invalid; expected null or a number in [0, 1)"),
     "train/horizon_within_warmup": ("ablations.train", ["trainer.max_steps=20", "optimizer.warmup_steps=30"],
                                     "the run's 20 optimizer steps are fewer than its warmup of 30 (optimizer.warmup_steps=30)"),
+    "train/final_loss_over_more_validations": ("ablations.train", ["eval.final_loss_evaluations=3", "trainer.val_check_interval=2"],
+                                               "eval.final_loss_evaluations=3 averages the last 3 validations, but the run holds 1"),
     "train/compile_backend": ("ablations.train", ["compile.backend=indcutor"], "compile.backend='indcutor' is invalid"),
     "train/artifacts_dtype": ("ablations.train", ["artifacts.dtype=float8"], "artifacts.dtype='float8' is invalid; expected one of float32"),
     "train/unknown_logger": ("ablations.train", ["logger.kind=tensorboard"], "logger.kind='tensorboard' is invalid"),

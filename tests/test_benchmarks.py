@@ -13,6 +13,7 @@ from tests.conftest import run_module
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.long
 def test_every_benchmark_runs_its_smoke_path_and_writes_no_result(capfd):
     assert set(OPTIM) == set(OptimizerConfig.__dataclass_fields__)  # the trainer benchmark's optimizer is the typed one
     before = {path: path.stat().st_mtime_ns for path in RESULTS.glob("*.json")}

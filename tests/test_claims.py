@@ -153,6 +153,7 @@ def test_only_the_cells_and_learning_rates_the_claims_need_are_run(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_confirmatory_run_end_to_end_resumes_and_publishes_what_it_registered(tmp_path, monkeypatch):
     """Two fresh seeds of two cells at the one LR the claims name (6 steps a run): the run records its registration,
     each claim's per-seed values and verdict; a rerun resumes; its blocks restate from the JSON; a changed claim file

@@ -170,6 +170,7 @@ def test_evaluate_compares_gates_with_the_random_control(gate_run):
     assert "| hard | random |" in markdown and "| g < " in markdown
 
 
+@pytest.mark.long
 def test_a_sweep_over_beta_runs_each_job_on_two_ddp_ranks(quick_reference, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()

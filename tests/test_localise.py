@@ -273,6 +273,7 @@ def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick_reference, tmp_path):
     out = tmp_path / "bench"
     # a real process: the benchmark composes the gate runs' config itself, so its own registration is what is tested

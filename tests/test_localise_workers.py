@@ -10,6 +10,7 @@ from tests.conftest import QUICK_REFERENCE, run_cli
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_seeds_run_at_once_in_worker_processes_give_what_one_process_gives(tmp_path):
     """On an empty ``paths.runs`` (a first run from a fresh clone), the benchmark trains the reference once before
     its two seeds start in two spawned processes (one torch thread each on 2 cores); then seed 1 again alone in the

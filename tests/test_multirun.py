@@ -56,6 +56,7 @@ def test_offline_wandb_runs_read_back(wandb_sweep):
         assert run.config["variant"]["name"] == name and run.config["trainer"]["max_steps"] == 6
 
 
+@pytest.mark.long
 def test_ddp_multirun_survives_a_killed_rank_and_the_rerun_resumes_it(tmp_path):
     """Two variants on 2 gloo ranks each. SIGKILL rank 1 of the first job: that job fails within a bounded time
     (the observer notices in ~1 s; a collective would give up after trainer.ddp.timeout_s=60), the second job
@@ -108,6 +109,7 @@ def child_rank_pids(job_dir: Path) -> list[int]:
     return pids
 
 
+@pytest.mark.long
 def test_submitit_local_launcher_runs_the_grid(tmp_path):
     out = run_cli(
         ["ablations.train", "-m", GRID, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "logger=none",

@@ -51,6 +51,7 @@ def test_a_kill_during_a_large_save_leaves_the_previous_good_file(tmp_path, save
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_a_killed_vindex_build_leaves_the_previous_vindex_whole(quick_reference, tmp_path):
     from lab.runs.checksums import check_sha256sums
 

@@ -81,6 +81,7 @@ def make_sweep(tmp_path, variants: str, extra: list[str]) -> list[str]:
             f"VARIANTS={variants}", f"ARGS={args}", "sweep"]
 
 
+@pytest.mark.long
 def test_a_killed_make_sweep_reruns_into_the_same_results_and_wandb_runs(tmp_path):
     """``make sweep`` SIGKILLed during its second variant, then run again: the first is skipped, the second
     resumes and ends bit-equal to an uninterrupted run (weights and every metric but a timing) in the same

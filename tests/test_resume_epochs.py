@@ -42,6 +42,7 @@ DDP_ARGS = ["~data.sources.reasoning", "data.sources.knowledge.repeat=1", "data.
             "trainer=ddp", "trainer.devices=2", "trainer.accelerator=cpu"]
 
 
+@pytest.mark.long
 def test_a_ddp_run_killed_twice_in_later_epochs_resumes_bit_equal(tmp_path):
     """Two gloo ranks, each reading its half of every epoch through Lightning's ``DistributedSampler``
     (reseeded by ``set_epoch``), 4 steps an epoch. Killed after the checkpoint at step 6 (mid epoch 1); its rerun

@@ -19,7 +19,7 @@ from lab.train.module import CausalLMModule
 from tests.conftest import run_cli, run_here
 from tests.report_checks import assert_report
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 GRID = ["variant=original,no_qk_norm", "optimizer.lr=1e-3,1e-1", "seed=0"]
 FEW = ["trainer.max_steps=6", "trainer.val_check_interval=6", "data.eval_limit=4", "optimizer.warmup_steps=2", "diagnostics.every_n_steps=2",
        "diagnostics.dense_steps=3", "trainer.limit_val_batches=2"]

@@ -30,6 +30,7 @@ def interventions(tmp_path_factory) -> Path:
                  ["variant=no_qk_norm", "intervention=none,z_loss", "optimizer.lr=1e-2", "seed=0"])
 
 
+@pytest.mark.long
 def test_each_intervention_is_one_override_in_the_runs_config_and_wandb(interventions):
     entries = json.loads((interventions / "all_train_metrics.json").read_text())
     assert len(entries) == 2 and {e["swept"]["intervention"] for e in entries.values()} == {"none", "z_loss"}
@@ -82,6 +83,7 @@ def test_published_blocks_are_regenerated_from_study_json_alone(interventions, t
         update_docs((doc,), results)
 
 
+@pytest.mark.long
 def test_the_horizon_study_runs_on_real_text_and_reports_its_trend(tmp_path):
     """make study STUDY=horizon (experiment=text_study) at 2 and 4 steps: every run on data=tiny_text with the
     corpus's own vocabulary and a 5 % warmup, and the report's horizon trend (T from 2 to 4 steps, Holm across it)."""
@@ -90,7 +92,8 @@ def test_the_horizon_study_runs_on_real_text_and_reports_its_trend(tmp_path):
 
     grid = ["variant=original,no_qk_norm", "optimizer.lr=1e-2,1e-1", "seed=0,1", "trainer.max_steps=2,4"]
     few = ["diagnostics.every_n_steps=2", "diagnostics.dense_steps=2", "trainer.limit_val_batches=2",
-           "data.sources.text.limit=2000"]  # 2,000 training documents: each job tokenizes its corpus
+           "data.sources.text.limit=2000",  # 2,000 training documents: each seed's job tokenizes its corpus once
+           "eval.final_loss_evaluations=2"]  # of a validation at every step (0.1 of 2 or 4 steps rounds to 1)
     out = run_cli(["ablations.train", "experiment=text_study", *grid, *few, f"paths.runs={tmp_path / 'runs'}"], cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     folder = tmp_path / "runs" / "ablations" / "studies" / "horizon"
@@ -100,8 +103,9 @@ def test_the_horizon_study_runs_on_real_text_and_reports_its_trend(tmp_path):
     assert sorted({(e["swept"]["trainer.max_steps"], e["steps"]) for e in entries.values()}) == [(2, 2), (4, 4)]
     config = json.loads((folder / "original" / "lr=0.01,max_steps=4,seed=0_finetuned" / ".run_config.json").read_text())
     assert config["optimizer.warmup_fraction"] == 0.05 and config["data.name"] == "tiny_text"
+    assert config["trainer.val_check_interval"] == 0.1 and {e["val_loss_evaluations"] for e in entries.values()} == {2}
     study = json.loads((folder / "report" / "study.json").read_text())
-    assert study["width_trends"] == {}
+    assert study["width_trends"] == {} and study["final_loss_evaluations"] == [2]
     (gap,) = [t for t in study["horizon_trends"]["scratch"] if t["control"]]
     assert (gap["variant"], gap["control"], gap["from"], gap["to"]) == ("no_qk_norm", "original", "2", "4")
     assert gap["lr_sensitivity"]["n"] == [2, 2, 2, 2] and "p_holm" in gap["lr_sensitivity"]

@@ -71,6 +71,7 @@ def test_training_lowers_the_loss_and_logs_accuracies(tmp_path):
     assert entry["tokens"] == 40 * 4 * 128
 
 
+@pytest.mark.long
 def test_inductor_compiled_runs_are_bit_identical_on_cpu(tmp_path):
     """The main job's path: Inductor-compiled steps, on 2 threads as ``make train`` runs them. With
     ``trainer.deterministic: auto`` (on for CPU) two runs of one config end with the same weights, bit for bit;

@@ -34,3 +34,14 @@ def test_an_epoch_bounded_run_validates_at_each_fraction_of_its_epoch(tmp_path):
     steps = validation_steps(tmp_path, "trainer.max_steps=-1", "trainer.max_epochs=1", "trainer.val_check_interval=0.5",
                              "+trainer.limit_train_batches=4")
     assert steps == [2, 4]
+
+
+def test_the_final_loss_is_the_mean_of_the_last_validations_the_config_names(tmp_path):
+    cfg = compose_train([*FAST, "logger=none", "eval.accuracy=false", "eval.final_loss_evaluations=2", "trainer.max_steps=6",
+                         "trainer.val_check_interval=0.34"], output_root=tmp_path)  # round(0.34 * 6) = 2: steps 2, 4, 6
+    entry = train(cfg)
+    rows = json.loads((tmp_path / "original_finetuned" / "train_metrics.json").read_text())
+    losses = {r["step"]: r["val/loss"] for r in rows if "val/loss" in r}
+    assert sorted(losses) == [2, 4, 6] and losses[4] != losses[6]
+    assert entry["final_val_loss"] == (losses[4] + losses[6]) / 2
+    assert entry["last_val_loss"] == losses[6] and entry["val_loss_evaluations"] == 2

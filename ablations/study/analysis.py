@@ -158,6 +158,13 @@ def log_to_wandb(folder: Path, summary: dict[str, dict[str, dict]], out: Path) -
     run.finish()
 
 
+def final_loss_evaluations(runs: list[dict]) -> dict:
+    """``{"final_loss_evaluations": [k, ...]}``: over how many last validations the runs' final losses are means
+    (``eval.final_loss_evaluations``), where any run averaged more than its last; else nothing."""
+    counts = sorted({int(e["val_loss_evaluations"]) for e in runs if e.get("val_loss_evaluations")})
+    return {"final_loss_evaluations": counts} if counts else {}
+
+
 def compute_study(folder: Path) -> dict:
     """``study.json``'s content for a study folder: the summary, the departures, the attention curves and counts."""
     entries = load_entries(folder)
@@ -171,7 +178,7 @@ def compute_study(folder: Path) -> dict:
             "failed": sum(e["status"] == FAILED for e in runs), "steps": max((int(e.get("steps") or 0) for e in runs), default=0),
             "summary": summary, "departures": departures(folder, entries),
             "attention": {"regime": regime, "lr": lr, "curves": curves},
-            **study_trends(summary), "definitions": DEFINITIONS})
+            **study_trends(summary), **final_loss_evaluations(runs), "definitions": DEFINITIONS})
 
 
 def report_markdown(study: dict, figures: list[Path]) -> str:

@@ -90,7 +90,18 @@ def validate(cfg: DictConfig) -> Any:
         typed["run"] = check_run_keys(cfg)
     if "optimizer" in typed and "trainer" in typed and typed["trainer"].max_steps > 0:
         typed["optimizer"].warmup(typed["trainer"].max_steps)  # a run shorter than its warmup: refused before it starts
+    if "eval" in typed and "trainer" in typed and typed["eval"].final_loss_evaluations > 1:
+        check_final_loss_evaluations(typed["eval"].final_loss_evaluations, typed["trainer"])
     return typed
+
+
+def check_final_loss_evaluations(wanted: int, trainer: Any) -> None:
+    """A final loss averaged over more validations than the run holds is refused before the run starts."""
+    held = trainer.validations()
+    if held is not None and held < wanted:
+        raise UserError(f"eval.final_loss_evaluations={wanted} averages the last {wanted} validations, but the run holds {held} "
+                        f"(trainer.max_steps={trainer.max_steps}, trainer.val_check_interval={trainer.val_check_interval}); "
+                        "validate more often (e.g. trainer.val_check_interval=0.1) or average fewer")
 
 
 def typed_node(cfg: DictConfig, node: str) -> Any:

@@ -100,9 +100,16 @@ class CompileConfig:
 
 @dataclass
 class EvalConfig:
-    """What each validation measures besides the loss (:mod:`lab.train.module`)."""
+    """What each validation measures besides the loss (:mod:`lab.train.module`), and what a run reports as its final
+    validation loss: ``final_val_loss = mean(val/loss over the run's last final_loss_evaluations validations)`` (1: the
+    last one; more average out where the last step happens to land on a noisy stretch of training)."""
 
     accuracy: bool = True        # greedy fact-recall and arithmetic accuracy
+    final_loss_evaluations: int = 1
+
+    def __post_init__(self) -> None:
+        require("eval", "final_loss_evaluations", self.final_loss_evaluations, integer(1)(self.final_loss_evaluations),
+                "a positive integer")
 
 
 @dataclass
@@ -171,6 +178,23 @@ class TrainerConfig:
             ("log_every_n_steps", integer(1)(self.log_every_n_steps), "a positive integer"),
             ("deterministic", self.deterministic in (True, False, "warn", "auto"), "auto, true, false or warn"),
         ))
+
+    def validations(self) -> int | None:
+        """How many validations a step-bounded run holds (``None`` when epochs bound it): ``max_steps // interval``, the
+        interval in steps (:func:`validation_steps`)."""
+        interval = validation_steps(self.val_check_interval, self.max_steps)
+        return None if self.max_steps <= 0 or self.check_val_every_n_epoch is not None or interval is None else self.max_steps // interval
+
+
+def validation_steps(interval: Any, max_steps: int) -> int | None:
+    """``trainer.val_check_interval`` in steps in a run of ``max_steps`` steps: an integer as it is; a fraction f in
+    (0, 1] of a step-bounded run max(1, round(f·max_steps)), so a run validates as often as f gives per epoch; ``None``
+    where epochs decide (no ``max_steps``, or no interval)."""
+    if isinstance(interval, float) and 0 < interval <= 1:
+        return max(1, round(interval * max_steps)) if max_steps > 0 else None
+    return int(interval) if isinstance(interval, int) and not isinstance(interval, bool) else None
+
+
 LOGGER_KINDS = ("wandb", "csv", "none")
 
 

@@ -41,6 +41,10 @@ class MetricsHistory(L.Callback):
                 return row[key]
         return None
 
+    def values(self, key: str) -> list[float]:
+        """Every recorded value of ``key``, oldest first (one per validation for ``val/...`` keys)."""
+        return [row[key] for row in self.rows if key in row]
+
     def state_dict(self) -> dict:
         return {"rows": self.rows}
 

@@ -21,6 +21,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from lab.config.errors import UserError
+from lab.config.schema import validation_steps
 from lab.runs.checkpoint_io import AtomicCheckpointIO
 from lab.runs.rng import RNGState
 from lab.train.ddp import HydraJobDDPStrategy
@@ -58,7 +59,7 @@ def validation_schedule(trainer_kwargs: dict) -> dict:
     if not isinstance(interval, float) or not 0 < interval <= 1 or trainer_kwargs["check_val_every_n_epoch"] is not None:
         return trainer_kwargs
     if steps > 0:
-        return {**trainer_kwargs, "val_check_interval": max(1, round(interval * steps))}
+        return {**trainer_kwargs, "val_check_interval": validation_steps(interval, steps)}
     return {**trainer_kwargs, "check_val_every_n_epoch": 1}
 
 
