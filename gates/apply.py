@@ -21,6 +21,7 @@ from gates.runs import load_base_model, resolve_gates_dir
 from lab.config.command import hydra_cli, hydra_command
 from lab.config.errors import UserError
 from lab.report.model_folder import write_model_folder
+from lab.runs.artifacts import check_writable
 
 
 def applied_model(gates_dir: Path, mode: str, threshold: float | None, base_model: str | None = None):
@@ -46,6 +47,7 @@ def write_applied(cfg: DictConfig) -> Path:
     out = Path(cfg.out).expanduser() if cfg.out else gates_dir / "applied" / label
     if out.exists() and not cfg.overwrite:
         raise UserError(f"{out} exists; pass overwrite=true or another out=")
+    check_writable(out.parent, "out=...")  # before the model loads
     model, tokenizer, meta = applied_model(gates_dir, cfg.mode, threshold, cfg.base_model)
     rule = ("the neurons of its neuron_indices.json zeroed (rows of gate_proj and up_proj)" if cfg.mode == "hard" and threshold is None
             else f"g = sigmoid(λ) < {threshold}: zeroed (rows of gate_proj and up_proj)" if cfg.mode == "hard"

@@ -45,7 +45,7 @@ from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy
 from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.report.intervals import stat
-from lab.runs.artifacts import atomic_write, read_json, write_json
+from lab.runs.artifacts import atomic_write, check_writable, read_json, write_json
 from lab.runs.checksums import SUMS_FILE, write_sha256sums
 
 METRICS = ("knowledge_acc", "forget_recall", "held_out_recall", "other_recall", "reasoning_acc", "reasoning_loss", "kl_to_base")
@@ -93,6 +93,8 @@ def check_tradeoff_axes(cfg: DictConfig, scored: dict) -> tuple[str, str]:
 
 def evaluate_gates(cfg: DictConfig) -> dict:
     gates_dir = resolve_gates_dir(cfg.gates_dir, cfg.paths.runs)
+    out = check_writable(Path(cfg.out).expanduser() if cfg.out else gates_dir / "evaluation", "out=...")
+    check_writable(gates_dir, "gates_dir=...: the gate run's card gets the evaluation table")
     model, tokenizer, meta = load_base_model(gates_dir, cfg.base_model)
     logits = read_lambda_logits(gates_dir, model_shape(model))
     modes = [str(m) for m in cfg.modes]
@@ -128,7 +130,6 @@ def evaluate_gates(cfg: DictConfig) -> dict:
             axes = check_tradeoff_axes(cfg, results[0])
 
     summary = summarize(results)
-    out = Path(cfg.out).expanduser() if cfg.out else gates_dir / "evaluation"
     report = {"gates_dir": str(gates_dir), "base_model": meta["base_model"], "variant": meta["variant"],
               "num_knowledge": len(rows.knowledge), "num_reasoning": len(rows.reasoning_eval),
               "facts": {"relations": split.relations, "held_out_fraction": split.held_out_fraction,

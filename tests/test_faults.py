@@ -8,6 +8,7 @@ where mounting is not permitted (not root) those tests say so and skip.
 import contextlib
 import errno
 import pickle
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from lab.plan.preflight import disk_shortfall
 from lab.runs.artifacts import atomic_write
 from lab.runs.checkpoint_check import check_given_checkpoint, damage, latest_intact_checkpoint, sidecar
 from lab.runs.checkpoint_io import AtomicCheckpointIO
+from lab.runs.reference import tiny_reference_dir
 from tests.conftest import compose_train, kill_when, run_here
 
 SHORT = ["trainer.max_steps=8", "trainer.val_check_interval=4", "data.eval_limit=4", "data.batch_size=4", "checkpoint_every_n_steps=4",
@@ -196,3 +198,32 @@ def test_a_killed_main_job_with_damaged_checkpoints_resumes_bit_equal_from_the_n
     assert (checkpoints / f"{newest.name}.damaged").is_file() and (checkpoints / "last.ckpt.damaged").is_file()
     ours, theirs = (load_file(d / "no_qk_norm_finetuned" / "model.safetensors") for d in (run, reference))
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+@pytest.mark.slow
+def test_every_tool_refuses_an_unwritable_output_location_in_one_line_before_its_work(quick_gate_run, tmp_path):
+    """gates.apply, gates.evaluate and vindex.build with their output under a file, lm-eval on a run folder mounted
+    read-only: one line naming the folder, the cause and the key to change, exit 2 (gates.evaluate before its
+    progress bar over the gate settings starts, where it would otherwise fail after evaluating them all)."""
+    runs = quick_gate_run.parents[1]
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    cases = [
+        (["gates.apply", f"gates_dir={quick_gate_run}", f"out={blocked / 'applied'}"], blocked, "a file is where the folder should be", "out=..."),
+        (["gates.evaluate", f"gates_dir={quick_gate_run}", f"out={blocked / 'evaluation'}"], blocked / "evaluation",
+         "a path through a file, not a folder", "out=..."),
+        (["vindex.build", f"out={blocked / 'vindex'}"], blocked, "a file is where the folder should be", "out=... or paths.runs=..."),
+    ]
+    for command, folder, cause, setting in cases:
+        done = run_here([*command, f"paths.runs={runs}"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert done.stderr.strip().splitlines()[-1] == (f"error: cannot use {folder}: {cause}; for outputs choose a writable "
+                                                         f"location ({setting}), else fix the permissions")
+        assert "gate settings" not in done.stderr
+    run = tmp_path / "source"
+    shutil.copytree(tiny_reference_dir(runs), run)
+    with mounted(tmp_path / "ro", "--bind", source=str(run)) as ro:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        done = run_here(["lab.evaluate.lm_eval", str(ro), "tasks=[tiny_facts]", "limit=2"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert done.stderr.strip().splitlines()[-1].startswith(f"error: cannot use {ro}: a read-only file system; ")

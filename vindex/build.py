@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from lab.config.command import hydra_cli, hydra_command
 from lab.config.errors import UserError
-from lab.runs.artifacts import atomic_dir, atomic_write, write_json
+from lab.runs.artifacts import atomic_dir, atomic_write, check_writable, write_json
 from lab.runs.checksums import sha256_file, write_sha256sums
 from lab.runs.git import git_commit
 from vindex.card import vindex_card
@@ -145,6 +145,7 @@ def build(cfg: DictConfig) -> Path:
     out = vindex_dir(cfg, source)
     if out.exists() and not cfg.overwrite:
         raise UserError(f"{out} exists; pass overwrite=true or another out=")
+    check_writable(out.parent, "out=... or paths.runs=...")
 
     with atomic_dir(out, overwrite=bool(cfg.overwrite)) as tmp:
         embeddings = ckpt.tensor("model.embed_tokens.weight").float()

@@ -62,11 +62,11 @@ def disk_full_message(path: Path | str, needed: int | None = None, at_least: boo
             f"before it is lost: free space or set paths.runs to another disk, then {RESUME_HINT}")
 
 
-def unwritable_message(path: Path | str, err: OSError) -> str:
-    """The one line for a folder or file that cannot be created, written or opened."""
+def unwritable_message(path: Path | str, err: OSError, setting: str = "paths.runs=... or hydra.run.dir=...") -> str:
+    """The one line for a folder or file that cannot be created, written or opened (``setting``: the command's key
+    that chooses the location)."""
     cause = UNWRITABLE.get(err.errno or 0, (err.strerror or str(err)).lower())
-    return (f"cannot use {path}: {cause}; for outputs choose a writable location (paths.runs=... or "
-            f"hydra.run.dir=...), else fix the permissions")
+    return f"cannot use {path}: {cause}; for outputs choose a writable location ({setting}), else fix the permissions"
 
 
 def says_disk_full(err: BaseException) -> bool:

@@ -22,13 +22,36 @@ from torch import nn
 
 from lab.config.checks import require
 from lab.config.errors import DiskFull, UserError
-from lab.config.faults import DISK_FULL, chain, disk_full_message, free_bytes, os_error_in, says_disk_full
+from lab.config.faults import (
+    DISK_FULL,
+    chain,
+    disk_full_message,
+    free_bytes,
+    os_error_in,
+    says_disk_full,
+    unwritable_message,
+)
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_writable(folder: Path | str, setting: str) -> Path:
+    """``folder``, created with its parents, once a probe file was written and removed in it: a command checks where
+    its outputs go before its work, so a read-only mount, a missing permission or a file in the way is one
+    :class:`UserError` naming the folder, the cause and ``setting`` (the key that chose it), never a traceback after
+    minutes of work."""
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise UserError(disk_full_message(folder) if err.errno in DISK_FULL else unwritable_message(folder, err, setting)) from None
+    return folder
 
 
 def atomic_write(path: Path, write: Callable[[Path], None], needed: int | None = None) -> Path:

@@ -19,7 +19,8 @@ from lab.evaluate.lm_eval.results import (
     write_comparison,
     write_results,
 )
-from lab.evaluate.lm_eval.targets import place, targets
+from lab.evaluate.lm_eval.targets import Target, place, targets
+from lab.runs.artifacts import check_writable
 from lab.runs.processes import hydra_quoted
 
 
@@ -27,13 +28,16 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     """Every target of ``cfg.folder`` evaluated on ``cfg.tasks``; returns ``{name: {task: {metric: value}}}``."""
     found, sweep = targets(str(cfg.folder), cfg)
     manager = checked_task_manager(list(cfg.tasks))  # before any model loads: a bad task costs no model load
+    folders = {target.name: output_folder(target, cfg) for target in found}
+    for folder in {*folders.values(), *([sweep] if sweep is not None else [])}:
+        check_writable(folder, "out=... (a hub model's results), or a copy of the run folder you can write")  # before any evaluation
     table = {}
     for target in found:
         model, tokenizer = target.load()
         model, device = place(model, str(cfg.device), str(cfg.dtype))
         results = run_tasks(model, tokenizer, list(cfg.tasks), batch_size=cfg.batch_size, device=device, limit=cfg.limit,
                             num_fewshot=cfg.num_fewshot, manager=manager, checked=True)
-        folder = target.folder or Path(str(cfg.out or Path(str(cfg.paths.runs), "lm_eval", target.name.replace("/", "--"))))
+        folder = folders[target.name]
         path = write_results(folder, results, target.setting)
         update_card(folder, results, target.name, target.setting)
         if cfg.wandb:
@@ -45,6 +49,11 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     if sweep is not None:
         print(f"wrote {write_comparison(sweep, table)}", flush=True)
     return table
+
+
+def output_folder(target: Target, cfg: DictConfig) -> Path:
+    """Where a target's results go: its own folder (a run), else ``out``, else ``<paths.runs>/lm_eval/<hub id>``."""
+    return target.folder or Path(str(cfg.out or Path(str(cfg.paths.runs), "lm_eval", target.name.replace("/", "--"))))
 
 
 @hydra_command("lm_eval")
