@@ -26,6 +26,7 @@ from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
 from ablations.dyt_check_table import KINDS, check_table
 from lab.config import PROJECT_ROOT, asset_path
+from lab.config.schema import OptimizerConfig, TrainerConfig
 from lab.runs.artifacts import write_json
 
 RESULT = PROJECT_ROOT / "docs" / "results" / "norm_study" / "dyt_check" / "dyt_check.json"
@@ -62,7 +63,8 @@ def train(final_norm: str, steps: int, lr: float, seed: int = 0, every: int = 15
         model.model.norm = PlainDyT(128, 0.5) if final_norm == "dyt" else nn.Identity()
     seen: dict[str, float] = {}
     model.model.norm.register_forward_pre_hook(lambda m, args: seen.__setitem__("rms", float(args[0].detach().pow(2).mean().sqrt())))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.1)
+    recipe, clip = OptimizerConfig(), TrainerConfig().gradient_clip_val  # the suite's values only: this loop is plain torch
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(recipe.betas), weight_decay=recipe.weight_decay)
     generator = torch.Generator().manual_seed(seed)
     trace = []
     for step in range(1, steps + 1):
@@ -70,7 +72,7 @@ def train(final_norm: str, steps: int, lr: float, seed: int = 0, every: int = 15
         loss = model(input_ids=batch, labels=batch).loss
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         if step == 1 or step % every == 0 or step == steps:
             trace.append((step, loss.item(), seen["rms"]))

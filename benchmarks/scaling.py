@@ -1,6 +1,6 @@
 """Benchmark 5: how a training step's time grows with sequence length and with model width.
 
-A training step of a random Qwen3 (4 layers, vocabulary 4,096; AdamW; fp32 on CPU) at batch 8, for three
+A training step of a random Qwen3 (4 layers, vocabulary 4,096; the suite's AdamW, :func:`lab.train.optim.adamw_with_schedule`; fp32 on CPU) at batch 8, for three
 sequence lengths at hidden 256 and three widths (hidden = 128, 256, 512, intermediate = 3 × hidden) at
 sequence 256. Each point gives seconds per step, tokens/s and the model FLOPs utilisation against a matmul
 timed in the same process: MFU = 6 · N_params · tokens / step time / matmul FLOP/s (attention FLOPs left out,
@@ -16,6 +16,8 @@ import math
 import torch
 
 from benchmarks.common import best_time, matmul_gflops, print_table, random_qwen3, write_result
+from lab.config.schema import OptimizerConfig
+from lab.train.optim import adamw_with_schedule
 
 BATCH, LAYERS, VOCAB = 8, 4, 4096
 
@@ -23,7 +25,7 @@ BATCH, LAYERS, VOCAB = 8, 4, 4096
 def step_time(hidden: int, seq: int) -> tuple[float, int]:
     model = random_qwen3(hidden_size=hidden, intermediate_size=3 * hidden, num_hidden_layers=LAYERS, num_attention_heads=4,
                          num_key_value_heads=2, head_dim=hidden // 4, vocab_size=VOCAB, tie_word_embeddings=True).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    optimizer, _ = adamw_with_schedule(model.named_parameters(), OptimizerConfig(), total_steps=1_000)  # the suite's AdamW
     ids = torch.randint(0, VOCAB, (BATCH, seq))
 
     def step():
