@@ -51,11 +51,13 @@ def test_the_root_card_carries_each_stages_lm_eval_scores_and_the_command_takes_
     ``python -m lab.publish <folder> repo_id=... --dry-run`` as the issue writes it."""
     import shutil
 
-    from lab.evaluate.lm_eval.results import update_card
+    from lab.evaluate.lm_eval.results import update_card, write_results
 
     run = tmp_path / "tiny"
     shutil.copytree(quick_reference / "reference" / "tiny", run)
-    lm_eval_results = {"results": {"tiny_facts": {"alias": "tiny_facts", "acc,none": 0.25, "acc_stderr,none": 0.1}}}
+    lm_eval_results = {"results": {"tiny_facts": {"alias": "tiny_facts", "acc,none": 0.25, "acc_stderr,none": 0.1}},
+                       "config": {"model_dtype": "torch.float32"}}  # lm-eval's record of the weights it scored
+    write_results(run / "original_finetuned", lm_eval_results)
     assert update_card(run / "original_finetuned", lm_eval_results, "original_finetuned")
     assert run_module("lab.publish", [str(run), "repo_id=me/tiny", "--dry-run"]) == 0
     out = capfd.readouterr().out
@@ -63,6 +65,12 @@ def test_the_root_card_carries_each_stages_lm_eval_scores_and_the_command_takes_
     (result,) = card.data.eval_results
     assert (result.dataset_type, result.metric_name, result.metric_value) == ("tiny_facts", "acc (original_finetuned)", 0.25)
     assert card.data.model_name == "tiny"
+    assert run_module("lab.publish", [str(run), "repo_id=me/tiny", "--dry-run", "dtype=bfloat16"]) == 0
+    out = capfd.readouterr().out
+    converted = ModelCard(out[out.index("---\n"):])
+    (result,) = converted.data.eval_results  # fp32 scores are never labelled as the bf16 upload's own
+    assert result.metric_name == "acc (original_finetuned, scored in float32, uploaded in bfloat16)" and result.metric_value == 0.25
+    assert "Weights: bfloat16, converted for the upload; any lm-eval score below was computed before the conversion" in converted.text
     assert hydra_arguments(["--cfg", "job", "runs/x", "--dry-run", "repo_id=a/b"]) == [
         "--cfg", "job", "folder=runs/x", "dry_run=true", "repo_id=a/b"]  # Hydra's flags and their values pass through
 

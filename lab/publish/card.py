@@ -32,14 +32,14 @@ def root_card(folder: Path, layout: dict[str, Path], stages: list[str], dtype: s
         f"# {Path(folder).name}: Qwen3 normalization ablations",
         "Seed 001's layout: each run's base stage (the patched architecture before training) in `<run>/`, the trained "
         f"model in `<run>_finetuned/`, every run's summary in `{SUMMARY_FILE}`. Weights: "
-        f"{'as trained' if dtype is None else dtype}.",
+        f"{'as trained' if dtype is None else f'{dtype}, converted for the upload; any lm-eval score below was computed before the conversion, in the dtype its name says'}.",
         "\n".join(rows),
         "Each folder loads with one stock call; a variant other than `original` ships its norms' code:\n\n```python\n"
         "from transformers import AutoModelForCausalLM\n"
         "model = AutoModelForCausalLM.from_pretrained(\"<repo>\", subfolder=\"<run>_finetuned\", trust_remote_code=True)\n```",
         *(["## lm-evaluation-harness", comparison.read_text().strip()] if comparison.is_file() else []),
     ])
-    results = stage_eval_results(folder, [name for name in layout if stages_of(name) in stages])
+    results = stage_eval_results(folder, [name for name in layout if stages_of(name) in stages], dtype)
     return model_card(body + "\n", base_model=None, library_name="transformers", pipeline_tag="text-generation",
                       tags=["qwen3", "norm-ablation", "qwen3-internals"], model_name=Path(folder).name, eval_results=results)
 
@@ -49,18 +49,32 @@ def stages_of(name: str) -> str:
     return "finetuned" if name.endswith("_finetuned") else "base"
 
 
-def stage_eval_results(folder: Path, names: list[str]) -> list:
+def stage_eval_results(folder: Path, names: list[str], dtype: str | None = None) -> list:
     """Every uploaded stage's lm-eval scores (its card's ``model-index``, written by ``lab.evaluate.lm_eval``), each
-    metric named with its folder (``acc (original_finetuned)``): one repo is one ``model-index`` on the Hub."""
+    metric named with its folder (``acc (original_finetuned)``): one repo is one ``model-index`` on the Hub. Weights
+    converted for the upload (``dtype``) were scored before it: the name says in which dtype (``acc (original_finetuned,
+    scored in float32, uploaded in bfloat16)``), so a score is never read as the uploaded weights' own."""
     from dataclasses import replace
 
     results = []
     for name in names:
         card = Path(folder) / name / "README.md"
-        if card.is_file():
-            results += [replace(r, metric_name=f"{r.metric_name or r.metric_type} ({name})")
-                        for r in ModelCard.load(card).data.eval_results or []]
+        if not card.is_file():
+            continue
+        label = name
+        if dtype is not None:
+            scored = scored_dtype(Path(folder) / name)
+            label = f"{name}, scored in {scored or 'the stored dtype'}, uploaded in {dtype}" if scored != dtype else name
+        results += [replace(r, metric_name=f"{r.metric_name or r.metric_type} ({label})") for r in ModelCard.load(card).data.eval_results or []]
     return results
+
+
+def scored_dtype(stage: Path) -> str | None:
+    """The dtype lm-eval scored ``stage`` in: ``config.model_dtype`` of its ``lm_eval/results.json`` (``torch.float32``
+    → ``float32``); None when it is not recorded."""
+    path = Path(stage) / "lm_eval" / "results.json"
+    recorded = str((read_json(path).get("config") or {}).get("model_dtype") or "") if path.is_file() else ""
+    return recorded.removeprefix("torch.") or None
 
 
 def check_card(text: str) -> ModelCard:
