@@ -108,7 +108,8 @@ def test_the_main_job_on_a_full_disk_stops_in_one_line_and_resumes_bit_equal_onc
         assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 
 
-def test_a_vindex_build_on_a_full_disk_is_one_line_and_leaves_no_partial_index(quick_reference, tmp_path, monkeypatch):
+def test_a_vindex_build_on_a_full_disk_is_one_line_leaves_no_partial_index_and_builds_once_space_is_freed(quick_reference, tmp_path,
+                                                                                                          monkeypatch):
     with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=200k") as disk:
         done = run_here(["vindex.build", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"], cwd=tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -117,6 +118,12 @@ def test_a_vindex_build_on_a_full_disk_is_one_line_and_leaves_no_partial_index(q
         monkeypatch.setenv("HYDRA_FULL_ERROR", "1")  # for debugging: the traceback too, then the same line
         debug = run_here(["vindex.build", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"], cwd=tmp_path)
         assert debug.returncode == 2 and "Traceback" in debug.stderr and "error: disk full writing" in debug.stderr
+        monkeypatch.delenv("HYDRA_FULL_ERROR")
+        subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
+        again = run_here(["vindex.build", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"], cwd=tmp_path)  # the same command
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=disk / "vx").returncode == 0
+        assert sorted(p.name for p in disk.iterdir()) == ["vx"]  # no temporary folder left beside it
 
 
 def test_the_preflight_refuses_a_job_that_cannot_fit_when_asked(tmp_path):
