@@ -1,10 +1,13 @@
 """Shared fixtures: offline everything, tiny fast configs, composed the way Hydra composes them."""
 
+import atexit
 import logging
 import os
 import runpy
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -12,6 +15,11 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ["WANDB_SILENT"] = "true"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# datasets' cache (and the packed blocks cached in it, lab.data.packing) fresh for each test process and the commands it
+# starts: a block cached by other code can never stand in for what the code under test packs
+_DATASETS_CACHE = tempfile.mkdtemp(prefix="lab-tests-datasets-cache-")
+os.environ["HF_DATASETS_CACHE"] = _DATASETS_CACHE
+atexit.register(shutil.rmtree, _DATASETS_CACHE, ignore_errors=True)
 if "PYTEST_XDIST_WORKER" in os.environ:  # the workers share the cores: one thread each, no OpenMP oversubscription
     os.environ["OMP_NUM_THREADS"] = "1"
 
@@ -74,7 +82,7 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 600, env: dict | None =
 # workers end together on short files instead of one running a long test alone at the end.
 LONG_FIRST = ("test_resume_epochs.py", "test_multirun.py", "test_study.py", "test_train.py", "test_resume.py", "test_localise.py",
               "test_localise_workers.py", "test_claims.py", "test_benchmarks.py", "test_study_grids.py", "test_gates_cli.py",
-              "test_reliability.py")  # test_train: Inductor, 45 s on a cold cache
+              "test_reliability.py", "test_faults.py")  # test_train: Inductor, 45 s on a cold cache
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

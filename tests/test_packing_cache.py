@@ -49,3 +49,17 @@ def test_an_unwritable_cache_warns_and_packs_in_memory(tmp_path, caplog):
         packed = _pack(DOCS, tokenizer, 16, blocked)
     assert packed["input_ids"] == _pack(DOCS, tokenizer, 16, None)["input_ids"]
     assert "packed blocks not cached at" in caplog.text and str(blocked) in caplog.text
+
+
+def test_a_view_is_keyed_by_its_own_rows_and_a_damaged_cache_file_is_set_aside(tmp_path, caplog):
+    tokenizer = _tokenizer()
+    parent = datasets.Dataset.from_dict({"text": DOCS})
+    view = parent.select(range(100, 200))  # datasets keeps the parent's table and an index mapping
+    assert pack_documents(view, tokenizer, 16, tmp_path)["input_ids"] == _pack(DOCS[100:200], tokenizer, 16, None)["input_ids"]
+    (written,) = tmp_path.glob("blocks-*.arrow")
+    written.write_bytes(written.read_bytes()[:200])  # a truncated file under the final name
+    with caplog.at_level(logging.WARNING, logger="lab.data.packing"):
+        again = pack_documents(view, tokenizer, 16, tmp_path)
+    assert again["input_ids"] == _pack(DOCS[100:200], tokenizer, 16, None)["input_ids"]
+    assert f"cached packed blocks {written} do not load" in caplog.text
+    assert (tmp_path / f"{written.name}.damaged").is_file() and written.is_file()  # kept aside, and written anew

@@ -62,7 +62,7 @@ def test_the_root_card_carries_each_stages_lm_eval_scores_and_the_command_takes_
     assert run_module("lab.publish", [str(run), "repo_id=me/tiny", "--dry-run"]) == 0
     out = capfd.readouterr().out
     card = ModelCard(out[out.index("---\n"):])
-    (result,) = card.data.eval_results
+    (result,) = card.data.eval_results  # scored in the dtype the weights are stored and uploaded in: no label
     assert (result.dataset_type, result.metric_name, result.metric_value) == ("tiny_facts", "acc (original_finetuned)", 0.25)
     assert card.data.model_name == "tiny"
     assert run_module("lab.publish", [str(run), "repo_id=me/tiny", "--dry-run", "dtype=bfloat16"]) == 0
@@ -70,7 +70,13 @@ def test_the_root_card_carries_each_stages_lm_eval_scores_and_the_command_takes_
     converted = ModelCard(out[out.index("---\n"):])
     (result,) = converted.data.eval_results  # fp32 scores are never labelled as the bf16 upload's own
     assert result.metric_name == "acc (original_finetuned, scored in float32, uploaded in bfloat16)" and result.metric_value == 0.25
-    assert "Weights: bfloat16, converted for the upload; any lm-eval score below was computed before the conversion" in converted.text
+    assert "Weights: bfloat16, converted for the upload; lm-eval scores were computed before the conversion" in converted.text
+    lm_eval_results["config"]["model_dtype"] = "torch.bfloat16"  # scored in bf16 (make lm-eval on a GPU), uploaded as stored
+    write_results(run / "original_finetuned", lm_eval_results)
+    assert run_module("lab.publish", [str(run), "repo_id=me/tiny", "--dry-run"]) == 0
+    out = capfd.readouterr().out
+    (as_stored,) = ModelCard(out[out.index("---\n"):]).data.eval_results
+    assert as_stored.metric_name == "acc (original_finetuned, scored in bfloat16, uploaded in float32)"
     assert hydra_arguments(["--cfg", "job", "runs/x", "--dry-run", "repo_id=a/b"]) == [
         "--cfg", "job", "folder=runs/x", "dry_run=true", "repo_id=a/b"]  # Hydra's flags and their values pass through
 

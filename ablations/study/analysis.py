@@ -159,8 +159,9 @@ def log_to_wandb(folder: Path, summary: dict[str, dict[str, dict]], out: Path) -
 
 
 def final_loss_evaluations(runs: list[dict]) -> dict:
-    """``{"final_loss_evaluations": [k, ...]}``: over how many last validations the runs' final losses are means
-    (``eval.final_loss_evaluations``), where any run averaged more than its last; else nothing."""
+    """``{"final_loss_evaluations": [n, ...]}``: the distinct numbers of last validations the runs' final losses average
+    (``eval.final_loss_evaluations`` where a run held that many; fewer in a run that ended early, e.g. collapsed), where
+    any run averaged more than its last; else nothing."""
     counts = sorted({int(e["val_loss_evaluations"]) for e in runs if e.get("val_loss_evaluations")})
     return {"final_loss_evaluations": counts} if counts else {}
 

@@ -69,6 +69,11 @@ def unwritable_message(path: Path | str, err: OSError, setting: str = "paths.run
     return f"cannot use {path}: {cause}; for outputs choose a writable location ({setting}), else fix the permissions"
 
 
+def location_message(path: Path | str, err: OSError, setting: str = "paths.runs=... or hydra.run.dir=...") -> str:
+    """The one line for an ``OSError`` met creating or writing ``path``: a full disk, else an unwritable location."""
+    return disk_full_message(path) if err.errno in DISK_FULL else unwritable_message(path, err, setting)
+
+
 def says_disk_full(err: BaseException) -> bool:
     """Whether an exception of a library that drops the errno (safetensors: "No space left on device (os error
     28)") says the disk is full."""

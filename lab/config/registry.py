@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from lab.config import CONF_DIR
 from lab.config.checks import TYPE_NAMES
 from lab.config.errors import UserError
-from lab.config.schema import RunKeys
+from lab.config.schema import RunKeys, TrainerConfig
 
 SCHEMA_GROUP = "qwen3_internals.schemas"  # every typed node: name = "package.module:Dataclass" (pyproject.toml)
 
@@ -95,7 +95,7 @@ def validate(cfg: DictConfig) -> Any:
     return typed
 
 
-def check_final_loss_evaluations(wanted: int, trainer: Any) -> None:
+def check_final_loss_evaluations(wanted: int, trainer: TrainerConfig) -> None:
     """A final loss averaged over more validations than the run holds is refused before the run starts."""
     held = trainer.validations()
     if held is not None and held < wanted:

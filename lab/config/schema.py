@@ -158,7 +158,7 @@ class TrainerConfig:
     precision: str = "auto"
     max_steps: int = 1200             # the main job (with optimizer.lr 4.5e-3): >= 90 % fact recall (docs/ablations.md)
     max_epochs: int | None = -1
-    val_check_interval: Any = 600     # steps, or a fraction of an epoch
+    val_check_interval: Any = 600     # training batches (steps without accumulation), or a fraction of an epoch
     check_val_every_n_epoch: int | None = None
     num_sanity_val_steps: int = 0
     limit_val_batches: Any = None     # null: every validation batch (Lightning's default)
@@ -180,16 +180,22 @@ class TrainerConfig:
         ))
 
     def validations(self) -> int | None:
-        """How many validations a step-bounded run holds (``None`` when epochs bound it): ``max_steps // interval``, the
-        interval in steps (:func:`validation_steps`)."""
+        """How many validations a step-bounded run holds; ``None`` where epochs bound it or may end it first
+        (``max_epochs`` > 0). Lightning counts ``val_check_interval`` in training batches: an integer interval is
+        batches, a fraction of a step-bounded run is :func:`validation_steps` optimizer steps of
+        ``accumulate_grad_batches`` batches each."""
         interval = validation_steps(self.val_check_interval, self.max_steps)
-        return None if self.max_steps <= 0 or self.check_val_every_n_epoch is not None or interval is None else self.max_steps // interval
+        if self.max_steps <= 0 or self.check_val_every_n_epoch is not None or interval is None or (self.max_epochs or 0) > 0:
+            return None
+        if isinstance(self.val_check_interval, float):
+            return self.max_steps // interval
+        return self.max_steps * self.accumulate_grad_batches // interval
 
 
 def validation_steps(interval: Any, max_steps: int) -> int | None:
-    """``trainer.val_check_interval`` in steps in a run of ``max_steps`` steps: an integer as it is; a fraction f in
-    (0, 1] of a step-bounded run max(1, round(f·max_steps)), so a run validates as often as f gives per epoch; ``None``
-    where epochs decide (no ``max_steps``, or no interval)."""
+    """``trainer.val_check_interval`` of a run of ``max_steps`` steps as a whole number: an integer as it is (Lightning's
+    batches); a fraction f in (0, 1] of a step-bounded run max(1, round(f·max_steps)) optimizer steps, so a run
+    validates as often as f gives per epoch; ``None`` where epochs decide (no ``max_steps``, or no interval)."""
     if isinstance(interval, float) and 0 < interval <= 1:
         return max(1, round(interval * max_steps)) if max_steps > 0 else None
     return int(interval) if isinstance(interval, int) and not isinstance(interval, bool) else None

@@ -4,10 +4,13 @@ Each document is followed by the EOS token; the token stream is cut into blocks 
 tokens and the final partial block is dropped (as Hugging Face's ``run_clm`` ``group_texts``).
 Labels equal inputs: the model shifts them, so every position predicts the next token.
 
-Packing a real corpus takes seconds (tokenizing 3.5 M tokens is most of a short job's setup), and every job of a
-sweep packs the same documents: with a ``cache_dir`` the blocks are kept as an Arrow file named by the SHA-256 of
-what they depend on (the tokenizer, the EOS id, ``seq_len`` and the documents in their order), written by
-``datasets`` through a temporary file and a rename, so concurrent jobs never read a partial one.
+Packing a real corpus takes seconds (tokenizing 3.5 M tokens is most of a short job's setup), and the jobs of a sweep
+with the same seed pack the same documents in the same order: with a ``cache_dir`` the blocks are kept as an Arrow
+file named by the SHA-256 of what they depend on (:data:`PACKING_FORMAT`, the tokenizer, the EOS id, ``seq_len`` and
+the documents in their order), written by ``datasets`` through a temporary file and a rename, so concurrent jobs never
+read a partial one. A cache that cannot be read or written costs time, never the run: a file that does not load is
+moved aside (``.damaged``) and the blocks are packed again. The cache is ``datasets``' own folder
+(:func:`packing_cache_dir`); deleting ``lab_packed_blocks`` there clears it.
 """
 
 import contextlib
@@ -17,10 +20,15 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
 import torch
 from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
+
+GROUP_BATCH = 1000   # documents per grouping batch: each batch drops its own last partial block
+PACKING_FORMAT = f"eos-after-each-document,no-special-tokens,group-batch-{GROUP_BATCH},v1"  # in the cache key: change it
+                                                                                      # with anything else packing does
 
 
 def pack_documents(
@@ -41,12 +49,18 @@ def pack_documents(
         return {"input_ids": [stream[i : i + seq_len] for i in range(0, usable, seq_len)]}
 
     if isinstance(docs, datasets.IterableDataset):
-        return docs.map(tokenize, batched=True, remove_columns=["text"]).map(group, batched=True, batch_size=1000)
+        return docs.map(tokenize, batched=True, remove_columns=["text"]).map(group, batched=True, batch_size=GROUP_BATCH)
     if cache_dir is None or not getattr(tokenizer, "is_fast", False):
         return _pack(docs, tokenize, group, None)
-    cached = Path(cache_dir) / f"blocks-{packing_key(docs.data.column('text').to_pylist(), tokenizer, seq_len)}.arrow"
-    if cached.exists():
-        return datasets.Dataset.from_file(str(cached))
+    texts = docs.with_format("arrow")["text"].to_pylist()  # through the indices of a select or shuffle view
+    cached = Path(cache_dir) / f"blocks-{packing_key(texts, tokenizer, seq_len)}.arrow"
+    try:
+        if cached.is_file():
+            return datasets.Dataset.from_file(str(cached))
+    except (OSError, pa.ArrowInvalid) as err:
+        log.warning("cached packed blocks %s do not load (%s); moved aside to %s.damaged, packing again", cached, err, cached.name)
+        with contextlib.suppress(OSError):
+            cached.replace(cached.with_name(cached.name + ".damaged"))
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         return _pack(docs, tokenize, group, cached)
@@ -58,14 +72,15 @@ def pack_documents(
 def _pack(docs: datasets.Dataset, tokenize: Callable, group: Callable, cached: Path | None) -> datasets.Dataset:
     with _quiet_progress():
         tokenized = docs.map(tokenize, batched=True, remove_columns=["text"], load_from_cache_file=False)
-        return tokenized.map(group, batched=True, batch_size=1000, load_from_cache_file=False,
+        return tokenized.map(group, batched=True, batch_size=GROUP_BATCH, load_from_cache_file=False,
                              cache_file_name=None if cached is None else str(cached))
 
 
 def packing_key(texts: list[str], tokenizer: PreTrainedTokenizerBase, seq_len: int) -> str:
-    """SHA-256 of everything the packed blocks depend on: the tokenizer (its full serialised state), EOS, ``seq_len``
-    and the documents in order (each one's length first, so no two lists of documents share a byte stream)."""
-    digest = hashlib.sha256()
+    """SHA-256 of everything the packed blocks depend on: :data:`PACKING_FORMAT`, the tokenizer (its full serialised
+    state), EOS, ``seq_len`` and the documents in order (each one's length first, so no two lists of documents share a
+    byte stream)."""
+    digest = hashlib.sha256(PACKING_FORMAT.encode())
     digest.update(tokenizer.backend_tokenizer.to_str().encode())
     digest.update(f"\0{tokenizer.eos_token_id}\0{seq_len}\0".encode())
     for text in texts:

@@ -32,7 +32,7 @@ def root_card(folder: Path, layout: dict[str, Path], stages: list[str], dtype: s
         f"# {Path(folder).name}: Qwen3 normalization ablations",
         "Seed 001's layout: each run's base stage (the patched architecture before training) in `<run>/`, the trained "
         f"model in `<run>_finetuned/`, every run's summary in `{SUMMARY_FILE}`. Weights: "
-        f"{'as trained' if dtype is None else f'{dtype}, converted for the upload; any lm-eval score below was computed before the conversion, in the dtype its name says'}.",
+        f"{'as trained' if dtype is None else f'{dtype}, converted for the upload; lm-eval scores were computed before the conversion (their names say in which dtype)'}.",
         "\n".join(rows),
         "Each folder loads with one stock call; a variant other than `original` ships its norms' code:\n\n```python\n"
         "from transformers import AutoModelForCausalLM\n"
@@ -51,22 +51,44 @@ def stages_of(name: str) -> str:
 
 def stage_eval_results(folder: Path, names: list[str], dtype: str | None = None) -> list:
     """Every uploaded stage's lm-eval scores (its card's ``model-index``, written by ``lab.evaluate.lm_eval``), each
-    metric named with its folder (``acc (original_finetuned)``): one repo is one ``model-index`` on the Hub. Weights
-    converted for the upload (``dtype``) were scored before it: the name says in which dtype (``acc (original_finetuned,
+    metric named with its folder (``acc (original_finetuned)``): one repo is one ``model-index`` on the Hub. A score
+    computed in another dtype than the uploaded weights' (``dtype``, else as stored) says so (``acc (original_finetuned,
     scored in float32, uploaded in bfloat16)``), so a score is never read as the uploaded weights' own."""
     from dataclasses import replace
 
     results = []
     for name in names:
-        card = Path(folder) / name / "README.md"
-        if not card.is_file():
+        stage = Path(folder) / name
+        if not (stage / "README.md").is_file():
             continue
+        scored, uploaded = scored_dtype(stage), dtype or stored_dtype(stage)
         label = name
-        if dtype is not None:
-            scored = scored_dtype(Path(folder) / name)
-            label = f"{name}, scored in {scored or 'the stored dtype'}, uploaded in {dtype}" if scored != dtype else name
-        results += [replace(r, metric_name=f"{r.metric_name or r.metric_type} ({label})") for r in ModelCard.load(card).data.eval_results or []]
+        if scored is not None and uploaded is not None and scored != uploaded:
+            label = f"{name}, scored in {scored}, uploaded in {uploaded}"
+        elif scored is None and dtype is not None:
+            label = f"{name}, scored before the conversion to {dtype}"
+        results += [replace(r, metric_name=f"{r.metric_name or r.metric_type} ({label})")
+                    for r in ModelCard.load(stage / "README.md").data.eval_results or []]
     return results
+
+
+SAFETENSORS_DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
+
+
+def stored_dtype(stage: Path) -> str | None:
+    """The dtype of a stage's weights: its ``config.json``'s ``dtype`` (or the older ``torch_dtype``), else that of the
+    first floating tensor in its ``model.safetensors`` header; None when neither says."""
+    from safetensors import safe_open
+
+    path, weights = Path(stage) / "config.json", Path(stage) / "model.safetensors"
+    config = read_json(path) if path.is_file() else {}
+    if config.get("dtype") or config.get("torch_dtype"):
+        return str(config.get("dtype") or config.get("torch_dtype"))
+    if weights.is_file():
+        with safe_open(str(weights), "pt") as f:
+            found = (SAFETENSORS_DTYPES.get(f.get_slice(name).get_dtype()) for name in f.keys())
+            return next((d for d in found if d is not None), None)
+    return None
 
 
 def scored_dtype(stage: Path) -> str | None:

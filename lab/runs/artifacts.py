@@ -27,9 +27,9 @@ from lab.config.faults import (
     chain,
     disk_full_message,
     free_bytes,
+    location_message,
     os_error_in,
     says_disk_full,
-    unwritable_message,
 )
 
 
@@ -50,7 +50,7 @@ def check_writable(folder: Path | str, setting: str) -> Path:
         with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
             pass
     except OSError as err:
-        raise UserError(disk_full_message(folder) if err.errno in DISK_FULL else unwritable_message(folder, err, setting)) from None
+        raise UserError(location_message(folder, err, setting)) from None
     return folder
 
 

@@ -18,7 +18,7 @@ from typing import IO, Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from lab.config.faults import DISK_FULL, disk_full_message, unwritable_message
+from lab.config.faults import location_message
 from lab.runs.processes import CHILD_JOB_PREFIX
 
 
@@ -56,8 +56,7 @@ class OutputLock(Callback):
             print(f"error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
         except OSError as err:  # before any training: a read-only mount, no permission, a file in the way
-            print(f"error: {unwritable_message(folder, err) if err.errno not in DISK_FULL else disk_full_message(folder)}",
-                  file=sys.stderr, flush=True)
+            print(f"error: {location_message(folder, err)}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:

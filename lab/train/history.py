@@ -41,9 +41,10 @@ class MetricsHistory(L.Callback):
                 return row[key]
         return None
 
-    def values(self, key: str) -> list[float]:
-        """Every recorded value of ``key``, oldest first (one per validation for ``val/...`` keys)."""
-        return [row[key] for row in self.rows if key in row]
+    def values(self, key: str, after_step: int = -1) -> list[float]:
+        """Every recorded value of ``key`` at a step after ``after_step``, oldest first (``val/...``: one per
+        validation; ``after_step=0`` leaves out the evaluation before training, :class:`lab.train.initial_eval.InitialEvaluation`)."""
+        return [row[key] for row in self.rows if key in row and row["step"] > after_step]
 
     def state_dict(self) -> dict:
         return {"rows": self.rows}

@@ -50,16 +50,19 @@ def resolve_deterministic(deterministic: bool | str | None, accelerator: str) ->
 
 
 def validation_schedule(trainer_kwargs: dict) -> dict:
-    """``val_check_interval`` as Lightning can run it. An integer is a step interval and stays. A fraction f of an
+    """``val_check_interval`` as Lightning can run it. An integer is Lightning's own, training batches (steps without
+    gradient accumulation), and stays. A fraction f of an
     epoch (a float in (0, 1], e.g. seed001's 0.5: twice per epoch) needs ``check_val_every_n_epoch`` in Lightning:
     an epoch-bounded run (``max_steps: -1``) gets 1; a step-bounded one (``trainer.max_steps=N``, e.g. a short look
-    at an epoch-bounded experiment) validates every max(1, round(f·N)) steps instead, as many validations per run
-    as f gives per epoch. Returns the updated keyword arguments."""
+    at an epoch-bounded experiment) validates every max(1, round(f·N)) optimizer steps instead, as many validations
+    per run as f gives per epoch: that many steps times ``accumulate_grad_batches``, since Lightning counts the
+    interval in training batches. Returns the updated keyword arguments."""
     interval, steps = trainer_kwargs["val_check_interval"], int(trainer_kwargs["max_steps"])
     if not isinstance(interval, float) or not 0 < interval <= 1 or trainer_kwargs["check_val_every_n_epoch"] is not None:
         return trainer_kwargs
     if steps > 0:
-        return {**trainer_kwargs, "val_check_interval": validation_steps(interval, steps)}
+        batches_per_step = int(trainer_kwargs.get("accumulate_grad_batches") or 1)
+        return {**trainer_kwargs, "val_check_interval": validation_steps(interval, steps) * batches_per_step}
     return {**trainer_kwargs, "check_val_every_n_epoch": 1}
 
 

@@ -29,7 +29,7 @@ def evaluate_source(cfg: DictConfig) -> dict[str, dict[str, dict[str, float]]]:
     found, sweep = targets(str(cfg.folder), cfg)
     manager = checked_task_manager(list(cfg.tasks))  # before any model loads: a bad task costs no model load
     folders = {target.name: output_folder(target, cfg) for target in found}
-    for folder in {*folders.values(), *([sweep] if sweep is not None else [])}:
+    for folder in dict.fromkeys([*folders.values(), *([sweep] if sweep is not None else [])]):  # in order
         check_writable(folder, "out=... (a hub model's results), or a copy of the run folder you can write")  # before any evaluation
     table = {}
     for target in found:
