@@ -235,13 +235,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--replicates", metavar="NAME",
                         help="publish this folder as a rerun of the committed study NAME (docs/results/norm_study/NAME_replication), "
                              "compared with it conclusion by conclusion")
+    parser.add_argument("--transfers-from", metavar="NAME",
+                        help="publish this study with a comparison of its contrasts against the committed study NAME "
+                             "(another corpus or horizon: which conclusions hold, flip or are not shown)")
     args = parser.parse_args(argv)
     report = write_study(args.folder, args.out, wandb_log=not args.no_wandb)
     print(f"wrote {report}")
-    if args.publish or args.replicates:
+    if args.publish or args.replicates or args.transfers_from:
         from ablations.study.publish import publish_study
 
-        for path in publish_study(report.parent / "study.json", replicates=args.replicates):
+        for path in publish_study(report.parent / "study.json", replicates=args.replicates, transfers_from=args.transfers_from):
             print(f"wrote {path}")
 
 

@@ -14,7 +14,9 @@ differs from what the committed ``study.json`` gives (the test suite runs that c
 restated with the current statistics (:func:`ablations.study.families.restate`): the blocks show today's intervals
 and Holm verdicts whatever code wrote the file. A rerun published with
 ``--replicates <name>`` also gets a ``replication`` block comparing it with ``<name>``
-(:mod:`ablations.study.replication`); ``dyt_check/dyt_check.json`` (``python -m ablations.dyt_check --publish``) gives the
+(:mod:`ablations.study.replication`); one published with ``--transfers-from <name>`` gets ``transfer`` and
+``transfer_readme`` blocks comparing its contrasts with ``<name>``'s (:mod:`ablations.study.transfer`);
+``dyt_check/dyt_check.json`` (``python -m ablations.dyt_check --publish``) gives the
 ``dyt_check:table`` block.
 """
 
@@ -27,6 +29,7 @@ from ablations.study.families import restate
 from ablations.study.plots import write_figures
 from ablations.study.replication import replication_block
 from ablations.study.tables import study_blocks
+from ablations.study.transfer import transfer_block, transfer_readme
 from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.markers import marker, rewrite_docs
@@ -51,6 +54,12 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
             if not original.is_file():
                 raise UserError(f"{path}: replicates {study['replicates']!r}, which has no {original}")
             blocks[(path.parent.name, "replication")] = replication_block(restate(read_json(original)), study)
+        if study.get("transfers_from"):
+            source = results / study["transfers_from"] / "study.json"
+            if not source.is_file():
+                raise UserError(f"{path}: transfers_from {study['transfers_from']!r}, which has no {source}")
+            blocks[(path.parent.name, "transfer")] = transfer_block(restate(read_json(source)), study)
+            blocks[(path.parent.name, "transfer_readme")] = transfer_readme(restate(read_json(source)), study)
     for path in sorted(results.glob("dyt_check/dyt_check.json")):
         from ablations.dyt_check_table import check_table
 
@@ -73,10 +82,15 @@ def update_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[
 
 
 def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS,
-                  replicates: str | None = None) -> list[Path]:
+                  replicates: str | None = None, transfers_from: str | None = None) -> list[Path]:
     """Copy a study's ``study.json`` under ``results``, draw its figures into ``figures`` and rewrite ``docs``; with
-    ``replicates``, as ``<replicates>_replication``, a rerun of that committed study."""
+    ``replicates``, as ``<replicates>_replication``, a rerun of that committed study; with ``transfers_from``, compared
+    with that committed study contrast by contrast (:mod:`ablations.study.transfer`)."""
     study = read_json(study_json)
+    if transfers_from:
+        if not (results / transfers_from / "study.json").is_file():
+            raise UserError(f"--transfers-from {transfers_from}: no committed {results / transfers_from / 'study.json'} to compare with")
+        study = {**study, "transfers_from": transfers_from}
     if replicates:
         if not (results / replicates / "study.json").is_file():
             raise UserError(f"--replicates {replicates}: no committed {results / replicates / 'study.json'} to compare with")
@@ -85,7 +99,7 @@ def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIG
         study = {**study, "name": f"{replicates}_replication", "replicates": replicates}
     target = results / study["name"] / "study.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    if replicates:
+    if replicates or transfers_from:
         write_json(target, study)
     elif Path(study_json).resolve() != target.resolve():
         shutil.copyfile(study_json, target)

@@ -1,0 +1,105 @@
+"""Does a study's answer transfer? The same contrasts, measured in another setting, against a committed study's.
+
+A study published with ``python -m ablations.study <folder> --publish --transfers-from <name>`` (``study=horizon``:
+real English text, ``--transfers-from default``: the bundled corpus) gets ``"transfers_from": <name>`` in its
+``study.json`` and two generated blocks, ``transfer`` (the table and one sentence per claim) and ``transfer_readme``
+(the sentences alone). The contrasts are those of each table's Holm family (:data:`ablations.study.families.FAMILY_METRICS`:
+a cell's Δ S and Δ ℓ* against its control) in the regimes both studies have; a cell of the source (a variant, no
+factor) is matched with each cell of the other study that has the same variant, one per value of its swept factor
+(``no_qk_norm [trainer.max_steps=120]``). Each side keeps its own Welch interval and its Holm correction across its own
+table. A contrast's verdict on each side is ``> 0`` or ``< 0`` when shown, else ``not shown``
+(:func:`ablations.study.replication.conclusion`), and the pair's:
+
+- **holds**: shown on both sides with the same sign;
+- **flips**: shown on both sides with opposite signs;
+- **not shown in the new setting**: shown in the source only;
+- **new in this setting**: shown in the new setting only;
+- **not shown in either**.
+
+Only the signs and verdicts compare: magnitudes do not, since S is measured against ℓ₀ = ln V, and the corpora have
+other vocabularies and losses. Both studies are exploratory (neither is a registered confirmatory run), with
+independent seeds (other data, other initialisations).
+"""
+
+from typing import Any
+
+from ablations.study.families import FAMILY_METRICS
+from ablations.study.replication import conclusion, holm_p
+from ablations.study.tables import rows, with_ci
+
+SYMBOLS = {"lr_sensitivity": "Δ S", "best_clipped_loss": "Δ ℓ*"}
+VERDICTS = ("holds", "flips", "not shown in the new setting", "new in this setting", "not shown in either")
+
+
+def verdict(source: str, other: str) -> str:
+    """The pair's verdict (module docstring) from each side's :func:`conclusion`."""
+    claimed = ("> 0", "< 0")
+    if source in claimed and other in claimed:
+        return "holds" if source == other else "flips"
+    if source in claimed:
+        return "not shown in the new setting"
+    return "new in this setting" if other in claimed else "not shown in either"
+
+
+def setting_label(cell: dict) -> str:
+    """A cell's factors as the setting they name (``trainer.max_steps=120``), or ``as run`` without any."""
+    return ", ".join(f"{k}={v}" for k, v in sorted((cell.get("factors") or {}).items())) or "as run"
+
+
+def transfer_rows(source: dict, other: dict) -> list[dict[str, Any]]:
+    """One row per contrast present in both (restated) studies: ``{regime, variant, control, setting, metric, source,
+    other, verdict}``, in the source's row order."""
+    found = []
+    for regime, cells in source["summary"].items():
+        theirs = other["summary"].get(regime, {})
+        for _, cell in rows(cells):
+            if not cell.get("vs_control") or cell.get("factors"):
+                continue
+            for _, match in rows(theirs):
+                if match["variant"] != cell["variant"] or not match.get("vs_control") or match["control"].split(" [")[0] != cell["control"]:
+                    continue
+                for metric in FAMILY_METRICS:
+                    a, b = cell["vs_control"][metric], match["vs_control"][metric]
+                    found.append({"regime": regime, "variant": cell["variant"], "control": cell["control"],
+                                  "setting": setting_label(match), "metric": metric, "source": a, "other": b,
+                                  "verdict": verdict(conclusion(a), conclusion(b))})
+    return found
+
+
+def label(row: dict) -> str:
+    return f"{row['regime']}: {SYMBOLS[row['metric']]} of {row['variant']} vs {row['control']}"
+
+
+def sentences(source: dict, other: dict, found: list[dict]) -> list[str]:
+    """One sentence per contrast shown on either side (a claim that could have held or failed), citing its row."""
+    out = []
+    for row in found:
+        if row["verdict"] == "not shown in either":
+            continue
+        a, b = row["source"], row["other"]
+        out.append(f"- {label(row)}, {row['setting']}: **{row['verdict']}**: {conclusion(a)} in `{source['name']}` "
+                   f"({with_ci(a)}, Holm p {holm_p(a)}), {conclusion(b)} in `{other['name']}` ({with_ci(b)}, Holm p {holm_p(b)}) "
+                   f"(transfer table, row `{label(row)}`, {row['setting']}).")
+    quiet = sum(row["verdict"] == "not shown in either" for row in found)
+    if quiet:
+        out.append(f"- {quiet} of the {len(found)} contrasts are shown in neither study (no claim either way; transfer table).")
+    return out or ["- No contrast is shown in either study."]
+
+
+def transfer_block(source: dict, other: dict) -> str:
+    """``transfer``: the header, the table (each side's Welch interval, Holm p and verdict) and :func:`sentences`."""
+    found = transfer_rows(source, other)
+    head = (f"`study={other['name']}` ({other['runs']} runs; {other['ok']} finished, {other['collapsed']} collapsed, "
+            f"{other['failed']} failed) against `study={source['name']}` ({source['runs']} runs): the contrasts of each table's "
+            "Holm family where both have them; Welch 95 % intervals, Holm across each study's own table. Only signs and "
+            "verdicts compare: the corpora differ in vocabulary and loss, so magnitudes do not. Both studies are "
+            "exploratory, on independent seeds.")
+    table = [f"| contrast | setting | `{source['name']}` | Holm p | `{other['name']}` | Holm p | verdict |", "|---|---|---|---|---|---|---|"]
+    table += [f"| {label(r)} | {r['setting']} | {with_ci(r['source'])} | {holm_p(r['source'])} | {with_ci(r['other'])} | "
+              f"{holm_p(r['other'])} | {r['verdict']} |" for r in found]
+    return "\n\n".join([head, "\n".join(table), "\n".join(sentences(source, other, found))])
+
+
+def transfer_readme(source: dict, other: dict) -> str:
+    """``transfer_readme``: the sentences alone, one per claim, for README's headline."""
+    return "\n".join(sentences(source, other, transfer_rows(source, other)))
