@@ -113,3 +113,29 @@ def test_without_a_token_it_says_how_to_log_in_and_uploads_nothing(quick_gate_ru
     err = capfd.readouterr().err
     assert "no Hugging Face token: log in with `hf auth login`" in err and "Traceback" not in err
     assert sorted(p.name for p in quick_gate_run.parent.iterdir()) == before  # no staging folder left behind
+
+
+def test_a_dry_run_of_a_sweep_ships_each_variants_code_and_merges_every_stages_scores(wandb_sweep, tmp_path, capfd):
+    """A sweep with a patched variant: its folders go up with the code their auto_map names (configuration_ and
+    modeling_qwen3_norm_ablation.py), the control's without; the root model-index holds the scores of every stage
+    card, each named with its folder."""
+    import shutil
+
+    from lab.evaluate.lm_eval.results import update_card, write_results
+    from lab.model.remote_code import CONFIG_FILE, MODELING_FILE
+
+    (sweep,) = [p.parent for p in wandb_sweep.rglob("all_train_metrics.json")]
+    folder = tmp_path / "sweep"
+    shutil.copytree(sweep, folder)
+    for name, score in (("replace_dyt_finetuned", 0.5), ("original_finetuned", 0.25), ("original", 0.125)):
+        results = {"results": {"tiny_facts": {"alias": "tiny_facts", "acc,none": score}}, "config": {"model_dtype": "torch.float32"}}
+        write_results(folder / name, results)
+        assert update_card(folder / name, results, name)
+    planned = {p.path_in_repo for p in dry_run(folder)}
+    for name in ("replace_dyt", "replace_dyt_finetuned"):
+        assert {f"{name}/{CONFIG_FILE}", f"{name}/{MODELING_FILE}", f"{name}/config.json"} <= planned
+    assert f"original_finetuned/{MODELING_FILE}" not in planned and "original_finetuned/config.json" in planned
+    out = capfd.readouterr().out
+    card = ModelCard(out[out.index("---\n"):])
+    assert sorted((r.metric_name, r.metric_value) for r in card.data.eval_results) == [
+        ("acc (original)", 0.125), ("acc (original_finetuned)", 0.25), ("acc (replace_dyt_finetuned)", 0.5)]
