@@ -234,3 +234,25 @@ def test_every_tool_refuses_an_unwritable_output_location_in_one_line_before_its
         done = run_here(["lab.evaluate.lm_eval", str(ro), "tasks=[tiny_facts]", "limit=2"], cwd=tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
         assert done.stderr.strip().splitlines()[-1].startswith(f"error: cannot use {ro}: a read-only file system; ")
+
+
+@pytest.mark.slow
+def test_a_gate_run_on_a_full_disk_stops_in_one_line_and_reruns_into_an_uninterrupted_runs_gates(quick_reference, tmp_path):
+    """gates.train on a 120 kB file system: exit 2 and one line naming the file, no temporary file left; after the
+    disk grows, the same command ends with the lambda gates of an uninterrupted run."""
+    args = ["trainer.max_steps=12", "checkpoint_every_n_steps=3", "trainer.enable_progress_bar=false", "data.batch_size=2",
+            "logger=csv", f"paths.runs={quick_reference}"]
+    reference = tmp_path / "reference"
+    assert run_here(["gates.train", *args, f"hydra.run.dir={reference}"], cwd=tmp_path).returncode == 0
+    with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=120k") as disk:
+        command = ["gates.train", *args, f"hydra.run.dir={disk / 'run'}"]
+        full = run_here(command, cwd=tmp_path)
+        errors = [line for line in full.stderr.splitlines() if line.startswith("error:")]
+        assert full.returncode == 2 and len(errors) == 1 and "Traceback" not in full.stderr, full.stderr[-3000:]
+        assert errors[0].startswith(f"error: disk full writing {disk / 'run'}/") and "rerun the same command" in errors[0]
+        assert not [p for p in disk.rglob("*") if p.name.endswith(".tmp")]  # no partial file
+        subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
+        again = run_here(command, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        ours, theirs = (torch.load(d / "lambda_logits.pt", weights_only=True) for d in (disk / "run", reference))
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
