@@ -2,8 +2,8 @@
 
 A study published with ``python -m ablations.study <folder> --publish --transfers-from <name>`` (``study=horizon``:
 real English text, ``--transfers-from default``: the bundled corpus) gets ``"transfers_from": <name>`` in its
-``study.json`` and two generated blocks, ``transfer`` (the table and one sentence per claim) and ``transfer_readme``
-(the sentences alone). The contrasts are those of each table's Holm family (:data:`ablations.study.families.FAMILY_METRICS`:
+``study.json`` and two generated blocks, ``transfer`` (the table and one sentence per contrast) and
+``transfer_readme`` (the sentences alone). The contrasts are those of each table's Holm family (:data:`ablations.study.families.FAMILY_METRICS`:
 a cell's Δ S and Δ ℓ* against its control) in the regimes both studies have; a cell of the source (a variant, no
 factor) is matched with each cell of the other study that has the same variant, one per value of its swept factor
 (``no_qk_norm [trainer.max_steps=120]``). Each side keeps its own Welch interval and its Holm correction across its own
@@ -71,19 +71,16 @@ def label(row: dict) -> str:
 
 
 def sentences(source: dict, other: dict, found: list[dict]) -> list[str]:
-    """One sentence per contrast shown on either side (a claim that could have held or failed), citing its row."""
+    """One sentence per contrast: the pair's verdict, then each side's conclusion, interval and Holm p, citing its row.
+    Only a contrast shown on at least one side is a claim (that holds, flips or fails to transfer); "not shown in
+    either" says that neither study can tell."""
     out = []
     for row in found:
-        if row["verdict"] == "not shown in either":
-            continue
         a, b = row["source"], row["other"]
         out.append(f"- {label(row)}, {row['setting']}: **{row['verdict']}**: {conclusion(a)} in `{source['name']}` "
                    f"({with_ci(a)}, Holm p {holm_p(a)}), {conclusion(b)} in `{other['name']}` ({with_ci(b)}, Holm p {holm_p(b)}) "
                    f"(transfer table, row `{label(row)}`, {row['setting']}).")
-    quiet = sum(row["verdict"] == "not shown in either" for row in found)
-    if quiet:
-        out.append(f"- {quiet} of the {len(found)} contrasts are shown in neither study (no claim either way; transfer table).")
-    return out or ["- No contrast is shown in either study."]
+    return out or ["- The two studies share no contrast."]
 
 
 def transfer_block(source: dict, other: dict) -> str:
@@ -101,5 +98,5 @@ def transfer_block(source: dict, other: dict) -> str:
 
 
 def transfer_readme(source: dict, other: dict) -> str:
-    """``transfer_readme``: the sentences alone, one per claim, for README's headline."""
+    """``transfer_readme``: the sentences alone, one per contrast, for README's headline."""
     return "\n".join(sentences(source, other, transfer_rows(source, other)))
