@@ -34,13 +34,17 @@ def test_each_contrast_is_matched_per_setting_and_gets_the_pairs_verdict():
     found = {(r["setting"], r["metric"]): r["verdict"] for r in transfer_rows(SOURCE, OTHER)}
     assert found == {("trainer.max_steps=120", "lr_sensitivity"): "flips", ("trainer.max_steps=120", "best_clipped_loss"): "new in this setting",
                      ("trainer.max_steps=600", "lr_sensitivity"): "not shown in the new setting",
-                     ("trainer.max_steps=600", "best_clipped_loss"): "not shown in either"}  # no_layer_norm: not in the other study
+                     ("trainer.max_steps=600", "best_clipped_loss"): "neither can tell"}  # no_layer_norm: not in the other study
     assert verdict("> 0", "> 0") == "holds" and verdict("< 0", "> 0") == "flips"
     block = transfer_block(SOURCE, OTHER)
     assert block.count("\n| scratch: ") == 4 and "| scratch: Δ S of no_qk_norm vs original | trainer.max_steps=120 | 0.600 [0.500, 0.700] |" in block
     readme = transfer_readme(SOURCE, OTHER).splitlines()
     assert len(readme) == 4 and readme[0].startswith("- scratch: Δ S of no_qk_norm vs original, trainer.max_steps=120: **flips**: > 0 in")
-    assert readme[-1].startswith("- scratch: Δ ℓ* of no_qk_norm vs original, trainer.max_steps=600: **not shown in either**: not shown in")
+    assert "(0.600 [0.500, 0.700]; p 0.01, Holm p 0.02 over m = ?; seeds 3/3)" in readme[0]
+    assert readme[-1].startswith("- scratch: Δ ℓ* of no_qk_norm vs original, trainer.max_steps=600: **neither can tell**: not shown in")
+    assert verdict("no interval", "> 0") == "no interval on one side"
+    flagged = {r["setting"] for r in transfer_rows({**SOURCE, "steps": 120}, OTHER)}
+    assert flagged == {"trainer.max_steps=120", "trainer.max_steps=600 (the source ran 120 steps: corpus and run length both change)"}
 
 
 def test_a_study_published_with_transfers_from_gets_its_blocks_from_the_committed_files(tmp_path):
@@ -55,4 +59,5 @@ def test_a_study_published_with_transfers_from_gets_its_blocks_from_the_committe
     assert json.loads((results / "rerun" / "study.json").read_text())["transfers_from"] == "default"
     text = docs.read_text()
     assert "`study=rerun`" in text and "| verdict |" in text and " flips |" not in text  # the same data cannot flip
+    assert "over m = 16; seeds 3/3" in text  # the default study's family: 8 cells x 2 metrics per regime
     assert committed_blocks(results)[("rerun", "transfer_readme")].startswith("- ")

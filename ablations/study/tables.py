@@ -273,7 +273,8 @@ def study_header(study: dict) -> str:
     refs = sorted({fmt(c.get("loss_ref")) for cells in study["summary"].values() for c in cells.values()})
     horizons = sorted({int(c["factors"][HORIZON]) for cells in study["summary"].values() for c in cells.values()
                        if HORIZON in c.get("factors", {})})
-    steps = f"{' or '.join(map(str, horizons))} steps per run (the horizon swept)" if horizons else f"{study['steps']} steps per run"
+    steps = (f"{' or '.join(map(str, horizons))} steps per run (the horizon swept)" if len(horizons) > 1
+             else f"{horizons[0]} steps per run (the one horizon in this folder)" if horizons else f"{study['steps']} steps per run")
     return (f"`study={study['name']}`: {study['runs']} runs of model `{study['model']}`, {study['ok']} finished, "
             f"{study['collapsed']} collapsed, {study['failed']} failed; {steps}; "
             f"ℓ₀ = ln V = {', '.join(refs)} for every cell. {EXPLORATORY}")

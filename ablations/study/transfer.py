@@ -14,11 +14,16 @@ table. A contrast's verdict on each side is ``> 0`` or ``< 0`` when shown, else 
 - **flips**: shown on both sides with opposite signs;
 - **not shown in the new setting**: shown in the source only;
 - **new in this setting**: shown in the new setting only;
-- **not shown in either**.
+- **neither can tell**: shown on neither side (no claim either way: not "the same answer");
+- **no interval on one side**: a side with fewer than two seeds.
 
-Only the signs and verdicts compare: magnitudes do not, since S is measured against ℓ₀ = ln V, and the corpora have
-other vocabularies and losses. Both studies are exploratory (neither is a registered confirmatory run), with
-independent seeds (other data, other initialisations).
+A verdict is not a test of transfer: each side's Holm correction runs over its own table (of its own size, ``m`` in
+the sentences) at its own number of seeds, so one side can show what the other cannot for reasons of power alone.
+Only verdicts compare, and only for contrasts shown on at least one side; the sign of a contrast that is not shown is
+no finding, and magnitudes do not compare (S is measured against ℓ₀ = ln V; the corpora have other vocabularies and
+losses). A setting of the other study that also changes the run length (``trainer.max_steps`` other than the source's
+steps) changes two things at once: its label says so. Both studies are exploratory (neither is a registered
+confirmatory run), on separate runs.
 """
 
 from typing import Any
@@ -28,22 +33,30 @@ from ablations.study.replication import conclusion, holm_p
 from ablations.study.tables import rows, with_ci
 
 SYMBOLS = {"lr_sensitivity": "Δ S", "best_clipped_loss": "Δ ℓ*"}
-VERDICTS = ("holds", "flips", "not shown in the new setting", "new in this setting", "not shown in either")
+VERDICTS = ("holds", "flips", "not shown in the new setting", "new in this setting", "neither can tell", "no interval on one side")
+HORIZON = "trainer.max_steps"
 
 
 def verdict(source: str, other: str) -> str:
     """The pair's verdict (module docstring) from each side's :func:`conclusion`."""
+    if "no interval" in (source, other):
+        return "no interval on one side"
     claimed = ("> 0", "< 0")
     if source in claimed and other in claimed:
         return "holds" if source == other else "flips"
     if source in claimed:
         return "not shown in the new setting"
-    return "new in this setting" if other in claimed else "not shown in either"
+    return "new in this setting" if other in claimed else "neither can tell"
 
 
-def setting_label(cell: dict) -> str:
-    """A cell's factors as the setting they name (``trainer.max_steps=120``), or ``as run`` without any."""
-    return ", ".join(f"{k}={v}" for k, v in sorted((cell.get("factors") or {}).items())) or "as run"
+def setting_label(cell: dict, source_steps: int | None = None) -> str:
+    """A cell's factors as the setting they name (``trainer.max_steps=120``), or ``as run`` without any; a run length
+    other than the source's ``source_steps`` is flagged (corpus and horizon change together there)."""
+    factors = cell.get("factors") or {}
+    label = ", ".join(f"{k}={v}" for k, v in sorted(factors.items())) or "as run"
+    if source_steps and HORIZON in factors and int(factors[HORIZON]) != int(source_steps):
+        label += f" (the source ran {source_steps} steps: corpus and run length both change)"
+    return label
 
 
 def transfer_rows(source: dict, other: dict) -> list[dict[str, Any]]:
@@ -61,7 +74,7 @@ def transfer_rows(source: dict, other: dict) -> list[dict[str, Any]]:
                 for metric in FAMILY_METRICS:
                     a, b = cell["vs_control"][metric], match["vs_control"][metric]
                     found.append({"regime": regime, "variant": cell["variant"], "control": cell["control"],
-                                  "setting": setting_label(match), "metric": metric, "source": a, "other": b,
+                                  "setting": setting_label(match, source.get("steps")), "metric": metric, "source": a, "other": b,
                                   "verdict": verdict(conclusion(a), conclusion(b))})
     return found
 
@@ -70,16 +83,20 @@ def label(row: dict) -> str:
     return f"{row['regime']}: {SYMBOLS[row['metric']]} of {row['variant']} vs {row['control']}"
 
 
+def side(stat: dict, study: dict) -> str:
+    """One side of a sentence: its conclusion, interval, raw and Holm p, the Holm family's size m and the seeds."""
+    n = stat.get("n")
+    seeds = "/".join(map(str, n)) if isinstance(n, list) else str(n)
+    raw = "–" if stat.get("p") is None else f"{stat['p']:.2g}"
+    return (f"{conclusion(stat)} in `{study['name']}` ({with_ci(stat)}; p {raw}, Holm p {holm_p(stat)} over m = "
+            f"{stat.get('family_size', '?')}; seeds {seeds})")
+
+
 def sentences(source: dict, other: dict, found: list[dict]) -> list[str]:
-    """One sentence per contrast: the pair's verdict, then each side's conclusion, interval and Holm p, citing its row.
-    Only a contrast shown on at least one side is a claim (that holds, flips or fails to transfer); "not shown in
-    either" says that neither study can tell."""
-    out = []
-    for row in found:
-        a, b = row["source"], row["other"]
-        out.append(f"- {label(row)}, {row['setting']}: **{row['verdict']}**: {conclusion(a)} in `{source['name']}` "
-                   f"({with_ci(a)}, Holm p {holm_p(a)}), {conclusion(b)} in `{other['name']}` ({with_ci(b)}, Holm p {holm_p(b)}) "
-                   f"(transfer table, row `{label(row)}`, {row['setting']}).")
+    """One sentence per contrast: the pair's verdict, then each side (:func:`side`), citing its row. Only a contrast
+    shown on at least one side is a claim (that holds, flips or fails to transfer)."""
+    out = [f"- {label(row)}, {row['setting']}: **{row['verdict']}**: {side(row['source'], source)}; "
+           f"{side(row['other'], other)} (transfer table, row `{label(row)}`, {row['setting']})." for row in found]
     return out or ["- The two studies share no contrast."]
 
 
@@ -88,9 +105,10 @@ def transfer_block(source: dict, other: dict) -> str:
     found = transfer_rows(source, other)
     head = (f"`study={other['name']}` ({other['runs']} runs; {other['ok']} finished, {other['collapsed']} collapsed, "
             f"{other['failed']} failed) against `study={source['name']}` ({source['runs']} runs): the contrasts of each table's "
-            "Holm family where both have them; Welch 95 % intervals, Holm across each study's own table. Only signs and "
-            "verdicts compare: the corpora differ in vocabulary and loss, so magnitudes do not. Both studies are "
-            "exploratory, on independent seeds.")
+            "Holm family where both have them; Welch 95 % intervals, Holm across each study's own table (of its own size, "
+            "at its own seeds: a verdict is not a test of transfer). Only verdicts compare, and only for contrasts shown on "
+            "at least one side; the sign of a contrast not shown is no finding, and magnitudes do not compare (other "
+            "vocabularies and losses). Both studies are exploratory.")
     table = [f"| contrast | setting | `{source['name']}` | Holm p | `{other['name']}` | Holm p | verdict |", "|---|---|---|---|---|---|---|"]
     table += [f"| {label(r)} | {r['setting']} | {with_ci(r['source'])} | {holm_p(r['source'])} | {with_ci(r['other'])} | "
               f"{holm_p(r['other'])} | {r['verdict']} |" for r in found]
