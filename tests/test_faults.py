@@ -216,10 +216,10 @@ def test_every_tool_refuses_an_unwritable_output_location_in_one_line_before_its
     blocked = tmp_path / "a_file"
     blocked.write_text("")
     cases = [
-        (["gates.apply", f"gates_dir={quick_gate_run}", f"out={blocked / 'applied'}"], blocked, "a file is where the folder should be", "out=..."),
+        (["gates.apply", f"gates_dir={quick_gate_run}", f"out={blocked / 'applied'}"], blocked, "a path through a file, not a folder", "out=..."),
         (["gates.evaluate", f"gates_dir={quick_gate_run}", f"out={blocked / 'evaluation'}"], blocked / "evaluation",
          "a path through a file, not a folder", "out=..."),
-        (["vindex.build", f"out={blocked / 'vindex'}"], blocked, "a file is where the folder should be", "out=... or paths.runs=..."),
+        (["vindex.build", f"out={blocked / 'vindex'}"], blocked, "a path through a file, not a folder", "out=... or paths.runs=..."),
     ]
     for command, folder, cause, setting in cases:
         done = run_here([*command, f"paths.runs={runs}"], cwd=tmp_path)

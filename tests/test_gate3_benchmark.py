@@ -68,6 +68,7 @@ def test_the_benchmark_command_writes_its_report(quick_reference, facts_file, tm
     assert "pass rate" in done.stdout
 
 
+@pytest.mark.long
 def test_gate3_over_seeds_runs_each_reference_and_neuron_count_and_summarises_over_seeds(quick_reference, facts_file, tmp_path):
     from lab.runs.reference import tiny_reference_dir
     from vindex.gate3_seeds import main, tables

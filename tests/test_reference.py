@@ -23,6 +23,7 @@ def test_reference_is_trained_once_then_reused(quick_reference):
     assert ablations.load(folder).config.num_hidden_layers == 4
 
 
+@pytest.mark.long
 def test_processes_that_need_the_reference_at_once_train_it_once(tmp_path):
     """A benchmark's seed workers on an empty runs/ all ask for the reference: one trains it, the others wait for it
     (each of them once failed on the training run's folder lock)."""

@@ -38,6 +38,7 @@ def assert_same_weights(a: dict, b: dict) -> None:
     assert not different, f"tensors differ after resume: {different[:5]}"
 
 
+@pytest.mark.long
 def test_a_killed_gate_run_with_damaged_checkpoints_resumes_bit_equal_from_the_newest_intact_one(quick_reference, tmp_path):
     """Killed after its second step checkpoint; then the newest step file gets a flipped bit and ``last.ckpt`` is
     truncated (a bad disk, a partial copy): the rerun sets both aside with a warning each, resumes from the next

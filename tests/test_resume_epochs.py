@@ -15,6 +15,7 @@ from tests.test_resume import assert_same_weights, deterministic
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.long
 def test_a_run_killed_after_its_first_epoch_resumes_bit_equal(tmp_path):
     """Resumed in epoch 1, the rest of the epoch comes in epoch 1's shuffle order (Lightning creates the loader
     and its iterator before it calls ``set_epoch``). A small corpus: the facts once, 8 per batch, ~10 steps an

@@ -5,6 +5,7 @@ sees a half-written file. Loading always uses ``torch.load(..., weights_only=Tru
 """
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -26,6 +27,7 @@ from lab.config.faults import (
     DISK_FULL,
     chain,
     disk_full_message,
+    existing_ancestor,
     free_bytes,
     location_message,
     os_error_in,
@@ -40,14 +42,16 @@ def _umask() -> int:
 
 
 def check_writable(folder: Path | str, setting: str) -> Path:
-    """``folder``, created with its parents, once a probe file was written and removed in it: a command checks where
-    its outputs go before its work, so a read-only mount, a missing permission or a file in the way is one
-    :class:`UserError` naming the folder, the cause and ``setting`` (the key that chose it), never a traceback after
-    minutes of work."""
+    """``folder`` once a probe file was written and removed in it, or in its nearest existing parent when it does
+    not exist yet (nothing is created: a refused command leaves no trace). A command checks where its outputs go
+    before its work, so a read-only mount, a missing permission or a file in the way is one :class:`UserError`
+    naming the folder, the cause and ``setting`` (the key that chose it), never a traceback after minutes of work."""
     folder = Path(folder).expanduser()
+    existing = existing_ancestor(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder, prefix=".write-check-"):
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(existing))
+        with tempfile.TemporaryFile(dir=existing, prefix=".write-check-"):
             pass
     except OSError as err:
         raise UserError(location_message(folder, err, setting)) from None
