@@ -51,9 +51,9 @@ def final_val_loss(history: MetricsHistory, cfg: DictConfig) -> dict:
     during training (the evaluation before step 1 is never one of them; fewer when the run held fewer, e.g. one that
     collapsed early), and, when k > 1, the last one alone (``last_val_loss``) and how many were averaged."""
     k = int(OmegaConf.select(cfg, "eval.final_loss_evaluations", default=1))
-    losses = history.values("val/loss", after_step=0)
     if k == 1:
         return {"final_val_loss": history.last("val/loss")}  # the last evaluation, as before k existed
+    losses = history.values("val/loss", after_step=0)
     if not losses:
         return {"final_val_loss": None, "val_loss_evaluations": 0}
     return {"final_val_loss": statistics.fmean(losses[-k:]), "last_val_loss": losses[-1], "val_loss_evaluations": len(losses[-k:])}

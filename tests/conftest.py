@@ -248,6 +248,28 @@ def run_here(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         os.chdir(previous)
     return subprocess.CompletedProcess([sys.executable, "-m", *args], code, out.getvalue(), err.getvalue())
 
+def rerun_after_damaging_checkpoints(command: list[str], checkpoints: Path, cwd: Path) -> str:
+    """Flip one bit of the newest ``step-N.ckpt`` and truncate ``last.ckpt`` (a bad disk, a partial copy), rerun
+    ``command`` in this process (:func:`run_here`) and check that it set both aside, one warning each and the files
+    kept, and resumed from the next older step file; returns what it printed."""
+    steps = sorted(checkpoints.glob("step-*.ckpt"))
+    newest, intact = steps[-1], steps[-2]
+    flipped = bytearray(newest.read_bytes())
+    flipped[len(flipped) // 2] ^= 0x01
+    newest.write_bytes(bytes(flipped))
+    (checkpoints / "last.ckpt").write_bytes((checkpoints / "last.ckpt").read_bytes()[:1000])
+    again = run_here(command, cwd=cwd)
+    assert again.returncode == 0, again.stderr[-3000:]
+    output = again.stdout + again.stderr
+    assert f"checkpoint {newest} is damaged (its SHA-256 differs from {newest.name}.sha256): moved aside to {newest.name}.damaged" in output
+    # last.ckpt's own sidecar may be gone: the kill can land while the next last.ckpt is being written (the old sidecar
+    # is removed first), and a truncated file without one fails its load check
+    assert f"checkpoint {checkpoints / 'last.ckpt'} is damaged (" in output and "last.ckpt.damaged" in output
+    assert f"Restoring states from the checkpoint path at {intact}" in output
+    assert (checkpoints / f"{newest.name}.damaged").is_file() and (checkpoints / "last.ckpt.damaged").is_file()  # kept
+    return output
+
+
 
 def reset_hydra() -> None:
     """Forget the Hydra run a ``run_module`` call made: its config stays global (``HydraConfig``) otherwise, and a

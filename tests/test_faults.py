@@ -24,7 +24,7 @@ from lab.runs.artifacts import atomic_write
 from lab.runs.checkpoint_check import check_given_checkpoint, damage, latest_intact_checkpoint, sidecar
 from lab.runs.checkpoint_io import AtomicCheckpointIO
 from lab.runs.reference import tiny_reference_dir
-from tests.conftest import compose_train, kill_when, run_here
+from tests.conftest import compose_train, kill_when, rerun_after_damaging_checkpoints, run_here
 
 SHORT = ["trainer.max_steps=8", "trainer.val_check_interval=4", "data.eval_limit=4", "data.batch_size=4", "checkpoint_every_n_steps=4",
          "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2", "trainer.limit_val_batches=2", "variant=no_qk_norm",
@@ -190,19 +190,7 @@ def test_a_killed_main_job_with_damaged_checkpoints_resumes_bit_equal_from_the_n
     checkpoints = run / "no_qk_norm_finetuned" / "checkpoints"
     kill_when(command, lambda: (checkpoints / "step-000008.ckpt.sha256").is_file(), cwd=tmp_path)
     assert not (run / "no_qk_norm_finetuned" / "model.safetensors").exists(), "the run finished before the kill"
-    steps = sorted(checkpoints.glob("step-*.ckpt"))
-    newest, intact = steps[-1], steps[-2]
-    flipped = bytearray(newest.read_bytes())
-    flipped[len(flipped) // 2] ^= 0x01
-    newest.write_bytes(bytes(flipped))
-    (checkpoints / "last.ckpt").write_bytes((checkpoints / "last.ckpt").read_bytes()[:1000])
-    again = run_here(command, cwd=tmp_path)
-    assert again.returncode == 0, again.stderr[-3000:]
-    output = again.stdout + again.stderr
-    assert f"checkpoint {newest} is damaged (its SHA-256 differs from {newest.name}.sha256): moved aside to {newest.name}.damaged" in output
-    assert f"checkpoint {checkpoints / 'last.ckpt'} is damaged (" in output
-    assert f"Restoring states from the checkpoint path at {intact}" in output
-    assert (checkpoints / f"{newest.name}.damaged").is_file() and (checkpoints / "last.ckpt.damaged").is_file()
+    rerun_after_damaging_checkpoints(command, checkpoints, cwd=tmp_path)
     ours, theirs = (load_file(d / "no_qk_norm_finetuned" / "model.safetensors") for d in (run, reference))
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
 

@@ -18,7 +18,13 @@ from ablations.train import train
 from gates.train import train_gates
 from lab.config.registry import composing
 from lab.dev.wandb_offline import read_run
-from tests.conftest import REPO, child_env, compose_train, kill_when, run_here
+from tests.conftest import (
+    REPO,
+    child_env,
+    compose_train,
+    kill_when,
+    rerun_after_damaging_checkpoints,
+)
 
 pytestmark = pytest.mark.slow
 # 16 steps, a checkpoint every 4, validation every 8: a checkpoint lands both before and after a validation.
@@ -53,22 +59,7 @@ def test_a_killed_gate_run_with_damaged_checkpoints_resumes_bit_equal_from_the_n
     checkpoints = run / "checkpoints"
     kill_when(command, lambda: (checkpoints / "step-000006.ckpt.sha256").is_file(), cwd=tmp_path)
     assert not (run / "lambda_logits.pt").exists(), "the run finished before the kill"
-    steps = sorted(checkpoints.glob("step-*.ckpt"))
-    newest, intact = steps[-1], steps[-2]
-    flipped = bytearray(newest.read_bytes())
-    flipped[len(flipped) // 2] ^= 0x01
-    newest.write_bytes(bytes(flipped))
-    (checkpoints / "last.ckpt").write_bytes((checkpoints / "last.ckpt").read_bytes()[:1000])
-    again = run_here(command, cwd=tmp_path)  # the rerun in this process: the kill is what needed its own
-    assert again.returncode == 0, again.stderr[-3000:]
-    output = again.stdout + again.stderr
-    assert f"checkpoint {newest} is damaged (its SHA-256 differs from {newest.name}.sha256): moved aside to {newest.name}.damaged" in output
-    # last.ckpt's own sidecar may be gone: the kill can land while the next last.ckpt is being written (the old sidecar
-    # is removed first), and a truncated file without one fails its load check
-    assert f"checkpoint {checkpoints / 'last.ckpt'} is damaged (" in output and "last.ckpt.damaged" in output
-    assert f"Restoring states from the checkpoint path at {intact}" in output
-    assert (checkpoints / f"{newest.name}.damaged").is_file() and (checkpoints / "last.ckpt.damaged").is_file()  # kept
-
+    rerun_after_damaging_checkpoints(command, checkpoints, cwd=tmp_path)  # the rerun in this process: the kill needed its own
     a, b = (torch.load(d / "lambda_logits.pt", weights_only=True) for d in (run, reference))
     assert_same_weights(a, b)
     rows, ref_rows = (json.loads((d / "train_metrics.json").read_text()) for d in (run, reference))

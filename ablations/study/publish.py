@@ -58,8 +58,9 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
             source = results / study["transfers_from"] / "study.json"
             if not source.is_file():
                 raise UserError(f"{path}: transfers_from {study['transfers_from']!r}, which has no {source}")
-            blocks[(path.parent.name, "transfer")] = transfer_block(restate(read_json(source)), study)
-            blocks[(path.parent.name, "transfer_readme")] = transfer_readme(restate(read_json(source)), study)
+            compared = restate(read_json(source))
+            blocks[(path.parent.name, "transfer")] = transfer_block(compared, study)
+            blocks[(path.parent.name, "transfer_readme")] = transfer_readme(compared, study)
     for path in sorted(results.glob("dyt_check/dyt_check.json")):
         from ablations.dyt_check_table import check_table
 

@@ -82,8 +82,9 @@ def stored_dtype(stage: Path) -> str | None:
 
     path, weights = Path(stage) / "config.json", Path(stage) / "model.safetensors"
     config = read_json(path) if path.is_file() else {}
-    if config.get("dtype") or config.get("torch_dtype"):
-        return str(config.get("dtype") or config.get("torch_dtype"))
+    recorded = config.get("dtype") or config.get("torch_dtype")
+    if recorded:
+        return str(recorded)
     if weights.is_file():
         with safe_open(str(weights), "pt") as f:
             found = (SAFETENSORS_DTYPES.get(f.get_slice(name).get_dtype()) for name in f.keys())
