@@ -16,6 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ablations.study.publish import check_publishable
 from ablations.train import train
 from lab.config.errors import DiskFull, UserError
 from lab.config.faults import fault_message, human_bytes
@@ -222,6 +223,41 @@ def test_every_tool_refuses_an_unwritable_output_location_in_one_line_before_its
         done = run_here(["lab.evaluate.lm_eval", str(ro), "tasks=[tiny_facts]", "limit=2"], cwd=tmp_path)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
         assert done.stderr.strip().splitlines()[-1].startswith(f"error: cannot use {ro}: a read-only file system; ")
+
+
+@pytest.mark.slow
+def test_the_readers_of_a_run_refuse_an_unwritable_output_in_one_line_before_their_work(quick_gate_run, tmp_path):
+    """vindex.constants and vindex.gate3 (the vindex they write into, Gate 3's edited model), ablations.study (its
+    --out, and a read-only checkout it would publish into) and lab.publish (where it stages the upload): one line naming
+    the folder, the cause and the key to change, exit 2, before a model loads, a run is read or the Hub is asked."""
+    runs = quick_gate_run.parents[1]
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    cases = [
+        (["vindex.constants", f"out={blocked / 'vindex'}"], blocked / "vindex", "out=... or paths.runs=..."),
+        (["vindex.gate3", f"gate3.save={blocked / 'edited'}"], blocked / "edited", "gate3.save=..."),
+    ]
+    for command, folder, setting in cases:
+        done = run_here([*command, f"paths.runs={runs}"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert done.stderr.strip().splitlines()[-1] == (f"error: cannot use {folder}: a path through a file, not a folder; for "
+                                                         f"outputs choose a writable location ({setting}), else fix the permissions")
+    assert not (runs / "vindex").exists()  # refused before the vindex was built
+    done = run_here(["ablations.study", str(tmp_path), "--out", str(blocked / "report")], cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(f"error: cannot use {blocked / 'report'}: a path through a file")
+    with pytest.raises(UserError, match=rf"cannot use {blocked / 'results'}: .*\(a writable checkout of the repository\)"):
+        check_publishable(blocked / "results", tmp_path / "figures", (tmp_path / "README.md",))
+    source = tmp_path / "shared"
+    shutil.copytree(quick_gate_run, source / quick_gate_run.name)
+    with mounted(tmp_path / "ro", "--bind", source=str(source)) as ro:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(ro)], check=True)
+        done = run_here(["lab.publish", f"folder={ro / quick_gate_run.name}", "repo_id=me/gates"], cwd=tmp_path)
+        assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == (
+            f"error: cannot use {ro}: a read-only file system; for outputs choose a writable location (staging_dir=...), "
+            "else fix the permissions")
+        staged = run_here(["lab.publish", f"folder={ro / quick_gate_run.name}", "repo_id=me/gates", f"staging_dir={tmp_path / 'stage'}"],
+                          cwd=tmp_path)  # the staging check passes; the offline Hub is the next line
+        assert staged.returncode == 2 and staged.stderr.strip().splitlines()[-1].startswith("error: HF_HUB_OFFLINE is set: nothing was uploaded")
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from lab.config.command import hydra_cli, hydra_command
 from lab.runs.artifacts import write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
 from vindex.reader import load
-from vindex.source import resolve_source
+from vindex.source import resolve_source, writable_vindex_dir
 from vindex.update import ensure_vindex, refresh_card
 
 DEFINITIONS = {
@@ -91,6 +91,7 @@ def measure(acts, gate_directions: np.ndarray, cfg: DictConfig) -> dict:
 def run_constants(cfg: DictConfig, loaded: tuple | None = None) -> dict:
     """C1-C5 into ``<vindex>/constants.json``; ``loaded``: the (model, tokenizer) of the source, if already loaded."""
     source = resolve_source(cfg)
+    writable_vindex_dir(cfg, source)  # constants.json and the card go there: checked before the model loads
     model, tokenizer = loaded or load_model(source, cfg)
     ids, probe_name = probe_ids(tokenizer, cfg)  # a bad probe is refused before the vindex is built or touched
     folder = ensure_vindex(cfg, source)

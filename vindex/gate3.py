@@ -34,9 +34,9 @@ from lab.config.command import hydra_cli, hydra_command
 from lab.config.errors import UserError
 from lab.model import saved_variant
 from lab.report.model_folder import write_model_folder
-from lab.runs.artifacts import atomic_write, write_json
+from lab.runs.artifacts import atomic_write, check_writable, write_json
 from vindex.probe import load_model, probe_ids, run_with_hooks
-from vindex.source import resolve_source
+from vindex.source import resolve_source, writable_vindex_dir
 from vindex.update import ensure_vindex, refresh_card
 
 PATCH_FILE = "gate3_patch.safetensors"
@@ -172,6 +172,9 @@ def run_gate3(cfg: DictConfig, loaded: tuple | None = None) -> dict:
     """Gate 3 into ``<vindex>/gate3.json``; ``loaded``: the (model, tokenizer) of the source, if already loaded."""
     g = cfg.gate3
     source = resolve_source(cfg)
+    writable_vindex_dir(cfg, source)  # gate3.json, the patch and the card go there: checked before the model loads
+    if g.save:
+        check_writable(Path(g.save).expanduser(), "gate3.save=...")
     model, tokenizer = loaded or load_model(source, cfg)  # every input is checked before the vindex is built or touched
     target, control, layers = gate3_inputs(cfg, model, tokenizer)
     probe_tokens = probe_ids(tokenizer, cfg)[0]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from lab.runs.artifacts import check_writable
 from lab.runs.reference import ensure_tiny_reference
 from vindex.checkpoint import local_folder
 
@@ -23,3 +24,10 @@ def vindex_dir(cfg: DictConfig, source: str) -> Path:
     name = Path(source.rstrip("/")).name if Path(source).expanduser().exists() else source.replace("/", "--")
     feats = f"svd{cfg.num_features}" if cfg.features == "svd" else "full"
     return Path(str(cfg.paths.runs), "vindex", f"{name}-{feats}").resolve()
+
+
+def writable_vindex_dir(cfg: DictConfig, source: str) -> Path:
+    """:func:`vindex_dir`, checked writable (or, not built yet, its nearest existing parent) before any work:
+    a read-only or blocked location is one line naming it and ``out=``/``paths.runs=``
+    (:func:`lab.runs.artifacts.check_writable`)."""
+    return check_writable(vindex_dir(cfg, source), "out=... or paths.runs=...")

@@ -34,7 +34,7 @@ from ablations.study.tables import study_blocks
 from ablations.study.trends import study_trends
 from lab.config import CONF_DIR, WANDB_PROJECT
 from lab.config.errors import UserError, exit_on_user_error
-from lab.runs.artifacts import atomic_write, read_json, write_json
+from lab.runs.artifacts import atomic_write, check_writable, read_json, write_json
 from lab.runs.folder_kinds import FolderKind
 from lab.runs.identity import RUN_CONFIG_FILE, flatten
 
@@ -195,8 +195,8 @@ def write_study(folder: str | Path, out: str | Path | None = None, wandb_log: bo
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
+    out = check_writable(Path(out) if out else folder / STUDY_DIR, "--out")  # before the runs are read
     study = compute_study(folder)
-    out = Path(out) if out else folder / STUDY_DIR
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "study.json", study)
     figures = write_figures(study, out)
@@ -239,6 +239,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="publish this study with a comparison of its contrasts against the committed study NAME "
                              "(another corpus or horizon: which conclusions hold, flip or are not shown)")
     args = parser.parse_args(argv)
+    if args.publish or args.replicates or args.transfers_from:
+        from ablations.study.publish import check_publishable
+
+        check_publishable()  # before the study is computed
     report = write_study(args.folder, args.out, wandb_log=not args.no_wandb)
     print(f"wrote {report}")
     if args.publish or args.replicates or args.transfers_from:

@@ -33,7 +33,7 @@ from ablations.study.transfer import transfer_block, transfer_readme
 from lab.config import PROJECT_ROOT
 from lab.config.errors import UserError, exit_on_user_error
 from lab.report.markers import marker, rewrite_docs
-from lab.runs.artifacts import read_json, write_json
+from lab.runs.artifacts import check_writable, read_json, write_json
 
 ROOT = PROJECT_ROOT
 RESULTS = ROOT / "docs" / "results" / "norm_study"
@@ -82,11 +82,19 @@ def update_docs(docs: tuple[Path, ...] = DOCS, results: Path = RESULTS) -> list[
     return rewrite_docs(docs, "study", committed_blocks(results), missing_study)
 
 
+def check_publishable(results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS) -> None:
+    """Where publishing writes (the results and figures folders, each doc), checked writable before any work: a
+    read-only checkout is one line (:func:`lab.runs.artifacts.check_writable`)."""
+    for folder in dict.fromkeys((results, figures, *(doc.parent for doc in docs))):
+        check_writable(folder, "a writable checkout of the repository")
+
+
 def publish_study(study_json: Path, results: Path = RESULTS, figures: Path = FIGURES, docs: tuple[Path, ...] = DOCS,
                   replicates: str | None = None, transfers_from: str | None = None) -> list[Path]:
     """Copy a study's ``study.json`` under ``results``, draw its figures into ``figures`` and rewrite ``docs``; with
     ``replicates``, as ``<replicates>_replication``, a rerun of that committed study; with ``transfers_from``, compared
     with that committed study contrast by contrast (:mod:`ablations.study.transfer`)."""
+    check_publishable(results, figures, docs)
     study = read_json(study_json)
     if transfers_from:
         if not (results / transfers_from / "study.json").is_file():

@@ -12,6 +12,7 @@ from lab.config.errors import UserError
 from lab.publish.card import check_card, root_card
 from lab.publish.staging import Planned, plan_upload, stage
 from lab.publish.upload import check_hub_access, upload
+from lab.runs.artifacts import check_writable
 from lab.runs.folder_kinds import require_kind
 
 
@@ -32,8 +33,10 @@ def publish(cfg: DictConfig) -> list[Planned]:
     if cfg.dry_run:
         print_plan(planned, card, total, cfg.repo_id)
         return planned
+    staging = check_writable(Path(cfg.staging_dir or folder.parent).expanduser(), "staging_dir=...")  # before the Hub is asked
     token = check_hub_access()
-    with tempfile.TemporaryDirectory(prefix=".publish.", dir=folder.parent) as tmp:
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".publish.", dir=staging) as tmp:
         staged = stage(planned, Path(tmp))
         if card is not None:
             (staged / "README.md").write_text(card)

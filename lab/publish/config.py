@@ -17,7 +17,8 @@ class PublishConfig:
     missing; ``private``; on branch ``revision``, null: main), its weights in ``dtype``, an ablation's ``stages``,
     Lightning's ``checkpoints/`` only when asked (the seed published intermediate Trainer checkpoints; default
     none). Above ``large_folder_gb`` it goes through ``upload_large_folder`` (resumable, multi-commit).
-    ``dry_run``: print what would be uploaded and the card, upload nothing."""
+    ``dry_run``: print what would be uploaded and the card, upload nothing. ``staging_dir``: where the upload is
+    assembled first (hard links where the file system allows, converted weights written); null: beside ``folder``."""
 
     PACKAGE: ClassVar[str] = "_global_"
 
@@ -31,6 +32,7 @@ class PublishConfig:
     checkpoints: bool = False
     large_folder_gb: float = 5.0
     commit_message: str | None = None
+    staging_dir: str | None = None
 
     def __post_init__(self) -> None:
         from huggingface_hub.utils import HFValidationError, validate_repo_id
