@@ -248,17 +248,18 @@ def run_here(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
         os.chdir(previous)
     return subprocess.CompletedProcess([sys.executable, "-m", *args], code, out.getvalue(), err.getvalue())
 
-def rerun_after_damaging_checkpoints(command: list[str], checkpoints: Path, cwd: Path) -> str:
+def rerun_after_damaging_checkpoints(command: list[str], checkpoints: Path, cwd: Path, rerun=None) -> str:
     """Flip one bit of the newest ``step-N.ckpt`` and truncate ``last.ckpt`` (a bad disk, a partial copy), rerun
-    ``command`` in this process (:func:`run_here`) and check that it set both aside, one warning each and the files
-    kept, and resumed from the next older step file; returns what it printed."""
+    ``command`` with ``rerun`` (default :func:`run_here`, in this process; :func:`run_cli` where the rerun must be
+    its own process, e.g. DDP) and check that it set both aside, one warning each and the files kept, and resumed
+    from the next older step file; returns what it printed."""
     steps = sorted(checkpoints.glob("step-*.ckpt"))
     newest, intact = steps[-1], steps[-2]
     flipped = bytearray(newest.read_bytes())
     flipped[len(flipped) // 2] ^= 0x01
     newest.write_bytes(bytes(flipped))
     (checkpoints / "last.ckpt").write_bytes((checkpoints / "last.ckpt").read_bytes()[:1000])
-    again = run_here(command, cwd=cwd)
+    again = (rerun or run_here)(command, cwd=cwd)
     assert again.returncode == 0, again.stderr[-3000:]
     output = again.stdout + again.stderr
     assert f"checkpoint {newest} is damaged (its SHA-256 differs from {newest.name}.sha256): moved aside to {newest.name}.damaged" in output

@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from ablations.train import train
-from tests.conftest import compose_train, kill_when, run_cli, run_here
+from tests.conftest import compose_train, kill_when, rerun_after_damaging_checkpoints, run_cli, run_here
 from tests.test_resume import assert_same_weights, deterministic
 
 pytestmark = pytest.mark.slow
@@ -65,6 +65,27 @@ def test_a_ddp_run_killed_twice_in_later_epochs_resumes_bit_equal(tmp_path):
     again = run_cli(command, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Restoring states from the checkpoint path at {checkpoint[8]}" in again.stdout + again.stderr
+    done, ref = run / "original_finetuned", reference / "original_finetuned"
+    assert_same_weights(load_file(done / "model.safetensors"), load_file(ref / "model.safetensors"))
+    resumed, ref_rows = (json.loads((d / "train_metrics.json").read_text()) for d in (done, ref))
+    assert deterministic(resumed) == deterministic(ref_rows) and json.loads((done / "metadata.json").read_text())["result"]["world_size"] == 2
+
+
+@pytest.mark.long
+def test_a_killed_ddp_run_with_damaged_checkpoints_resumes_both_ranks_bit_equal_from_the_newest_intact_one(tmp_path):
+    """Two gloo ranks killed after the checkpoint at step 8; the newest step file then gets a flipped bit and
+    ``last.ckpt`` is truncated. The parent checks the checkpoints before it starts the ranks (a child rank takes the
+    one it chose): the rerun sets both damaged files aside, one warning each, both ranks resume from the next older
+    step file, and the run ends with the weights and metrics of an uninterrupted DDP run."""
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    first = run_cli(["ablations.train", *DDP_ARGS, f"hydra.run.dir={reference}"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    command = ["ablations.train", *DDP_ARGS, f"hydra.run.dir={run}"]
+    checkpoints = run / "original_finetuned" / "checkpoints"
+    kill_when(command, (checkpoints / "step-000008.ckpt.sha256").is_file, cwd=tmp_path)
+    assert not (run / "original_finetuned" / "model.safetensors").exists(), "the run finished before the kill"
+    output = rerun_after_damaging_checkpoints(command, checkpoints, cwd=tmp_path, rerun=run_cli)
+    assert output.count("is damaged (") == 2  # told once, by the parent: no rank checks (or moves) them again
     done, ref = run / "original_finetuned", reference / "original_finetuned"
     assert_same_weights(load_file(done / "model.safetensors"), load_file(ref / "model.safetensors"))
     resumed, ref_rows = (json.loads((d / "train_metrics.json").read_text()) for d in (done, ref))
