@@ -46,11 +46,10 @@ def diagnostic_summary(history: MetricsHistory) -> dict:
             "min_log_z": min(series("diag/log_z_min") or log_z, default=None), "final_log_z": log_z[-1] if log_z else None}
 
 
-def final_val_loss(history: MetricsHistory, cfg: DictConfig) -> dict:
+def final_val_loss(history: MetricsHistory, k: int) -> dict:
     """``final_val_loss``: the mean validation loss over the run's last ``eval.final_loss_evaluations`` validations
     during training (the evaluation before step 1 is never one of them; fewer when the run held fewer, e.g. one that
     collapsed early), and, when k > 1, the last one alone (``last_val_loss``) and how many were averaged."""
-    k = int(OmegaConf.select(cfg, "eval.final_loss_evaluations", default=1))
     if k == 1:
         return {"final_val_loss": history.last("val/loss")}  # the last evaluation, as before k existed
     losses = history.values("val/loss", after_step=0)
@@ -66,7 +65,7 @@ def summary_entry(ctx: RunContext, trainer: L.Trainer | None, status: str, **ext
         "status": status,
         "final_train_loss": None if status != "ok" else history.last("train/loss"),
         "last_finite_train_loss": health.last_finite_loss,
-        **final_val_loss(history, ctx.cfg),
+        **final_val_loss(history, ctx.typed["eval"].final_loss_evaluations if "eval" in ctx.typed else 1),  # untyped: refused early
         "knowledge_acc": history.last("val/knowledge_acc"),
         "reasoning_acc": history.last("val/reasoning_acc"),
         "collapsed_at_step": health.collapsed_at_step,

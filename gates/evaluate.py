@@ -99,7 +99,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
     logits = read_lambda_logits(gates_dir, model_shape(model))
     modes = [str(m) for m in cfg.modes]
     if cfg.thresholds:
-        thresholds = [float(t) for t in cfg.thresholds]
+        thresholds = list(cfg.thresholds)
     elif (gates_dir / "gate_stats.json").is_file():
         thresholds = [p["threshold"] for p in read_gate_stats(gates_dir)["selected_thresholds"]]
     else:
@@ -115,7 +115,7 @@ def evaluate_gates(cfg: DictConfig) -> dict:
 
     settings = [("none", "gates", 0.0, None)]
     settings += [(mode, "gates", t, None) for mode in modes for t in thresholds]
-    settings += [(mode, "random", t, int(s)) for mode in modes for t in thresholds for s in cfg.random_seeds]
+    settings += [(mode, "random", t, s) for mode in modes for t in thresholds for s in cfg.random_seeds]
     results = []
     for mode, selection, threshold, seed in tqdm(settings, desc="gate settings", unit="setting"):
         if mode == "none":

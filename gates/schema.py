@@ -133,7 +133,7 @@ class EvaluateConfig:
     tasks: list[str] = field(default_factory=list)   # [tiny] offline, [popqa, gsm8k] at real scale
     lm_eval: LmEvalOptions = field(default_factory=LmEvalOptions)
     tradeoff: TradeoffAxes = field(default_factory=TradeoffAxes)
-    data: Any = None               # the data group's option, typed by schema/data (lab/config/schema.py)
+    data: Any = None               # the data group's option, typed by schema/data (lab/data/config.py)
     paths: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -92,7 +92,7 @@ def test_the_ground_floor_reads_no_gate_config():
 
 def test_importing_the_ground_floor_imports_no_tool():
     """``import lab`` registers nothing and imports no tool: every command registers every typed node, from
-    pyproject's entry points, before it composes (lab.config.schema.register_schemas)."""
+    pyproject's entry points, before it composes (lab.config.registry.register_schemas)."""
     import subprocess
     import sys
 

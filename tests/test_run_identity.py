@@ -4,10 +4,12 @@ for the config it was run with (issue 15)."""
 import json
 from pathlib import Path
 
+import lightning as L
 import pytest
 
 from lab.runs.identity import differences, identity, is_ignored
 from lab.runs.job_name import format_job_name, swept_keys
+from lab.train.callbacks import instantiate_callbacks
 from tests.conftest import FAST, compose_train, kill_when, run_here, run_module
 
 pytestmark = pytest.mark.slow
@@ -173,6 +175,19 @@ def test_a_run_recorded_before_a_node_was_typed_still_matches(tmp_path):
     assert differences(*recorded_identity(tmp_path, changed)) == ["data.sources.reasoning.limit: '(absent)' -> 50"]
 
 
+class LossPrinter(L.Callback):
+    """Prints the training loss every ``every`` steps: observes, never changes what a run trains."""
+
+    LOGGING_ONLY = True
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step % self.every == 0:
+            print(f"step {trainer.global_step}: loss {float(outputs['loss']):.4f}")
+
+
 def test_adding_a_logging_only_callback_keeps_a_recorded_run_resumable(tmp_path):
     """docs/architecture.md's recipe for a callback: one that only logs (Lightning's LearningRateMonitor, or a class of
     ours with ``LOGGING_ONLY = True``) is outside the run's identity, so a folder recorded without it still resumes and
@@ -191,6 +206,9 @@ def test_adding_a_logging_only_callback_keeps_a_recorded_run_resumable(tmp_path)
     (tmp_path / RUN_CONFIG_FILE).write_text(json.dumps(identity(logged, resolve=False) | {"callbacks.lr_monitor._target_":
                                                                                             "lightning.pytorch.callbacks.LearningRateMonitor"}))
     assert differences(*recorded_identity(tmp_path, cfg)) == []  # and removing it again changes nothing either
+    ours = compose_train(["trainer.max_steps=3", f"+callbacks.loss_printer._target_={__name__}.LossPrinter", "+callbacks.loss_printer.every=2"])
+    assert differences(*recorded_identity(tmp_path, ours)) == []  # a class of ours that says LOGGING_ONLY
+    assert any(isinstance(c, LossPrinter) for c in instantiate_callbacks(ours.callbacks))  # and a real callback of the run
 
 
 def test_a_run_recorded_before_the_tokenizer_moved_to_its_corpus_still_matches(tmp_path):

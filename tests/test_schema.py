@@ -145,7 +145,7 @@ def test_the_trainer_node_types_the_suite_s_arguments_and_passes_any_other_light
 
 def test_one_registry_holds_every_typed_node_and_every_command_composes_through_it():
     """pyproject's ``qwen3_internals.schemas`` entry points are the only registration: in a fresh process ``import lab``
-    stores no schema, and :func:`lab.config.schema.composing` (what every command's entry point calls first) makes
+    stores no schema, and :func:`lab.config.registry.composing` (what every command's entry point calls first) makes
     every command's config compose."""
     import subprocess
     import sys
@@ -161,7 +161,8 @@ from lab.config.registry import composing
 assert "schema" not in ConfigStore.instance().repo, "import lab registered a schema"
 with composing():
     for name, extra in [("train", []), ("gates_train", []), ("gates_apply", []), ("gates_evaluate", []), ("gates_benchmark", []),
-                        ("vindex", []), ("lm_eval", ["folder=x"]), ("confirm", [])]:
+                        ("vindex", []), ("lm_eval", ["folder=x"]), ("confirm", []),
+                        ("publish", ["folder=x", "repo_id=me/x"])]:
         compose(config_name=name, overrides=extra)
 print("ok")
 """

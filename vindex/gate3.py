@@ -160,7 +160,7 @@ def gate3_inputs(cfg: DictConfig, model: PreTrainedModel, tokenizer: PreTrainedT
     g = cfg.gate3
     target, control = first_token(tokenizer, str(g.target)), first_token(tokenizer, str(g.control_target))
     num_layers = model.config.num_hidden_layers
-    layers = list(range(num_layers)) if g.get("layers") is None else [int(x) for x in g.layers]
+    layers = list(range(num_layers)) if g.get("layers") is None else list(g.layers)
     if any(not 0 <= layer < num_layers for layer in layers):
         raise UserError(f"gate3.layers={list(layers)} outside 0..{num_layers - 1}")
     if g.save and Path(g.save).expanduser().exists():

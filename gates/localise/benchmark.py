@@ -65,6 +65,7 @@ from gates.runs import load_base_model
 from gates.schema import graded_budgets, seed_workers
 from lab.config.command import hydra_cli, hydra_command
 from lab.config.errors import UserError
+from lab.config.registry import as_typed, typed_nodes
 from lab.data.formats import knowledge_documents
 from lab.data.subset import graded_subset
 from lab.evaluate.graded import knowledge_correct, reasoning_accuracy, statement_correct
@@ -256,14 +257,14 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
     its progress bar (one per process running seeds at once)."""
     folders = gate_runs(cfg, seed, out)
     model, tokenizer, meta = load_base_model(folders["gates"])
-    data = OmegaConf.create(meta["config"]["data"])
+    data = as_typed(OmegaConf.create(meta["config"]["data"]), typed_nodes()["data"])  # typed as the gate run had it
     rows = load_gate_rows(data)
     rows.knowledge = graded_subset(rows.knowledge, data.get("eval_limit"))  # as gates.evaluate grades them
     split = read_split(folders["gates"], rows.knowledge)
-    attacks = Attacks(cfg, seed, model, tokenizer, split, rows, int(data.seq_len))
+    attacks = Attacks(cfg, seed, model, tokenizer, split, rows, data.seq_len)
     settings = [attacks.attacked({"method": "none", "mode": "none", "draw": None, "budget": None, "fraction_edited": 0.0,
                                   **grade(model, tokenizer, rows, split, cfg, manager)})]
-    ranked = rankings(cfg, seed, folders, model, tokenizer, split, int(data.seq_len))
+    ranked = rankings(cfg, seed, folders, model, tokenizer, split, data.seq_len)
     chosen_sets = {}
     for budget in graded_budgets(cfg):
         main = budget == cfg.budget

@@ -9,7 +9,7 @@
         hydra_cli(main)
 
 It is ``@hydra.main`` on the shipped configs (:data:`lab.config.CONF_DIR`), the typed nodes' checks
-(:func:`lab.config.schema.validate`) before the command runs, and a :class:`lab.config.errors.UserError` as one
+(:func:`lab.config.registry.validate`) before the command runs, and a :class:`lab.config.errors.UserError` as one
 ``error:`` line with exit code 2 (:func:`lab.config.errors.exit_on_user_error`).
 """
 
@@ -29,7 +29,7 @@ from lab.config.registry import register_schemas, validate
 
 def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
     """Decorate ``fn(cfg)`` as the Hydra command of ``conf/<config_name>.yaml`` (module docstring). Every typed node
-    is registered first (:func:`lab.config.schema.register_schemas`): the command's own, ``schema/<config_name>``,
+    is registered first (:func:`lab.config.registry.register_schemas`): the command's own, ``schema/<config_name>``,
     which that file lists first in its defaults, is an entry point of pyproject.toml like every other."""
     register_schemas()
 

@@ -64,9 +64,9 @@ def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | data
         hint = " (set text_column=...)" if src.get("schema") == "text" else ""
         raise UserError(f"dataset {src['path']!r} split {split!r} lacks column(s) {missing}{hint}; it has {names}")
     if src.get("shuffle_seed") is not None:  # a seeded subset (with limit) instead of the first rows
-        data = data.shuffle(seed=int(src["shuffle_seed"]))
+        data = data.shuffle(seed=src["shuffle_seed"])
     if src.get("limit") and isinstance(data, datasets.Dataset):
-        data = data.select(range(min(int(src["limit"]), len(data))))
+        data = data.select(range(min(src["limit"], len(data))))
     elif src.get("limit"):
-        data = data.take(int(src["limit"]))
+        data = data.take(src["limit"])
     return data

@@ -40,7 +40,7 @@ def _wandb_settings(logger_cfg: DictConfig) -> dict:
         return {}
     import wandb
 
-    return {"settings": wandb.Settings(x_transaction_log_flush_interval=float(interval))}
+    return {"settings": wandb.Settings(x_transaction_log_flush_interval=interval)}
 
 
 def finish_logger(logger: Logger | None) -> None:

@@ -57,11 +57,11 @@ def validation_schedule(trainer_kwargs: dict) -> dict:
     at an epoch-bounded experiment) validates every max(1, round(f·N)) optimizer steps instead, as many validations
     per run as f gives per epoch: that many steps times ``accumulate_grad_batches``, since Lightning counts the
     interval in training batches. Returns the updated keyword arguments."""
-    interval, steps = trainer_kwargs["val_check_interval"], int(trainer_kwargs["max_steps"])
+    interval, steps = trainer_kwargs["val_check_interval"], trainer_kwargs["max_steps"]
     if not isinstance(interval, float) or not 0 < interval <= 1 or trainer_kwargs["check_val_every_n_epoch"] is not None:
         return trainer_kwargs
     if steps > 0:
-        batches_per_step = int(trainer_kwargs.get("accumulate_grad_batches") or 1)
+        batches_per_step = trainer_kwargs.get("accumulate_grad_batches") or 1
         return {**trainer_kwargs, "val_check_interval": validation_steps(interval, steps) * batches_per_step}
     return {**trainer_kwargs, "check_val_every_n_epoch": 1}
 
@@ -83,7 +83,7 @@ def build_trainer(
     kwargs = validation_schedule(kwargs)
     ddp_options = dict(kwargs.pop("ddp", None) or {})
     if ddp_options.get("timeout_s") is not None:
-        ddp_options["timeout"] = timedelta(seconds=float(ddp_options.pop("timeout_s")))
+        ddp_options["timeout"] = timedelta(seconds=ddp_options.pop("timeout_s"))
     ddp_options.pop("timeout_s", None)
     accelerator = str(kwargs["accelerator"])
     kwargs["precision"] = resolve_precision(str(kwargs["precision"]), accelerator)
