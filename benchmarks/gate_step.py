@@ -40,18 +40,16 @@ from benchmarks.common import (
 CONFIG = {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 4, "num_attention_heads": 8,
           "num_key_value_heads": 4, "head_dim": 64, "vocab_size": 32000, "tie_word_embeddings": True}
 BATCH, SEQ = 4, 256
+SMOKE = {**CONFIG, "hidden_size": 64, "intermediate_size": 192, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 1000}  # --smoke: the same code path on a small model
 
 
-def build():
-    return random_qwen3(**CONFIG).train()
-
-
-def step_fn(kind: str):
+def step_fn(kind: str, config: dict = CONFIG):
     from gates.gated_ffn import gate_logits, gates_bypassed, patch_gates
     from gates.losses import kl_from_logits, retain_loss
 
-    model = build()
-    ids = torch.randint(0, CONFIG["vocab_size"], (BATCH, SEQ), generator=torch.Generator().manual_seed(1))
+    model = random_qwen3(**config).train()
+    ids = torch.randint(0, config["vocab_size"], (BATCH, SEQ), generator=torch.Generator().manual_seed(1))
     if kind == "plain":
         def step():
             model.zero_grad(set_to_none=True)
@@ -64,7 +62,7 @@ def step_fn(kind: str):
         def step():
             model.zero_grad(set_to_none=True)
             retain_loss(model, {"input_ids": ids}, temperature=2.0).backward()
-            assert gate_logits(model).shape[0] == CONFIG["num_hidden_layers"]
+            assert gate_logits(model).shape[0] == config["num_hidden_layers"]
         return step, [model]
     teacher = copy.deepcopy(model).eval()
 
@@ -76,9 +74,9 @@ def step_fn(kind: str):
     return step, [model, teacher]
 
 
-def measure_one(kind: str, repeats: int = 3) -> dict:
+def measure_one(kind: str, repeats: int = 3, config: dict = CONFIG) -> dict:
     """In this process: time the step (best of ``repeats`` after a warm-up) and report the peak RSS."""
-    step, models = step_fn(kind)
+    step, models = step_fn(kind, config)
     model_mib = sum(p.numel() * p.element_size() for m in models for p in m.parameters()) / 2**20
     with PeakRSS() as memory:
         step()
@@ -88,12 +86,12 @@ def measure_one(kind: str, repeats: int = 3) -> dict:
 
 
 def run(rounds: int = 2, smoke: bool = False) -> dict:
-    gflops = matmul_gflops()
+    gflops = matmul_gflops(256 if smoke else 2048)
     results: dict[str, list[dict]] = {"plain": [], "gates": [], "two_copy": []}
     for _ in range(rounds):  # interleaved, so a slow minute hits every kind alike
         for kind in results:
             if smoke:  # in this process, one timed step: the code path, not the numbers
-                results[kind].append(measure_one(kind, repeats=1))
+                results[kind].append(measure_one(kind, repeats=1, config=SMOKE))
                 continue
             out = subprocess.run([sys.executable, "-m", "benchmarks.gate_step", "--one", kind], capture_output=True, text=True,
                                  check=True)
@@ -101,7 +99,7 @@ def run(rounds: int = 2, smoke: bool = False) -> dict:
     best = {kind: min(runs, key=lambda r: r["seconds"]) | {"peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
                                                            "step_memory_mib": max(r["step_memory_mib"] for r in runs)}
             for kind, runs in results.items()}
-    return {"config": CONFIG, "batch": [BATCH, SEQ], "matmul_gflops": gflops, "runs": results, "best": best,
+    return {"config": SMOKE if smoke else CONFIG, "batch": [BATCH, SEQ], "matmul_gflops": gflops, "runs": results, "best": best,
             "gates_time_vs_plain": best["gates"]["seconds"] / best["plain"]["seconds"],
             "gates_memory_vs_two_copy": (best["gates"]["step_memory_mib"] + best["gates"]["model_mib"])
             / (best["two_copy"]["step_memory_mib"] + best["two_copy"]["model_mib"]),
@@ -111,7 +109,7 @@ def run(rounds: int = 2, smoke: bool = False) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gate_step", description=__doc__.splitlines()[0])
     parser.add_argument("--one", metavar="KIND", help="measure one kind of step in this process (internal)")
-    parser.add_argument("--smoke", action="store_true", help="the smallest path (one round in this process); writes no result")
+    parser.add_argument("--smoke", action="store_true", help="the smallest path (one round in this process, on a small model); writes no result")
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_one(args.one)))
