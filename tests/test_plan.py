@@ -34,6 +34,23 @@ def test_the_horizon_study_is_priced_on_real_text_with_the_corpus_tokenizer_and_
     assert {j["embedding_params"] for j in result["jobs"]} == {vocab * 128}
 
 
+GPU_HORIZON = ["experiment=text_study", "width=h512_l12", "data=hf", "data.sources.text.path=HuggingFaceFW/fineweb",
+               "data.sources.text.name=sample-10BT", "data.tokenizer=${asset:tiny_text/tokenizer}", "trainer=gpu"]  # docs/real-scale.md
+
+
+def test_the_horizon_study_on_a_gpu_is_priced_at_40m_non_embedding_parameters_on_a_hub_corpus():
+    """docs/real-scale.md's GPU command: study=horizon's grid at ~40 M non-embedding parameters (width=h512_l12) on a
+    hub text corpus (not read to price it: nothing is downloaded), in H100-hours, bf16-mixed on the GPU."""
+    result = plan("train", GPU_HORIZON)
+    assert result["total"]["jobs"] == 2 * 6 * 5 * 2
+    job = result["jobs"][0]
+    assert 35e6 < job["params"] - job["embedding_params"] < 45e6 and job["memory"]["precision"] == "bf16-mixed"
+    assert {j["tokens"] for j in result["jobs"]} == {n * 8 * 1024 for n in (120, 600)}  # data=hf's 8 blocks of 1,024 tokens a step
+    assert result["total"]["gpu_hours"]["H100"] == pytest.approx(sum(j["gpu_hours"]["H100"] for j in result["jobs"]))
+    longer = plan("train", [*GPU_HORIZON, "variant=original", "optimizer.lr=1e-2", "seed=0", "trainer.max_steps=600,6000"])  # extended
+    assert {j["tokens"] for j in longer["jobs"]} == {n * 8 * 1024 for n in (600, 6000)}
+
+
 def test_a_grid_composes_once_per_choice_of_config_groups_and_equals_hydras_composition_of_each_job():
     from hydra import compose
     from hydra.core.global_hydra import GlobalHydra

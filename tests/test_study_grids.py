@@ -111,3 +111,22 @@ def test_the_horizon_study_runs_on_real_text_and_reports_its_trend(tmp_path):
     assert gap["lr_sensitivity"]["n"] == [2, 2, 2, 2] and "p_holm" in gap["lr_sensitivity"]
     report = (folder / "report" / "report.md").read_text()
     assert "2 or 4 steps per run (the horizon swept)" in report and "scratch: horizon (steps) trend" in report
+
+
+@pytest.mark.long
+def test_the_horizon_study_runs_on_a_streamed_text_source_with_loader_workers_under_the_joblib_launcher(tmp_path):
+    """docs/real-scale.md's GPU grid in small: data=hf streaming a parquet of text (as a hub corpus is streamed) with
+    loader worker processes, inside a job of Hydra's joblib launcher. The stream's first data.val_docs documents
+    are held out and validated on (the training stream starts after them), so the final loss is the mean of the last
+    validations; the workers start under loky's job (once: "'Process' object has no attribute 'env'")."""
+    from lab.config import asset_path
+
+    stream = ["data=hf", "data.sources.text.path=parquet", f"data.sources.text.data_files={{train: {asset_path('tiny_text/train.parquet')}}}",
+              "data.sources.text.streaming=true", "data.sources.text.limit=1000", "data.val_docs=100",
+              "data.tokenizer=${asset:tiny_text/tokenizer}", "data.seq_len=64", "data.batch_size=4", "data.num_workers=1"]
+    out = run_cli(["ablations.train", "experiment=text_study", "variant=original", "optimizer.lr=1e-2", "seed=0", "trainer.max_steps=10",
+                   "eval.final_loss_evaluations=2", "trainer.limit_val_batches=2", *stream, f"paths.runs={tmp_path / 'runs'}"],
+                  cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (entry,) = json.loads((tmp_path / "runs" / "ablations" / "studies" / "horizon" / "all_train_metrics.json").read_text()).values()
+    assert entry["status"] == "ok" and entry["steps"] == 10 and entry["val_loss_evaluations"] == 2 and entry["final_val_loss"] > 0

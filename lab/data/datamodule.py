@@ -13,10 +13,10 @@ from transformers import PreTrainedTokenizerBase
 
 from lab.config.errors import UserError
 from lab.config.registry import check_run_keys
-from lab.data.loaders import fit_resume, resumable_loader
+from lab.data.loaders import fit_resume, resumable_loader, worker_context
 from lab.data.packing import block_collate, pack_documents, packing_cache_dir
 from lab.data.schemas import schema_of
-from lab.data.sources import load_split, train_and_held_out
+from lab.data.sources import load_split, streamed_and_held_out, train_and_held_out
 from lab.data.subset import graded_subset
 
 
@@ -24,7 +24,9 @@ class CorpusDataModule(L.LightningDataModule):
     """Train on every source's train split (``repeat`` times, shuffled docs, packed); validate on held-out docs.
 
     Held-out docs: a source's ``eval_split`` if set, else its knowledge facts themselves for ``popqa``
-    sources (recall of held-in facts), else the last ``val_docs`` documents of its train split.
+    sources (recall of held-in facts), else the last ``val_docs`` documents of its train split; a streamed source
+    (``streaming: true``) holds out the first ``val_docs`` documents of its ``eval_split`` or, without one, of its
+    stream, which training then starts after.
     ``eval_rows`` keeps the graded rows: knowledge questions and held-out reasoning problems.
     """
 
@@ -57,6 +59,8 @@ class CorpusDataModule(L.LightningDataModule):
             schema = schema_of(src)
             train = load_split(src, src.split)
             if isinstance(train, datasets.IterableDataset):
+                train, held_rows = streamed_and_held_out(src, train, self.cfg.val_docs)
+                val_docs += schema.documents(held_rows, src)
                 plain = {"text_column": src.text_column}  # a plain dict: datasets fingerprints the function
                 streamed.append(train.map(lambda r, s=schema, c=plain: {"text": s.documents([r], c)[0]}))
                 continue
@@ -77,7 +81,7 @@ class CorpusDataModule(L.LightningDataModule):
         if streamed:
             stream = datasets.interleave_datasets(streamed) if len(streamed) > 1 else streamed[0]
             self.train_set = pack_documents(stream.select_columns(["text"]), self.tokenizer, seq_len)
-            self.val_set = None
+            self.val_set = pack_documents(datasets.Dataset.from_dict({"text": val_docs}), self.tokenizer, seq_len, packing_cache_dir())
         else:
             cache = packing_cache_dir()
             self.train_set = pack_documents(datasets.Dataset.from_dict({"text": train_docs}), self.tokenizer, seq_len, cache)
@@ -102,4 +106,4 @@ class CorpusDataModule(L.LightningDataModule):
         if self.val_set is None or len(self.val_set) == 0:
             return []
         return DataLoader(self.val_set, batch_size=self.cfg.batch_size, collate_fn=block_collate,
-                          num_workers=self.cfg.num_workers)
+                          num_workers=self.cfg.num_workers, multiprocessing_context=worker_context(self.cfg.num_workers))

@@ -15,7 +15,10 @@ finished epoch when it restarts), yet its loader state says "every batch of the 
 skip that next epoch whole. :func:`fit_resume` tells the loader so, and the loader starts that epoch fresh.
 """
 
+import multiprocessing
+import sys
 from collections.abc import Callable, Iterator, Sized
+from multiprocessing.context import BaseContext
 from typing import Any, NamedTuple
 
 import lightning as L
@@ -96,10 +99,21 @@ class EpochLoader(StatefulDataLoader):
         return super()._get_iterator()
 
 
+def worker_context(num_workers: int) -> BaseContext | None:
+    """The start method of a loader's ``num_workers`` worker processes, named rather than the process-wide default:
+    inside a job of Hydra's joblib launcher that default is loky's, whose processes a DataLoader cannot start
+    (``'Process' object has no attribute 'env'``). Fork where the platform has it (torch's default on Linux), else
+    spawn; None without workers."""
+    if num_workers == 0:
+        return None
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+
+
 def resumable_loader(dataset: Dataset, batch_size: int, *, collate: Callable, seed: int, shuffle: bool = True,
                      num_workers: int = 0, resume: ResumePoint = START) -> StatefulDataLoader:
     """Batches of ``batch_size`` (last partial one dropped), shuffled per epoch by ``seed`` if ``shuffle``,
     starting in ``resume.epoch``."""
     sampler = EpochShuffle(dataset, seed, resume.epoch) if shuffle else None
     return EpochLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True, collate_fn=collate,
-                       num_workers=num_workers, start_epoch=resume.epoch, fresh=resume.fresh)
+                       num_workers=num_workers, multiprocessing_context=worker_context(num_workers), start_epoch=resume.epoch,
+                       fresh=resume.fresh)

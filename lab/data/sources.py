@@ -44,6 +44,16 @@ def train_and_held_out(source: DictConfig | dict, rows: list, val_docs: int) -> 
     return rows[: len(rows) - n_val], rows[len(rows) - n_val :]
 
 
+def streamed_and_held_out(source: DictConfig | dict, stream: datasets.IterableDataset,
+                          val_docs: int) -> tuple[datasets.IterableDataset, list]:
+    """(the training stream, held-out rows) of a streamed source: the first ``val_docs`` rows of its ``eval_split``
+    (streamed) when set, else the stream's own first ``val_docs`` rows, which the training stream then skips. A
+    stream has no length to take a tenth of, so ``val_docs`` is the count (``data.val_docs``)."""
+    if source.get("eval_split"):
+        return stream, list(load_split(source, source["eval_split"]).take(int(val_docs)))
+    return stream.skip(int(val_docs)), list(stream.take(int(val_docs)))
+
+
 def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | datasets.IterableDataset:
     """``split`` of the source, with its columns checked; one clear :class:`UserError` on any failure."""
     src: dict[str, Any] = OmegaConf.to_container(source, resolve=True) if isinstance(source, DictConfig) else dict(source)
