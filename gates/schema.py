@@ -231,6 +231,9 @@ class BenchmarkConfig:
     workers: int | None = None        # processes running seeds at once (null: one per unfinished seed on CPU, 1 with a
     # GPU; each holds its own model), each with cpu_count // workers torch threads; 1: one seed after another here
     out: str | None = None
+    save_edits: bool = False          # also write each method's edited model at budget as a plain Qwen3 folder
+    # (<out>/seed<s>/edited/<method>_<mode>, the random control's first draw; gates/localise/edited.py): one copy of
+    # the weights each, so off by default
     publish: bool = False             # also write docs/results/localise/<publish_as>.json and the docs' generated blocks
     publish_as: str = "benchmark"     # benchmark_<what differs> for a second published run (e.g. another forget relation)
     plan_composite: str | None = None  # what prices this command in lab.plan (conf/gates_benchmark.yaml)

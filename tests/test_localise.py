@@ -272,6 +272,30 @@ def test_overlap_is_the_jaccard_of_the_neuron_sets_per_layer():
     assert result["gates~random"] == {"all": pytest.approx(1 / 3), "per_layer": [pytest.approx(1 / 3), None]}
 
 
+def check_saved_edits(seed_folder, runs) -> None:
+    """save_edits=true: each method's edit at the main budget is a stock Qwen3 folder (no remote code) that differs
+    from the reference only where its rule edits, by as many neurons as its setting records."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from gates.localise.edited import edited_dir
+    from lab.runs.reference import tiny_reference_dir
+
+    base = load_file(tiny_reference_dir(runs) / "model.safetensors")
+    settings = {(s["method"], s["mode"]): s for s in json.loads((seed_folder.parent / "seed0.json").read_text())["settings"] if s["budget"] == 0.05}
+    assert sorted(p.name for p in (seed_folder / "edited").iterdir()) == sorted(f"{m}_{mode}" for m, mode in settings)
+    for (method, mode), setting in settings.items():
+        folder = edited_dir(seed_folder, method, mode)
+        model = AutoModelForCausalLM.from_pretrained(folder)  # stock: no trust_remote_code
+        weights = {k: v for k, v in model.state_dict().items() if k in base}
+        changed = {k.split(".")[-2] for k, v in weights.items() if not torch.equal(v, base[k])}
+        assert changed == ({"gate_proj"} if mode == "rank1" else {"down_proj"}), (method, mode, changed)
+        if mode == "hard":
+            zeroed = sum(int((layer.mlp.down_proj.weight == 0).all(dim=0).sum()) for layer in model.model.layers)
+            assert zeroed == round(setting["fraction_edited"] * len(model.model.layers) * model.config.intermediate_size)
+        assert json.loads((folder / "metadata.json").read_text())["method"] == method
+
+
 @pytest.mark.slow
 @pytest.mark.long
 def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick_reference, tmp_path):
@@ -280,9 +304,10 @@ def test_the_benchmark_runs_every_method_on_one_seed_and_writes_its_report(quick
     done = run_cli(["gates.localise", "seeds=[0]", "random_draws=2", "budgets=[0.02]", "relearn.steps=[0,1]", "relearn.contrast_step=1", "max_new_tokens.reasoning=8",
                     "max_new_tokens.knowledge=6",
                     "tasks=[tiny_facts]", "lm_eval.limit=8", f"paths.runs={quick_reference}",
-                    f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
+                    f"out={out}", "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']", "save_edits=true"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads((out / "benchmark.json").read_text())
+    check_saved_edits(out / "seed0", quick_reference)
     every = report["per_seed"][0]["settings"]
     small = [s for s in every if s["budget"] == 0.02]  # the further budget: graded, not attacked, no lm-eval
     assert small and all(s["relearn"] == {} and not any(k.startswith("tiny_facts/") for k in s) for s in small)

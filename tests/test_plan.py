@@ -194,3 +194,6 @@ def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_gr
     graded = 2 * (models * (500 * (3 * PROMPT_TOKENS + 2 * 12) + 500 * (REASONING_PROMPT_TOKENS + 40)) + runs * 4 * 500 * (PROMPT_TOKENS + 12))
     assert grade["tokens"] == graded and grade["flops"] == 2 * matmul * graded
     assert relearn["gpu_hours"]["H100"] == pytest.approx(relearn["flops"] / (PEAK_TFLOPS["H100"] * 1e12 * 0.4) / 3600)
+    assert grade["disk"]["finished_bytes"] == 0  # nothing saved by default
+    *_, saving = plan("gates_benchmark", [*overrides, "save_edits=true"])["jobs"]
+    assert saving["disk"]["finished_bytes"] == 2 * (settings - 2) * 596_049_920 * 4  # every edit but the unedited and the 2nd draw, fp32

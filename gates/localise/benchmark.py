@@ -56,6 +56,7 @@ from gates.facts import FactSplit, read_split, recall_by_set, split_facts
 from gates.files import read_lambda_logits
 from gates.localise.attribution import neuron_attributions
 from gates.localise.delete import delete_facts
+from gates.localise.edited import save_edited_model
 from gates.localise.logit_attribution import gate3_scores, vindex_feature_scores
 from gates.localise.probe import probe_accuracy
 from gates.localise.relearn import relearn
@@ -278,6 +279,8 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
                     continue  # no gate values to scale by
                 multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
                 scale_neurons(model, multiplier)
+                if main and cfg.save_edits and draw in (None, 0):
+                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, method, mode, budget, float(chosen.float().mean()))
                 settings.append(attacks.finished({"method": method, "mode": mode, "draw": draw, "budget": budget,
                                                   "fraction_edited": float(chosen.float().mean()),
                                                   **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, edited=chosen))
@@ -285,6 +288,9 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
             touched = delete_facts(model, tokenizer, split.forget, round(budget * math.prod(model_shape(model))))
             if main:
                 chosen_sets["gate3_delete"] = touched
+                if cfg.save_edits:
+                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, "gate3_delete", "rank1", budget,
+                                      float(touched.float().mean()))
             settings.append(attacks.finished({"method": "gate3_delete", "mode": "rank1", "draw": None, "budget": budget,
                                               "fraction_edited": float(touched.float().mean()),
                                               **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, frozen_attack=False))
