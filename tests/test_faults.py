@@ -7,6 +7,7 @@ where mounting is not permitted (not root) those tests say so and skip.
 
 import contextlib
 import errno
+import json
 import pickle
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from lab.runs.artifacts import atomic_write
 from lab.runs.checkpoint_check import check_given_checkpoint, damage, latest_intact_checkpoint, sidecar
 from lab.runs.checkpoint_io import AtomicCheckpointIO
 from lab.runs.reference import tiny_reference_dir
-from tests.conftest import compose_train, kill_when, rerun_after_damaging_checkpoints, run_here
+from tests.conftest import compose_train, kill_when, rerun_after_damaging_checkpoints, run_cli, run_here
 
 SHORT = ["trainer.max_steps=8", "trainer.val_check_interval=4", "data.eval_limit=4", "data.batch_size=4", "checkpoint_every_n_steps=4",
          "trainer.enable_progress_bar=false", "optimizer.warmup_steps=2", "trainer.limit_val_batches=2", "variant=no_qk_norm",
@@ -258,6 +259,30 @@ def test_the_readers_of_a_run_refuse_an_unwritable_output_in_one_line_before_the
         staged = run_here(["lab.publish", f"folder={ro / quick_gate_run.name}", "repo_id=me/gates", f"staging_dir={tmp_path / 'stage'}"],
                           cwd=tmp_path)  # the staging check passes; the offline Hub is the next line
         assert staged.returncode == 2 and staged.stderr.strip().splitlines()[-1].startswith("error: HF_HUB_OFFLINE is set: nothing was uploaded")
+
+
+@pytest.mark.long
+def test_a_study_on_a_full_disk_fails_in_one_line_per_job_without_a_traceback_and_its_rerun_finishes(tmp_path):
+    """Two jobs of make study STUDY=horizon under Hydra's joblib launcher on a 3 MB file system: each stops with
+    its disk-full line; neither can record its failure in the study's summary (the disk is full), so each job
+    fails in Hydra's eyes, told as its message alone, and the sweep exits non-zero (once it exited 0, the
+    failures unrecorded, behind "--- Logging error ---" tracebacks of the job logs). After the disk grows, the same
+    command finishes both jobs and writes the study's report."""
+    command = ["ablations.train", "experiment=text_study", "variant=original,no_qk_norm", "optimizer.lr=1e-2", "seed=0",
+               "trainer.max_steps=4", "data.sources.text.limit=500", "trainer.limit_val_batches=2", "eval.final_loss_evaluations=1"]
+    with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=3m") as disk:
+        full = run_cli([*command, f"paths.runs={disk / 'runs'}"], cwd=tmp_path)
+        assert full.returncode == 2 and "Traceback" not in full.stderr and "Logging error" not in full.stderr, full.stderr[-3000:]
+        study = disk / "runs" / "ablations" / "studies" / "horizon"
+        errors = [line for line in full.stderr.splitlines() if line.startswith("error: disk full writing")]
+        assert {line.split("horizon/")[1].split("/")[0] for line in errors} == {"original", "no_qk_norm"}  # each job said it
+        assert "Error executing job with overrides" in full.stderr
+        subprocess.run(["mount", "-o", "remount,size=200m", str(disk)], check=True)
+        again = run_cli([*command, f"paths.runs={disk / 'runs'}"], cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        entries = json.loads((study / "all_train_metrics.json").read_text())
+        assert sorted(entries) == ["no_qk_norm/lr=0.01,max_steps=4,seed=0", "original/lr=0.01,max_steps=4,seed=0"]
+        assert {e["status"] for e in entries.values()} == {"ok"} and (study / "report" / "study.json").is_file()
 
 
 @pytest.mark.slow

@@ -2,9 +2,12 @@
 (:class:`UserError`) and a fault of the machine, a full disk or an unwritable location (:mod:`lab.config.faults`)."""
 
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from hydra.errors import CompactHydraException
 
 from lab.config.faults import fault_message, full_error_wanted
 
@@ -43,6 +46,7 @@ def exit_on_user_error(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         wrapper.started = True  # type: ignore[attr-defined]
+        logging.raiseExceptions = False  # a log file on a full disk loses its lines: no "--- Logging error ---" tracebacks
         try:
             return fn(*args, **kwargs)
         except Exception as err:
@@ -55,10 +59,16 @@ def exit_on_user_error(fn: F) -> F:
                 traceback.print_exception(err, file=sys.stderr)
             print(f"error: {message}", file=sys.stderr, flush=True)
             if in_multirun():
-                raise
+                raise JobFailed(message) from err
             sys.exit(USAGE_EXIT_CODE)
 
     return wrapper  # type: ignore[return-value]
+
+
+class JobFailed(CompactHydraException):
+    """A job of a Hydra multirun that stopped on a :class:`UserError` or a machine fault: Hydra marks the job failed
+    and the sweep's process tells its message alone (any other exception a job raised, it prints with a traceback
+    through Hydra's own frames), then exits non-zero."""
 
 
 def print_job_failure(err: BaseException) -> None:

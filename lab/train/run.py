@@ -177,8 +177,9 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
     except Exception as err:
         if rank_zero_only.rank == 0 and (not isinstance(err, UserError) or in_multirun()):  # a sweep records every job
             entry = recipe.failure_entry(ctx, trainer, err)
-            record_failure(recipe, ctx, entry)
-            if in_multirun():  # recorded: the sweep goes on, and ends with its report and exit code 1 (lab.runs.sweep_status)
+            # recorded, the sweep goes on and ends with its report and exit code 1 (lab.runs.sweep_status); not
+            # recorded (the disk is full), only the job's own failure can tell Hydra, so it is raised
+            if record_failure(recipe, ctx, entry) and in_multirun():
                 print_job_failure(err)
                 return entry
         raise
@@ -187,13 +188,15 @@ def run(cfg: DictConfig, recipe: Recipe) -> dict:
     return entry
 
 
-def record_failure(recipe: Recipe, ctx: RunContext, entry: dict) -> None:
-    """Record a failed run's entry if the disk lets it; its own failure (the disk is full) is one warning, never
-    the error the user sees instead of the first one."""
+def record_failure(recipe: Recipe, ctx: RunContext, entry: dict) -> bool:
+    """Record a failed run's entry if the disk lets it (True); its own failure (the disk is full) is one warning,
+    never the error the user sees instead of the first one."""
     try:
         recipe.record(ctx, entry)
     except Exception as err:
         log.warning("the failure could not be recorded in %s: %s", ctx.root / recipe.summary_file, user_message(err) or err)
+        return False
+    return True
 
 
 def skip_finished(ctx: RunContext, recipe: Recipe) -> dict:
