@@ -285,6 +285,21 @@ def test_a_study_on_a_full_disk_fails_in_one_line_per_job_without_a_traceback_an
         assert {e["status"] for e in entries.values()} == {"ok"} and (study / "report" / "study.json").is_file()
 
 
+@pytest.mark.long
+def test_the_localisation_benchmark_on_a_full_disk_stops_in_one_line_naming_its_gate_run(quick_reference, tmp_path):
+    """gates.localise with its out= on a 300 kB file system: the gate run it starts fills the disk; the benchmark
+    stops with one line naming the gate run, the file, and its whole log, exit 2, no traceback. (Its rerun resumes
+    the gate run, as the gate run's own full-disk test shows, and skips the seeds already written.)"""
+    with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=300k") as disk:
+        done = run_here(["gates.localise", "seeds=[0]", "workers=1", "random_draws=1", "budgets=[]", "relearn.steps=[0,1]",
+                         "relearn.contrast_step=1", f"paths.runs={quick_reference}", f"out={disk / 'bench'}",
+                         "train=['trainer.max_steps=3','data.batch_size=4','data.eval_limit=60']"], cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        line = done.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: gates.train seed=0 failed (exit 2): disk full writing " + str(disk / "bench" / "seed0")), line
+        assert "rerun the same command" in line and line.endswith(".log") and not (disk / "bench" / "seed0.json").exists()
+
+
 @pytest.mark.slow
 def test_a_gate_run_on_a_full_disk_stops_in_one_line_and_reruns_into_an_uninterrupted_runs_gates(quick_reference, tmp_path):
     """gates.train on a 120 kB file system: exit 2 and one line naming the file, no temporary file left; after the
