@@ -300,6 +300,26 @@ def test_the_localisation_benchmark_on_a_full_disk_stops_in_one_line_naming_its_
         assert "rerun the same command" in line and line.endswith(".log") and not (disk / "bench" / "seed0.json").exists()
 
 
+@pytest.mark.long
+def test_a_ddp_run_on_a_full_disk_stops_both_ranks_in_one_line_and_its_rerun_finishes(tmp_path):
+    """Two gloo ranks on a 9 MB file system: the base stage fits, the first step checkpoint does not. Rank 0 stops
+    with the disk-full line, exit 2; rank 1 does not wait in a collective for its timeout (the command ends within
+    the test's timeout, no rank left running). After the disk grows, the same command trains both ranks to the end."""
+    from tests.test_resume_epochs import DDP_ARGS
+
+    with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=9m") as disk:
+        command = ["ablations.train", *DDP_ARGS, f"hydra.run.dir={disk / 'run'}"]
+        full = run_cli(command, cwd=tmp_path, timeout=300)
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-3000:]
+        assert full.stderr.strip().splitlines()[-1].startswith(f"error: disk full writing {disk / 'run' / 'original_finetuned' / 'checkpoints'}/")
+        left = subprocess.run(["pgrep", "-f", str(disk / "run")], capture_output=True, text=True).stdout.split()
+        assert left == [], f"rank processes left running: {left}"
+        subprocess.run(["mount", "-o", "remount,size=300m", str(disk)], check=True)
+        again = run_cli(command, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert json.loads((disk / "run" / "original_finetuned" / "metadata.json").read_text())["result"]["world_size"] == 2
+
+
 @pytest.mark.slow
 def test_a_gate_run_on_a_full_disk_stops_in_one_line_and_reruns_into_an_uninterrupted_runs_gates(quick_reference, tmp_path):
     """gates.train on a 120 kB file system: exit 2 and one line naming the file, no temporary file left; after the
