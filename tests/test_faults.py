@@ -128,6 +128,24 @@ def test_a_vindex_build_on_a_full_disk_is_one_line_leaves_no_partial_index_and_b
         assert sorted(p.name for p in disk.iterdir()) == ["vx"]  # no temporary folder left beside it
 
 
+@pytest.mark.long
+def test_the_vindex_pipeline_on_a_full_disk_after_its_build_is_one_line_and_its_rerun_completes_the_folder(quick_reference, tmp_path):
+    """vindex.pipeline on a file system the built index fits but its constants' card does not (888 kB for the quick
+    reference's vindex): one line naming the file, exit 2; after the disk grows the same command reuses the intact
+    build, writes the constants and Gate 3, and the folder checks against its SHA256SUMS."""
+    with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=888k") as disk:
+        command = ["vindex.pipeline", f"paths.runs={quick_reference}", f"out={disk / 'vx'}"]
+        full = run_here(command, cwd=tmp_path)
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr[-3000:]
+        assert full.stderr.strip().splitlines()[-1].startswith(f"error: disk full writing {disk / 'vx'}/")
+        assert (disk / "vx" / "index.json").is_file() and not (disk / "vx" / "gate3.json").exists()  # the build was kept
+        subprocess.run(["mount", "-o", "remount,size=50m", str(disk)], check=True)
+        again = run_here(command, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert (disk / "vx" / "constants.json").is_file() and (disk / "vx" / "gate3.json").is_file()
+        assert subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=disk / "vx").returncode == 0
+
+
 def test_the_preflight_refuses_a_job_that_cannot_fit_when_asked(tmp_path):
     with mounted(tmp_path / "disk", "-t", "tmpfs", "-o", "size=4m") as disk:
         assert disk_shortfall(10**6, disk) is None and disk_shortfall(10**8, disk)[0] == 10**8
