@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
 
-from ablations.dyt_check_table import KINDS, check_table
+from ablations.study.dyt_check_table import KINDS, check_table
 from lab.config import PROJECT_ROOT, asset_path
 from lab.config.schema import OptimizerConfig, TrainerConfig
 from lab.runs.artifacts import write_json

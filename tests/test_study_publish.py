@@ -86,7 +86,7 @@ def test_a_rerun_is_published_as_a_re_execution_that_counts_only_claims(tmp_path
 
 def test_the_dyt_check_table_is_its_committed_seeds_means_and_intervals():
     from ablations.dyt_check import RESULT
-    from ablations.dyt_check_table import check_table
+    from ablations.study.dyt_check_table import check_table
     from lab.report.intervals import stat
 
     result = read_json(RESULT)

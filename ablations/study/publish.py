@@ -62,7 +62,7 @@ def committed_blocks(results: Path = RESULTS) -> dict[tuple[str, str], str]:
             blocks[(path.parent.name, "transfer")] = transfer_block(compared, study)
             blocks[(path.parent.name, "transfer_readme")] = transfer_readme(compared, study)
     for path in sorted(results.glob("dyt_check/dyt_check.json")):
-        from ablations.dyt_check_table import check_table
+        from ablations.study.dyt_check_table import check_table
 
         blocks[("dyt_check", "table")] = check_table(read_json(path))
     return blocks
