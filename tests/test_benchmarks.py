@@ -25,3 +25,8 @@ def test_each_benchmark_runs_its_smoke_path_and_writes_no_result(name, capfd):
     out = capfd.readouterr().out
     assert ("training step, smoke run" in out) if name == "trainer" else ("(smoke run, not written)" in out)
     assert {path: path.stat().st_mtime_ns for path in RESULTS.glob("*.json")} == before
+
+
+def test_the_dispatcher_runs_a_named_benchmark_s_smoke_path_and_refuses_an_unknown_one(capfd):
+    assert run_module("benchmarks", ["svd", "--smoke"]) == 0 and "(smoke run, not written)" in capfd.readouterr().out
+    assert run_module("benchmarks", ["nope"]) == 2 and "unknown benchmark(s) ['nope']" in capfd.readouterr().err

@@ -35,7 +35,8 @@ def test_the_horizon_study_is_priced_on_real_text_with_the_corpus_tokenizer_and_
 
 
 GPU_HORIZON = ["experiment=text_study", "width=h512_l12", "data=hf", "data.sources.text.path=HuggingFaceFW/fineweb",
-               "data.sources.text.name=sample-10BT", "data.tokenizer=${asset:tiny_text/tokenizer}", "trainer=gpu"]  # docs/real-scale.md
+               "data.sources.text.name=sample-10BT", "data.sources.text.streaming=true", "data.tokenizer=${asset:tiny_text/tokenizer}",
+               "trainer=gpu"]  # docs/real-scale.md
 
 
 def test_the_horizon_study_on_a_gpu_is_priced_at_40m_non_embedding_parameters_on_a_hub_corpus():
@@ -197,3 +198,5 @@ def test_the_localisation_benchmark_is_priced_as_its_gate_runs_relearning_and_gr
     assert grade["disk"]["finished_bytes"] == 0  # nothing saved by default
     *_, saving = plan("gates_benchmark", [*overrides, "save_edits=true"])["jobs"]
     assert saving["disk"]["finished_bytes"] == 2 * (settings - 2) * 596_049_920 * 4  # every edit but the unedited and the 2nd draw, fp32
+    *_, soft = plan("gates_benchmark", [*overrides, "save_edits=true", "modes=[soft]"])["jobs"]
+    assert soft["disk"]["finished_bytes"] == 2 * 3 * 596_049_920 * 4  # the two gate methods' soft edits and the rank-1: no random draw

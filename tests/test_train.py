@@ -177,8 +177,30 @@ def test_data_hf_trains_on_any_text_dataset(tmp_path, streaming):
         "data.num_workers=0", "trainer.max_steps=3", "eval.accuracy=false",
     )
     assert entry["status"] == "ok" and entry["steps"] == 3 and entry["tokens"] == 3 * 4 * 64
-    if not streaming:
-        assert entry["final_val_loss"] is not None  # held-out docs from the train split
+    assert entry["final_val_loss"] is not None  # held-out docs from the train split (a stream's first ones)
+
+
+def test_a_stream_s_held_out_rows_never_reach_its_training_loader_workers(tmp_path):
+    """data.sources.*.streaming: the held-out rows are the stream's first ones, and the training stream leaves them out
+    by content, whatever its loader's workers each read of two shuffled files (a skip would be split between the
+    workers and miss rows once the shuffle is reseeded in each)."""
+    import datasets
+    from torch.utils.data import DataLoader
+
+    from lab.data.sources import load_split, streamed_and_held_out
+
+    files = []
+    for part in range(2):
+        path = tmp_path / f"part{part}.parquet"
+        datasets.Dataset.from_dict({"text": [f"document {part}-{i}" for i in range(60)]}).to_parquet(str(path))
+        files.append(str(path))
+    source = {"schema": "text", "text_column": "text", "path": "parquet", "data_files": {"train": files}, "streaming": True, "shuffle_seed": 3}
+    stream, held = streamed_and_held_out(source, load_split(source, "train"), val_docs=20)
+    trained = [row["text"] for batch in DataLoader(stream, batch_size=None, num_workers=2) for row in [batch]]
+    assert len(held) == 20 and not {r["text"] for r in held} & set(trained)
+    assert sorted(trained + [r["text"] for r in held]) == sorted(f"document {p}-{i}" for p in range(2) for i in range(60))
+    _, few = streamed_and_held_out({**source, "limit": 50}, load_split({**source, "limit": 50}, "train"), val_docs=20)
+    assert len(few) == 5  # a tenth of a stream cut to 50 rows: most of it is left to train on
 
 
 def test_every_stage_folder_has_a_hub_model_card(tmp_path):

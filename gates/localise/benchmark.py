@@ -36,6 +36,7 @@ finished gate runs), then ``benchmark.json``, ``benchmark.md`` and ``benchmark.p
 On CPU the seeds run at once, one process each; on a GPU one after another (``workers``, :func:`run_seeds`).
 """
 
+import logging
 import math
 import multiprocessing
 import os
@@ -56,7 +57,7 @@ from gates.facts import FactSplit, read_split, recall_by_set, split_facts
 from gates.files import read_lambda_logits
 from gates.localise.attribution import neuron_attributions
 from gates.localise.delete import delete_facts
-from gates.localise.edited import save_edited_model
+from gates.localise.edited import EDITED_DIR, save_edited_model
 from gates.localise.logit_attribution import gate3_scores, vindex_feature_scores
 from gates.localise.probe import probe_accuracy
 from gates.localise.relearn import relearn
@@ -74,6 +75,8 @@ from lab.evaluate.lm_eval.harness import checked_task_manager, run_tasks, scores
 from lab.runs.artifacts import read_json, write_json
 from lab.runs.children import die_with_parent
 from lab.runs.reference import ensure_reference_model
+
+log = logging.getLogger(__name__)
 
 DRAW_SEED = 1000  # random draw d of seed s uses torch seed 1000 · s + d
 MIN_FACTS = 10  # the fewest facts either side of a seed's held-out split may hold: a recall over fewer says little
@@ -280,7 +283,8 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
                 multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
                 scale_neurons(model, multiplier)
                 if main and cfg.save_edits and draw in (None, 0):
-                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, method, mode, budget, float(chosen.float().mean()))
+                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, method, mode, budget, float(chosen.float().mean()),
+                                      draw)
                 settings.append(attacks.finished({"method": method, "mode": mode, "draw": draw, "budget": budget,
                                                   "fraction_edited": float(chosen.float().mean()),
                                                   **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, edited=chosen))
@@ -374,7 +378,11 @@ def run_benchmark(cfg: DictConfig) -> dict:
     manager = check_splits(cfg)
     ensure_reference_model(gate_run_config(cfg).model, cfg.paths.runs)
     out = Path(cfg.out).expanduser() if cfg.out else Path(HydraConfig.get().runtime.output_dir)
-    run_seeds(cfg, [int(s) for s in cfg.seeds if not (out / f"seed{s}.json").is_file()], out, manager)
+    finished = [s for s in cfg.seeds if (out / f"seed{s}.json").is_file()]
+    if cfg.save_edits and (unsaved := [s for s in finished if not (out / f"seed{s}" / EDITED_DIR).is_dir()]):
+        log.warning("save_edits=true: seed(s) %s finished before without it and are not rerun, so their edited models are "
+                    "not written; give another out= (or remove their seed<s>.json) to write them", unsaved)
+    run_seeds(cfg, [int(s) for s in cfg.seeds if s not in finished], out, manager)
     per_seed = [{**read_json(out / f"seed{seed}.json"), "training": training(out / f"seed{seed}")} for seed in cfg.seeds]
     return write_report(OmegaConf.to_container(cfg, resolve=True), per_seed, out,
                         publish_as=cfg.publish_as if cfg.publish else None)

@@ -26,13 +26,14 @@ def edited_dir(seed_folder: Path, method: str, mode: str) -> Path:
 
 
 def save_edited_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, meta: dict, seed_folder: Path, seed: int,
-                      method: str, mode: str, budget: float, fraction_edited: float) -> Path:
-    """Write ``model``, its edit in its weights, to :func:`edited_dir` (replacing a copy from an earlier try of the seed)."""
+                      method: str, mode: str, budget: float, fraction_edited: float, draw: int | None = None) -> Path:
+    """Write ``model``, its edit in its weights, to :func:`edited_dir` (replacing a copy from an earlier try of the
+    seed); ``draw``: the random control's draw (its first), None for a method without draws."""
     out = edited_dir(seed_folder, method, mode)
     return write_model_folder(
         out, model, tokenizer,
         {"stage": "localised", "base_model": meta["base_model"], "variant": meta["variant"], "variant_spec": meta["variant_spec"],
-         "seed": seed, "method": method, "mode": mode, "budget": budget, "fraction_edited": fraction_edited},
+         "seed": seed, "method": method, "mode": mode, "draw": draw, "budget": budget, "fraction_edited": fraction_edited},
         title=f"{meta['base_model']} edited by {method} ({mode}) at {budget:g} of its FFN neurons",
         body=(f"The localisation benchmark's `{method}` edit of seed {seed} ({RULES[mode]}), {fraction_edited:.2%} of the FFN "
               "neurons, folded into the weights the benchmark graded (before any relearning attack)."),

@@ -92,7 +92,8 @@ def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, A
                                *cfg.train], "variant": "relearn",
                  **common, "tokens": relearn_tokens, "flops_per_token": per_token, "flops": per_token * relearn_tokens,
                  "memory": predict_memory(config, full)})
-    saved = settings - 1 - ((cfg.random_draws - 1) if "random" in cfg.methods else 0) if cfg.save_edits else 0  # first draw only
+    later_draws = (cfg.random_draws - 1) * ("random" in cfg.methods and "hard" in cfg.modes)  # saved: the first draw only
+    saved = settings - 1 - later_draws if cfg.save_edits else 0
     edits = seeds * saved * first["params"] * 4  # save_edits: one fp32 copy of the weights per edited model
     jobs.append({"overrides": [f"grading: {models} settings x{seeds} seeds", *cfg.train], "variant": "grade", **common,
                  "disk": {**NO_DISK, "stage_bytes": saved and first["params"] * 4, "finished_bytes": edits, "during_run_bytes": edits},

@@ -15,6 +15,7 @@ It is ``@hydra.main`` on the shipped configs (:data:`lab.config.CONF_DIR`), the 
 
 import functools
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,9 @@ def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], C
     return decorate
 
 
+SWEEP_LAUNCHED = threading.Event()  # set by the sweep's process once its config composed (lab.runs.sweep_status)
+
+
 def task_started(main: Callable[..., Any]) -> bool:
     """Whether the task inside a decorated entry point (``@hydra.main`` over :func:`exit_on_user_error`) has run."""
     fn: Any = main
@@ -60,12 +64,15 @@ def hydra_cli(main: Callable[[], Any]) -> None:
     Hydra reports a config that does not compose (an unknown group option such as ``variant=no_qk_nrom``,
     an unknown key, a value of the wrong type) in one message and exits with code 1; that is a usage error,
     so it exits with code 2 here, after naming a typed node's valid keys when the unknown key is one of its
-    (:func:`lab.config.hints.unknown_key_hint`). Code 1 from a job that ran (a failed sweep) is kept.
+    (:func:`lab.config.hints.unknown_key_hint`). Code 1 from a job that ran (a failed sweep) is kept: a job in this
+    process says so itself (:func:`task_started`), a sweep whose jobs run in other processes (Hydra's joblib or
+    SLURM launcher) by :data:`SWEEP_LAUNCHED`.
     """
+    SWEEP_LAUNCHED.clear()
     try:
         main()
     except SystemExit as stop:
-        if stop.code == 1 and not task_started(main):
+        if stop.code == 1 and not task_started(main) and not SWEEP_LAUNCHED.is_set():
             hint = unknown_key_hint(sys.argv[1:])
             if hint:
                 print(hint, file=sys.stderr)

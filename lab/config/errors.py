@@ -38,16 +38,17 @@ def exit_on_user_error(fn: F) -> F:
 
     A full disk or an unwritable location anywhere in the exception's chain is told the same way
     (:func:`user_message`); with ``HYDRA_FULL_ERROR=1`` its traceback is printed first. Inside a Hydra multirun
-    the error is re-raised instead: the job is recorded as failed and the other jobs of the sweep still run
-    (Hydra then exits with code 1). The wrapper records that it ran (``started``): :func:`hydra_cli` tells a
+    it is raised as :class:`JobFailed` instead: Hydra marks the job failed and the sweep's process tells the message
+    alone and exits with code 1 (the sweep's end callbacks, its report among them, do not run then; a training job
+    records its failure and returns instead wherever the disk lets it, so its sweep goes on: lab.train.run). The wrapper records that it ran (``started``): :func:`hydra_cli` tells a
     config that did not compose from a task that ran by it.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         wrapper.started = True  # type: ignore[attr-defined]
-        logging.raiseExceptions = False  # a log file on a full disk loses its lines: no "--- Logging error ---" tracebacks
-        try:
+        raise_logging_errors, logging.raiseExceptions = logging.raiseExceptions, False  # a log file on a full disk
+        try:  # loses its lines while the command runs: no "--- Logging error ---" tracebacks before its one line
             return fn(*args, **kwargs)
         except Exception as err:
             message = user_message(err)
@@ -61,6 +62,8 @@ def exit_on_user_error(fn: F) -> F:
             if in_multirun():
                 raise JobFailed(message) from err
             sys.exit(USAGE_EXIT_CODE)
+        finally:
+            logging.raiseExceptions = raise_logging_errors
 
     return wrapper  # type: ignore[return-value]
 

@@ -26,7 +26,7 @@ class CorpusDataModule(L.LightningDataModule):
     Held-out docs: a source's ``eval_split`` if set, else its knowledge facts themselves for ``popqa``
     sources (recall of held-in facts), else the last ``val_docs`` documents of its train split; a streamed source
     (``streaming: true``) holds out the first ``val_docs`` documents of its ``eval_split`` or, without one, of its
-    stream, which training then starts after.
+    stream, which training then leaves out (:func:`lab.data.sources.streamed_and_held_out`).
     ``eval_rows`` keeps the graded rows: knowledge questions and held-out reasoning problems.
     """
 
@@ -59,8 +59,9 @@ class CorpusDataModule(L.LightningDataModule):
             schema = schema_of(src)
             train = load_split(src, src.split)
             if isinstance(train, datasets.IterableDataset):
-                train, held_rows = streamed_and_held_out(src, train, self.cfg.val_docs)
-                val_docs += schema.documents(held_rows, src)
+                if schema.role != "knowledge" or src.eval_split:  # as a map-style source (a stream's facts are not graded)
+                    train, held_rows = streamed_and_held_out(src, train, self.cfg.val_docs)
+                    val_docs += schema.documents(held_rows, src)
                 plain = {"text_column": src.text_column}  # a plain dict: datasets fingerprints the function
                 streamed.append(train.map(lambda r, s=schema, c=plain: {"text": s.documents([r], c)[0]}))
                 continue

@@ -7,6 +7,7 @@ of its rows: ``popqa`` (knowledge), ``numina`` (reasoning) or ``text`` (``text_c
 """
 
 import glob
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,24 @@ def train_and_held_out(source: DictConfig | dict, rows: list, val_docs: int) -> 
     return rows[: len(rows) - n_val], rows[len(rows) - n_val :]
 
 
+def row_key(row: dict) -> str:
+    """A row's identity, whatever order or process it is read in: SHA-1 of its sorted items."""
+    return hashlib.sha1(repr(sorted(row.items())).encode()).hexdigest()
+
+
 def streamed_and_held_out(source: DictConfig | dict, stream: datasets.IterableDataset,
                           val_docs: int) -> tuple[datasets.IterableDataset, list]:
-    """(the training stream, held-out rows) of a streamed source: the first ``val_docs`` rows of its ``eval_split``
-    (streamed) when set, else the stream's own first ``val_docs`` rows, which the training stream then skips. A
-    stream has no length to take a tenth of, so ``val_docs`` is the count (``data.val_docs``)."""
+    """(the training stream, held-out rows) of a streamed source: the first rows of its ``eval_split`` (streamed)
+    when set, else the stream's own first rows, which the training stream then leaves out by content (a skip would
+    not do: datasets splits a skip between loader workers and reseeds a shuffle in each). As many as ``val_docs``, a
+    tenth of ``limit`` at most where the stream is cut to one (so most of it is left to train on)."""
+    limit = source.get("limit")
+    count = min(int(val_docs), int(limit) // 10) if limit else int(val_docs)
     if source.get("eval_split"):
-        return stream, list(load_split(source, source["eval_split"]).take(int(val_docs)))
-    return stream.skip(int(val_docs)), list(stream.take(int(val_docs)))
+        return stream, list(load_split(source, source["eval_split"]).take(count))
+    held = list(stream.take(count))
+    keys = {row_key(row) for row in held}
+    return stream.filter(lambda row, k=keys: row_key(row) not in k), held
 
 
 def load_split(source: DictConfig | dict, split: str) -> datasets.Dataset | datasets.IterableDataset:

@@ -15,6 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from lab.config.command import SWEEP_LAUNCHED
 from lab.runs.artifacts import read_json
 
 
@@ -31,6 +32,9 @@ def unfinished_jobs(sweep_dir: Path) -> dict[str, str]:
 class SweepStatus(Callback):
     def __init__(self, fail_on: list[str] | tuple[str, ...] = ("failed", "collapsed")) -> None:
         self.fail_on = tuple(fail_on)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        SWEEP_LAUNCHED.set()  # the config composed: a code 1 from here on is a job's or this callback's, not a usage error
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
