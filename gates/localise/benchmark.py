@@ -282,21 +282,21 @@ def seed_results(cfg: DictConfig, seed: int, out: Path, manager=None, position: 
                     continue  # no gate values to scale by
                 multiplier = torch.where(chosen, torch.zeros(()) if mode == "hard" else values, torch.ones(()))
                 scale_neurons(model, multiplier)
+                fraction = float(chosen.float().mean())
                 if main and cfg.save_edits and draw in (None, 0):
-                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, method, mode, budget, float(chosen.float().mean()),
-                                      draw)
+                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, method, mode, budget, fraction, draw)
                 settings.append(attacks.finished({"method": method, "mode": mode, "draw": draw, "budget": budget,
-                                                  "fraction_edited": float(chosen.float().mean()),
+                                                  "fraction_edited": fraction,
                                                   **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, edited=chosen))
         if "gate3_delete" in cfg.methods:
             touched = delete_facts(model, tokenizer, split.forget, round(budget * math.prod(model_shape(model))))
+            fraction = float(touched.float().mean())
             if main:
                 chosen_sets["gate3_delete"] = touched
                 if cfg.save_edits:
-                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, "gate3_delete", "rank1", budget,
-                                      float(touched.float().mean()))
+                    save_edited_model(model, tokenizer, meta, out / f"seed{seed}", seed, "gate3_delete", "rank1", budget, fraction)
             settings.append(attacks.finished({"method": "gate3_delete", "mode": "rank1", "draw": None, "budget": budget,
-                                              "fraction_edited": float(touched.float().mean()),
+                                              "fraction_edited": fraction,
                                               **grade(model, tokenizer, rows, split, cfg, graded_with)}, main, frozen_attack=False))
     return {"seed": seed, "threads": torch.get_num_threads(),  # float sums round by thread count: what a rerun must match
             "facts": {name: len(facts) for name, facts in split.sets().items()}, "relations": split.relations,

@@ -96,7 +96,7 @@ def benchmark_plan(cfg: DictConfig, options: dict[str, Any]) -> list[dict[str, A
     saved = settings - 1 - later_draws if cfg.save_edits else 0
     edits = seeds * saved * first["params"] * 4  # save_edits: one fp32 copy of the weights per edited model
     jobs.append({"overrides": [f"grading: {models} settings x{seeds} seeds", *cfg.train], "variant": "grade", **common,
-                 "disk": {**NO_DISK, "stage_bytes": saved and first["params"] * 4, "finished_bytes": edits, "during_run_bytes": edits},
+                 "disk": {**NO_DISK, "stage_bytes": first["params"] * 4 if saved else 0, "finished_bytes": edits, "during_run_bytes": edits},
                  "tokens": graded, "flops_per_token": 2 * matmul, "flops": 2 * matmul * graded if graded else None,
                  "memory": first["memory"]})
     for job in jobs:

@@ -40,8 +40,9 @@ def exit_on_user_error(fn: F) -> F:
     (:func:`user_message`); with ``HYDRA_FULL_ERROR=1`` its traceback is printed first. Inside a Hydra multirun
     it is raised as :class:`JobFailed` instead: Hydra marks the job failed and the sweep's process tells the message
     alone and exits with code 1 (the sweep's end callbacks, its report among them, do not run then; a training job
-    records its failure and returns instead wherever the disk lets it, so its sweep goes on: lab.train.run). The wrapper records that it ran (``started``): :func:`hydra_cli` tells a
-    config that did not compose from a task that ran by it.
+    records its failure and returns instead wherever the disk lets it, so its sweep goes on: lab.train.run). The
+    wrapper records that it ran (``started``): :func:`hydra_cli` tells a config that did not compose from a task
+    that ran by it.
     """
 
     @functools.wraps(fn)

@@ -78,17 +78,15 @@ class CorpusDataModule(L.LightningDataModule):
         if streamed and train_docs:
             raise UserError("mixing streaming and non-streaming sources is not supported; set streaming on all or none")
         random.Random(self.seed).shuffle(train_docs)
-        seq_len = self.cfg.seq_len
+        seq_len, cache = self.cfg.seq_len, packing_cache_dir()
         if streamed:
             stream = datasets.interleave_datasets(streamed) if len(streamed) > 1 else streamed[0]
             self.train_set = pack_documents(stream.select_columns(["text"]), self.tokenizer, seq_len)
-            self.val_set = pack_documents(datasets.Dataset.from_dict({"text": val_docs}), self.tokenizer, seq_len, packing_cache_dir())
         else:
-            cache = packing_cache_dir()
             self.train_set = pack_documents(datasets.Dataset.from_dict({"text": train_docs}), self.tokenizer, seq_len, cache)
-            self.val_set = pack_documents(datasets.Dataset.from_dict({"text": val_docs}), self.tokenizer, seq_len, cache)
             if len(self.train_set) == 0:
                 raise UserError(f"the training data holds fewer than data.seq_len={seq_len} tokens; lower seq_len or add data")
+        self.val_set = pack_documents(datasets.Dataset.from_dict({"text": val_docs}), self.tokenizer, seq_len, cache)
         for key, rows in self.eval_rows.items():
             self.eval_rows[key] = graded_subset(rows, self.cfg.eval_limit)
 
